@@ -1,0 +1,1 @@
+"""families for stepstones."""

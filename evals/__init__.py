@@ -1,0 +1,1 @@
+"""Floor 3: experiments, benchmarks, plots and reports. Nothing imports this package."""

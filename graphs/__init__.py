@@ -1,0 +1,1 @@
+"""Floor 2: the LangGraph wiring of the stepping-stone curriculum."""

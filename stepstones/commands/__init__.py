@@ -1,0 +1,1 @@
+"""commands for stepstones."""

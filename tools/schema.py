@@ -1,0 +1,264 @@
+"""Pydantic records shared by every floor of stepstones.
+
+These are the boundaries: what the teacher writes, what the sandbox returns, what the bank stores
+and what the exporter emits. A verifier outside the solver's process needs nothing but a
+`Problem` to check a solution, so tests carry their expected outputs as data, never as code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+IOStyle = Literal["function", "stdio"]
+"""`function`: tests call `entry_point(*args)`, inputs are JSON arrays of positional arguments and
+expected outputs are JSON values. `stdio`: the program reads stdin and its stdout is compared
+(trailing whitespace per line ignored)."""
+
+Direction = Literal["seed", "easier", "harder", "repair"]
+"""How a problem relates to its parent: the first problem of a seed, an easier or harder variant
+of the same core task, or a repair of a problem the critic rejected."""
+
+VerdictStatus = Literal[
+    "passed",
+    "wrong_answer",
+    "runtime_error",
+    "timeout",
+    "memory_exceeded",
+    "output_limit",
+    "sandbox_error",
+]
+"""`sandbox_error` is infrastructure failing, never the solution: it is retried or fatal and is
+never counted as a student failure or turned into a reward."""
+
+FailureKind = Literal[
+    "wrong_answer", "runtime_error", "timeout", "memory_exceeded", "output_limit", "no_code"
+]
+
+RejectionCode = Literal[
+    "malformed",
+    "reference_fails",
+    "nondeterministic",
+    "weak_tests",
+    "duplicate",
+    "leaks_solution",
+    "contaminated",
+    "sandbox_error",
+]
+
+
+def content_hash(*parts: Any, length: int = 16) -> str:
+    """Stable short id from JSON-serialisable parts: a replayed step gets the same id."""
+    blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:length]
+
+
+class Record(BaseModel):
+    """Base for records: unknown fields are errors, so a typo in LLM-produced JSON is caught."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class TestCase(Record):
+    """One test: an input and the output a correct solution produces for it."""
+
+    __test__ = False  # not a pytest class
+
+    input: str = Field(description="JSON array of arguments (function style) or stdin text.")
+    expected: str = Field(description="JSON value (function style) or expected stdout.")
+
+
+class Lineage(Record):
+    """Where a problem sits in its chain of stepping stones."""
+
+    seed_id: str
+    root_id: str | None = Field(None, description="id of the first problem of this lineage")
+    parent_id: str | None = None
+    turn: int = 0
+    direction: Direction = "seed"
+
+
+class Problem(Record):
+    """A self-contained coding problem: statement, tests with expected outputs and a reference."""
+
+    id: str = Field("", description="content hash of statement, tests and reference; set if empty")
+    title: str = ""
+    statement: str
+    entry_point: str = Field("solve", description="function name (function style)")
+    io_style: IOStyle = "function"
+    tests: list[TestCase] = Field(min_length=1)
+    reference_solution: str
+    lineage: Lineage
+    family: str | None = Field(None, description="procedural task family, if any")
+    level: int | None = Field(None, description="procedural difficulty level, if any")
+    time_limit_s: float | None = Field(
+        None, description="CPU seconds per run, calibrated from the reference on this host"
+    )
+    band: str | None = None
+    pass_rates: dict[str, float] = Field(default_factory=dict, description="per student")
+    pass_rate: float | None = Field(None, description="mean over all samples of all students")
+
+    @model_validator(mode="after")
+    def _fill_id(self) -> Problem:
+        if not self.id:
+            self.id = self.compute_id()
+        return self
+
+    def compute_id(self) -> str:
+        """The content id: the same problem text, tests and reference always hash alike."""
+        return content_hash(
+            self.statement,
+            self.entry_point,
+            self.io_style,
+            [t.model_dump() for t in self.tests],
+            self.reference_solution,
+        )
+
+
+class ExecLimits(Record):
+    """Resource limits for one run of a solution over all of a problem's test inputs."""
+
+    cpu_time_s: float = 2.0
+    wall_time_s: float = 10.0
+    memory_mb: int = 512
+    output_bytes: int = 1_000_000
+    max_processes: int = 16
+
+
+class TestOutcome(Record):
+    """What happened on one test input, judged on the host."""
+
+    __test__ = False
+
+    index: int
+    status: VerdictStatus
+    output: str | None = Field(None, description="what the solution produced (truncated)")
+    expected: str | None = Field(None, description="filled in by the host after judging")
+    error: str | None = None
+    cpu_s: float | None = None
+
+
+class Verdict(Record):
+    """The host's judgement of one solution against one problem's tests."""
+
+    status: VerdictStatus
+    passed: int = 0
+    total: int = 0
+    tests: list[TestOutcome] = Field(default_factory=list)
+    error: str | None = Field(None, description="why, for anything but passed")
+    isolation: str = Field("", description="which isolation was in force, e.g. bwrap+rlimits")
+    limits: ExecLimits | None = None
+    cpu_s: float | None = None
+    wall_s: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True only when every test passed."""
+        return self.status == "passed"
+
+
+class Attempt(Record):
+    """One student sample for one problem, with its verdict."""
+
+    id: str = ""
+    problem_id: str
+    student: str
+    sample: int
+    code: str | None = Field(None, description="extracted code; None when the reply had none")
+    raw: str | None = Field(None, description="the model's raw reply, when an LLM wrote it")
+    verdict: Verdict
+
+    @model_validator(mode="after")
+    def _fill_id(self) -> Attempt:
+        if not self.id:
+            self.id = content_hash(self.problem_id, self.student, self.sample, self.code)
+        return self
+
+
+class StudentStats(Record):
+    """One student's results on one problem."""
+
+    student: str
+    samples: int
+    passed: int
+    pass_rate: float
+    failures: dict[str, int] = Field(default_factory=dict, description="failure kind -> count")
+
+
+class PerformanceSummary(Record):
+    """What the teacher reads back: pass rates, kinds of failure and a few telling errors."""
+
+    problem_id: str
+    pass_rate: float
+    students: list[StudentStats]
+    failures: dict[str, int] = Field(default_factory=dict)
+    examples: list[str] = Field(
+        default_factory=list, description="a few telling errors or wrong outputs"
+    )
+    text: str = Field("", description="the summary as the teacher's prompt shows it")
+
+
+class Rejection(Record):
+    """One reason the critic gave, phrased so the teacher can act on it."""
+
+    code: RejectionCode
+    message: str
+
+
+class Critique(Record):
+    """The critic's verdict on a problem: valid, or the reasons it is not."""
+
+    valid: bool
+    rejections: list[Rejection] = Field(default_factory=list)
+    reference_verdict: Verdict | None = None
+    time_limit_s: float | None = None
+
+    @property
+    def feedback(self) -> str:
+        """The reasons as one block of text for the teacher's repair prompt."""
+        return "\n".join(f"- [{r.code}] {r.message}" for r in self.rejections)
+
+
+class Seed(Record):
+    """What inspires a lineage: a real code snippet or a coding puzzle."""
+
+    id: str = ""
+    kind: Literal["code", "puzzle", "family"] = "code"
+    source: str = Field("", description="where it came from, e.g. stdlib:json/decoder.py")
+    text: str
+
+    @model_validator(mode="after")
+    def _fill_id(self) -> Seed:
+        if not self.id:
+            self.id = content_hash(self.kind, self.source, self.text, length=12)
+        return self
+
+
+class Usage(Record):
+    """Tokens and calls spent by one agent role."""
+
+    agent: str
+    model: str = ""
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+class TurnOutcome(Record):
+    """The compact record of one teacher turn; the graph's state keeps these, the bank the rest."""
+
+    lineage_id: str
+    seed_id: str
+    turn: int
+    direction: Direction
+    teacher_calls: int
+    problem_id: str | None = None
+    valid: bool = False
+    band: str | None = None
+    pass_rate: float | None = None
+    rejections: list[Rejection] = Field(default_factory=list)
+    discarded: bool = False

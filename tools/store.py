@@ -1,0 +1,254 @@
+"""The problem bank: runs, problems, attempts, summaries, rejections and usage in SQLite.
+
+This is the only module that imports sqlite_utils. Every write is an upsert on a content-hash
+key, so a node that LangGraph replays after a crash rewrites the same rows instead of adding new
+ones. Records go in and come out as the pydantic models of `schema`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from stepstones.tools.schema import (
+    Attempt,
+    Critique,
+    PerformanceSummary,
+    Problem,
+    Seed,
+    TurnOutcome,
+    Usage,
+    content_hash,
+)
+
+
+class Bank:
+    """A SQLite problem bank at `path` (created on first use, survives restarts)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite_utils.Database(str(self.path), recursive_triggers=False)
+        self.db.conn.execute("PRAGMA journal_mode=WAL")
+        self.db.conn.execute("PRAGMA synchronous=NORMAL")
+        self._lock = threading.RLock()
+        self._ensure_tables()
+
+    # -- schema -----------------------------------------------------------------------------
+
+    def _ensure_tables(self) -> None:
+        with self._lock:
+            t = self.db.table
+            t("runs").create(
+                {"id": str, "created": float, "updated": float, "status": str, "config": str,
+                 "report": str},
+                pk="id", if_not_exists=True,
+            )
+            t("seeds").create(
+                {"run_id": str, "id": str, "kind": str, "source": str, "text": str},
+                pk=("run_id", "id"), if_not_exists=True,
+            )
+            t("problems").create(
+                {"run_id": str, "id": str, "lineage_id": str, "seed_id": str, "root_id": str,
+                 "parent_id": str, "turn": int, "direction": str, "family": str, "level": int,
+                 "title": str, "band": str, "pass_rate": float, "valid": int, "created": float,
+                 "record": str},
+                pk=("run_id", "id"), if_not_exists=True,
+            )
+            t("attempts").create(
+                {"run_id": str, "id": str, "problem_id": str, "student": str, "sample": int,
+                 "status": str, "passed": int, "total": int, "record": str},
+                pk=("run_id", "id"), if_not_exists=True,
+            )
+            t("summaries").create(
+                {"run_id": str, "problem_id": str, "pass_rate": float, "record": str},
+                pk=("run_id", "problem_id"), if_not_exists=True,
+            )
+            t("rejections").create(
+                {"run_id": str, "id": str, "lineage_id": str, "turn": int, "attempt": int,
+                 "problem_id": str, "codes": str, "feedback": str, "record": str},
+                pk=("run_id", "id"), if_not_exists=True,
+            )
+            t("turns").create(
+                {"run_id": str, "id": str, "lineage_id": str, "turn": int, "record": str},
+                pk=("run_id", "id"), if_not_exists=True,
+            )
+            t("usage").create(
+                {"run_id": str, "agent": str, "model": str, "calls": int, "input_tokens": int,
+                 "output_tokens": int, "cost_usd": float},
+                pk=("run_id", "agent", "model"), if_not_exists=True,
+            )
+            for table, cols in (("problems", ["run_id", "band"]),
+                                ("attempts", ["run_id", "problem_id"])):
+                self.db.table(table).create_index(cols, if_not_exists=True)
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def start_run(self, run_id: str, config: dict[str, Any]) -> None:
+        """Record a run (idempotent: resuming keeps its creation time)."""
+        with self._lock:
+            now = time.time()
+            existing = self.get_run(run_id)
+            self.db.table("runs").upsert(
+                {"id": run_id, "created": existing["created"] if existing else now,
+                 "updated": now, "status": "running", "config": json.dumps(config, default=str),
+                 "report": existing["report"] if existing else None},
+                pk="id",
+            )
+
+    def finish_run(self, run_id: str, status: str, report: dict[str, Any]) -> None:
+        """Mark a run finished and keep its report."""
+        with self._lock:
+            self.db.table("runs").upsert(
+                {"id": run_id, "updated": time.time(), "status": status,
+                 "report": json.dumps(report)},
+                pk="id",
+            )
+
+    def get_run(self, run_id: str) -> dict[str, Any] | None:
+        """The run row, or None."""
+        rows = list(self.db.table("runs").rows_where("id = ?", [run_id]))
+        return rows[0] if rows else None
+
+    def runs(self) -> list[dict[str, Any]]:
+        """All runs, newest first."""
+        return list(self.db.table("runs").rows_where(order_by="created desc"))
+
+    # -- records ----------------------------------------------------------------------------
+
+    def add_seeds(self, run_id: str, seeds: list[Seed]) -> None:
+        """Store the seeds a run draws from."""
+        with self._lock:
+            self.db.table("seeds").upsert_all(
+                [{"run_id": run_id, **s.model_dump()} for s in seeds], pk=("run_id", "id")
+            )
+
+    def put_problem(self, run_id: str, lineage_id: str, problem: Problem, valid: bool) -> None:
+        """Upsert a problem (its id is its content hash)."""
+        lin = problem.lineage
+        with self._lock:
+            self.db.table("problems").upsert(
+                {"run_id": run_id, "id": problem.id, "lineage_id": lineage_id,
+                 "seed_id": lin.seed_id, "root_id": lin.root_id, "parent_id": lin.parent_id,
+                 "turn": lin.turn, "direction": lin.direction, "family": problem.family,
+                 "level": problem.level, "title": problem.title, "band": problem.band,
+                 "pass_rate": problem.pass_rate, "valid": int(valid), "created": time.time(),
+                 "record": problem.model_dump_json()},
+                pk=("run_id", "id"),
+            )
+
+    def put_attempts(self, run_id: str, attempts: list[Attempt]) -> None:
+        """Upsert student attempts with their verdicts."""
+        with self._lock:
+            self.db.table("attempts").upsert_all(
+                [{"run_id": run_id, "id": a.id, "problem_id": a.problem_id,
+                  "student": a.student, "sample": a.sample, "status": a.verdict.status,
+                  "passed": a.verdict.passed, "total": a.verdict.total,
+                  "record": a.model_dump_json()} for a in attempts],
+                pk=("run_id", "id"),
+            )
+
+    def put_summary(self, run_id: str, summary: PerformanceSummary) -> None:
+        """Upsert the performance summary of a problem."""
+        with self._lock:
+            self.db.table("summaries").upsert(
+                {"run_id": run_id, "problem_id": summary.problem_id,
+                 "pass_rate": summary.pass_rate, "record": summary.model_dump_json()},
+                pk=("run_id", "problem_id"),
+            )
+
+    def put_rejection(
+        self, run_id: str, lineage_id: str, turn: int, attempt: int,
+        problem: Problem | None, critique: Critique,
+    ) -> None:
+        """Record why the critic (or the parser) rejected a problem."""
+        key = content_hash(lineage_id, turn, attempt)
+        with self._lock:
+            self.db.table("rejections").upsert(
+                {"run_id": run_id, "id": key, "lineage_id": lineage_id, "turn": turn,
+                 "attempt": attempt, "problem_id": problem.id if problem else None,
+                 "codes": json.dumps([r.code for r in critique.rejections]),
+                 "feedback": critique.feedback,
+                 "record": json.dumps({"critique": critique.model_dump(mode="json"),
+                                       "problem": problem.model_dump(mode="json")
+                                       if problem else None})},
+                pk=("run_id", "id"),
+            )
+
+    def put_turn(self, run_id: str, outcome: TurnOutcome) -> None:
+        """Record the compact outcome of one teacher turn."""
+        with self._lock:
+            self.db.table("turns").upsert(
+                {"run_id": run_id, "id": content_hash(outcome.lineage_id, outcome.turn),
+                 "lineage_id": outcome.lineage_id, "turn": outcome.turn,
+                 "record": outcome.model_dump_json()},
+                pk=("run_id", "id"),
+            )
+
+    def set_usage(self, run_id: str, usage: list[Usage]) -> None:
+        """Replace the per-agent usage totals of a run."""
+        with self._lock:
+            self.db.table("usage").upsert_all(
+                [{"run_id": run_id, **u.model_dump()} for u in usage],
+                pk=("run_id", "agent", "model"),
+            )
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def problems(self, run_id: str, *, valid_only: bool = True) -> Iterator[Problem]:
+        """Problems of a run in creation order."""
+        where = "run_id = ?" + (" and valid = 1" if valid_only else "")
+        for row in self.db.table("problems").rows_where(where, [run_id], order_by="created, id"):
+            yield Problem.model_validate_json(row["record"])
+
+    def problem(self, run_id: str, problem_id: str) -> Problem | None:
+        """One problem, or None."""
+        rows = list(self.db.table("problems").rows_where(
+            "run_id = ? and id = ?", [run_id, problem_id]))
+        return Problem.model_validate_json(rows[0]["record"]) if rows else None
+
+    def attempts(self, run_id: str, problem_id: str | None = None) -> Iterator[Attempt]:
+        """Attempts of a run, optionally of one problem."""
+        where, args = "run_id = ?", [run_id]
+        if problem_id is not None:
+            where += " and problem_id = ?"
+            args.append(problem_id)
+        for row in self.db.table("attempts").rows_where(where, args, order_by="id"):
+            yield Attempt.model_validate_json(row["record"])
+
+    def summary(self, run_id: str, problem_id: str) -> PerformanceSummary | None:
+        """The performance summary of a problem, or None."""
+        rows = list(self.db.table("summaries").rows_where(
+            "run_id = ? and problem_id = ?", [run_id, problem_id]))
+        return PerformanceSummary.model_validate_json(rows[0]["record"]) if rows else None
+
+    def turns(self, run_id: str) -> list[TurnOutcome]:
+        """All turn outcomes of a run, ordered by lineage and turn."""
+        rows = self.db.table("turns").rows_where("run_id = ?", [run_id],
+                                                 order_by="lineage_id, turn")
+        return [TurnOutcome.model_validate_json(r["record"]) for r in rows]
+
+    def rejections(self, run_id: str) -> list[dict[str, Any]]:
+        """Rejection rows of a run (codes decoded)."""
+        rows = self.db.table("rejections").rows_where("run_id = ?", [run_id], order_by="id")
+        return [{**r, "codes": json.loads(r["codes"])} for r in rows]
+
+    def usage(self, run_id: str) -> list[Usage]:
+        """Per-agent usage totals of a run."""
+        rows = self.db.table("usage").rows_where("run_id = ?", [run_id])
+        return [Usage.model_validate({k: v for k, v in r.items() if k != "run_id"})
+                for r in rows]
+
+    def count(self, table: str, run_id: str) -> int:
+        """Rows of `table` belonging to a run."""
+        return self.db.table(table).count_where("run_id = ?", [run_id])
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.close()
