@@ -1,1 +1,1 @@
-"""commands for stepstones."""
+"""CLI commands: each module exposes `register(app: typer.Typer)`."""

@@ -1,0 +1,5 @@
+"""`python -m stepstones` runs the CLI."""
+
+from stepstones.cli import main
+
+main()
