@@ -97,6 +97,11 @@ class Problem(Record):
     time_limit_s: float | None = Field(
         None, description="CPU seconds per run, calibrated from the reference on this host"
     )
+    wrong_solutions: dict[str, str] = Field(
+        default_factory=dict,
+        description="known wrong solutions (bug kind -> code): the critic checks the tests catch "
+        "them and simulated students draw their bugs from them; never exported as a solution",
+    )
     band: str | None = None
     pass_rates: dict[str, float] = Field(default_factory=dict, description="per student")
     pass_rate: float | None = Field(None, description="mean over all samples of all students")
