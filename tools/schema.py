@@ -18,9 +18,9 @@ IOStyle = Literal["function", "stdio"]
 expected outputs are JSON values. `stdio`: the program reads stdin and its stdout is compared
 (trailing whitespace per line ignored)."""
 
-Direction = Literal["seed", "easier", "harder", "repair"]
+Direction = Literal["seed", "easier", "harder"]
 """How a problem relates to its parent: the first problem of a seed, an easier or harder variant
-of the same core task, or a repair of a problem the critic rejected."""
+of the same core task. A repair of a rejected draft keeps the direction of its turn."""
 
 VerdictStatus = Literal[
     "passed",
@@ -46,7 +46,7 @@ RejectionCode = Literal[
     "duplicate",
     "leaks_solution",
     "contaminated",
-    "sandbox_error",
+    "unclear_statement",
 ]
 
 

@@ -1,0 +1,75 @@
+"""The performance summary: what the teacher reads back after students attempt a problem.
+
+Pass rate per student, counts of each kind of failure and a few telling errors or wrong outputs.
+It is computed, not generated: the numbers must be exact for band routing, and the text is
+what goes into the teacher's refine prompt.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from stepstones.tools.schema import Attempt, PerformanceSummary, Problem, StudentStats, Verdict
+
+MAX_EXAMPLES = 4
+
+
+def _failure_kind(attempt: Attempt) -> str:
+    return "no_code" if attempt.code is None else attempt.verdict.status
+
+
+def _example(verdict: Verdict) -> str | None:
+    for test in verdict.tests:
+        if test.status == "passed":
+            continue
+        if test.status == "wrong_answer":
+            return (f"wrong answer on test {test.index}: expected {test.expected!s:.80}, "
+                    f"got {test.output!s:.80}")
+        if test.error:
+            last = test.error.strip().splitlines()[-1] if test.error.strip() else test.error
+            return f"{test.status} on test {test.index}: {last:.160}"
+        return f"{test.status} on test {test.index}"
+    return f"{verdict.status}: {verdict.error:.160}" if verdict.error else None
+
+
+def summarize(problem: Problem, attempts: Sequence[Attempt], students: Sequence[str]) -> (
+    PerformanceSummary
+):
+    """Summarise attempts (sandbox errors excluded: infrastructure is never a student's fault)."""
+    judged = [a for a in attempts if a.verdict.status != "sandbox_error"]
+    stats = []
+    all_failures: Counter[str] = Counter()
+    for student in students:
+        mine = [a for a in judged if a.student == student]
+        passed = sum(a.verdict.ok for a in mine)
+        failures = Counter(_failure_kind(a) for a in mine if not a.verdict.ok)
+        all_failures.update(failures)
+        stats.append(StudentStats(
+            student=student, samples=len(mine), passed=passed,
+            pass_rate=passed / len(mine) if mine else 0.0, failures=dict(failures)))
+    total = sum(s.samples for s in stats)
+    pass_rate = sum(s.passed for s in stats) / total if total else 0.0
+    examples: list[str] = []
+    for attempt in judged:
+        if attempt.verdict.ok or len(examples) >= MAX_EXAMPLES:
+            continue
+        line = "no code in the reply" if attempt.code is None else _example(attempt.verdict)
+        if line and line not in examples:
+            examples.append(line)
+    summary = PerformanceSummary(problem_id=problem.id, pass_rate=pass_rate, students=stats,
+                                 failures=dict(all_failures), examples=examples)
+    summary.text = render_summary(summary)
+    return summary
+
+
+def render_summary(summary: PerformanceSummary) -> str:
+    """The summary as the teacher's prompt shows it."""
+    lines = [f"Overall pass rate: {summary.pass_rate:.0%}"]
+    for s in summary.students:
+        kinds = ", ".join(f"{k} x{v}" for k, v in sorted(s.failures.items())) or "no failures"
+        lines.append(f"- {s.student}: {s.passed}/{s.samples} passed ({kinds})")
+    if summary.examples:
+        lines.append("Telling failures:")
+        lines.extend(f"- {e}" for e in summary.examples)
+    return "\n".join(lines)

@@ -1,0 +1,107 @@
+"""Difficulty bands and the teacher's next move, as pure functions of pass rates and counts.
+
+A problem every student solves (pass rate 1) or none does (pass rate 0) gives a GRPO-style
+trainer no signal; those are "too easy" / "too hard" and steer the teacher instead of filling a
+band. Everything in between lands in the band whose pass-rate interval holds it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from stepstones.tools.schema import Record
+
+TOO_EASY = "too_easy"
+TOO_HARD = "too_hard"
+
+Move = Literal["harder", "easier", "next_seed"]
+
+
+class Band(Record):
+    """A pass-rate interval (lo, hi] with the number of problems wanted in it."""
+
+    name: str
+    lo: float = Field(ge=0.0, le=1.0)
+    hi: float = Field(ge=0.0, le=1.0)
+    quota: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Band:
+        if not self.lo < self.hi:
+            raise ValueError(f"band {self.name!r}: lo ({self.lo}) must be below hi ({self.hi})")
+        return self
+
+    @property
+    def mid(self) -> float:
+        """The centre of the interval, used to find the direction towards a band."""
+        return (self.lo + self.hi) / 2
+
+
+def default_bands(quota: int = 8) -> list[Band]:
+    """Three bands from hardest to easiest with equal quotas."""
+    return [
+        Band(name="hard", lo=0.0, hi=1 / 3, quota=quota),
+        Band(name="medium", lo=1 / 3, hi=2 / 3, quota=quota),
+        Band(name="easy", lo=2 / 3, hi=1.0, quota=quota),
+    ]
+
+
+def validate_bands(bands: Sequence[Band]) -> None:
+    """Raise ValueError unless bands have unique names and do not overlap."""
+    names = [b.name for b in bands]
+    if len(set(names)) != len(names):
+        raise ValueError(f"band names must be unique, got {names}")
+    if not bands:
+        raise ValueError("at least one band is needed")
+    ordered = sorted(bands, key=lambda b: b.lo)
+    for a, b in zip(ordered, ordered[1:], strict=False):
+        if b.lo < a.hi:
+            raise ValueError(f"bands {a.name!r} and {b.name!r} overlap")
+
+
+def band_of(pass_rate: float, bands: Sequence[Band]) -> str:
+    """The band holding `pass_rate`, or TOO_EASY (1.0) / TOO_HARD (0.0) / the nearest band."""
+    if pass_rate >= 1.0:
+        return TOO_EASY
+    if pass_rate <= 0.0:
+        return TOO_HARD
+    for band in bands:
+        if band.lo < pass_rate <= band.hi:
+            return band.name
+    # A gap between configured bands: nearest band by centre.
+    return min(bands, key=lambda b: abs(b.mid - pass_rate)).name
+
+
+def open_bands(counts: Mapping[str, int], bands: Sequence[Band]) -> list[Band]:
+    """Bands whose quota is not yet filled."""
+    return [b for b in bands if counts.get(b.name, 0) < b.quota]
+
+
+def quotas_filled(counts: Mapping[str, int], bands: Sequence[Band]) -> bool:
+    """True when every band has at least its quota."""
+    return not open_bands(counts, bands)
+
+
+def next_move(pass_rate: float | None, counts: Mapping[str, int], bands: Sequence[Band]) -> Move:
+    """Where the lineage goes next, given its last problem's pass rate and the band counts.
+
+    Too easy -> harder; too hard -> easier; inside a band -> towards the nearest band that is
+    still open (by pass rate: a lower-pass-rate band means harder); nothing open -> next seed.
+    A lineage whose last turn produced no valid problem (pass_rate None) starts a new seed.
+    """
+    if pass_rate is None:
+        return "next_seed"
+    if pass_rate >= 1.0:
+        return "harder"
+    if pass_rate <= 0.0:
+        return "easier"
+    candidates = open_bands(counts, bands)
+    if not candidates:
+        return "next_seed"
+    here = band_of(pass_rate, bands)
+    others = [b for b in candidates if b.name != here] or candidates
+    target = min(others, key=lambda b: abs(b.mid - pass_rate))
+    return "harder" if target.mid < pass_rate else "easier"

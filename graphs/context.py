@@ -1,0 +1,197 @@
+"""The run's typed configuration: LangGraph's context schema, loaded with one precedence.
+
+Precedence, lowest to highest: defaults < config file (TOML or JSON) < STEPSTONES_* environment
+variables < per-run values (CLI flags, the `context=` argument, Studio's config form). A nested
+field is reached with `__` in the variable name: STEPSTONES_BUDGET__MAX_TEACHER_CALLS=50.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from stepstones.graphs.bands import Band, default_bands, validate_bands
+from stepstones.tools.sandbox.base import SandboxConfig
+from stepstones.tools.schema import Record
+
+ENV_PREFIX = "STEPSTONES_"
+
+
+class ConfigError(ValueError):
+    """A configuration the user must fix; its message is one line that says what and where."""
+
+
+class Budget(Record):
+    """When a run stops even if bands are not full."""
+
+    max_turns_per_seed: int = Field(6, ge=1, description="teacher turns in one lineage")
+    max_repairs: int = Field(2, ge=0, description="repairs of a rejected problem per turn")
+    max_teacher_calls: int = Field(400, ge=1, description="over the whole run")
+    max_wall_s: float | None = Field(
+        900.0, gt=0, description="wall-clock seconds per invocation (a resume gets a fresh one)"
+    )
+    max_seeds: int | None = Field(None, ge=1, description="seeds drawn at most")
+
+
+class SeedConfig(Record):
+    """Where seeds come from: bundled sources work offline; a JSONL path is the user's own."""
+
+    source: str = Field(
+        "stdlib",
+        description="stdlib (functions from Python's own library), puzzles (bundled), "
+        "or a path to a JSONL file with a `text` field per line",
+    )
+    limit: int = Field(200, ge=1, description="seeds loaded at most")
+
+
+class CriticConfig(Record):
+    """Thresholds of the critic's executable checks."""
+
+    mutants: int = Field(6, ge=0, description="reference mutants run against the tests")
+    min_mutant_kill_rate: float = Field(0.5, ge=0.0, le=1.0)
+    determinism_runs: int = Field(2, ge=1, description="reference runs that must agree")
+    dedup_threshold: float = Field(0.8, gt=0.0, le=1.0)
+    decontaminate: bool = Field(True, description="reject problems overlapping HumanEval")
+    model: str | None = Field(
+        None, description="an LLM that also reviews statements (e.g. for leaks); None: rules only"
+    )
+
+
+class RunContext(Record):
+    """Everything a run needs to know; LangGraph passes it to every node as runtime.context."""
+
+    teacher: str = Field("procedural", description="procedural, or a model string")
+    students: list[str] = Field(
+        default_factory=lambda: ["sim:novice", "sim:intermediate", "sim:expert"],
+        description="sim:NAME / sim:ABILITY, `embedded`, or model strings",
+    )
+    samples: int = Field(4, ge=1, le=64, description="samples per student per problem (k)")
+    bands: list[Band] = Field(default_factory=default_bands)
+    budget: Budget = Field(default_factory=Budget)
+    critic: CriticConfig = Field(default_factory=CriticConfig)
+    seeds: SeedConfig = Field(default_factory=SeedConfig)
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    concurrency: int = Field(6, ge=1, le=256, description="lineages in flight at once")
+    multi_turn: bool = Field(True, description="False: every seed gets one turn (ablation)")
+    human_review: bool = Field(False, description="pause for approval before students see it")
+    seed: int = Field(0, description="random seed: the same seed gives the same run offline")
+    temperature: float = Field(0.7, ge=0.0, le=2.0, description="for LLM agents")
+    max_tokens: int = Field(2048, ge=16, description="for LLM agents")
+    base_url: str | None = Field(None, description="OpenAI-compatible endpoint for openai:")
+    bank: str = Field("runs/bank.sqlite", description="problem bank path")
+
+    @field_validator("students")
+    @classmethod
+    def _some_students(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one student is needed")
+        return value
+
+    @model_validator(mode="after")
+    def _bands_valid(self) -> RunContext:
+        validate_bands(self.bands)
+        return self
+
+
+def get_context(runtime: Any) -> RunContext:
+    """The run's context from a node's runtime, with defaults when the caller passed none."""
+    ctx = getattr(runtime, "context", None)
+    if ctx is None:
+        return RunContext()
+    if isinstance(ctx, RunContext):
+        return ctx
+    return RunContext.model_validate(ctx)
+
+
+def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _env_value(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+
+
+def env_overrides(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """STEPSTONES_* variables as a nested dict (`__` separates levels; values parsed as JSON)."""
+    environ = os.environ if environ is None else environ
+    out: dict[str, Any] = {}
+    fields = set(RunContext.model_fields)
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        path = name[len(ENV_PREFIX):].lower().split("__")
+        if path[0] not in fields:
+            continue
+        value = _env_value(raw)
+        if path == ["students"] and isinstance(value, str):
+            value = [s.strip() for s in value.split(",") if s.strip()]
+        node = out
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    return out
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """A TOML or JSON config file as a dict; ConfigError with the file name if unreadable."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {p}: {exc.strerror}") from exc
+    try:
+        data = json.loads(text) if p.suffix == ".json" else tomllib.loads(text)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"config file {p} is not valid {p.suffix.lstrip('.')}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {p} must hold a table/object at the top")
+    return data
+
+
+def _one_line(exc: ValidationError, origin: str) -> str:
+    errors = exc.errors()
+    first = errors[0]
+    where = ".".join(str(x) for x in first["loc"]) or "(top)"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"invalid configuration from {origin}: {where}: {first['msg']}{more}"
+
+
+def load_context(
+    config_file: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> RunContext:
+    """Defaults < config file < STEPSTONES_* env < overrides, validated; ConfigError if bad."""
+    merged: dict[str, Any] = {}
+    origin = "defaults"
+    if config_file is not None:
+        merged = read_config_file(config_file)
+        origin = str(config_file)
+    env = env_overrides(environ)
+    if env:
+        merged = _deep_merge(merged, env)
+        origin += " + STEPSTONES_* environment"
+    if overrides:
+        merged = _deep_merge(merged, {k: v for k, v in overrides.items() if v is not None})
+        origin += " + command line"
+    try:
+        return RunContext.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc, origin)) from exc
+    except ValueError as exc:
+        raise ConfigError(f"invalid configuration from {origin}: {exc}") from exc

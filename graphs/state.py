@@ -1,0 +1,120 @@
+"""Graph state: TypedDicts holding pydantic records, with reducers for fan-in.
+
+The run graph's state stays compact (one `LineageState` per lineage and one `TurnOutcome` per
+teacher turn) because every superstep is checkpointed; problems, attempts and summaries live in
+the bank. Records sit in state as pydantic models (not dumps); `SERDE_ALLOWLIST` names them
+for checkpoint deserialisation in one place.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, TypedDict
+
+from pydantic import Field
+
+from stepstones.tools.schema import (
+    Attempt,
+    Critique,
+    Direction,
+    PerformanceSummary,
+    Problem,
+    Record,
+    Seed,
+    TurnOutcome,
+)
+
+
+class LineageState(Record):
+    """One seed's chain of stepping stones as the scheduler sees it between turns."""
+
+    lineage_id: str
+    seed: Seed
+    turns: int = Field(0, description="teacher turns taken")
+    active: bool = True
+    direction: Direction = "seed"
+    parent: Problem | None = Field(None, description="last valid problem, the next turn's base")
+    summary: PerformanceSummary | None = None
+    problem_ids: list[str] = Field(default_factory=list)
+    stop_reason: str | None = None
+
+
+def merge_lineages(
+    left: dict[str, LineageState] | None, right: dict[str, LineageState] | None
+) -> dict[str, LineageState]:
+    """Reducer: later writes replace a lineage's entry; other lineages are kept."""
+    return {**(left or {}), **(right or {})}
+
+
+class RunInput(TypedDict, total=False):
+    """What a caller (or Studio's input form) provides; everything else comes from the context."""
+
+    run_id: str
+    seeds: list[Seed]
+
+
+class RunState(TypedDict, total=False):
+    """The run graph's state."""
+
+    run_id: str
+    queue: list[Seed]
+    lineages: Annotated[dict[str, LineageState], merge_lineages]
+    outcomes: Annotated[list[TurnOutcome], operator.add]
+    round: int
+    stop_reason: str | None
+    report: dict[str, object]
+
+
+class RunOutput(TypedDict, total=False):
+    """What a run returns."""
+
+    run_id: str
+    stop_reason: str | None
+    report: dict[str, object]
+
+
+class TurnInput(TypedDict):
+    """What the scheduler sends to one lineage's turn."""
+
+    run_id: str
+    lineage: LineageState
+
+
+class TurnState(TurnInput, total=False):
+    """One teacher turn: draft, critique, repairs, student attempts, summary and band."""
+
+    problem: Problem | None
+    critique: Critique | None
+    repairs: int
+    teacher_calls: int
+    student: str
+    attempts: Annotated[list[Attempt], operator.add]
+    summary: PerformanceSummary | None
+    outcomes: list[TurnOutcome]
+    lineages: dict[str, LineageState]
+
+
+class TurnOutput(TypedDict, total=False):
+    """What one turn hands back to the run graph (merged by the run state's reducers)."""
+
+    outcomes: list[TurnOutcome]
+    lineages: dict[str, LineageState]
+
+
+class SolveInput(TypedDict):
+    """One student's share of a turn, sent by `route_after_critique`."""
+
+    run_id: str
+    lineage: LineageState
+    problem: Problem
+    student: str
+
+
+SERDE_ALLOWLIST: list[tuple[str, ...]] = [
+    ("stepstones.tools.schema", name)
+    for name in (
+        "Attempt", "Critique", "ExecLimits", "Lineage", "PerformanceSummary", "Problem",
+        "Rejection", "Seed", "StudentStats", "TestCase", "TestOutcome", "TurnOutcome",
+        "Verdict",
+    )
+] + [("stepstones.graphs.state", "LineageState")]
