@@ -29,6 +29,7 @@ class LineageState(Record):
     """One seed's chain of stepping stones as the scheduler sees it between turns."""
 
     lineage_id: str
+    index: int = Field(0, description="order in which the run started this lineage")
     seed: Seed
     turns: int = Field(0, description="teacher turns taken")
     active: bool = True
@@ -36,6 +37,7 @@ class LineageState(Record):
     parent: Problem | None = Field(None, description="last valid problem, the next turn's base")
     summary: PerformanceSummary | None = None
     problem_ids: list[str] = Field(default_factory=list)
+    stale: int = Field(0, description="turns in a row that filled no open band")
     stop_reason: str | None = None
 
 
@@ -60,6 +62,7 @@ class RunState(TypedDict, total=False):
     queue: list[Seed]
     lineages: Annotated[dict[str, LineageState], merge_lineages]
     outcomes: Annotated[list[TurnOutcome], operator.add]
+    counted: int
     round: int
     stop_reason: str | None
     report: dict[str, object]

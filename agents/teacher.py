@@ -1,0 +1,221 @@
+"""Teachers: write a problem from a seed, then easier/harder variants or repairs of it.
+
+Every request carries what the paper's teacher sees: the seed, the parent problem, the students'
+performance summary, the direction to move, and the critic's reasons when a draft was rejected.
+`LLMTeacher` puts all of it in its prompt; `ProceduralTeacher` (simulation mode, offline) maps the
+same request onto parametric task families and their levels.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any, Protocol
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import HumanMessage, SystemMessage
+from pydantic import Field, ValidationError
+
+from stepstones.agents.families import FAMILIES, family_names, get_family
+from stepstones.agents.families.base import FamilyInstance
+from stepstones.agents.parsing import ainvoke_parsed
+from stepstones.agents.prompting import render
+from stepstones.agents.usage import UsageMeter
+from stepstones.tools.schema import (
+    Critique,
+    Direction,
+    IOStyle,
+    Lineage,
+    PerformanceSummary,
+    Problem,
+    Record,
+    Seed,
+    TestCase,
+    content_hash,
+)
+
+
+class TeacherRequest(Record):
+    """Everything the teacher is told for one call."""
+
+    seed: Seed
+    lineage_index: int = Field(0, description="order in which the run drew this seed")
+    lineage_id: str
+    turn: int
+    direction: Direction = Field(description="the turn's move: seed, easier or harder")
+    attempt: int = Field(0, description="0 for the first draft of a turn, then repairs")
+    parent: Problem | None = None
+    summary: PerformanceSummary | None = None
+    rejected: Problem | None = None
+    critique: Critique | None = Field(None, description="set when repairing a rejected draft")
+
+
+class TeacherResult(Record):
+    """A problem, or the reason none could be made (a recorded rejection, never a crash)."""
+
+    problem: Problem | None = None
+    failure: str | None = None
+    raw: str | None = None
+
+
+class Teacher(Protocol):
+    """Anything that writes problems for the curriculum."""
+
+    name: str
+
+    async def write(self, request: TeacherRequest) -> TeacherResult:
+        """A new problem, variant or repair as the request asks."""
+        ...
+
+
+def _lineage(request: TeacherRequest) -> Lineage:
+    parent = request.parent
+    return Lineage(
+        seed_id=request.seed.id,
+        root_id=parent.lineage.root_id or parent.id if parent else None,
+        parent_id=parent.id if parent else None,
+        turn=request.turn,
+        direction=request.direction,
+    )
+
+
+class ProceduralTeacher:
+    """Simulation-mode teacher over parametric task families (no model, fully reproducible).
+
+    The i-th lineage of a run gets the family at position i of a seeded permutation, so
+    lineages in flight together never share a family; the seed is kept as the lineage's
+    inspiration. Harder/easier move one level; a repair draws new parameters.
+    """
+
+    name = "procedural"
+
+    def __init__(self, seed: int = 0, families: list[str] | None = None) -> None:
+        self.seed = seed
+        self.families = families or family_names()
+        for name in self.families:
+            get_family(name)
+        self._order = list(self.families)
+        random.Random(seed).shuffle(self._order)
+
+    def family_for(self, lineage_index: int) -> str:
+        """The family of the lineage drawn `lineage_index`-th."""
+        return self._order[lineage_index % len(self._order)]
+
+    def _level(self, request: TeacherRequest, family_levels: int) -> int:
+        base = request.parent or request.rejected
+        if base is None or base.level is None:
+            # First draft: levels in the middle give the most room to move either way.
+            rng = random.Random(content_hash(self.seed, request.lineage_id, "level"))
+            return rng.randint(max(1, family_levels // 2), max(1, (family_levels + 1) // 2 + 1))
+        level = base.level
+        if request.parent is not None and request.direction == "harder":
+            level += 1
+        elif request.parent is not None and request.direction == "easier":
+            level -= 1
+        return min(max(level, 1), family_levels)
+
+    async def write(self, request: TeacherRequest) -> TeacherResult:
+        """Generate the family instance for this lineage, turn, attempt and direction."""
+        base = request.parent or request.rejected
+        family_name = base.family if base and base.family else self.family_for(
+            request.lineage_index)
+        family = FAMILIES[family_name]
+        level = self._level(request, family.levels)
+        rng = random.Random(content_hash(self.seed, request.lineage_id, request.turn,
+                                         request.attempt, level))
+        instance = family.generate(level, rng)
+        return TeacherResult(problem=problem_from_instance(instance, _lineage(request)))
+
+
+def problem_from_instance(instance: FamilyInstance, lineage: Lineage) -> Problem:
+    """A Problem from a family instance; its bugs become the known wrong solutions."""
+    return Problem(
+        title=instance.title, statement=instance.statement, entry_point=instance.entry_point,
+        io_style=instance.io_style, tests=instance.tests,
+        reference_solution=instance.reference_solution, lineage=lineage,
+        family=instance.family, level=instance.level, wrong_solutions=dict(instance.bugs),
+    )
+
+
+class DraftTest(Record):
+    """One test as the teacher writes it: JSON arguments and the expected JSON value."""
+
+    args: list[Any] | None = Field(None, description="function style: positional arguments")
+    stdin: str | None = Field(None, description="stdio style: the input text")
+    expected: Any
+
+
+class ProblemDraft(Record):
+    """The JSON an LLM teacher must reply with."""
+
+    title: str = Field(min_length=1, max_length=200)
+    statement: str = Field(min_length=20, max_length=20_000)
+    entry_point: str = Field("solve", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    io_style: IOStyle = "function"
+    tests: list[DraftTest] = Field(min_length=3, max_length=60)
+    reference_solution: str = Field(min_length=10, max_length=30_000)
+
+    def to_problem(self, lineage: Lineage) -> Problem:
+        """The draft as a Problem (tests serialised to the sandbox's JSON convention)."""
+        tests = []
+        for t in self.tests:
+            if self.io_style == "function":
+                tests.append(TestCase(input=json.dumps(t.args or []),
+                                      expected=json.dumps(t.expected)))
+            else:
+                tests.append(TestCase(input=t.stdin or "", expected=str(t.expected)))
+        return Problem(title=self.title, statement=self.statement, entry_point=self.entry_point,
+                       io_style=self.io_style, tests=tests,
+                       reference_solution=self.reference_solution, lineage=lineage)
+
+
+def _problem_json(problem: Problem) -> str:
+    shown = {
+        "title": problem.title, "statement": problem.statement,
+        "entry_point": problem.entry_point, "io_style": problem.io_style,
+        "tests": [t.model_dump() for t in problem.tests[:12]],
+        "reference_solution": problem.reference_solution,
+    }
+    return json.dumps(shown, indent=2)
+
+
+class LLMTeacher:
+    """A teacher backed by any LangChain chat model, with prompts from agents/prompts/."""
+
+    def __init__(self, name: str, model: BaseChatModel, meter: UsageMeter | None = None) -> None:
+        self.name = name
+        self.model = model
+        self.meter = meter
+
+    def prompt(self, request: TeacherRequest) -> str:
+        """The user message for this request: propose, refine or repair."""
+        if request.critique is not None:
+            return render(
+                "teacher_repair",
+                problem=_problem_json(request.rejected) if request.rejected else "(unparseable)",
+                feedback=request.critique.feedback,
+                direction=request.direction,
+            )
+        if request.parent is not None and request.summary is not None:
+            return render(
+                "teacher_refine",
+                problem=_problem_json(request.parent),
+                summary=request.summary.text,
+                direction=request.direction,
+            )
+        return render("teacher_propose", seed_kind=request.seed.kind, seed=request.seed.text)
+
+    async def write(self, request: TeacherRequest) -> TeacherResult:
+        """One model call (plus one repair of malformed JSON); a failure is recorded, not raised."""
+        messages = [SystemMessage(render("teacher_system")), HumanMessage(self.prompt(request))]
+        draft, failure = await ainvoke_parsed(
+            self.model, messages, ProblemDraft, meter=self.meter, agent="teacher",
+            model_name=self.name,
+        )
+        if draft is None:
+            reason = failure.reason if failure else "no reply"
+            return TeacherResult(failure=reason, raw=failure.raw if failure else None)
+        try:
+            return TeacherResult(problem=draft.to_problem(_lineage(request)))
+        except (ValidationError, TypeError, ValueError) as exc:
+            return TeacherResult(failure=f"draft could not become a problem: {exc}"[:500])

@@ -1,0 +1,113 @@
+"""The parts a run uses (teacher, students, critic, sandbox, bank), injected or built lazily.
+
+Nothing is built at import, so `langgraph dev` loads the graph without keys or models; the
+first node of a run builds what the caller did not inject, once per process and context.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from stepstones.agents.build import build_chat_model, build_student, build_teacher
+from stepstones.agents.critic import Critic
+from stepstones.agents.models import ModelSettings
+from stepstones.agents.student import Student
+from stepstones.agents.teacher import Teacher
+from stepstones.agents.usage import UsageMeter
+from stepstones.graphs.context import RunContext
+from stepstones.tools.dedup import NearDupIndex, problem_text
+from stepstones.tools.sandbox import get_sandbox
+from stepstones.tools.sandbox.base import Sandbox
+from stepstones.tools.store import Bank
+
+
+@dataclass
+class Components:
+    """Everything a node needs beyond the state and the context."""
+
+    teacher: Teacher
+    students: dict[str, Student]
+    critic: Critic
+    sandbox: Sandbox
+    bank: Bank
+    meter: UsageMeter
+    started: float = field(default_factory=time.monotonic)
+    _dedup: dict[str, NearDupIndex] = field(default_factory=dict)
+
+    def dedup(self, run_id: str, threshold: float) -> NearDupIndex:
+        """The run's near-duplicate index, rebuilt from the bank on first use (resume-safe)."""
+        index = self._dedup.get(run_id)
+        if index is None:
+            index = NearDupIndex(threshold=threshold)
+            for problem in self.bank.problems(run_id):
+                index.add(problem.id, problem_text(problem))
+            self._dedup[run_id] = index
+        return index
+
+    async def aclose(self) -> None:
+        """Release the sandbox's workers."""
+        await self.sandbox.aclose()
+
+
+def model_settings(ctx: RunContext) -> ModelSettings:
+    """The LLM settings every role shares, from the run context."""
+    return ModelSettings(temperature=ctx.temperature, max_tokens=ctx.max_tokens,
+                         base_url=ctx.base_url)
+
+
+def build_components(
+    ctx: RunContext,
+    *,
+    teacher: Teacher | None = None,
+    students: Sequence[Student] | Mapping[str, Student] | None = None,
+    sandbox: Sandbox | None = None,
+    bank: Bank | None = None,
+    meter: UsageMeter | None = None,
+) -> Components:
+    """Components from the context, with any injected ones used as given."""
+    meter = meter or UsageMeter()
+    settings = model_settings(ctx)
+    teacher = teacher or build_teacher(ctx.teacher, seed=ctx.seed, settings=settings, meter=meter)
+    if students is None:
+        built = {s: build_student(s, seed=ctx.seed, settings=settings, meter=meter)
+                 for s in ctx.students}
+    elif isinstance(students, Mapping):
+        built = dict(students)
+    else:
+        built = {s.name: s for s in students}
+    sandbox = sandbox or get_sandbox(ctx.sandbox)
+    critic = Critic(
+        sandbox, ctx.sandbox, mutant_count=ctx.critic.mutants,
+        min_kill_rate=ctx.critic.min_mutant_kill_rate,
+        determinism_runs=ctx.critic.determinism_runs,
+        benchmark=ctx.critic.decontaminate,
+        model=build_chat_model(ctx.critic.model, settings), meter=meter,
+    )
+    return Components(teacher=teacher, students=built, critic=critic, sandbox=sandbox,
+                      bank=bank or Bank(ctx.bank), meter=meter)
+
+
+class ComponentResolver:
+    """Builds components once per context (Studio may run several configs in one server)."""
+
+    def __init__(self, **injected: object) -> None:
+        self.injected = {k: v for k, v in injected.items() if v is not None}
+        self._cache: dict[str, Components] = {}
+        self._lock = asyncio.Lock()
+
+    async def get(self, ctx: RunContext) -> Components:
+        """The components for `ctx`, built on first use."""
+        key = ctx.model_dump_json()
+        async with self._lock:
+            if key not in self._cache:
+                self._cache[key] = build_components(ctx, **self.injected)  # type: ignore[arg-type]
+            return self._cache[key]
+
+    async def aclose(self) -> None:
+        """Close everything built so far."""
+        for comps in self._cache.values():
+            await comps.aclose()
+        self._cache.clear()

@@ -1,0 +1,342 @@
+"""The stepping-stone curriculum graph (arXiv 2603.24202) as a LangGraph StateGraph.
+
+Run graph: start_run -> schedule_turns -(Send per active lineage)-> run_turn -> schedule_turns
+... -> finish_run. `schedule_turns` is the band router: after every round it moves each lineage
+harder (too easy), easier (too hard), towards an open band, or to the next seed (bands full,
+turns spent), and stops when every quota is filled or the budget is spent.
+
+Turn subgraph (one teacher turn of one lineage): generate_problem -> critique_problem ->
+(invalid: generate_problem again as a repair, bounded, else discard_problem) ->
+(valid: Send per student) solve_problem -> summarize_performance -> assign_band.
+
+`build_graph()` returns the uncompiled builder so each caller picks its checkpointer; `graph` is
+the checkpointer-free compile that langgraph.json points Studio at.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import RetryPolicy, Send
+
+from stepstones.agents.critic import InfraError
+from stepstones.agents.student import Student
+from stepstones.agents.summarizer import summarize
+from stepstones.agents.teacher import Teacher, TeacherRequest
+from stepstones.graphs.bands import TOO_EASY, TOO_HARD, band_of, next_move, open_bands
+from stepstones.graphs.components import ComponentResolver, Components
+from stepstones.graphs.context import RunContext, get_context
+from stepstones.graphs.report import build_report
+from stepstones.graphs.state import (
+    LineageState,
+    RunInput,
+    RunOutput,
+    RunState,
+    SolveInput,
+    TurnInput,
+    TurnOutput,
+    TurnState,
+)
+from stepstones.tools.dedup import problem_text
+from stepstones.tools.sandbox.base import Sandbox, Submission
+from stepstones.tools.schema import Attempt, Critique, Rejection, TurnOutcome, Verdict
+from stepstones.tools.seeds import load_seeds
+from stepstones.tools.store import Bank
+
+INFRA_RETRY = RetryPolicy(max_attempts=3, retry_on=InfraError)
+
+
+def band_counts(outcomes: list[TurnOutcome]) -> Counter[str]:
+    """Valid problems per band (too easy / too hard ones are not in any band)."""
+    return Counter(o.band for o in outcomes
+                   if o.valid and o.band not in (None, TOO_EASY, TOO_HARD))
+
+
+def graph_builder(
+    *,
+    teacher: Teacher | None = None,
+    students: list[Student] | None = None,
+    sandbox: Sandbox | None = None,
+    bank: Bank | None = None,
+    resolver: ComponentResolver | None = None,
+) -> StateGraph[RunState, RunContext, RunInput, RunOutput]:
+    """The curriculum graph, uncompiled; injected parts win, the rest come from the context."""
+    resolver = resolver or ComponentResolver(
+        teacher=teacher, students=students, sandbox=sandbox, bank=bank)
+
+    async def parts(runtime: Runtime[RunContext]) -> tuple[RunContext, Components]:
+        ctx = get_context(runtime)
+        return ctx, await resolver.get(ctx)
+
+    # -- run graph nodes -------------------------------------------------------------------
+
+    async def start_run(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+        ctx, comps = await parts(runtime)
+        run_id = state.get("run_id") or uuid.uuid4().hex[:12]
+        seeds = state.get("seeds") or load_seeds(ctx.seeds.source, ctx.seeds.limit, ctx.seed)
+        if ctx.budget.max_seeds is not None:
+            seeds = seeds[: ctx.budget.max_seeds]
+        comps.bank.start_run(run_id, ctx.model_dump(mode="json"))
+        comps.bank.add_seeds(run_id, seeds)
+        return {"run_id": run_id, "queue": seeds, "lineages": {}, "outcomes": [], "counted": 0,
+                "round": 0, "stop_reason": None}
+
+    async def schedule_turns(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+        ctx, comps = await parts(runtime)
+        budget, bands = ctx.budget, ctx.bands
+        outcomes = state.get("outcomes", [])
+        counted = state.get("counted", 0)
+        lineages = dict(state.get("lineages", {}))
+        counts: Counter[str] = band_counts(outcomes[:counted])
+        updates: dict[str, LineageState] = {}
+        for o in outcomes[counted:]:
+            filled_open = o.valid and o.band in {b.name for b in open_bands(counts, bands)}
+            if o.valid and o.band is not None:
+                counts[o.band] += 1
+            lin = updates.get(o.lineage_id, lineages[o.lineage_id])
+            updates[o.lineage_id] = lin.model_copy(
+                update={"stale": 0 if filled_open else lin.stale + 1})
+        for lid, lin in updates.items():
+            last = next(o for o in reversed(outcomes) if o.lineage_id == lid)
+            move = next_move(last.pass_rate if last.valid else None, counts, bands)
+            reason = None
+            if not ctx.multi_turn:
+                reason = "single_turn"
+            elif lin.turns >= budget.max_turns_per_seed:
+                reason = "turns_spent"
+            elif lin.stale >= 2:
+                reason = "band_full"
+            elif move == "next_seed":
+                reason = "discarded" if not last.valid else "no_open_band"
+            if reason:
+                updates[lid] = lin.model_copy(update={"active": False, "stop_reason": reason})
+            else:
+                updates[lid] = lin.model_copy(update={"direction": move})
+        lineages.update(updates)
+        queue = list(state.get("queue", []))
+        calls = sum(o.teacher_calls for o in outcomes)
+        stop: str | None = None
+        if not open_bands(counts, bands):
+            stop = "quotas_filled"
+        elif calls >= budget.max_teacher_calls:
+            stop = "teacher_budget"
+        elif budget.max_wall_s is not None and \
+                time.monotonic() - comps.started > budget.max_wall_s:
+            stop = "wall_time"
+        else:
+            active = sum(lin.active for lin in lineages.values())
+            while active < ctx.concurrency and queue:
+                seed = queue.pop(0)
+                index = len(lineages)
+                lid = f"L{index:04d}-{seed.id[:6]}"
+                lineages[lid] = updates[lid] = LineageState(lineage_id=lid, index=index,
+                                                            seed=seed)
+                active += 1
+            if not active:
+                stop = "seeds_exhausted"
+        return {"lineages": updates, "queue": queue, "counted": len(outcomes),
+                "round": state.get("round", 0) + 1, "stop_reason": stop}
+
+    def route_after_schedule(state: RunState) -> list[Send] | str:
+        if state.get("stop_reason"):
+            return "finish_run"
+        active = sorted((lin for lin in state["lineages"].values() if lin.active),
+                        key=lambda lin: lin.lineage_id)
+        return [Send("run_turn", TurnInput(run_id=state["run_id"], lineage=lin))
+                for lin in active]
+
+    async def finish_run(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+        ctx, comps = await parts(runtime)
+        usage = comps.meter.totals()
+        comps.bank.set_usage(state["run_id"], usage)
+        report = build_report(state, ctx, comps.bank.usage(state["run_id"]))
+        comps.bank.finish_run(state["run_id"], "finished", report)
+        return {"report": report}
+
+    # -- turn subgraph nodes ---------------------------------------------------------------
+
+    async def generate_problem(state: TurnState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+        ctx, comps = await parts(runtime)
+        lin = state["lineage"]
+        critique = state.get("critique")
+        repairing = critique is not None and not critique.valid
+        repairs = state.get("repairs", 0) + int(repairing)
+        request = TeacherRequest(
+            seed=lin.seed, lineage_index=lin.index, lineage_id=lin.lineage_id, turn=lin.turns,
+            direction=lin.direction, attempt=repairs, parent=lin.parent, summary=lin.summary,
+            rejected=state.get("problem") if repairing else None,
+            critique=critique if repairing else None,
+        )
+        result = await comps.teacher.write(request)
+        calls = state.get("teacher_calls", 0) + 1
+        if result.problem is None:
+            malformed = Critique(valid=False, rejections=[Rejection(
+                code="malformed", message=f"the reply was not a usable problem: {result.failure}"
+            )])
+            comps.bank.put_rejection(state["run_id"], lin.lineage_id, lin.turns, repairs, None,
+                                     malformed)
+            return {"problem": None, "critique": malformed, "teacher_calls": calls,
+                    "repairs": repairs}
+        problem = result.problem
+        if problem.lineage.root_id is None and lin.problem_ids:
+            problem.lineage.root_id = lin.problem_ids[0]
+        return {"problem": problem, "critique": None, "teacher_calls": calls, "repairs": repairs}
+
+    async def critique_problem(state: TurnState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+        problem = state.get("problem")
+        if problem is None:
+            return {}
+        ctx, comps = await parts(runtime)
+        lin = state["lineage"]
+        exclude = {lin.parent.id} if lin.parent else set()
+        critique = await comps.critic.review(
+            problem, comps.dedup(state["run_id"], ctx.critic.dedup_threshold), exclude)
+        if not critique.valid:
+            comps.bank.put_problem(state["run_id"], lin.lineage_id, problem, valid=False)
+            comps.bank.put_rejection(state["run_id"], lin.lineage_id, lin.turns,
+                                     state.get("repairs", 0), problem, critique)
+            return {"critique": critique}
+        timed = problem.model_copy(update={"time_limit_s": critique.time_limit_s})
+        return {"critique": critique, "problem": timed}
+
+    def route_after_critique(state: TurnState, runtime: Runtime[RunContext]) -> list[Send] | str:
+        critique, problem = state.get("critique"), state.get("problem")
+        if critique is not None and critique.valid and problem is not None:
+            ctx = get_context(runtime)
+            names = ctx.students if students is None else [s.name for s in students]
+            return [Send("solve_problem", SolveInput(run_id=state["run_id"],
+                                                     lineage=state["lineage"], problem=problem,
+                                                     student=name)) for name in names]
+        if state.get("repairs", 0) < get_context(runtime).budget.max_repairs:
+            return "generate_problem"
+        return "discard_problem"
+
+    async def solve_problem(state: SolveInput, runtime: Runtime[RunContext]) -> dict[str, Any]:
+        ctx, comps = await parts(runtime)
+        problem, name = state["problem"], state["student"]
+        solutions = await comps.students[name].solve(problem, ctx.samples)
+        coded = [(i, s) for i, s in enumerate(solutions) if s.code is not None]
+        verdicts = await comps.sandbox.run(
+            [Submission.for_problem(problem, s.code or "") for _, s in coded])
+        retry = [j for j, v in enumerate(verdicts) if v.status == "sandbox_error"]
+        if retry:
+            again = await comps.sandbox.run(
+                [Submission.for_problem(problem, coded[j][1].code or "") for j in retry])
+            for j, v in zip(retry, again, strict=True):
+                if v.status == "sandbox_error":
+                    raise InfraError(f"sandbox failed judging {name}'s attempt: {v.error}")
+                verdicts[j] = v
+        by_sample = {i: v for (i, _), v in zip(coded, verdicts, strict=True)}
+        attempts = []
+        for i, s in enumerate(solutions):
+            verdict = by_sample.get(i) or Verdict(
+                status="wrong_answer", total=len(problem.tests),
+                error=s.error or "no code in the reply")
+            attempts.append(Attempt(problem_id=problem.id, student=name, sample=i, code=s.code,
+                                    raw=s.raw, verdict=verdict))
+        comps.bank.put_attempts(state["run_id"], attempts)
+        return {"attempts": attempts}
+
+    async def summarize_performance(
+        state: TurnState, runtime: Runtime[RunContext]
+    ) -> dict[str, Any]:
+        ctx, comps = await parts(runtime)
+        problem = state.get("problem")
+        if problem is None:
+            raise RuntimeError("summarize_performance reached without a problem")
+        names = sorted({a.student for a in state.get("attempts", [])})
+        summary = summarize(problem, state.get("attempts", []), names)
+        comps.bank.put_summary(state["run_id"], summary)
+        return {"summary": summary}
+
+    async def assign_band(state: TurnState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+        ctx, comps = await parts(runtime)
+        lin, summary, problem = state["lineage"], state.get("summary"), state.get("problem")
+        if summary is None or problem is None:
+            raise RuntimeError("assign_band reached without a problem and its summary")
+        band = band_of(summary.pass_rate, ctx.bands)
+        banded = problem.model_copy(update={
+            "band": band, "pass_rate": summary.pass_rate,
+            "pass_rates": {s.student: s.pass_rate for s in summary.students}})
+        comps.bank.put_problem(state["run_id"], lin.lineage_id, banded, valid=True)
+        comps.dedup(state["run_id"], ctx.critic.dedup_threshold).add(
+            banded.id, problem_text(banded))
+        outcome = TurnOutcome(
+            lineage_id=lin.lineage_id, seed_id=lin.seed.id, turn=lin.turns,
+            direction=lin.direction, teacher_calls=state.get("teacher_calls", 0),
+            problem_id=banded.id, valid=True, band=band, pass_rate=summary.pass_rate)
+        comps.bank.put_turn(state["run_id"], outcome)
+        grown = lin.model_copy(update={
+            "turns": lin.turns + 1, "parent": banded, "summary": summary,
+            "problem_ids": [*lin.problem_ids, banded.id]})
+        return {"outcomes": [outcome], "lineages": {lin.lineage_id: grown}}
+
+    async def discard_problem(state: TurnState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+        ctx, comps = await parts(runtime)
+        lin, critique = state["lineage"], state.get("critique")
+        outcome = TurnOutcome(
+            lineage_id=lin.lineage_id, seed_id=lin.seed.id, turn=lin.turns,
+            direction=lin.direction, teacher_calls=state.get("teacher_calls", 0),
+            problem_id=p.id if (p := state.get("problem")) else None, valid=False,
+            discarded=True, rejections=critique.rejections if critique else [])
+        comps.bank.put_turn(state["run_id"], outcome)
+        return {"outcomes": [outcome],
+                "lineages": {lin.lineage_id: lin.model_copy(update={"turns": lin.turns + 1})}}
+
+    # -- wiring ----------------------------------------------------------------------------
+
+    turn = StateGraph(TurnState, context_schema=RunContext, input_schema=TurnInput,
+                      output_schema=TurnOutput)
+    turn.add_node(generate_problem)
+    turn.add_node(critique_problem, retry_policy=INFRA_RETRY)
+    turn.add_node(solve_problem, retry_policy=INFRA_RETRY)
+    turn.add_node(summarize_performance)
+    turn.add_node(assign_band)
+    turn.add_node(discard_problem)
+    turn.add_edge(START, "generate_problem")
+    turn.add_edge("generate_problem", "critique_problem")
+    turn.add_conditional_edges("critique_problem", route_after_critique,
+                               ["solve_problem", "generate_problem", "discard_problem"])
+    turn.add_edge("solve_problem", "summarize_performance")
+    turn.add_edge("summarize_performance", "assign_band")
+    turn.add_edge("assign_band", END)
+    turn.add_edge("discard_problem", END)
+
+    run = StateGraph(RunState, context_schema=RunContext, input_schema=RunInput,
+                     output_schema=RunOutput)
+    run.add_node(start_run)
+    run.add_node(schedule_turns)
+    run.add_node("run_turn", turn.compile())
+    run.add_node(finish_run)
+    run.add_edge(START, "start_run")
+    run.add_edge("start_run", "schedule_turns")
+    run.add_conditional_edges("schedule_turns", route_after_schedule, ["run_turn", "finish_run"])
+    run.add_edge("run_turn", "schedule_turns")
+    run.add_edge("finish_run", END)
+    return run
+
+
+def build_graph(
+    *,
+    checkpointer: BaseCheckpointSaver[Any] | None = None,
+    teacher: Teacher | None = None,
+    students: list[Student] | None = None,
+    sandbox: Sandbox | None = None,
+    bank: Bank | None = None,
+    resolver: ComponentResolver | None = None,
+) -> CompiledStateGraph[RunState, RunContext, RunInput, RunOutput]:
+    """The compiled curriculum graph; pass a checkpointer for resumable runs."""
+    builder = graph_builder(teacher=teacher, students=students, sandbox=sandbox, bank=bank,
+                            resolver=resolver)
+    return builder.compile(checkpointer=checkpointer, name="curriculum")
+
+
+graph = build_graph()
+"""For langgraph.json / Studio: no checkpointer of its own (the server brings one)."""

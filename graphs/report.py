@@ -1,0 +1,76 @@
+"""The run report (`report.json`): bands against quotas, yield per turn, rejections, lineages.
+
+Computed from the compact turn outcomes in the graph state, so it is the same whether the run
+was resumed or not.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+from stepstones.graphs.bands import TOO_EASY, TOO_HARD
+from stepstones.graphs.context import RunContext
+from stepstones.graphs.state import RunState
+from stepstones.tools.schema import TurnOutcome, Usage
+
+
+def _chains(outcomes: list[TurnOutcome]) -> dict[str, int]:
+    """Valid stepping stones per lineage."""
+    per: Counter[str] = Counter()
+    for o in outcomes:
+        if o.valid:
+            per[o.lineage_id] += 1
+    return dict(per)
+
+
+def build_report(state: RunState, ctx: RunContext, usage: list[Usage]) -> dict[str, Any]:
+    """A JSON-ready summary of the run."""
+    outcomes = state.get("outcomes", [])
+    valid = [o for o in outcomes if o.valid]
+    in_band = Counter(o.band for o in valid)
+    bands = {
+        b.name: {"count": in_band.get(b.name, 0), "quota": b.quota,
+                 "filled": in_band.get(b.name, 0) >= b.quota, "pass_rate": [b.lo, b.hi]}
+        for b in ctx.bands
+    }
+    per_turn: dict[int, dict[str, int]] = defaultdict(
+        lambda: {"turns": 0, "valid": 0, "banded": 0, "teacher_calls": 0})
+    for o in outcomes:
+        row = per_turn[o.turn]
+        row["turns"] += 1
+        row["valid"] += int(o.valid)
+        row["banded"] += int(o.valid and o.band not in (TOO_EASY, TOO_HARD))
+        row["teacher_calls"] += o.teacher_calls
+    rejections: Counter[str] = Counter()
+    for o in outcomes:
+        rejections.update(r.code for r in o.rejections)
+    chains = _chains(outcomes)
+    directions = Counter(o.direction for o in valid)
+    calls = sum(o.teacher_calls for o in outcomes)
+    lineages = state.get("lineages", {})
+    return {
+        "run_id": state.get("run_id"),
+        "stop_reason": state.get("stop_reason"),
+        "bands": bands,
+        "all_bands_filled": all(b["filled"] for b in bands.values()),
+        "outside_bands": {TOO_EASY: in_band.get(TOO_EASY, 0), TOO_HARD: in_band.get(TOO_HARD, 0)},
+        "problems": {"valid": len(valid), "turns": len(outcomes),
+                     "discarded": sum(o.discarded for o in outcomes)},
+        "teacher_calls": calls,
+        "yield_per_call": round(sum(b["count"] for b in bands.values()) / calls, 4)
+        if calls else 0.0,
+        "yield_per_turn": {str(t): per_turn[t] for t in sorted(per_turn)},
+        "rejections_by_reason": dict(rejections.most_common()),
+        "lineages": {
+            "count": len(lineages),
+            "stop_reasons": dict(Counter(lin.stop_reason or "active"
+                                         for lin in lineages.values())),
+            "max_depth": max(chains.values(), default=0),
+            "chains_of_3_or_more": sum(n >= 3 for n in chains.values()),
+            "directions": dict(directions),
+        },
+        "usage": [u.model_dump() for u in usage],
+        "config": {"teacher": ctx.teacher, "students": ctx.students, "samples": ctx.samples,
+                   "seed": ctx.seed, "multi_turn": ctx.multi_turn},
+    }

@@ -1,0 +1,108 @@
+"""`stepstones run`: the main job, offline by default, resumable with --resume RUN_ID."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from stepstones.graphs.context import ConfigError, load_context
+from stepstones.runner import Progress, RunResult, run_pipeline, stored_context
+
+console = Console(stderr=True)
+
+
+def _table(p: Progress) -> Table:
+    table = Table(title=f"run {p.run_id}", title_justify="left")
+    table.add_column("band")
+    table.add_column("problems", justify="right")
+    for name, (count, quota) in p.bands.items():
+        mark = "[green]✓[/green]" if count >= quota else ""
+        table.add_row(name, f"{count}/{quota} {mark}")
+    valid = sum(o.valid for o in p.outcomes)
+    table.caption = (f"turns {len(p.outcomes)} · valid {valid} · teacher calls "
+                     f"{p.teacher_calls} · lineages {len({o.lineage_id for o in p.outcomes})}")
+    return table
+
+
+def print_summary(result: RunResult) -> None:
+    """A short human summary of a finished run on stdout."""
+    r = result.report
+    out = Console()
+    out.print(f"[bold]run {result.run_id}[/bold] stopped: {result.stop_reason}")
+    for name, band in r.get("bands", {}).items():
+        out.print(f"  {name:<8} {band['count']:>3}/{band['quota']:<3} "
+                  f"{'filled' if band['filled'] else 'NOT filled'}")
+    lin = r.get("lineages", {})
+    out.print(f"  valid problems {r.get('problems', {}).get('valid', 0)}, teacher calls "
+              f"{r.get('teacher_calls', 0)}, yield/call {r.get('yield_per_call', 0)}, "
+              f"longest chain {lin.get('max_depth', 0)}, "
+              f"chains >=3 stones {lin.get('chains_of_3_or_more', 0)}")
+    if r.get("rejections_by_reason"):
+        out.print(f"  rejections: {r['rejections_by_reason']}")
+    out.print(f"  bank: {result.out / 'bank.sqlite'}  report: {result.out / 'report.json'}")
+
+
+def run(
+    config: Annotated[Path | None, typer.Option(
+        "--config", "-c", help="TOML or JSON config file (see README: configuration).")] = None,
+    out: Annotated[Path, typer.Option(help="Run directory: bank, checkpoints, report.")] = Path(
+        "runs"),
+    seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same run).")] = None,
+    resume: Annotated[str | None, typer.Option(
+        help="Continue the run with this id from its last checkpoint in --out.")] = None,
+    run_id: Annotated[str | None, typer.Option(help="Id for a new run (default: random).")] = None,
+    teacher: Annotated[str | None, typer.Option(
+        help="procedural, or a model string such as vllm:MODEL@http://host:8000/v1.")] = None,
+    students: Annotated[str | None, typer.Option(
+        help="Comma-separated: sim:novice,sim:expert,embedded,openai:gpt-4o-mini ...")] = None,
+    samples: Annotated[int | None, typer.Option("--samples", "-k",
+                                                help="Samples per student (k).")] = None,
+    quota: Annotated[int | None, typer.Option(help="Problems wanted in every band.")] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Lineages in flight.")] = None,
+    postgres: Annotated[str | None, typer.Option(
+        help="Postgres URL for the checkpointer (default: SQLite in --out).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live progress.")] = False,
+) -> None:
+    """Generate a banded curriculum of coding problems (offline by default: no GPU, no key)."""
+    try:
+        if resume:
+            ctx = stored_context(out, resume)
+        else:
+            overrides: dict[str, Any] = {"seed": seed, "teacher": teacher,
+                                         "samples": samples, "concurrency": concurrency}
+            if students:
+                overrides["students"] = [s.strip() for s in students.split(",") if s.strip()]
+            ctx = load_context(config, overrides)
+            if quota is not None:
+                ctx = ctx.model_copy(update={"bands": [
+                    b.model_copy(update={"quota": quota}) for b in ctx.bands]})
+        live = None if quiet else Live(console=console, refresh_per_second=4, transient=False)
+
+        def show(p: Progress) -> None:
+            if live is not None:
+                live.update(_table(p))
+
+        if live is not None:
+            live.start()
+        try:
+            result = asyncio.run(run_pipeline(ctx, out, run_id=resume or run_id,
+                                              resume=resume is not None,
+                                              postgres_url=postgres, on_progress=show))
+        finally:
+            if live is not None:
+                live.stop()
+    except (ConfigError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    print_summary(result)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `run` to the CLI."""
+    app.command("run")(run)

@@ -1,0 +1,167 @@
+"""Run or resume the curriculum graph with a checkpointer, streaming progress to a callback.
+
+A run directory holds `bank.sqlite` (the problem bank), `checkpoints.sqlite` (LangGraph's
+SQLite checkpointer, one thread per run id) and `report.json`. The run id is the thread id,
+so `resume(run_id)` continues from the last completed superstep; bank writes are idempotent,
+so replayed nodes duplicate nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+from pydantic import BaseModel
+
+from stepstones.graphs.components import ComponentResolver
+from stepstones.graphs.context import ConfigError, RunContext
+from stepstones.graphs.curriculum import build_graph
+from stepstones.graphs.state import SERDE_ALLOWLIST, RunState
+from stepstones.tools.schema import TurnOutcome
+from stepstones.tools.store import Bank
+
+BANK_FILE = "bank.sqlite"
+CHECKPOINT_FILE = "checkpoints.sqlite"
+REPORT_FILE = "report.json"
+
+
+class RunResult(BaseModel):
+    """How a run ended and where its outputs are."""
+
+    run_id: str
+    out: Path
+    stop_reason: str | None
+    report: dict[str, Any]
+
+
+class Progress(BaseModel):
+    """What a progress display needs after each turn."""
+
+    run_id: str
+    outcomes: list[TurnOutcome]
+    bands: dict[str, tuple[int, int]]
+    teacher_calls: int
+
+
+def serde() -> JsonPlusSerializer:
+    """The checkpoint serializer, allowing exactly stepstones' own records."""
+    return JsonPlusSerializer(allowed_msgpack_modules=SERDE_ALLOWLIST)
+
+
+def prepare_out(out: Path) -> Path:
+    """Create `out` if needed and prove it writable before anything else is written."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"output directory {out} is not writable: {exc.strerror}") from exc
+    return out
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Write JSON via a temp file and rename, so a reader never sees half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=False))
+    os.replace(tmp, path)
+
+
+@asynccontextmanager
+async def sqlite_checkpointer(path: Path) -> AsyncIterator[BaseCheckpointSaver[Any]]:
+    """LangGraph's async SQLite checkpointer at `path` with stepstones' serde."""
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
+        saver.serde = serde()
+        yield saver
+
+
+@asynccontextmanager
+async def postgres_checkpointer(url: str) -> AsyncIterator[BaseCheckpointSaver[Any]]:
+    """LangGraph's Postgres checkpointer (extra `postgres`) for multi-worker deployments."""
+    try:
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+    except ImportError as exc:
+        raise ConfigError(
+            'the Postgres checkpointer needs: pip install "stepstones[postgres]"') from exc
+    async with AsyncPostgresSaver.from_conn_string(url, serde=serde()) as saver:
+        await saver.setup()
+        yield saver
+
+
+def _progress(run_id: str, state: RunState, ctx: RunContext) -> Progress:
+    from stepstones.graphs.curriculum import band_counts
+
+    outcomes = state.get("outcomes", [])
+    counts = band_counts(outcomes)
+    return Progress(
+        run_id=run_id, outcomes=outcomes,
+        bands={b.name: (counts.get(b.name, 0), b.quota) for b in ctx.bands},
+        teacher_calls=sum(o.teacher_calls for o in outcomes))
+
+
+async def run_pipeline(
+    ctx: RunContext,
+    out: Path,
+    *,
+    run_id: str | None = None,
+    resume: bool = False,
+    postgres_url: str | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    resolver: ComponentResolver | None = None,
+) -> RunResult:
+    """Run (or resume) one curriculum run writing into `out`; returns its report."""
+    out = prepare_out(out)
+    ctx = ctx.model_copy(update={"bank": str(out / BANK_FILE)})
+    run_id = run_id or uuid.uuid4().hex[:12]
+    resolver = resolver or ComponentResolver()
+    saver_cm = (postgres_checkpointer(postgres_url) if postgres_url
+                else sqlite_checkpointer(out / CHECKPOINT_FILE))
+    config: dict[str, Any] = {"configurable": {"thread_id": run_id},
+                              "max_concurrency": max(4, ctx.concurrency * 4),
+                              "recursion_limit": 10_000}
+    try:
+        async with saver_cm as saver:
+            graph = build_graph(checkpointer=saver, resolver=resolver)
+            if resume:
+                snapshot = await graph.aget_state(config)
+                if not snapshot.values:
+                    raise ConfigError(f"no checkpoint for run {run_id} in {out}")
+                if not snapshot.next:
+                    raise ConfigError(f"run {run_id} already finished; nothing to resume")
+            inputs = None if resume else {"run_id": run_id}
+            async for values in graph.astream(inputs, config, context=ctx,
+                                              stream_mode="values"):
+                if on_progress is not None and values.get("outcomes") is not None:
+                    on_progress(_progress(run_id, values, ctx))
+            final = await graph.aget_state(config)
+    finally:
+        await resolver.aclose()
+    state = final.values
+    report = dict(state.get("report") or {})
+    write_json_atomic(out / REPORT_FILE, report)
+    return RunResult(run_id=run_id, out=out, stop_reason=state.get("stop_reason"),
+                     report=report)
+
+
+def stored_context(out: Path, run_id: str) -> RunContext:
+    """The context a run was started with, from its bank (so a resume runs the same config)."""
+    bank_path = out / BANK_FILE
+    if not bank_path.exists():
+        raise ConfigError(f"no bank at {bank_path}: is --out the run's directory?")
+    bank = Bank(bank_path)
+    try:
+        row = bank.get_run(run_id)
+    finally:
+        bank.close()
+    if row is None:
+        raise ConfigError(f"unknown run {run_id} in {bank_path}")
+    return RunContext.model_validate(json.loads(row["config"]))

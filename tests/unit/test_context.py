@@ -1,0 +1,62 @@
+"""Configuration precedence: defaults < file < STEPSTONES_* env < per-run overrides."""
+
+from pathlib import Path
+
+import pytest
+
+from stepstones.graphs.context import ConfigError, RunContext, get_context, load_context
+
+
+def test_defaults() -> None:
+    ctx = load_context(environ={})
+    assert ctx == RunContext()
+    assert ctx.teacher == "procedural"
+    assert len(ctx.students) >= 2
+
+
+def test_precedence(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('samples = 2\nconcurrency = 3\n[budget]\nmax_teacher_calls = 10\n')
+    env = {"STEPSTONES_SAMPLES": "5", "STEPSTONES_BUDGET__MAX_TURNS_PER_SEED": "3",
+           "STEPSTONES_STUDENTS": "sim:novice, sim:expert", "OTHER": "x"}
+    ctx = load_context(cfg, {"concurrency": 9, "seed": None}, environ=env)
+    assert ctx.samples == 5  # env beats file
+    assert ctx.concurrency == 9  # override beats file
+    assert ctx.budget.max_teacher_calls == 10  # file beats default
+    assert ctx.budget.max_turns_per_seed == 3  # nested env
+    assert ctx.students == ["sim:novice", "sim:expert"]
+    assert ctx.seed == 0  # a None override leaves the value alone
+
+
+def test_json_config(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.json"
+    cfg.write_text('{"bands": [{"name": "all", "lo": 0.0, "hi": 1.0, "quota": 3}]}')
+    ctx = load_context(cfg, environ={})
+    assert [b.name for b in ctx.bands] == ["all"]
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [("samples = 'many'", "samples"), ("samples = [", "not valid toml"),
+     ("unknown_key = 1", "unknown_key"), ("students = []", "students")],
+)
+def test_bad_config_is_one_clear_line(tmp_path: Path, text: str, match: str) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(text)
+    with pytest.raises(ConfigError, match=match) as info:
+        load_context(cfg, environ={})
+    assert "\n" not in str(info.value).strip()
+
+
+def test_missing_file() -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_context("/nonexistent/config.toml", environ={})
+
+
+def test_get_context_defaults_and_coercion() -> None:
+    class R:
+        context = None
+
+    assert get_context(R()) == RunContext()
+    R.context = {"samples": 3}  # type: ignore[assignment]
+    assert get_context(R()).samples == 3

@@ -1,0 +1,192 @@
+"""Near-duplicate detection: MinHash signatures over character shingles, with LSH banding.
+
+The critic asks `NearDupIndex.query(problem_text(p))` before accepting a problem and `add`s it
+after; the exporter builds one over a whole run. Texts are normalised first (`normalize_code`
+strips comments and docstrings and renames identifiers canonically), so renaming variables or
+reflowing a statement does not hide a copy. Pure stdlib and deterministic: the same texts give the
+same signatures in every process (no salted `hash()`).
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import hashlib
+import io
+import keyword
+import random
+import re
+import tokenize
+
+from stepstones.tools.schema import Problem
+
+_PRIME = (1 << 61) - 1
+_MASK = (1 << 64) - 1
+_KEEP_NAMES = frozenset(dir(builtins)) | frozenset(keyword.kwlist) | {"self", "cls"}
+_WORD = re.compile(r"[a-z0-9_]+")
+
+
+class _DropDocstrings(ast.NodeTransformer):
+    """Removes docstrings from modules, classes and functions."""
+
+    def _strip(self, node: ast.AST) -> ast.AST:
+        self.generic_visit(node)
+        body = getattr(node, "body", None)
+        if (
+            body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]  # type: ignore[attr-defined]
+        return node
+
+    visit_Module = _strip
+    visit_ClassDef = _strip
+    visit_FunctionDef = _strip
+    visit_AsyncFunctionDef = _strip
+
+
+def _rename_tokens(source: str) -> list[str]:
+    """Tokens of `source` with user identifiers renamed v0, v1, ... in order of appearance."""
+    names: dict[str, str] = {}
+    out: list[str] = []
+    prev = ""
+    skip = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
+            tokenize.ENDMARKER, tokenize.ENCODING}
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type in skip:
+            continue
+        text = tok.string
+        if tok.type == tokenize.NAME and text not in _KEEP_NAMES and prev != ".":
+            text = names.setdefault(text, f"v{len(names)}")
+        out.append(text)
+        prev = tok.string
+    return out
+
+
+def normalize_code(code: str) -> str:
+    """Code reduced to its shape: no comments or docstrings, identifiers canonical, one space.
+
+    Builtins, keywords and attribute names are kept (they carry meaning); every other name becomes
+    v0, v1, ... in order of first appearance. Code that does not parse is only stripped of `#`
+    comments and has its whitespace collapsed.
+    """
+    try:
+        tree = _DropDocstrings().visit(ast.parse(code))
+        return " ".join(_rename_tokens(ast.unparse(tree)))
+    except (SyntaxError, ValueError, tokenize.TokenError, RecursionError):
+        stripped = "\n".join(line.split("#", 1)[0] for line in code.splitlines())
+        return " ".join(stripped.split())
+
+
+def normalize_text(text: str) -> str:
+    """Prose reduced to lowercase words and digits separated by single spaces."""
+    return " ".join(_WORD.findall(text.lower()))
+
+
+def problem_text(problem: Problem) -> str:
+    """What near-duplicate detection compares: normalised statement + normalised reference."""
+    return normalize_text(problem.statement) + " || " + normalize_code(problem.reference_solution)
+
+
+def _base_hash(shingle: str) -> int:
+    digest = hashlib.blake2b(shingle.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
+
+
+def shingles(text: str, ngram: int) -> set[str]:
+    """Character n-grams of `text` with whitespace collapsed (the whole text if shorter)."""
+    flat = " ".join(text.split())
+    if len(flat) <= ngram:
+        return {flat} if flat else set()
+    return {flat[i : i + ngram] for i in range(len(flat) - ngram + 1)}
+
+
+def _rows_per_band(num_perm: int, threshold: float) -> int:
+    """The most rows per LSH band that still makes a pair at `threshold` a candidate (>99.5%)."""
+    best = 1
+    for rows in range(1, num_perm + 1):
+        bands = num_perm // rows
+        if bands and 1 - (1 - threshold**rows) ** bands >= 0.995:
+            best = rows
+    return best
+
+
+class NearDupIndex:
+    """Keys of texts whose estimated Jaccard similarity (MinHash over shingles) passes a bar."""
+
+    def __init__(self, threshold: float = 0.8, num_perm: int = 64, ngram: int = 5) -> None:
+        if not 0.0 < threshold <= 1.0:
+            raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+        if num_perm < 1 or ngram < 1:
+            raise ValueError("num_perm and ngram must be positive")
+        self.threshold = threshold
+        self.num_perm = num_perm
+        self.ngram = ngram
+        rng = random.Random(0x5EED)
+        self._a = [rng.randrange(1, _PRIME) for _ in range(num_perm)]
+        self._b = [rng.randrange(0, _PRIME) for _ in range(num_perm)]
+        self._rows = _rows_per_band(num_perm, threshold)
+        self._bands = num_perm // self._rows
+        self._signatures: dict[str, tuple[int, ...]] = {}
+        self._buckets: list[dict[tuple[int, ...], set[str]]] = [{} for _ in range(self._bands)]
+
+    def signature(self, text: str) -> tuple[int, ...]:
+        """The MinHash signature of `text` (num_perm integers)."""
+        hashes = [_base_hash(s) for s in shingles(text, self.ngram)]
+        if not hashes:
+            return tuple([_MASK] * self.num_perm)
+        return tuple(
+            min(((a * h + b) % _PRIME) for h in hashes)
+            for a, b in zip(self._a, self._b, strict=True)
+        )
+
+    def _band_keys(self, sig: tuple[int, ...]) -> list[tuple[int, ...]]:
+        r = self._rows
+        return [sig[i * r : (i + 1) * r] for i in range(self._bands)]
+
+    def add(self, key: str, text: str) -> None:
+        """Index `text` under `key` (re-adding a key replaces its text)."""
+        if key in self._signatures:
+            self.remove(key)
+        sig = self.signature(text)
+        self._signatures[key] = sig
+        for bucket, band in zip(self._buckets, self._band_keys(sig), strict=True):
+            bucket.setdefault(band, set()).add(key)
+
+    def remove(self, key: str) -> None:
+        """Forget `key` (no error if it is unknown)."""
+        sig = self._signatures.pop(key, None)
+        if sig is None:
+            return
+        for bucket, band in zip(self._buckets, self._band_keys(sig), strict=True):
+            members = bucket.get(band)
+            if members is not None:
+                members.discard(key)
+                if not members:
+                    del bucket[band]
+
+    def similarity(self, a: tuple[int, ...], b: tuple[int, ...]) -> float:
+        """Estimated Jaccard similarity of two signatures."""
+        return sum(x == y for x, y in zip(a, b, strict=True)) / self.num_perm
+
+    def query(self, text: str, exclude: set[str] | None = None) -> list[tuple[str, float]]:
+        """Indexed keys whose estimated Jaccard with `text` is >= threshold, best first."""
+        sig = self.signature(text)
+        candidates: set[str] = set()
+        for bucket, band in zip(self._buckets, self._band_keys(sig), strict=True):
+            candidates |= bucket.get(band, set())
+        if exclude:
+            candidates -= exclude
+        scored = [(k, self.similarity(sig, self._signatures[k])) for k in candidates]
+        hits = [(k, s) for k, s in scored if s >= self.threshold]
+        return sorted(hits, key=lambda kv: (-kv[1], kv[0]))
+
+    def __len__(self) -> int:
+        """Number of indexed keys."""
+        return len(self._signatures)
+
+    def __contains__(self, key: object) -> bool:
+        """Whether `key` is indexed."""
+        return key in self._signatures
