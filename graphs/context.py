@@ -84,7 +84,7 @@ class RunContext(Record):
     temperature: float = Field(0.7, ge=0.0, le=2.0, description="for LLM agents")
     max_tokens: int = Field(2048, ge=16, description="for LLM agents")
     base_url: str | None = Field(None, description="OpenAI-compatible endpoint for openai:")
-    bank: str = Field("runs/bank.sqlite", description="problem bank path")
+    bank: str = Field("stepstones-out/bank.sqlite", description="problem bank path")
 
     @field_validator("students")
     @classmethod

@@ -52,7 +52,7 @@ def run(
     config: Annotated[Path | None, typer.Option(
         "--config", "-c", help="TOML or JSON config file (see README: configuration).")] = None,
     out: Annotated[Path, typer.Option(help="Run directory: bank, checkpoints, report.")] = Path(
-        "runs"),
+        "stepstones-out"),
     seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same run).")] = None,
     resume: Annotated[str | None, typer.Option(
         help="Continue the run with this id from its last checkpoint in --out.")] = None,

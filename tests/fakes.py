@@ -1,0 +1,79 @@
+"""Scripted stand-ins for tests only: a teacher and students that do exactly what a test says.
+
+The product's simulation mode (procedural teacher, simulated students) lives in agents/; these
+exist so a test can force one edge of the graph (a rejected draft, an always-passing student)
+without depending on probabilities.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from stepstones.agents.student import Solution
+from stepstones.agents.teacher import TeacherRequest, TeacherResult
+from stepstones.tools.schema import Lineage, Problem, TestCase
+
+
+def make_problem(
+    reference: str = "def solve(xs):\n    return sorted(xs)\n",
+    cases: Sequence[tuple[list[Any], Any]] | None = None,
+    *,
+    statement: str = "Return the list sorted in ascending order. solve(xs) -> list[int].",
+    entry_point: str = "solve",
+    lineage: Lineage | None = None,
+    **extra: Any,
+) -> Problem:
+    """A small function-style problem; expected values are given, not computed."""
+    cases = cases if cases is not None else [
+        ([[3, 1, 2]], [1, 2, 3]), ([[]], []), ([[5]], [5]), ([[2, 2, 1]], [1, 2, 2]),
+        ([[-1, 4, 0]], [-1, 0, 4]), ([[9, 8, 7, 6]], [6, 7, 8, 9]),
+    ]
+    tests = [TestCase(input=json.dumps(args), expected=json.dumps(exp)) for args, exp in cases]
+    return Problem(title=extra.pop("title", "sort"), statement=statement,
+                   entry_point=entry_point, tests=tests, reference_solution=reference,
+                   lineage=lineage or Lineage(seed_id="s0"), **extra)
+
+
+class ScriptedTeacher:
+    """Returns problems from a function of the request; records every request it saw."""
+
+    def __init__(self, write: Callable[[TeacherRequest], Problem | None], name: str = "scripted"):
+        self.name = name
+        self._write = write
+        self.requests: list[TeacherRequest] = []
+
+    async def write(self, request: TeacherRequest) -> TeacherResult:
+        self.requests.append(request)
+        problem = self._write(request)
+        if problem is None:
+            return TeacherResult(failure="scripted failure")
+        lineage = Lineage(
+            seed_id=request.seed.id,
+            root_id=(request.parent.lineage.root_id or request.parent.id)
+            if request.parent else None,
+            parent_id=request.parent.id if request.parent else None,
+            turn=request.turn, direction=request.direction)
+        return TeacherResult(problem=problem.model_copy(update={"lineage": lineage}))
+
+
+class ScriptedStudent:
+    """Submits `code(problem, sample_index)`; None means a reply with no code."""
+
+    def __init__(self, name: str, code: Callable[[Problem, int], str | None]):
+        self.name = name
+        self._code = code
+
+    async def solve(self, problem: Problem, k: int) -> list[Solution]:
+        return [Solution(code=self._code(problem, i)) for i in range(k)]
+
+
+def always_right(name: str = "right") -> ScriptedStudent:
+    """A student whose every sample is the reference solution."""
+    return ScriptedStudent(name, lambda p, i: p.reference_solution)
+
+
+def always_wrong(name: str = "wrong") -> ScriptedStudent:
+    """A student whose every sample returns None."""
+    return ScriptedStudent(name, lambda p, i: f"def {p.entry_point}(*a):\n    return None\n")
