@@ -168,7 +168,7 @@ class Critic:
         mutant_count: int = 6,
         min_kill_rate: float = 0.5,
         determinism_runs: int = 2,
-        benchmark: BenchmarkIndex | None | bool = True,
+        benchmark: BenchmarkIndex | bool | None = True,
         model: BaseChatModel | None = None,
         meter: UsageMeter | None = None,
     ) -> None:

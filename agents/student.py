@@ -111,7 +111,8 @@ def parse_simulated(spec: str, seed: int = 0) -> SimulatedStudent:
         ability = float(arg)
     except ValueError:
         known = ", ".join(f"sim:{n}" for n in ABILITY_PRESETS)
-        raise ValueError(f"unknown simulated student {spec!r}: use {known} or sim:0.0-1.0") from None
+        raise ValueError(
+            f"unknown simulated student {spec!r}: use {known} or sim:0.0-1.0") from None
     return SimulatedStudent(spec, ability, seed)
 
 

@@ -7,7 +7,8 @@ turns spent), and stops when every quota is filled or the budget is spent.
 
 Turn subgraph (one teacher turn of one lineage): generate_problem -> critique_problem ->
 (invalid: generate_problem again as a repair, bounded, else discard_problem) ->
-(valid: Send per student) solve_problem -> summarize_performance -> assign_band.
+[review_problem: an optional human interrupt] -> (valid: Send per student) solve_problem ->
+summarize_performance -> assign_band.
 
 `build_graph()` returns the uncompiled builder so each caller picks its checkpointer; `graph` is
 the checkpointer-free compile that langgraph.json points Studio at.
@@ -24,7 +25,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
-from langgraph.types import RetryPolicy, Send
+from langgraph.types import RetryPolicy, Send, interrupt
 
 from stepstones.agents.critic import InfraError
 from stepstones.agents.student import Student
@@ -36,6 +37,7 @@ from stepstones.graphs.context import RunContext, get_context
 from stepstones.graphs.report import build_report
 from stepstones.graphs.state import (
     LineageState,
+    ReviewDecision,
     RunInput,
     RunOutput,
     RunState,
@@ -46,7 +48,7 @@ from stepstones.graphs.state import (
 )
 from stepstones.tools.dedup import problem_text
 from stepstones.tools.sandbox.base import Sandbox, Submission
-from stepstones.tools.schema import Attempt, Critique, Rejection, TurnOutcome, Verdict
+from stepstones.tools.schema import Attempt, Critique, Problem, Rejection, TurnOutcome, Verdict
 from stepstones.tools.seeds import load_seeds
 from stepstones.tools.store import Bank
 
@@ -163,7 +165,7 @@ def graph_builder(
     # -- turn subgraph nodes ---------------------------------------------------------------
 
     async def generate_problem(state: TurnState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-        ctx, comps = await parts(runtime)
+        _ctx, comps = await parts(runtime)
         lin = state["lineage"]
         critique = state.get("critique")
         repairing = critique is not None and not critique.valid
@@ -187,7 +189,8 @@ def graph_builder(
         problem = result.problem
         if problem.lineage.root_id is None and lin.problem_ids:
             problem.lineage.root_id = lin.problem_ids[0]
-        return {"problem": problem, "critique": None, "teacher_calls": calls, "repairs": repairs}
+        return {"problem": problem, "critique": None, "teacher_calls": calls, "repairs": repairs,
+                "reviewed": False}
 
     async def critique_problem(state: TurnState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         problem = state.get("problem")
@@ -206,17 +209,61 @@ def graph_builder(
         timed = problem.model_copy(update={"time_limit_s": critique.time_limit_s})
         return {"critique": critique, "problem": timed}
 
-    def route_after_critique(state: TurnState, runtime: Runtime[RunContext]) -> list[Send] | str:
-        critique, problem = state.get("critique"), state.get("problem")
-        if critique is not None and critique.valid and problem is not None:
-            ctx = get_context(runtime)
-            names = ctx.students if students is None else [s.name for s in students]
-            return [Send("solve_problem", SolveInput(run_id=state["run_id"],
-                                                     lineage=state["lineage"], problem=problem,
-                                                     student=name)) for name in names]
+    def to_students(state: TurnState, runtime: Runtime[RunContext]) -> list[Send]:
+        ctx, problem = get_context(runtime), state["problem"]
+        if problem is None:
+            raise RuntimeError("students reached without a problem")
+        names = ctx.students if students is None else [s.name for s in students]
+        return [Send("solve_problem", SolveInput(run_id=state["run_id"], lineage=state["lineage"],
+                                                 problem=problem, student=name))
+                for name in names]
+
+    def repair_or_discard(state: TurnState, runtime: Runtime[RunContext]) -> str:
         if state.get("repairs", 0) < get_context(runtime).budget.max_repairs:
             return "generate_problem"
         return "discard_problem"
+
+    def route_after_critique(state: TurnState, runtime: Runtime[RunContext]) -> list[Send] | str:
+        critique, problem = state.get("critique"), state.get("problem")
+        if critique is not None and critique.valid and problem is not None:
+            if get_context(runtime).human_review:
+                return "review_problem"
+            return to_students(state, runtime)
+        return repair_or_discard(state, runtime)
+
+    async def review_problem(state: TurnState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+        """Human in the loop (off by default): approve, edit or reject before students see it."""
+        _ctx, comps = await parts(runtime)
+        problem, lin = state["problem"], state["lineage"]
+        if problem is None:
+            raise RuntimeError("review_problem reached without a problem")
+        answer = interrupt({
+            "kind": "review_problem", "lineage_id": lin.lineage_id, "turn": lin.turns,
+            "problem": problem.model_dump(mode="json", exclude={"wrong_solutions"}),
+            "answer_with": {"action": "approve | edit | reject",
+                            "problem": "fields to change (edit)", "reason": "why (reject)"},
+        })
+        decision = ReviewDecision.model_validate(
+            answer if isinstance(answer, dict) else {"action": str(answer)})
+        if decision.action == "approve":
+            return {"reviewed": True}
+        if decision.action == "edit":
+            fields = {**problem.model_dump(), **decision.problem, "id": ""}
+            return {"problem": Problem.model_validate(fields), "critique": None,
+                    "reviewed": False}
+        critique = Critique(valid=False, rejections=[Rejection(
+            code="reviewer_rejected", message=decision.reason[:500])])
+        comps.bank.put_problem(state["run_id"], lin.lineage_id, problem, valid=False)
+        comps.bank.put_rejection(state["run_id"], lin.lineage_id, lin.turns,
+                                 state.get("repairs", 0), problem, critique)
+        return {"critique": critique, "reviewed": False}
+
+    def route_after_review(state: TurnState, runtime: Runtime[RunContext]) -> list[Send] | str:
+        if state.get("reviewed"):
+            return to_students(state, runtime)
+        if state.get("critique") is None:
+            return "critique_problem"  # an edited problem is checked again
+        return repair_or_discard(state, runtime)
 
     async def solve_problem(state: SolveInput, runtime: Runtime[RunContext]) -> dict[str, Any]:
         ctx, comps = await parts(runtime)
@@ -247,7 +294,7 @@ def graph_builder(
     async def summarize_performance(
         state: TurnState, runtime: Runtime[RunContext]
     ) -> dict[str, Any]:
-        ctx, comps = await parts(runtime)
+        _ctx, comps = await parts(runtime)
         problem = state.get("problem")
         if problem is None:
             raise RuntimeError("summarize_performance reached without a problem")
@@ -279,7 +326,7 @@ def graph_builder(
         return {"outcomes": [outcome], "lineages": {lin.lineage_id: grown}}
 
     async def discard_problem(state: TurnState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-        ctx, comps = await parts(runtime)
+        _ctx, comps = await parts(runtime)
         lin, critique = state["lineage"], state.get("critique")
         outcome = TurnOutcome(
             lineage_id=lin.lineage_id, seed_id=lin.seed.id, turn=lin.turns,
@@ -296,14 +343,19 @@ def graph_builder(
                       output_schema=TurnOutput)
     turn.add_node(generate_problem)
     turn.add_node(critique_problem, retry_policy=INFRA_RETRY)
+    turn.add_node(review_problem)
     turn.add_node(solve_problem, retry_policy=INFRA_RETRY)
     turn.add_node(summarize_performance)
     turn.add_node(assign_band)
     turn.add_node(discard_problem)
     turn.add_edge(START, "generate_problem")
     turn.add_edge("generate_problem", "critique_problem")
-    turn.add_conditional_edges("critique_problem", route_after_critique,
-                               ["solve_problem", "generate_problem", "discard_problem"])
+    turn.add_conditional_edges(
+        "critique_problem", route_after_critique,
+        ["review_problem", "solve_problem", "generate_problem", "discard_problem"])
+    turn.add_conditional_edges(
+        "review_problem", route_after_review,
+        ["solve_problem", "critique_problem", "generate_problem", "discard_problem"])
     turn.add_edge("solve_problem", "summarize_performance")
     turn.add_edge("summarize_performance", "assign_band")
     turn.add_edge("assign_band", END)

@@ -9,7 +9,7 @@ for checkpoint deserialisation in one place.
 from __future__ import annotations
 
 import operator
-from typing import Annotated, TypedDict
+from typing import Annotated, Any, Literal, TypedDict
 
 from pydantic import Field
 
@@ -88,6 +88,7 @@ class TurnState(TurnInput, total=False):
 
     problem: Problem | None
     critique: Critique | None
+    reviewed: bool
     repairs: int
     teacher_calls: int
     student: str
@@ -102,6 +103,18 @@ class TurnOutput(TypedDict, total=False):
 
     outcomes: list[TurnOutcome]
     lineages: dict[str, LineageState]
+
+
+class ReviewDecision(Record):
+    """What a human reviewer answers to the `review_problem` interrupt.
+
+    `approve` sends the problem to the students; `edit` replaces fields of the problem (it goes
+    back through the critic); `reject` counts as a rejection the teacher must repair.
+    """
+
+    action: Literal["approve", "edit", "reject"]
+    problem: dict[str, Any] = Field(default_factory=dict, description="fields to change (edit)")
+    reason: str = Field("rejected by the reviewer", description="told to the teacher (reject)")
 
 
 class SolveInput(TypedDict):
@@ -120,4 +133,4 @@ SERDE_ALLOWLIST: list[tuple[str, ...]] = [
         "Rejection", "Seed", "StudentStats", "TestCase", "TestOutcome", "TurnOutcome",
         "Verdict",
     )
-] + [("stepstones.graphs.state", "LineageState")]
+] + [("stepstones.graphs.state", "LineageState"), ("stepstones.graphs.state", "ReviewDecision")]

@@ -8,17 +8,21 @@ so replayed nodes duplicate nothing.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import shutil
+import signal
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+from langgraph.types import Command
 from pydantic import BaseModel
 
 from stepstones.graphs.components import ComponentResolver
@@ -108,6 +112,19 @@ def _progress(run_id: str, state: RunState, ctx: RunContext) -> Progress:
         teacher_calls=sum(o.teacher_calls for o in outcomes))
 
 
+class RunStopped(RuntimeError):
+    """A signal stopped the run; everything up to the last finished step is checkpointed."""
+
+    def __init__(self, run_id: str, out: Path, signame: str) -> None:
+        self.run_id, self.out, self.signame = run_id, out, signame
+        super().__init__(
+            f"stopped by {signame}; resume with: stepstones run --out {out} --resume {run_id}")
+
+
+Reviewer = Callable[[dict[str, Any]], dict[str, Any] | None]
+"""Answers a `review_problem` interrupt (see ReviewDecision), or None to leave it pending."""
+
+
 async def run_pipeline(
     ctx: RunContext,
     out: Path,
@@ -116,13 +133,28 @@ async def run_pipeline(
     resume: bool = False,
     postgres_url: str | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    reviewer: Reviewer | None = None,
     resolver: ComponentResolver | None = None,
+    handle_signals: bool = False,
 ) -> RunResult:
-    """Run (or resume) one curriculum run writing into `out`; returns its report."""
+    """Run (or resume) one curriculum run writing into `out`; returns its report.
+
+    Components are built before anything else so a bad model string or sandbox setting fails
+    with nothing written (a directory this call created is removed again). With
+    `handle_signals`, SIGINT/SIGTERM cancel the graph between checkpoints and raise RunStopped.
+    """
+    created = not out.exists()
     out = prepare_out(out)
     ctx = ctx.model_copy(update={"bank": str(out / BANK_FILE)})
     run_id = run_id or uuid.uuid4().hex[:12]
     resolver = resolver or ComponentResolver()
+    try:
+        await resolver.get(ctx)
+    except Exception:
+        await resolver.aclose()
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     saver_cm = (postgres_checkpointer(postgres_url) if postgres_url
                 else sqlite_checkpointer(out / CHECKPOINT_FILE))
     config: dict[str, Any] = {"configurable": {"thread_id": run_id},
@@ -137,19 +169,58 @@ async def run_pipeline(
                     raise ConfigError(f"no checkpoint for run {run_id} in {out}")
                 if not snapshot.next:
                     raise ConfigError(f"run {run_id} already finished; nothing to resume")
-            inputs = None if resume else {"run_id": run_id}
-            async for values in graph.astream(inputs, config, context=ctx,
-                                              stream_mode="values"):
-                if on_progress is not None and values.get("outcomes") is not None:
-                    on_progress(_progress(run_id, values, ctx))
-            final = await graph.aget_state(config)
+            inputs: Any = None if resume else {"run_id": run_id}
+            while True:
+                stream = _stream(graph, inputs, config, ctx, run_id, on_progress)
+                await (_cancellable(stream, run_id, out) if handle_signals else stream)
+                final = await graph.aget_state(config)
+                pending = list(final.interrupts)
+                answers = {i.id: a for i in pending
+                           if reviewer is not None and (a := reviewer(i.value)) is not None}
+                if not pending or len(answers) < len(pending):
+                    break
+                inputs = Command(resume=answers)
     finally:
         await resolver.aclose()
     state = final.values
+    if final.interrupts:
+        return RunResult(run_id=run_id, out=out, stop_reason="awaiting_review", report={})
     report = dict(state.get("report") or {})
     write_json_atomic(out / REPORT_FILE, report)
     return RunResult(run_id=run_id, out=out, stop_reason=state.get("stop_reason"),
                      report=report)
+
+
+async def _stream(
+    graph: Any, inputs: Any, config: dict[str, Any], ctx: RunContext, run_id: str,
+    on_progress: Callable[[Progress], None] | None,
+) -> None:
+    async for values in graph.astream(inputs, config, context=ctx, stream_mode="values"):
+        if on_progress is not None and values.get("outcomes") is not None:
+            on_progress(_progress(run_id, values, ctx))
+
+
+async def _cancellable(work: Coroutine[Any, Any, None], run_id: str, out: Path) -> None:
+    """Run `work`; the first SIGINT/SIGTERM cancels it (checkpoints stay) and raises RunStopped."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(work)
+    caught: list[str] = []
+
+    def stop(sig: signal.Signals) -> None:
+        caught.append(sig.name)
+        task.cancel()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop, sig)
+    try:
+        await task
+    except asyncio.CancelledError:
+        if not caught:
+            raise
+        raise RunStopped(run_id, out, caught[0]) from None
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
 
 
 def stored_context(out: Path, run_id: str) -> RunContext:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,7 +14,7 @@ from rich.live import Live
 from rich.table import Table
 
 from stepstones.graphs.context import ConfigError, load_context
-from stepstones.runner import Progress, RunResult, run_pipeline, stored_context
+from stepstones.runner import Progress, RunResult, RunStopped, run_pipeline, stored_context
 
 console = Console(stderr=True)
 
@@ -91,16 +93,45 @@ def run(
         if live is not None:
             live.start()
         try:
-            result = asyncio.run(run_pipeline(ctx, out, run_id=resume or run_id,
-                                              resume=resume is not None,
-                                              postgres_url=postgres, on_progress=show))
+            result = asyncio.run(run_pipeline(
+                ctx, out, run_id=resume or run_id, resume=resume is not None,
+                postgres_url=postgres, on_progress=show, handle_signals=True,
+                reviewer=_terminal_review(live) if sys.stdin.isatty() else None))
         finally:
             if live is not None:
                 live.stop()
-    except (ConfigError, ValueError) as exc:
+    except RunStopped as exc:
+        console.print(f"[yellow]{exc}[/yellow]")
+        raise typer.Exit(130) from None
+    except (ConfigError, ValueError, OSError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
+    if result.stop_reason == "awaiting_review":
+        console.print(f"run {result.run_id} is waiting for a human review of a problem: answer "
+                      "it in LangGraph Studio or rerun with --resume in a terminal.")
+        raise typer.Exit(3)
     print_summary(result)
+
+
+def _terminal_review(live: Live | None) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
+    """Ask on the terminal whether to approve a problem (context `human_review = true`)."""
+
+    def ask(value: dict[str, Any]) -> dict[str, Any] | None:
+        if live is not None:
+            live.stop()
+        problem = value.get("problem", {})
+        console.rule(f"review: {problem.get('title', '')} ({value.get('lineage_id')})")
+        console.print(problem.get("statement", ""))
+        console.print(f"{len(problem.get('tests', []))} tests; reference:")
+        console.print(problem.get("reference_solution", ""))
+        choice = typer.prompt("approve / reject", default="approve")
+        if live is not None:
+            live.start()
+        if choice.strip().lower().startswith("r"):
+            return {"action": "reject", "reason": typer.prompt("reason", default="rejected")}
+        return {"action": "approve"}
+
+    return ask
 
 
 def register(app: typer.Typer) -> None:

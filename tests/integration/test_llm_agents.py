@@ -1,0 +1,103 @@
+"""The LLM teacher and student on langchain-core fake chat models, malformed replies too."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+from langgraph.checkpoint.memory import InMemorySaver
+
+from stepstones.agents.models import ModelSettings
+from stepstones.agents.student import LLMStudent
+from stepstones.agents.summarizer import summarize
+from stepstones.agents.teacher import LLMTeacher, TeacherRequest
+from stepstones.graphs import build_graph
+from stepstones.graphs.bands import Band
+from stepstones.graphs.context import Budget, CriticConfig, RunContext, SeedConfig
+from stepstones.tools.schema import Critique, Rejection, Seed
+from stepstones.tools.store import Bank
+from tests.fakes import always_wrong, make_problem
+
+DRAFT = {
+    "title": "Sort a list",
+    "statement": "Given a list of integers xs, return it sorted in ascending order. solve(xs).",
+    "entry_point": "solve",
+    "tests": [{"args": [[3, 1, 2]], "expected": [1, 2, 3]}, {"args": [[]], "expected": []},
+              {"args": [[2, 2, 1]], "expected": [1, 2, 2]},
+              {"args": [[-5, 9, 0]], "expected": [-5, 0, 9]}],
+    "reference_solution": "def solve(xs):\n    return sorted(xs)\n",
+}
+SEED = Seed(id="s0", kind="puzzle", text="sort things")
+
+
+def request(**kw) -> TeacherRequest:
+    return TeacherRequest(seed=SEED, lineage_id="L0", turn=0, direction="seed", **kw)
+
+
+async def test_teacher_parses_a_fenced_reply_with_prose_around_it():
+    reply = "Here is the problem:\n```json\n" + json.dumps(DRAFT) + "\n```\nEnjoy."
+    result = await LLMTeacher("fake", FakeListChatModel(responses=[reply])).write(request())
+    assert result.problem is not None, result.failure
+    assert result.problem.tests[0].input == "[[3, 1, 2]]"
+    assert result.problem.tests[0].expected == "[1, 2, 3]"
+    assert result.problem.lineage.seed_id == "s0" and result.problem.lineage.parent_id is None
+
+
+async def test_teacher_gets_one_repair_for_a_malformed_reply():
+    model = FakeListChatModel(responses=['{"title": "Sort", "statement": ', json.dumps(DRAFT)])
+    result = await LLMTeacher("fake", model).write(request())
+    assert result.problem is not None and result.problem.title == "Sort a list"
+
+
+async def test_teacher_failure_after_the_repair_is_a_reason_not_a_crash():
+    bad = {**DRAFT, "tests": "three tests"}
+    model = FakeListChatModel(responses=["I cannot do that.", json.dumps(bad)])
+    result = await LLMTeacher("fake", model).write(request())
+    assert result.problem is None and result.failure
+    assert "tests" in result.failure
+
+
+def test_refine_prompt_carries_the_summary_and_direction_and_repair_the_critique():
+    parent = make_problem()
+    summary = summarize(parent, [], ["s"])
+    teacher = LLMTeacher("fake", FakeListChatModel(responses=["x"]))
+    text = teacher.prompt(request(parent=parent, summary=summary, direction="harder", turn=1))
+    assert "harder" in text and summary.text in text and parent.statement in text
+    critique = Critique(valid=False, rejections=[Rejection(code="weak_tests", message="add X")])
+    text = teacher.prompt(request(rejected=parent, critique=critique, attempt=1))
+    assert "[weak_tests] add X" in text
+
+
+async def test_student_extracts_code_from_each_sample_and_none_when_there_is_none():
+    replies = ["```python\ndef solve(xs):\n    return sorted(xs)\n```", "Sorry, no idea."]
+    student = LLMStudent("fake", FakeListChatModel(responses=replies), ModelSettings())
+    solutions = await student.solve(make_problem(), 2)
+    codes = sorted((s.code is None, s.code) for s in solutions)
+    assert codes[0][1] is not None and "sorted" in codes[0][1]
+    assert codes[1][1] is None
+
+
+async def test_graph_runs_with_llm_teacher_and_student_including_a_malformed_draft(
+    tmp_path: Path, sandbox
+):
+    teacher_model = FakeListChatModel(responses=["garbage", "more garbage", json.dumps(DRAFT)])
+    student_model = FakeListChatModel(
+        responses=["```python\ndef solve(xs):\n    return sorted(xs)\n```"])
+    ctx = RunContext(
+        bank=str(tmp_path / "bank.sqlite"), samples=2, concurrency=1,
+        seeds=SeedConfig(source="puzzles"), critic=CriticConfig(decontaminate=False),
+        budget=Budget(max_seeds=1, max_turns_per_seed=1),
+        bands=[Band(name="all", lo=0.0, hi=1.0, quota=3)])
+    bank = Bank(ctx.bank)
+    students = [LLMStudent("llm", student_model, ModelSettings()), always_wrong()]
+    graph = build_graph(checkpointer=InMemorySaver(), teacher=LLMTeacher("fake", teacher_model),
+                        students=students, sandbox=sandbox, bank=bank)
+    config = {"configurable": {"thread_id": "t"}}
+    await graph.ainvoke({"run_id": "r", "seeds": [SEED]}, config, context=ctx)
+    (outcome,) = (await graph.aget_state(config)).values["outcomes"]
+    assert outcome.valid and outcome.teacher_calls == 2 and outcome.pass_rate == 0.5
+    assert bank.rejections("r")[0]["codes"] == ["malformed"]
+    attempts = list(bank.attempts("r"))
+    assert {a.student for a in attempts} == {"llm", "wrong"}
+    assert all(a.verdict.ok for a in attempts if a.student == "llm")
