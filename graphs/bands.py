@@ -7,6 +7,7 @@ band. Everything in between lands in the band whose pass-rate interval holds it.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
@@ -57,7 +58,7 @@ def validate_bands(bands: Sequence[Band]) -> None:
     if not bands:
         raise ValueError("at least one band is needed")
     ordered = sorted(bands, key=lambda b: b.lo)
-    for a, b in zip(ordered, ordered[1:], strict=False):
+    for a, b in itertools.pairwise(ordered):
         if b.lo < a.hi:
             raise ValueError(f"bands {a.name!r} and {b.name!r} overlap")
 
