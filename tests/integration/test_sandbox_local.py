@@ -1,0 +1,112 @@
+"""The local backend end to end: every verdict kind, limits enforced, calibration, batching."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from stepstones.tools.sandbox import get_sandbox
+from stepstones.tools.sandbox.base import SandboxConfig, Submission
+from stepstones.tools.sandbox.calibrate import calibrate
+from stepstones.tools.sandbox.local import IsolationUnavailable, LocalSandbox
+from stepstones.tools.schema import ExecLimits, Lineage, Problem, TestCase
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("bwrap") is None,
+    reason="the local sandbox needs bubblewrap: apt-get install bubblewrap")
+
+ADD = [TestCase(input="[1, 2]", expected="3"), TestCase(input="[20, 22]", expected="42")]
+FAST = ExecLimits(cpu_time_s=1.0, wall_time_s=2.0, memory_mb=256, output_bytes=100_000)
+
+
+@pytest.fixture(scope="module")
+def sb() -> Iterator[LocalSandbox]:
+    """One pool for the module: workers are pre-forked once."""
+    box = LocalSandbox(SandboxConfig(workers=2))
+    yield box
+    box.close()
+
+
+def _run(sb: LocalSandbox, code: str, tests: list[TestCase] = ADD, **kw: object) -> object:
+    limits = kw.pop("limits", FAST)
+    (verdict,) = sb.run_sync([Submission(code=code, tests=tests, limits=limits, **kw)])
+    return verdict
+
+
+@pytest.mark.parametrize(("code", "status"), [
+    ("def solve(a, b):\n    return a + b", "passed"),
+    ("def solve(a, b):\n    return a * b", "wrong_answer"),
+    ("def solve(a, b):\n    return 1 / 0", "runtime_error"),
+    ("def solve(a, b):\n    while True:\n        pass", "timeout"),
+    ("import time\ndef solve(a, b):\n    time.sleep(60)", "timeout"),
+    ("def solve(a, b):\n    return bytearray(2**30)", "memory_exceeded"),
+    ("def solve(a, b):\n    return 'x' * 200_000", "output_limit"),
+    ("def solve(a, b) return", "runtime_error"),
+    ("def other(a, b):\n    return a + b", "runtime_error"),
+    ("def solve(a, b):\n    return {1, 2}", "runtime_error"),
+])
+def test_each_verdict_kind(sb: LocalSandbox, code: str, status: str) -> None:
+    v = _run(sb, code)
+    assert v.status == status, v.error
+    assert v.isolation == sb.isolation and v.isolation.startswith("bwrap+rlimits")
+    assert v.limits == FAST and v.total == 2
+    assert (v.passed == 2) is (status == "passed")
+
+
+def test_stdio_verdicts(sb: LocalSandbox) -> None:
+    tests = [TestCase(input="1 2\n", expected="3\n"), TestCase(input="5 5\n", expected="10")]
+    good = "a, b = map(int, input().split())\nprint(a + b, '  ')"
+    assert _run(sb, good, tests, io_style="stdio").status == "passed"
+    assert _run(sb, "print(3)", tests, io_style="stdio").status == "wrong_answer"
+    loud = "import sys\nsys.stdout.write('x' * 500_000)"
+    assert _run(sb, loud, tests, io_style="stdio").status == "output_limit"
+    assert _run(sb, "import sys\nsys.exit(3)", tests, io_style="stdio").status == "runtime_error"
+
+
+def test_cpu_limit_covers_the_whole_run(sb: LocalSandbox) -> None:
+    slow = ("def solve(a, b):\n    t = 0\n    for i in range(2_500_000):\n        t += i\n"
+            "    return a + b")
+    tests = ADD * 10
+    v = _run(sb, slow, tests, limits=FAST.model_copy(update={"cpu_time_s": 0.5}))
+    assert v.status == "timeout" and v.cpu_s is not None
+
+
+async def test_async_batch_keeps_order(sb: LocalSandbox) -> None:
+    codes = ["def solve(a, b):\n    return a + b", "def solve(a, b):\n    return 0"] * 20
+    verdicts = await sb.run([Submission(code=c, tests=ADD, limits=FAST) for c in codes])
+    assert [v.status for v in verdicts] == ["passed", "wrong_answer"] * 20
+
+
+async def test_calibrate_records_limit() -> None:
+    problem = Problem(statement="add", tests=ADD, reference_solution="def solve(a, b):\n"
+                      "    return a + b", lineage=Lineage(seed_id="s"))
+    config = SandboxConfig(workers=1, time_floor_s=0.25, time_multiplier=8)
+    box = get_sandbox(config)
+    try:
+        verdict, limit = await calibrate(box, problem, config)
+        assert verdict.ok and limit == 0.25 and verdict.limits == config.limits
+        broken = problem.model_copy(update={"reference_solution": "def solve(a, b): return 0"})
+        verdict, limit = await calibrate(box, broken, config)
+        assert verdict.status == "wrong_answer" and limit is None
+        timed = problem.model_copy(update={"time_limit_s": 0.25})
+        (v,) = await box.run([Submission.for_problem(timed, timed.reference_solution)])
+        assert v.ok and v.limits is not None and v.limits.cpu_time_s == 0.25
+    finally:
+        await box.aclose()
+
+
+def test_refuses_to_run_unisolated_unless_asked() -> None:
+    with pytest.raises(IsolationUnavailable, match="allow_unisolated"):
+        LocalSandbox(SandboxConfig(isolation="none"))
+    box = LocalSandbox(SandboxConfig(isolation="none", allow_unisolated=True, workers=1))
+    try:
+        assert box.isolation.startswith("none")
+    finally:
+        box.close()
+
+
+def test_unknown_backend_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="backend"):
+        get_sandbox(SandboxConfig.model_construct(backend="docker"))  # type: ignore[arg-type]

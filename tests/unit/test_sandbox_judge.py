@@ -1,0 +1,84 @@
+"""Host-side judging: comparisons, status precedence and tamper handling, with no sandbox."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from stepstones.tools.sandbox.base import Submission
+from stepstones.tools.sandbox.judge import judge, make_job, outputs_match
+from stepstones.tools.schema import ExecLimits, TestCase
+
+TESTS = [TestCase(input="[1, 2]", expected="3"), TestCase(input="[2, 2]", expected="4")]
+SUB = Submission(code="def solve(a, b): return a + b", tests=TESTS,
+                 limits=ExecLimits(cpu_time_s=1.0))
+
+
+def _ok(i: int, out: str) -> dict[str, object]:
+    return {"i": i, "s": "ok", "o": out, "e": None, "c": 0.001}
+
+
+def _answer(results: list[object], **kw: object) -> dict[str, object]:
+    return {"id": 0, "results": results, "exit": 0, "killed": None, "cpu": 0.01, "wall": 0.02,
+            **kw}
+
+
+def test_job_never_carries_expected_outputs() -> None:
+    job = make_job(SUB)
+    assert "3" not in str(job["inputs"]) and "expected" not in str(job)
+
+
+@pytest.mark.parametrize(("out", "exp", "style", "same"), [
+    ("3", "3.0", "function", True),
+    ("true", "1", "function", False),
+    ("[1, 2]", "[1,2]", "function", True),
+    ("0.30000000000000004", "0.3", "function", True),
+    ('{"a": 1}', '{"a": 1, "b": 2}', "function", False),
+    ("not json", "1", "function", False),
+    ("1 2  \n3\n\n", "1 2\n3", "stdio", True),
+    ("1 2\n", "1  2\n", "stdio", False),
+])
+def test_outputs_match(out: str, exp: str, style: str, same: bool) -> None:
+    assert outputs_match(out, exp, style) is same
+
+
+def test_passed_and_wrong_answer() -> None:
+    assert judge(SUB, _answer([_ok(0, "3"), _ok(1, "4")]), "x").status == "passed"
+    v = judge(SUB, _answer([_ok(0, "3"), _ok(1, "5")]), "x")
+    assert (v.status, v.passed, v.total) == ("wrong_answer", 1, 2)
+    assert v.tests[1].expected == "4" and v.isolation == "x" and v.limits == SUB.limits
+
+
+def test_worst_outcome_wins() -> None:
+    err = {"i": 1, "s": "memory_exceeded", "o": None, "e": "MemoryError", "c": 0.0}
+    assert judge(SUB, _answer([_ok(0, "9"), err]), "x").status == "memory_exceeded"
+
+
+def test_missing_results_are_not_passes() -> None:
+    assert judge(SUB, _answer([_ok(0, "3")]), "x").status == "runtime_error"
+    assert judge(SUB, _answer([], killed="cpu"), "x").status == "timeout"
+    assert judge(SUB, _answer([], killed="wall"), "x").status == "timeout"
+    assert judge(SUB, _answer([], killed="output"), "x").status == "output_limit"
+    assert judge(SUB, _answer([], exit=-signal.SIGXCPU), "x").status == "timeout"
+
+
+def test_cpu_over_limit_is_timeout_even_with_all_outputs() -> None:
+    v = judge(SUB, _answer([_ok(0, "3"), _ok(1, "4")], cpu=1.5), "x")
+    assert v.status == "timeout" and not v.ok
+
+
+@pytest.mark.parametrize("frames", [
+    [_ok(1, "4"), _ok(0, "3")],                      # out of order
+    [_ok(0, "3"), _ok(0, "3"), _ok(1, "4")],         # duplicate
+    [_ok(0, "3"), {"i": 1, "s": "passed", "o": "4"}],  # invented status
+    [_ok(0, "3"), _ok(1, "4"), _ok(2, "5")],         # extra frame
+    [{"bad": "xx"}],
+])
+def test_tampered_streams_never_pass(frames: list[object]) -> None:
+    assert judge(SUB, _answer(frames), "x").status != "passed"
+
+
+def test_infrastructure_error_is_sandbox_error() -> None:
+    v = judge(SUB, {"id": 0, "error": "worker: OSError"}, "x")
+    assert v.status == "sandbox_error" and v.passed == 0

@@ -1,0 +1,304 @@
+"""Local backend: a pool of pre-forked harness fork-servers, each inside its own bubblewrap jail.
+
+Spawning a fresh interpreter per run costs ~20-30 ms; a fork server that has already imported the
+stdlib forks a child per job in about a millisecond, so the pool judges hundreds of runs a second
+on two cores. Each worker lives in its own namespaces (no network, its own PID space, a read-only
+view of the Python runtime only, a private tmpfs, an empty environment) and runs every solution
+as an unprivileged uid of its own with rlimits; the harness kills every descendant after each job.
+Expected outputs never leave this process: `judge.judge` compares on the host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import queue
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import IO, Any
+
+from stepstones.tools.sandbox.base import SandboxConfig, Submission
+from stepstones.tools.sandbox.harness import _HEADER, write_frame
+from stepstones.tools.sandbox.judge import judge, make_job, sandbox_error
+from stepstones.tools.schema import Verdict
+
+HARNESS = Path(__file__).with_name("harness.py")
+_IN_SANDBOX = "/sandbox/harness.py"
+_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_KILL", "CAP_DAC_OVERRIDE", "CAP_FOWNER")
+"""What the (trusted) root worker keeps inside the jail: enough to drop to its uid and clean up."""
+_START_TIMEOUT_S = 30.0
+_SLACK_S = 5.0
+_uids = itertools.count(40000 + (os.getpid() % 400) * 64)
+_uid_lock = threading.Lock()
+
+
+class IsolationUnavailable(RuntimeError):
+    """No isolation mechanism works here and running unisolated was not allowed."""
+
+
+class WorkerError(RuntimeError):
+    """A harness worker died, hung or broke the protocol (infrastructure, not the solution)."""
+
+
+def _runtime() -> tuple[str, str]:
+    """The interpreter to run inside the jail and the prefix that must be visible to it."""
+    exe = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+    return exe, os.path.realpath(sys.base_prefix)
+
+
+def _bwrap_argv(uid: int, tmp_mb: int) -> list[str]:
+    """bwrap command line for one worker: read-only runtime, tmpfs /tmp, nothing else."""
+    exe, prefix = _runtime()
+    root = os.geteuid() == 0
+    # As root we skip the user namespace so the harness can drop to a real unprivileged host uid
+    # (a user namespace would map only uid 0); unprivileged users get one implicitly.
+    ns = (["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+           "--unshare-cgroup-try", "--cap-drop", "ALL"]
+          + [a for cap in _CAPS for a in ("--cap-add", cap)]) if root else ["--unshare-all"]
+    argv = ["bwrap", *ns, "--die-with-parent", "--new-session", "--clearenv",
+            "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "LANG", "C.UTF-8",
+            "--ro-bind", "/usr", "/usr"]
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64"):
+        if os.path.islink(top):
+            argv += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            argv += ["--ro-bind", top, top]
+    for path in (prefix, os.path.dirname(exe)):
+        if path.startswith("/usr/") or path in argv:
+            continue
+        parents = Path(path).parents
+        for parent in reversed([p for p in parents if str(p) != "/"]):
+            argv += ["--perms", "0755", "--dir", str(parent)]
+        argv += ["--ro-bind", path, path]
+    argv += ["--proc", "/proc", "--dev", "/dev",
+             "--size", str(tmp_mb * 1024 * 1024), "--perms", "0755", "--tmpfs", "/tmp",
+             "--ro-bind", str(HARNESS), _IN_SANDBOX, "--chdir", "/tmp",
+             exe, "-I", "-S", _IN_SANDBOX, "--serve", "--uid", str(uid if root else -1),
+             "--tmp", "/tmp"]
+    return argv
+
+
+def _unshare_argv(uid: int) -> list[str]:
+    """Fallback without bwrap: new net/pid/ipc/uts namespaces, rlimits and (as root) a uid."""
+    exe, _ = _runtime()
+    root = os.geteuid() == 0
+    user = [] if root else ["--user", "--map-root-user"]
+    return ["unshare", *user, "--net", "--pid", "--fork", "--mount-proc", "--ipc", "--uts",
+            "--kill-child", exe, "-I", "-S", str(HARNESS), "--serve",
+            "--uid", str(uid if root else -1), "--tmp", _private_tmp()]
+
+
+def _private_tmp() -> str:
+    """A fresh host temp dir the worker's run dirs go under (traversable by the solution uid)."""
+    path = tempfile.mkdtemp(prefix="stepstones-")
+    os.chmod(path, 0o711)
+    return path
+
+
+def _probe(argv: list[str]) -> bool:
+    try:
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=20,
+                              env={"PATH": "/usr/bin:/bin"}, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def resolve_isolation(config: SandboxConfig) -> str:
+    """Pick bwrap, unshare or none per `config.isolation`; raise if nothing safe is available."""
+    want = config.isolation
+    if want == "none":
+        if not config.allow_unisolated:
+            raise IsolationUnavailable(
+                "isolation='none' runs untrusted code on the host; set allow_unisolated=True "
+                "to do that on purpose")
+        return "none"
+    if want in ("auto", "bwrap") and shutil.which("bwrap") and _probe(
+            ["bwrap", "--unshare-all", "--ro-bind", "/", "/", "--dev", "/dev", "true"]):
+        return "bwrap"
+    if want in ("auto", "unshare") and shutil.which("unshare") and _probe(
+            ["unshare", *([] if os.geteuid() == 0 else ["--user", "--map-root-user"]),
+             "--net", "--pid", "--fork", "true"]):
+        return "unshare"
+    if config.allow_unisolated:
+        return "none"
+    raise IsolationUnavailable(
+        f"no working sandbox isolation (asked for {want!r}): install bubblewrap "
+        "(apt-get install bubblewrap) or allow user namespaces; refusing to run untrusted code "
+        "unisolated (set allow_unisolated=True to override)")
+
+
+class _Worker:
+    """One harness fork-server process and its framed pipe."""
+
+    def __init__(self, mechanism: str, tmp_mb: int) -> None:
+        with _uid_lock:
+            self.uid = next(_uids)
+        self.mechanism = mechanism
+        self.tmp_mb = tmp_mb
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.stderr: IO[bytes] | None = None
+
+    def _argv(self) -> list[str]:
+        if self.mechanism == "bwrap":
+            return _bwrap_argv(self.uid, self.tmp_mb)
+        if self.mechanism == "unshare":
+            return _unshare_argv(self.uid)
+        exe, _ = _runtime()
+        return [exe, "-I", "-S", str(HARNESS), "--serve", "--uid", "-1", "--tmp", _private_tmp()]
+
+    def start(self) -> None:
+        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker
+        self.proc = subprocess.Popen(
+            self._argv(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
+            env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}, close_fds=True)
+        hello = self._read(time.monotonic() + _START_TIMEOUT_S)
+        if not hello.get("ready"):
+            raise WorkerError(f"worker did not start: {hello!r}")
+
+    def _tail(self) -> str:
+        if self.stderr is None:
+            return ""
+        self.stderr.seek(0)
+        return self.stderr.read()[-800:].decode("utf-8", "replace").strip()
+
+    def _read_exact(self, n: int, deadline: float) -> bytes:
+        assert self.proc is not None and self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        buf = bytearray()
+        while len(buf) < n:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise WorkerError("worker did not answer in time")
+            chunk = os.read(fd, n - len(buf))
+            if not chunk:
+                code = self.proc.poll()
+                raise WorkerError(f"worker exited (code {code}): {self._tail()}")
+            buf += chunk
+        return bytes(buf)
+
+    def _read(self, deadline: float) -> dict[str, Any]:
+        import json
+
+        size = _HEADER.unpack(self._read_exact(_HEADER.size, deadline))[0]
+        obj = json.loads(self._read_exact(size, deadline))
+        if not isinstance(obj, dict):
+            raise WorkerError("worker sent a non-object frame")
+        return obj
+
+    def call(self, job: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """Send one job and wait for its answer; any failure leaves the worker unusable."""
+        if self.proc is None or self.proc.poll() is not None:
+            self.start()
+        assert self.proc is not None and self.proc.stdin is not None
+        try:
+            write_frame(self.proc.stdin.fileno(), job)
+        except OSError as exc:
+            raise WorkerError(f"worker pipe closed: {exc}; {self._tail()}") from exc
+        answer = self._read(time.monotonic() + timeout)
+        if answer.get("id") != job["id"]:
+            raise WorkerError("worker answered another job")
+        return answer
+
+    def kill(self) -> None:
+        """Kill the worker; --die-with-parent / the PID namespace take every solution with it."""
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc.wait()
+            for pipe in (self.proc.stdin, self.proc.stdout):
+                if pipe is not None:
+                    pipe.close()
+            self.proc = None
+        if self.stderr is not None:
+            self.stderr.close()
+            self.stderr = None
+
+
+class LocalSandbox:
+    """Runs submissions in a pool of isolated pre-forked workers on this machine."""
+
+    name = "local"
+
+    def __init__(self, config: SandboxConfig | None = None) -> None:
+        self.config = config or SandboxConfig()
+        self.mechanism = resolve_isolation(self.config)
+        uid = "+uid" if os.geteuid() == 0 and self.mechanism != "none" else ""
+        self._isolation = f"{self.mechanism}+rlimits{uid}"
+        self.workers = self.config.workers or os.cpu_count() or 1
+        tmp_mb = max(64, 2 * self.config.limits.output_bytes // (1024 * 1024) + 64)
+        self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
+        self._all = [_Worker(self.mechanism, tmp_mb) for _ in range(self.workers)]
+        for worker in self._all:
+            self._idle.put(worker)
+        self._pool: ThreadPoolExecutor | None = None
+        self._ids = itertools.count()
+        self._lock = threading.Lock()
+
+    @property
+    def isolation(self) -> str:
+        """The isolation in force, e.g. `bwrap+rlimits+uid`; written into every verdict."""
+        return self._isolation
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="sandbox")
+            return self._pool
+
+    def judge_one(self, sub: Submission) -> Verdict:
+        """Run one submission on an idle worker (blocking); restart and retry once on a crash."""
+        job = make_job(sub, next(self._ids))
+        timeout = sub.limits.wall_time_s + _SLACK_S
+        worker = self._idle.get()
+        try:
+            for attempt in (1, 2):
+                try:
+                    return judge(sub, worker.call(job, timeout), self._isolation)
+                except (WorkerError, OSError, ValueError) as exc:
+                    worker.kill()
+                    if attempt == 2:
+                        return sandbox_error(sub, f"sandbox worker failed twice: {exc}",
+                                             self._isolation)
+            raise AssertionError("unreachable")
+        finally:
+            self._idle.put(worker)
+
+    def run_sync(self, submissions: Sequence[Submission]) -> list[Verdict]:
+        """Judge every submission in parallel on all workers; order is kept."""
+        return list(self._executor().map(self.judge_one, submissions))
+
+    async def run(self, submissions: Sequence[Submission]) -> list[Verdict]:
+        """Judge every submission in parallel on all workers; order is kept."""
+        loop = asyncio.get_running_loop()
+        pool = self._executor()
+        return list(await asyncio.gather(
+            *(loop.run_in_executor(pool, self.judge_one, s) for s in submissions)))
+
+    def close(self) -> None:
+        """Stop the workers (and with them every process a solution left behind)."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+        for worker in self._all:
+            worker.kill()
+
+    async def aclose(self) -> None:
+        """Stop the workers without blocking the event loop."""
+        await asyncio.get_running_loop().run_in_executor(None, self.close)
+
+    def __enter__(self) -> LocalSandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
