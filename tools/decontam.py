@@ -29,6 +29,7 @@ from stepstones.tools.schema import Problem
 
 _WORD = re.compile(r"[a-z0-9]+")
 _NAME_SPLIT = re.compile(r"_+")
+_CANONICAL = re.compile(r"v[0-9]+")
 
 
 class BenchmarkError(RuntimeError):
@@ -52,6 +53,26 @@ def words(text: str) -> list[str]:
 def ngrams(tokens: Sequence[str], n: int) -> set[tuple[str, ...]]:
     """The set of n-grams of `tokens` (empty when there are fewer than n)."""
     return {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
+
+
+def code_ngrams(tokens: Sequence[str], n: int) -> set[tuple[str, ...]]:
+    """n-grams of `normalize_code` tokens with the canonical names renumbered inside each window.
+
+    `normalize_code` numbers identifiers across the whole program, so one extra import or helper
+    above a copied function shifts every later number and no n-gram would match. Renumbering
+    per window (first name seen is v0, ...) keeps which names are the same within the window
+    and forgets where the window sits.
+    """
+    grams = set()
+    for i in range(len(tokens) - n + 1):
+        names: dict[str, str] = {}
+        grams.add(
+            tuple(
+                names.setdefault(t, f"v{len(names)}") if _CANONICAL.fullmatch(t) else t
+                for t in tokens[i : i + n]
+            )
+        )
+    return grams
 
 
 class BenchmarkIndex:
@@ -87,7 +108,11 @@ class BenchmarkIndex:
             for g in grams:
                 self._words.setdefault(g, []).append(i)
             code_tokens = normalize_code(item.prompt + item.solution).split()
-            code = ngrams(code_tokens, code_ngram) if len(code_tokens) >= min_code_tokens else set()
+            code = (
+                code_ngrams(code_tokens, code_ngram)
+                if len(code_tokens) >= min_code_tokens
+                else set()
+            )
             self._code_sizes.append(len(code))
             for g in code:
                 self._code.setdefault(g, []).append(i)
@@ -133,8 +158,11 @@ class BenchmarkIndex:
         )
 
     def _best(
-        self, grams: set[tuple[str, ...]], index: dict[tuple[str, ...], list[int]],
-        sizes: list[int], both_ways: bool,
+        self,
+        grams: set[tuple[str, ...]],
+        index: dict[tuple[str, ...], list[int]],
+        sizes: list[int],
+        both_ways: bool,
     ) -> tuple[int, float] | None:
         hits: Counter[int] = Counter()
         for g in grams:
@@ -151,13 +179,15 @@ class BenchmarkIndex:
 
     def scores(self, text: str, code: str | None = None) -> tuple[str, float, float] | None:
         """The closest item with its word score and code score, or None without any overlap."""
-        word_best = self._best(ngrams(words(text), self.ngram), self._words,
-                               self._word_sizes, both_ways=True)
+        word_best = self._best(
+            ngrams(words(text), self.ngram), self._words, self._word_sizes, both_ways=True
+        )
         code_best = None
         if code is not None:
             tokens = normalize_code(code).split()
-            code_best = self._best(ngrams(tokens, self.code_ngram), self._code,
-                                   self._code_sizes, both_ways=False)
+            code_best = self._best(
+                code_ngrams(tokens, self.code_ngram), self._code, self._code_sizes, both_ways=False
+            )
         if word_best is None and code_best is None:
             return None
         w = word_best[1] if word_best else 0.0
@@ -186,8 +216,11 @@ class BenchmarkIndex:
 
 
 def _items(
-    lines: Iterable[str], origin: str, id_field: str = "task_id",
-    prompt_field: str = "prompt", solution_field: str = "canonical_solution",
+    lines: Iterable[str],
+    origin: str,
+    id_field: str = "task_id",
+    prompt_field: str = "prompt",
+    solution_field: str = "canonical_solution",
 ) -> list[BenchmarkItem]:
     items = []
     for number, line in enumerate(lines, 1):
@@ -199,11 +232,13 @@ def _items(
             raise BenchmarkError(f"{origin}:{number}: not JSON ({exc.msg})") from exc
         if not isinstance(row, dict) or not isinstance(row.get(prompt_field), str):
             raise BenchmarkError(f"{origin}:{number}: needs a string field {prompt_field!r}")
-        items.append(BenchmarkItem(
-            task_id=str(row.get(id_field, f"{origin}:{number}")),
-            prompt=row[prompt_field],
-            solution=str(row.get(solution_field) or ""),
-        ))
+        items.append(
+            BenchmarkItem(
+                task_id=str(row.get(id_field, f"{origin}:{number}")),
+                prompt=row[prompt_field],
+                solution=str(row.get(solution_field) or ""),
+            )
+        )
     return items
 
 

