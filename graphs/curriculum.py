@@ -98,13 +98,16 @@ def graph_builder(
         lineages = dict(state.get("lineages", {}))
         counts: Counter[str] = band_counts(outcomes[:counted])
         updates: dict[str, LineageState] = {}
+        names = {b.name for b in bands}
         for o in outcomes[counted:]:
-            filled_open = o.valid and o.band in {b.name for b in open_bands(counts, bands)}
-            if o.valid and o.band is not None:
-                counts[o.band] += 1
             lin = updates.get(o.lineage_id, lineages[o.lineage_id])
-            updates[o.lineage_id] = lin.model_copy(
-                update={"stale": 0 if filled_open else lin.stale + 1})
+            if o.valid and o.band in names:
+                # Landing in a full band twice in a row means this lineage has nothing left
+                # to give; too easy / too hard turns only steer it and do not count.
+                is_open = o.band in {b.name for b in open_bands(counts, bands)}
+                counts[o.band] += 1
+                lin = lin.model_copy(update={"stale": 0 if is_open else lin.stale + 1})
+            updates[o.lineage_id] = lin
         for lid, lin in updates.items():
             last = next(o for o in reversed(outcomes) if o.lineage_id == lid)
             move = next_move(last.pass_rate if last.valid else None, counts, bands)

@@ -59,6 +59,7 @@ class RunState(TypedDict, total=False):
     """The run graph's state."""
 
     run_id: str
+    seeds: list[Seed]
     queue: list[Seed]
     lineages: Annotated[dict[str, LineageState], merge_lineages]
     outcomes: Annotated[list[TurnOutcome], operator.add]

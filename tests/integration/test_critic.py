@@ -6,7 +6,8 @@ import json
 
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from stepstones.agents.critic import Critic, Evidence, deterministic, no_leak, tests_discriminate
+from stepstones.agents.critic import Critic, Evidence, deterministic, no_leak
+from stepstones.agents.critic import tests_discriminate as discriminates
 from stepstones.tools.dedup import NearDupIndex, problem_text
 from stepstones.tools.sandbox.base import SandboxConfig
 from stepstones.tools.schema import Verdict
@@ -115,12 +116,14 @@ def test_rubric_nondeterministic_when_a_later_reference_run_disagrees():
 def test_rubric_weak_tests_when_most_mutants_survive():
     ev = Evidence(problem=GOOD, reference=[_verdict(True)],
                   mutants=[_verdict(True), _verdict(True), _verdict(False)])
-    r = tests_discriminate(ev)
+    r = discriminates(ev)
     assert r is not None and "1 of 3" in r.message
     ev.mutants = [_verdict(False), _verdict(False), _verdict(True)]
-    assert tests_discriminate(ev) is None
+    assert discriminates(ev) is None
 
 
-def test_rubric_no_leak_ignores_short_or_generic_lines():
-    p = make_problem(statement="Return the list sorted; return sorted(xs) is one way.")
+def test_rubric_no_leak_tolerates_one_generic_line_of_a_longer_reference():
+    reference = ("def solve(xs):\n    result = []\n    for x in xs:\n"
+                 "        result.insert(len(result), x * 2)\n    return sorted(result)\n")
+    p = make_problem(reference, statement="Double every number; use for x in xs: if you like.")
     assert no_leak(Evidence(problem=p, reference=[_verdict(True)])) is None

@@ -32,7 +32,8 @@ SEED = Seed(id="s0", kind="puzzle", text="sort things")
 
 
 def request(**kw) -> TeacherRequest:
-    return TeacherRequest(seed=SEED, lineage_id="L0", turn=0, direction="seed", **kw)
+    return TeacherRequest(**{"seed": SEED, "lineage_id": "L0", "turn": 0, "direction": "seed",
+                             **kw})
 
 
 async def test_teacher_parses_a_fenced_reply_with_prose_around_it():
