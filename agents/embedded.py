@@ -1,0 +1,184 @@
+"""In-process chat models: llama.cpp (the embedded default) and the vLLM engine.
+
+Both engines are blocking and not safe to call from two threads at once, so each loaded engine
+has one lock and calls run in a worker thread: the event loop keeps serving sandbox runs and
+other students while a local model generates. Engines load on first call and are shared by
+every model object over the same weights file (two students on `embedded` load it once).
+Neither `llama_cpp` nor `vllm` is imported until then: both are optional extras.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
+from langchain_core.messages.ai import UsageMetadata
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import Field
+
+_ENGINES: dict[tuple[str, str], tuple[Any, threading.Lock]] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def _engine(kind: str, path: str, load: Callable[[], Any]) -> tuple[Any, threading.Lock]:
+    """The engine loaded from `path` (loaded once per process) and the lock guarding it."""
+    with _ENGINES_LOCK:
+        if (kind, path) not in _ENGINES:
+            _ENGINES[(kind, path)] = (load(), threading.Lock())
+        return _ENGINES[(kind, path)]
+
+
+def to_openai_messages(messages: list[BaseMessage]) -> list[dict[str, str]]:
+    """LangChain messages as OpenAI-style role/content dicts (what both engines' chat APIs take)."""
+    out = []
+    for m in messages:
+        if isinstance(m, SystemMessage):
+            role = "system"
+        elif isinstance(m, AIMessage):
+            role = "assistant"
+        else:
+            role = "user"  # human, tool and custom messages read as user turns
+        out.append({"role": role, "content": m.text})
+    return out
+
+
+def _usage(prompt: int, completion: int) -> UsageMetadata:
+    return UsageMetadata(
+        input_tokens=prompt, output_tokens=completion, total_tokens=prompt + completion
+    )
+
+
+class LlamaCppChatModel(BaseChatModel):
+    """A GGUF model run by llama-cpp-python in this process, on CPU; one reply per call."""
+
+    model_path: str
+    temperature: float = 0.7
+    max_tokens: int = 1024
+    n_ctx: int = Field(4096, description="context window; SmolLM2 was trained on 8192")
+    n_threads: int | None = Field(None, description="None: llama.cpp's default (all cores)")
+
+    @property
+    def _llm_type(self) -> str:
+        return "llamacpp-inprocess"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model_path": self.model_path, "temperature": self.temperature}
+
+    def _load(self) -> Any:
+        from llama_cpp import Llama
+
+        return Llama(
+            model_path=self.model_path, n_ctx=self.n_ctx, n_threads=self.n_threads, verbose=False
+        )
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        llm, lock = _engine("llamacpp", self.model_path, self._load)
+        with lock:
+            reply = llm.create_chat_completion(
+                messages=to_openai_messages(messages),
+                temperature=kwargs.get("temperature", self.temperature),
+                max_tokens=kwargs.get("max_tokens", self.max_tokens),
+                stop=stop,
+            )
+        usage = reply.get("usage") or {}
+        message = AIMessage(
+            content=reply["choices"][0]["message"].get("content") or "",
+            usage_metadata=_usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)),
+        )
+        finish = reply["choices"][0].get("finish_reason")
+        return ChatResult(
+            generations=[ChatGeneration(message=message, generation_info={"finish_reason": finish})]
+        )
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        # A worker thread: generation takes seconds and must not block the event loop.
+        return await asyncio.to_thread(self._generate, messages, stop, None, **kwargs)
+
+
+class VLLMChatModel(BaseChatModel):
+    """The vLLM engine in this process (`vllm.LLM`); honours `n` natively in one call.
+
+    Usage: the first choice carries the prompt's tokens, each choice its own completion tokens,
+    so summing over choices counts the prompt once.
+    """
+
+    model_path: str
+    temperature: float = 0.7
+    max_tokens: int = 1024
+    engine_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="passed to vllm.LLM (tensor_parallel_size, dtype...)"
+    )
+
+    @property
+    def _llm_type(self) -> str:
+        return "vllm-inprocess"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model_path": self.model_path, "temperature": self.temperature}
+
+    def _load(self) -> Any:
+        from vllm import LLM
+
+        return LLM(model=self.model_path, **self.engine_kwargs)
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        from vllm import SamplingParams
+
+        llm, lock = _engine("vllm", self.model_path, self._load)
+        params = SamplingParams(
+            n=int(kwargs.get("n") or 1),
+            temperature=kwargs.get("temperature", self.temperature),
+            max_tokens=kwargs.get("max_tokens", self.max_tokens),
+            stop=stop,
+        )
+        with lock:
+            (output,) = llm.chat(
+                to_openai_messages(messages), sampling_params=params, use_tqdm=False
+            )
+        prompt_tokens = len(output.prompt_token_ids or [])
+        generations = []
+        for i, choice in enumerate(output.outputs):
+            message = AIMessage(
+                content=choice.text,
+                usage_metadata=_usage(prompt_tokens if i == 0 else 0, len(choice.token_ids)),
+            )
+            generations.append(
+                ChatGeneration(
+                    message=message, generation_info={"finish_reason": choice.finish_reason}
+                )
+            )
+        return ChatResult(generations=generations)
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return await asyncio.to_thread(self._generate, messages, stop, None, **kwargs)

@@ -1,0 +1,296 @@
+"""Model replies -> records: JSON for the teacher and critic, Python code for students.
+
+Models wrap JSON in prose and code fences, emit several drafts, leave trailing commas, or stop
+mid-object. `parse_reply` tries every plausible JSON object in a reply and keeps the first that
+validates; when none does, its error says what was wrong in words a model can act on, and
+`ainvoke_parsed` sends exactly that back for one repair. A reply that still fails becomes a
+recorded `ParseFailure`: nothing a model writes can crash a run.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, TypeVar
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from pydantic import BaseModel, ValidationError
+
+from stepstones.agents.models import ModelSettings
+from stepstones.agents.sampling import call_with_retries, describe
+from stepstones.agents.usage import UsageMeter
+
+M = TypeVar("M", bound=BaseModel)
+
+MAX_CANDIDATES = 16
+"""JSON candidates tried per reply; more only costs time on adversarial replies."""
+RAW_KEEP = 100_000
+"""Characters of a failed reply kept in its ParseFailure (and resent for repair)."""
+
+_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
+_THINK = re.compile(r"<think>.*?(?:</think>|\Z)", re.DOTALL | re.IGNORECASE)
+
+
+@dataclass
+class ParseFailure:
+    """Why a reply could not become a record, and the reply itself (truncated), for the bank."""
+
+    reason: str
+    raw: str | None
+
+
+class ReplyParseError(ValueError):
+    """No JSON object in a reply validates; the message is short and says what to fix."""
+
+
+def _fences(text: str) -> list[tuple[str, str]]:
+    """(language, body) of each fenced block, an unclosed last fence running to the end."""
+    return [(m.group(1).lower(), m.group(2)) for m in _FENCE.finditer(text)]
+
+
+def _objects(text: str) -> list[str]:
+    """Outermost balanced {...} spans, string-aware, in one pass (safe on megabyte replies)."""
+    spans: list[str] = []
+    depth, start, in_str, escaped = 0, -1, False, False
+    for i, ch in enumerate(text):
+        if in_str:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = depth > 0
+        elif ch == "{":
+            if depth == 0:
+                start = i
+            depth += 1
+        elif ch == "}" and depth > 0:
+            depth -= 1
+            if depth == 0:
+                spans.append(text[start : i + 1])
+                if len(spans) >= MAX_CANDIDATES:
+                    break
+    if depth > 0 and start >= 0 and len(spans) < MAX_CANDIDATES:
+        spans.append(text[start:])  # unterminated: parsed only to report where it breaks
+    return spans
+
+
+def _without_trailing_commas(text: str) -> str:
+    """`[1, 2,]` -> `[1, 2]` outside strings (a common model slip that JSON forbids)."""
+    out: list[str] = []
+    in_str = escaped = False
+    for ch in text:
+        if in_str:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "}]":
+            j = len(out) - 1
+            while j >= 0 and out[j] in " \t\r\n":
+                j -= 1
+            if j >= 0 and out[j] == ",":
+                del out[j]
+        out.append(ch)
+    return "".join(out)
+
+
+def _candidates(text: str) -> list[str]:
+    """Plausible JSON texts in a reply, most deliberate first: fences, the whole, {...} spans."""
+    found: list[str] = []
+    for lang, body in _fences(text):
+        if lang in ("", "json", "jsonc", "json5", "javascript", "js"):
+            found.append(body.strip())
+    found.append(text.strip())
+    for source in [b for _, b in _fences(text)] + [text]:
+        found.extend(_objects(source))
+    unique = list(dict.fromkeys(c for c in found if c))
+    return unique[:MAX_CANDIDATES]
+
+
+def _load(candidate: str) -> Any:
+    try:
+        return json.loads(candidate)
+    except ValueError:
+        fixed = _without_trailing_commas(candidate)
+        if fixed == candidate:
+            raise
+        return json.loads(fixed)
+
+
+def _validation_reason(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:3]:
+        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
+        parts.append(f"{loc}: {err['msg']}")
+    more = exc.error_count() - len(parts)
+    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+def parse_reply(text: str, schema: type[M]) -> M:
+    """The first JSON object in `text` that validates against `schema`.
+
+    Tries fenced blocks, the whole reply, then every outermost {...} span, tolerating trailing
+    commas. Raises ReplyParseError naming the most useful problem: the schema errors of an
+    object that parsed, else the JSON syntax error, else that no object was found.
+    """
+    text = _THINK.sub("", text or "")
+    if not text.strip():
+        raise ReplyParseError("the reply is empty; reply with one JSON object")
+    schema_error: str | None = None
+    syntax_error: str | None = None
+    not_object: str | None = None
+    for candidate in _candidates(text):
+        try:
+            value = _load(candidate)
+        except (ValueError, RecursionError) as exc:
+            if syntax_error is None and candidate.lstrip().startswith("{"):
+                syntax_error = f"invalid JSON: {str(exc)[:160]}"
+            continue
+        if not isinstance(value, dict):
+            not_object = not_object or f"expected a JSON object, got a JSON {type(value).__name__}"
+            continue
+        try:
+            return schema.model_validate(value)
+        except ValidationError as exc:
+            schema_error = schema_error or _validation_reason(exc)
+        except (ValueError, TypeError, RecursionError) as exc:
+            schema_error = schema_error or f"invalid values: {str(exc)[:160]}"
+    if schema_error is not None:
+        reason = f"the JSON object does not match the schema: {schema_error}"
+    elif syntax_error is not None:
+        reason = syntax_error
+    elif not_object is not None:
+        reason = not_object
+    else:
+        reason = "no JSON object found in the reply"
+    raise ReplyParseError(reason[:500])
+
+
+def _record(meter: UsageMeter | None, agent: str, model_name: str, reply: BaseMessage) -> None:
+    if meter is None:
+        return
+    usage = getattr(reply, "usage_metadata", None) or {}
+    meter.record(
+        agent,
+        model_name,
+        int(usage.get("input_tokens", 0) or 0),
+        int(usage.get("output_tokens", 0) or 0),
+    )
+
+
+def _repair_request(reason: str) -> HumanMessage:
+    return HumanMessage(
+        f"Your reply could not be used: {reason}. Reply again with only the corrected JSON "
+        "object, with no prose and no code fences."
+    )
+
+
+async def ainvoke_parsed(
+    model: BaseChatModel,
+    messages: list[BaseMessage],
+    schema: type[M],
+    *,
+    meter: UsageMeter | None = None,
+    agent: str = "",
+    model_name: str = "",
+) -> tuple[M | None, ParseFailure | None]:
+    """(record, None) or (None, failure): one call, then one repair call if the reply is bad.
+
+    The repair turn carries the bad reply and the parse error, so the model can fix exactly
+    that. Model errors (after transient retries) become failures too; this never raises for
+    anything a model does. Tokens of both calls go to `meter` under (`agent`, `model_name`).
+    """
+    name = model_name or str(getattr(model, "model_name", "") or type(model).__name__)
+    settings = ModelSettings()
+    history = list(messages)
+    reason = ""
+    raw: str | None = None
+    for attempt in range(2):
+        try:
+            reply = await call_with_retries(
+                partial(model.ainvoke, list(history)),
+                timeout_s=settings.timeout_s,
+                max_retries=settings.max_retries,
+            )
+        except Exception as exc:
+            failed = f"model call failed: {describe(exc, settings.timeout_s)}"
+            return None, ParseFailure(f"{reason}; repair {failed}" if attempt else failed, raw)
+        _record(meter, agent, name, reply)
+        raw = str(reply.text)[:RAW_KEEP]
+        try:
+            return parse_reply(raw, schema), None
+        except ReplyParseError as exc:
+            reason = str(exc)
+        except Exception as exc:  # a parser bug must not cost the run either
+            reason = f"unparseable reply ({describe(exc)})"
+        history += [AIMessage(raw), _repair_request(reason)]
+    return None, ParseFailure(f"{reason} (after one repair attempt)", raw)
+
+
+def _defines(tree: ast.Module, entry_point: str) -> bool:
+    return any(
+        isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        and node.name == entry_point
+        for node in tree.body
+    )
+
+
+def _parse(code: str) -> ast.Module | None:
+    try:
+        return ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+_CODE_START = re.compile(r"^(?:def |async def |class |import |from |@)", re.MULTILINE)
+
+
+def _bare_code(text: str) -> str | None:
+    """Code without fences: the whole reply if it parses, else from the first def/import on,
+    dropping trailing prose lines until it parses."""
+    if _parse(text) is not None and _CODE_START.search(text):
+        return text
+    start = _CODE_START.search(text)
+    if start is None:
+        return None
+    lines = text[start.start() :].splitlines()
+    for end in range(len(lines), max(0, len(lines) - 40), -1):
+        code = "\n".join(lines[:end])
+        if _parse(code) is not None:
+            return code
+    return None
+
+
+def extract_code(text: str, entry_point: str) -> str | None:
+    """The Python program in a student reply, or None if there is none.
+
+    Preference: a python-fenced block defining `entry_point`, any fenced block defining it, the
+    first python block that parses, the first fenced block that parses, then bare code. Reasoning
+    sections (<think>...</think>) are dropped first.
+    """
+    text = _THINK.sub("", text or "")
+    blocks = [(lang, body.strip("\n")) for lang, body in _fences(text)]
+    parsed = [(lang, body, tree) for lang, body in blocks if (tree := _parse(body)) is not None]
+    is_py = ("python", "py", "python3")
+    for want_python in (True, False):
+        for lang, body, tree in parsed:
+            if (lang in is_py or not want_python) and _defines(tree, entry_point):
+                return body
+    for want_python in (True, False):
+        for lang, body, _tree in parsed:
+            if (lang in is_py or (not want_python and lang == "")) and body.strip():
+                return body
+    if blocks:
+        return None  # fenced, but nothing in the fences is Python
+    return _bare_code(text.strip())

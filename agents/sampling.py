@@ -1,0 +1,260 @@
+"""k samples from a chat model: one request with `n` where the endpoint honours it, else k calls.
+
+A vLLM server answers `n=k` with k choices from one prefill, the cheapest way to sample; llama.cpp
+and many OpenAI-compatible servers silently return one. So a request with `n` is topped up with
+single calls when fewer choices come back, and the endpoint is remembered as ignoring `n`.
+
+Every request to an endpoint passes one asyncio semaphore (per event loop and endpoint key), so
+all students on one server together keep at most `max_concurrency` requests in flight. A
+transient failure (timeout, 429, 5xx, dropped connection) is retried with exponential jittered
+backoff outside the semaphore; what still fails becomes a `Sample` with `error` set, never an
+exception: a dead endpoint is the run's infrastructure problem, not a student's wrong answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import ChatGeneration
+
+from stepstones.agents.models import N_NATIVE_KEY, ModelSettings
+
+T = TypeVar("T")
+
+BACKOFF_BASE_S = 0.5
+"""First retry waits about this long (x0.5 to x1.5 jitter), doubling each retry."""
+BACKOFF_CAP_S = 20.0
+
+_TRANSIENT_NAMES = frozenset(
+    {
+        "APIConnectionError",
+        "APITimeoutError",
+        "RateLimitError",
+        "InternalServerError",
+        "ServiceUnavailableError",
+        "TimeoutException",
+        "TransportError",
+        "NetworkError",
+        "RemoteProtocolError",
+        "ConnectError",
+        "ReadError",
+        "ReadTimeout",
+        "ConnectTimeout",
+        "PoolTimeout",
+        "ServerDisconnectedError",
+        "ClientConnectionError",
+    }
+)
+
+
+@dataclass
+class Sample:
+    """One sampled reply and its tokens; `error` is set (and `text` empty) when the call failed."""
+
+    text: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    error: str | None = None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth retrying: timeouts, 408/409/429, 5xx and connection errors, from any provider SDK.
+
+    Matched by HTTP status or by exception class name so that no SDK needs importing here.
+    """
+    if isinstance(exc, TimeoutError | ConnectionError):
+        return True
+    status = getattr(exc, "status_code", None)
+    if status is None:
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+    if isinstance(status, int):
+        return status in (408, 409, 425, 429) or status >= 500
+    return any(c.__name__ in _TRANSIENT_NAMES for c in type(exc).__mro__)
+
+
+def describe(exc: BaseException, timeout_s: float | None = None) -> str:
+    """A short, single-line account of a failed call for records and logs."""
+    if isinstance(exc, TimeoutError) and timeout_s is not None:
+        return f"timeout after {timeout_s:g}s"
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}"[:300]
+
+
+def backoff_delay(attempt: int) -> float:
+    """Seconds to wait before retry `attempt` (0-based): exponential, jittered, capped."""
+    return min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2.0**attempt) * random.uniform(0.5, 1.5)
+
+
+async def call_with_retries(
+    fn: Callable[[], Awaitable[T]],
+    *,
+    timeout_s: float,
+    max_retries: int,
+    limit: asyncio.Semaphore | None = None,
+) -> T:
+    """`await fn()` with a timeout per attempt, retrying transient failures; else raises.
+
+    The semaphore is held during each attempt only, not while backing off, so a retrying
+    request does not starve the endpoint's other callers.
+    """
+    for attempt in range(max_retries + 1):
+        try:
+            if limit is None:
+                return await asyncio.wait_for(fn(), timeout_s)
+            async with limit:
+                return await asyncio.wait_for(fn(), timeout_s)
+        except Exception as exc:
+            if attempt >= max_retries or not is_transient(exc):
+                raise
+        await asyncio.sleep(backoff_delay(attempt))
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
+_SEMAPHORES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]]
+_SEMAPHORES = weakref.WeakKeyDictionary()
+_N_IGNORED: set[str] = set()
+"""Endpoint keys seen returning fewer choices than `n` asked for: they get single calls."""
+
+
+def endpoint_semaphore(key: str, limit: int) -> asyncio.Semaphore:
+    """The running loop's semaphore for `key`; the first caller's `limit` sets its size.
+
+    Per loop because an asyncio semaphore belongs to one event loop (tests and Studio runs may
+    each bring their own).
+    """
+    loop = asyncio.get_running_loop()
+    per_loop = _SEMAPHORES.setdefault(loop, {})
+    if key not in per_loop:
+        per_loop[key] = asyncio.Semaphore(max(1, limit))
+    return per_loop[key]
+
+
+def wants_n(model: BaseChatModel, settings: ModelSettings, key: str) -> bool:
+    """Whether to ask for k choices in one request.
+
+    The settings decide when set; otherwise the flag `get_chat_model` put on the model (True for
+    vllm:, False for llama.cpp and unknown servers); otherwise any ChatOpenAI-family model tries.
+    An endpoint once seen ignoring `n` never gets it again in this process.
+    """
+    if key in _N_IGNORED:
+        return False
+    if settings.n_native is not None:
+        return bool(settings.n_native)
+    flag = (model.metadata or {}).get(N_NATIVE_KEY)
+    if isinstance(flag, bool):
+        return flag
+    return any(c.__name__ == "BaseChatOpenAI" for c in type(model).__mro__)
+
+
+def _tokens(message: Any) -> tuple[int, int]:
+    usage = getattr(message, "usage_metadata", None) or {}
+    return int(usage.get("input_tokens", 0) or 0), int(usage.get("output_tokens", 0) or 0)
+
+
+def _split(total: int, weights: list[int]) -> list[int]:
+    """`total` split in proportion to `weights`, summing exactly to `total`."""
+    scale = sum(weights) or 1
+    parts = [total * w // scale for w in weights]
+    parts[0] += total - sum(parts)
+    return parts
+
+
+def _samples_from_choices(messages: list[Any]) -> list[Sample]:
+    """Samples from the choices of one response.
+
+    OpenAI-compatible servers report one usage for the whole response, which LangChain copies
+    onto every choice: split it (prompt evenly, completion by reply length) so that summing the
+    samples counts each token once. Per-choice usage (in-process vLLM) is kept as is.
+    """
+    texts = [str(m.text) for m in messages]
+    usage = [_tokens(m) for m in messages]
+    if len(messages) > 1 and len(set(usage)) == 1:
+        ins = _split(usage[0][0], [1] * len(messages))
+        outs = _split(usage[0][1], [len(t) + 1 for t in texts])
+        usage = list(zip(ins, outs, strict=True))
+    return [
+        Sample(text=t, input_tokens=i, output_tokens=o)
+        for t, (i, o) in zip(texts, usage, strict=True)
+    ]
+
+
+async def _sample_n(
+    model: BaseChatModel,
+    messages: list[BaseMessage],
+    k: int,
+    settings: ModelSettings,
+    limit: asyncio.Semaphore,
+    key: str,
+) -> list[Sample]:
+    """Up to k samples from one request with n=k; [] when the endpoint refused `n`."""
+    try:
+        result = await call_with_retries(
+            lambda: model.agenerate([messages], n=k),
+            timeout_s=settings.timeout_s,
+            max_retries=settings.max_retries,
+            limit=limit,
+        )
+    except Exception as exc:
+        if is_transient(exc):  # retried already: the endpoint is down, not picky about n
+            error = describe(exc, settings.timeout_s)
+            return [Sample(text="", error=error) for _ in range(k)]
+        _N_IGNORED.add(key)  # e.g. 400 "n must be 1": single calls will do
+        return []
+    generations = result.generations[0] if result.generations else []
+    choices = [g.message for g in generations if isinstance(g, ChatGeneration)]
+    if len(choices) < k:
+        _N_IGNORED.add(key)
+    return _samples_from_choices(choices[:k])
+
+
+async def _sample_one(
+    model: BaseChatModel,
+    messages: list[BaseMessage],
+    settings: ModelSettings,
+    limit: asyncio.Semaphore,
+) -> Sample:
+    try:
+        reply = await call_with_retries(
+            lambda: model.ainvoke(messages),
+            timeout_s=settings.timeout_s,
+            max_retries=settings.max_retries,
+            limit=limit,
+        )
+    except Exception as exc:
+        return Sample(text="", error=describe(exc, settings.timeout_s))
+    return _samples_from_choices([reply])[0]
+
+
+async def sample(
+    model: BaseChatModel,
+    messages: list[BaseMessage],
+    k: int,
+    *,
+    settings: ModelSettings | None = None,
+    key: str = "default",
+) -> list[Sample]:
+    """Exactly k samples in order; failed ones carry `error` (model errors are never raised).
+
+    `key` names the endpoint (`models.endpoint_key`): calls sharing it share one bound of
+    `settings.max_concurrency` requests in flight.
+    """
+    if k <= 0:
+        return []
+    settings = settings or ModelSettings()
+    limit = endpoint_semaphore(key, settings.max_concurrency)
+    samples: list[Sample] = []
+    if k > 1 and wants_n(model, settings, key):
+        samples = await _sample_n(model, messages, k, settings, limit, key)
+    missing = k - len(samples)
+    if missing > 0:
+        samples += await asyncio.gather(
+            *(_sample_one(model, messages, settings, limit) for _ in range(missing))
+        )
+    return samples

@@ -1,0 +1,233 @@
+"""A small OpenAI-compatible chat server on loopback, for tests and benchmarks.
+
+It answers `POST /v1/chat/completions` after an injected latency, honours `n` or (like the
+llama.cpp server) ignores it, and can fail or stall chosen requests, so the real client path
+(ChatOpenAI -> openai SDK -> httpx -> HTTP) is exercised without a model or a network. It counts
+requests and the most requests ever in flight, which is what the concurrency bound is about.
+Stdlib only (asyncio streams, HTTP/1.1 keep-alive), so tests need nothing beyond the package.
+
+    with OpenAIStandin(latency_s=1.0) as server:
+        model = get_chat_model(f"vllm:standin@{server.base_url}")
+
+    python -m stepstones.evals.openai_standin --port 8000 --latency 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from http import HTTPStatus
+from types import TracebackType
+from typing import Any
+
+Reply = str | Callable[[dict[str, Any], int], str]
+"""A fixed reply (`{i}` becomes the choice index) or a function of (request body, index)."""
+
+
+class OpenAIStandin:
+    """An OpenAI-compatible stand-in server running its own event loop in a daemon thread."""
+
+    def __init__(
+        self,
+        *,
+        latency_s: float = 0.0,
+        honour_n: bool = True,
+        reply: Reply = "stand-in reply {i}",
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.latency_s = latency_s
+        self.honour_n = honour_n
+        self.reply = reply
+        self.host = host
+        self.port = port
+        self.fail_next: deque[int] = deque()
+        """HTTP statuses for the next requests, one each (e.g. 429, 500), before normal replies."""
+        self.delay_next: deque[float] = deque()
+        """Latency overrides for the next requests (a long one makes a client time out)."""
+        self.requests: list[dict[str, Any]] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._handlers: set[asyncio.Task[None]] = set()
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI base URL clients use: http://HOST:PORT/v1."""
+        return f"http://{self.host}:{self.port}/v1"
+
+    def reset(self) -> None:
+        """Forget counted requests and pending failures (between test cases or bench rounds)."""
+        self.fail_next.clear()
+        self.delay_next.clear()
+        self.requests.clear()
+        self.max_in_flight = self.in_flight
+
+    def _text(self, body: dict[str, Any], i: int) -> str:
+        if callable(self.reply):
+            return self.reply(body, i)
+        return self.reply.replace("{i}", str(i))
+
+    def _completion(self, body: dict[str, Any]) -> dict[str, Any]:
+        n = int(body.get("n") or 1) if self.honour_n else 1
+        texts = [self._text(body, i) for i in range(n)]
+        prompt = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
+        return {
+            "id": f"chatcmpl-standin-{len(self.requests)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", "standin"),
+            "choices": [
+                {
+                    "index": i,
+                    "message": {"role": "assistant", "content": t},
+                    "finish_reason": "stop",
+                }
+                for i, t in enumerate(texts)
+            ],
+            "usage": {
+                "prompt_tokens": len(prompt.split()),
+                "completion_tokens": sum(len(t.split()) for t in texts),
+                "total_tokens": len(prompt.split()) + sum(len(t.split()) for t in texts),
+            },
+        }
+
+    async def _respond(self, method: str, path: str, raw: bytes) -> tuple[int, dict[str, Any]]:
+        if method == "GET" and path.rstrip("/").endswith("/models"):
+            return 200, {"object": "list", "data": [{"id": "standin", "object": "model"}]}
+        if method != "POST" or not path.rstrip("/").endswith("/chat/completions"):
+            return 404, {"error": {"message": f"no route {method} {path}", "type": "not_found"}}
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            return 400, {"error": {"message": "body is not JSON", "type": "invalid_request"}}
+        self.requests.append(body)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            delay = self.delay_next.popleft() if self.delay_next else self.latency_s
+            await asyncio.sleep(delay)
+            if self.fail_next:
+                status = self.fail_next.popleft()
+                message = f"injected {status} {HTTPStatus(status).phrase}"
+                return status, {"error": {"message": message, "type": "standin", "code": status}}
+            if body.get("stream"):
+                return 400, {"error": {"message": "streaming is not supported", "type": "x"}}
+            return 200, self._completion(body)
+        finally:
+            self.in_flight -= 1
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, path, _ = lines[0].split(" ", 2)
+                headers = {}
+                for line in lines[1:]:
+                    name, sep, value = line.partition(":")
+                    if sep:
+                        headers[name.strip().lower()] = value.strip()
+                raw = await reader.readexactly(int(headers.get("content-length", "0")))
+                status, payload = await self._respond(method, path, raw)
+                data = json.dumps(payload).encode()
+                close = headers.get("connection", "").lower() == "close"
+                writer.write(
+                    f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
+                    "Content-Type: application/json\r\n"
+                    f"Content-Length: {len(data)}\r\n"
+                    f"Connection: {'close' if close else 'keep-alive'}\r\n\r\n".encode()
+                    + data
+                )
+                await writer.drain()
+                if close:
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+            pass  # client went away (a timed-out request, or the end of a keep-alive)
+        except asyncio.CancelledError:
+            pass  # stop(): ending normally spares Python 3.11's stream callback a traceback
+        finally:
+            writer.close()
+            if task is not None:
+                self._handlers.discard(task)
+
+    async def serve(self) -> None:
+        """Listen on (host, port) until cancelled (port 0 picks a free port)."""
+        self._server = await asyncio.start_server(self._handle, self.host, self.port, backlog=512)
+        self.port = self._server.sockets[0].getsockname()[1]
+        self._ready.set()
+        async with self._server:
+            await self._server.serve_forever()
+
+    def start(self) -> OpenAIStandin:
+        """Serve from a daemon thread; returns once the port is bound."""
+
+        def run() -> None:
+            self._loop = asyncio.new_event_loop()
+            try:
+                self._loop.run_until_complete(self.serve())
+            except asyncio.CancelledError:
+                pass
+            finally:
+                self._loop.close()
+
+        self._thread = threading.Thread(target=run, name="openai-standin", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("the stand-in server did not start")
+        return self
+
+    async def _shutdown(self) -> None:
+        for task in list(self._handlers):
+            task.cancel()
+        await asyncio.gather(*self._handlers, return_exceptions=True)
+        if self._server is not None:
+            self._server.close()  # ends serve(), and with it the thread's loop
+
+    def stop(self) -> None:
+        """Stop serving, drop open connections and join the thread."""
+        if self._loop is not None and self._loop.is_running():
+            asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop)
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def __enter__(self) -> OpenAIStandin:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def main() -> None:
+    """Run a stand-in server in the foreground."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds per request")
+    parser.add_argument("--ignore-n", action="store_true", help="return one choice, like llama.cpp")
+    args = parser.parse_args()
+    server = OpenAIStandin(
+        latency_s=args.latency, honour_n=not args.ignore_n, host=args.host, port=args.port
+    )
+    print(f"OpenAI stand-in at http://{args.host}:{args.port}/v1", flush=True)
+    asyncio.run(server.serve())
+
+
+if __name__ == "__main__":
+    main()
