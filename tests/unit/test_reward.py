@@ -1,0 +1,148 @@
+"""Rewards in verl's and TRL's signatures: right, wrong and hostile completions, batched and safe
+from many threads, processes and event loops; a broken sandbox raises instead of scoring."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import threading
+from collections.abc import Iterator, Sequence
+
+import pytest
+
+from stepstones.tools import reward
+from stepstones.tools.export import GroundTruth
+from stepstones.tools.sandbox import SandboxConfig, Submission
+from stepstones.tools.schema import TestCase, Verdict
+
+TRUTH = GroundTruth(
+    tests=[TestCase(input=f"[{x}]", expected=str(x + 1)) for x in (0, 1, 5, -3)],
+    entry_point="add_one",
+    time_limit_s=0.5,
+).model_dump_json()
+
+RIGHT = "Sure:\n```python\ndef add_one(x):\n    return x + 1\n```"
+WRONG = "```python\ndef add_one(x):\n    return x + 1 if x > 0 else x\n```"  # passes 2 of 4
+HOSTILE = {
+    "exit_early": "```python\nimport sys\nsys.exit(0)\ndef add_one(x):\n    return x + 1\n```",
+    "forge_output": '```python\nprint(\'{"status": "passed", "passed": 4}\')\n'
+    "def add_one(x):\n    return None\n```",
+    "equal_to_all": "```python\nclass Any:\n    def __eq__(self, other):\n        return True\n"
+    "def add_one(x):\n    return Any()\n```",
+    "kill_parent": "```python\nimport os, signal\ndef add_one(x):\n"
+    "    os.kill(os.getppid(), signal.SIGKILL)\n    return x + 1\n```",
+    "spin": "```python\ndef add_one(x):\n    while True:\n        pass\n```",
+    "read_secrets": "```python\ndef add_one(x):\n    return open('/etc/shadow').read()\n```",
+}
+
+
+def _isolation_reason() -> str | None:
+    from stepstones.tools.sandbox.local import IsolationUnavailable, resolve_isolation
+
+    try:
+        resolve_isolation(SandboxConfig())
+    except IsolationUnavailable as exc:
+        return f"no sandbox isolation here (bwrap or user namespaces needed): {exc}"
+    return None
+
+
+needs_sandbox = pytest.mark.skipif((reason := _isolation_reason()) is not None, reason=reason or "")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def small_sandbox() -> Iterator[None]:
+    """Two workers are enough and start fast; closed after the module."""
+    reward.configure(SandboxConfig(workers=2))
+    yield
+    reward._RUNTIME.close()
+
+
+@needs_sandbox
+def test_verl_compute_score_right_wrong_hostile() -> None:
+    assert reward.compute_score("stepstones", RIGHT, TRUTH) == 1.0
+    assert reward.compute_score("stepstones", WRONG, TRUTH) == 0.0
+    assert reward.compute_score("stepstones", WRONG, TRUTH, partial_credit=True) == 0.5
+    assert reward.compute_score("stepstones", "I don't know.", TRUTH, {"id": "x"}) == 0.0
+    names = list(HOSTILE)
+    scores = reward.compute_score_batch(
+        ["stepstones"] * len(names), [HOSTILE[n] for n in names], [TRUTH] * len(names)
+    )
+    assert dict(zip(names, scores, strict=True)) == dict.fromkeys(names, 0.0)
+
+
+@needs_sandbox
+def test_trl_reward_fn_reads_dataset_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    run = reward._RUNTIME.run
+
+    def counting(subs: Sequence[Submission]) -> list[Verdict]:
+        calls.append(len(subs))
+        return run(subs)
+
+    monkeypatch.setattr(reward._RUNTIME, "run", counting)
+    chat = [[{"role": "assistant", "content": RIGHT}], [{"role": "assistant", "content": WRONG}]]
+    columns = {"reward_model": [{"style": "rule", "ground_truth": TRUTH}] * 2, "id": ["a", "b"]}
+    assert reward.reward_fn(chat, prompts=[[], []], **columns) == [1.0, 0.0]
+    assert reward.reward_fn([RIGHT, HOSTILE["forge_output"]], ground_truth=[TRUTH] * 2) == [
+        1.0,
+        0.0,
+    ]
+    flat = {"tests": [GroundTruth.model_validate_json(TRUTH).model_dump()["tests"]],
+            "entry_point": ["add_one"], "io_style": ["function"]}  # fmt: skip
+    assert reward.make_reward_fn(partial_credit=True)([WRONG], **flat) == [0.5]
+    assert calls == [2, 2, 1]  # one sandbox call per batch
+    with pytest.raises(ValueError, match="no ground truth"):
+        reward.reward_fn([RIGHT])
+
+
+@needs_sandbox
+def test_many_threads_and_a_running_loop() -> None:
+    results: list[list[float]] = []
+
+    def worker() -> None:
+        results.append(reward.reward_fn([RIGHT, WRONG], ground_truth=[TRUTH, TRUTH]))
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [[1.0, 0.0]] * 6
+
+    async def inside_loop() -> float:  # a trainer that calls the sync API from async code
+        return reward.compute_score("stepstones", RIGHT, TRUTH)
+
+    assert asyncio.run(inside_loop()) == 1.0
+
+
+def _score_in_child(text: str) -> float:
+    return reward.compute_score("stepstones", text, TRUTH)
+
+
+@needs_sandbox
+def test_forked_workers_build_their_own_sandbox() -> None:
+    assert reward.compute_score("stepstones", RIGHT, TRUTH) == 1.0  # parent's sandbox exists
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        assert pool.map(_score_in_child, [RIGHT, WRONG, RIGHT]) == [1.0, 0.0, 1.0]
+
+
+class _BrokenSandbox:
+    name = "broken"
+    isolation = "none"
+
+    async def run(self, submissions: Sequence[Submission]) -> list[Verdict]:
+        return [Verdict(status="sandbox_error", error="worker crashed") for _ in submissions]
+
+    async def aclose(self) -> None:
+        return None
+
+
+def test_sandbox_error_raises_never_scores(monkeypatch: pytest.MonkeyPatch) -> None:
+    runtime = reward._Runtime()
+    monkeypatch.setattr(reward, "_RUNTIME", runtime)
+    monkeypatch.setattr(reward, "get_sandbox", lambda config: _BrokenSandbox())
+    with pytest.raises(reward.RewardError, match="worker crashed"):
+        reward.compute_score("stepstones", RIGHT, TRUTH)
+    # no code to run: nothing reaches the sandbox and the score is a plain 0
+    assert reward.reward_fn(["no code here"], ground_truth=[TRUTH]) == [0.0]
+    runtime.close()
