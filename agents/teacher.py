@@ -108,10 +108,16 @@ class ProceduralTeacher:
             rng = random.Random(content_hash(self.seed, request.lineage_id, "level"))
             return rng.randint(max(1, family_levels // 2), max(1, (family_levels + 1) // 2 + 1))
         level = base.level
-        if request.parent is not None and request.direction == "harder":
-            level += 1
-        elif request.parent is not None and request.direction == "easier":
-            level -= 1
+        step = {"harder": 1, "easier": -1}.get(request.direction, 0)
+        if request.parent is not None:
+            level += step
+        if request.critique is not None and any(
+            r.code == "duplicate" for r in request.critique.rejections
+        ):
+            # New numbers at the same level make the same task again: the critic asks for a
+            # changed task, so move to the neighbouring variant (the turn's way if possible).
+            ahead = level + (step or 1)
+            level = ahead if 1 <= ahead <= family_levels else level - (step or 1)
         return min(max(level, 1), family_levels)
 
     async def write(self, request: TeacherRequest) -> TeacherResult:
