@@ -32,6 +32,7 @@ from stepstones.tools.schedule import (
     Step,
     band_order,
     bands_from_config,
+    lineage_roots,
     schedule,
 )
 from stepstones.tools.schema import IOStyle, Problem, Record, TestCase
@@ -199,7 +200,14 @@ def arrow_schema() -> Any:
 def screen(
     problems: Sequence[Problem], benchmark: BenchmarkIndex | None, threshold: float = 0.8
 ) -> tuple[list[Problem], list[Exclusion]]:
-    """Drop problems overlapping the benchmark, then near-duplicates of an earlier kept problem."""
+    """Drop problems overlapping the benchmark, then near-duplicates of an earlier kept problem.
+
+    Stepping stones of one lineage differ by design in a word or a comparison ("increasing" ->
+    "decreasing") and score ~0.9 on text alone, so inside a lineage only an identical normalised
+    problem counts as a duplicate (the critic already rejects copies of a parent); across
+    lineages anything at `threshold` or above does, since two seeds then led to the same task.
+    """
+    roots = lineage_roots(problems)
     kept: list[Problem] = []
     excluded: list[Exclusion] = []
     index = NearDupIndex(threshold=threshold)
@@ -209,7 +217,7 @@ def screen(
             excluded.append(Exclusion(p.id, "contaminated", hit[0], hit[1]))
             continue
         text = problem_text(p)
-        dups = index.query(text)
+        dups = [(k, s) for k, s in index.query(text) if roots[k] != roots[p.id] or s >= 1.0]
         if dups:
             excluded.append(Exclusion(p.id, "duplicate", dups[0][0], dups[0][1]))
             continue

@@ -85,7 +85,7 @@ def easy_to_hard(problems: Iterable[Problem], bands: Sequence[BandRange] = ()) -
     return [Step(p, i, p.band or UNBANDED) for i, p in enumerate(ordered)]
 
 
-def _lineage_roots(problems: Sequence[Problem]) -> dict[str, str]:
+def lineage_roots(problems: Sequence[Problem]) -> dict[str, str]:
     """Problem id -> lineage key: the recorded root, else the oldest ancestor found by parents."""
     by_id = {p.id: p for p in problems}
     roots: dict[str, str] = {}
@@ -122,7 +122,7 @@ def lineage_order(problems: Iterable[Problem]) -> list[Step]:
     """
     items = list(problems)
     by_id = {p.id: p for p in items}
-    roots = _lineage_roots(items)
+    roots = lineage_roots(items)
     groups: dict[str, list[Problem]] = defaultdict(list)
     for p in items:
         groups[roots[p.id]].append(p)

@@ -1,0 +1,118 @@
+"""Near-duplicate detection finds copies and renamed copies, spares unrelated problems and
+stepping stones of one lineage, and gives the same signatures in every process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from stepstones.tools.dedup import NearDupIndex, normalize_code, problem_text
+from stepstones.tools.export import screen
+from stepstones.tools.schema import Lineage, Problem, TestCase
+
+STATEMENT = (
+    "Given a list of integers, return the length of the longest strictly increasing contiguous "
+    "run. An empty list has run length 0."
+)
+REFERENCE = '''def solve(nums):
+    """Longest increasing run."""
+    best = cur = 0
+    prev = None
+    for x in nums:
+        cur = cur + 1 if prev is not None and x > prev else 1
+        best = max(best, cur)
+        prev = x
+    return best
+'''
+RENAMED = """from typing import List
+
+
+def longest_run(values: List[int]) -> int:
+    # one pass over the list
+    top = length = 0
+    last = None
+    for v in values:
+        length = length + 1 if last is not None and v > last else 1
+        top = max(top, length)
+        last = v
+    return top
+"""
+
+
+def make(statement: str, reference: str, root: str | None = None) -> Problem:
+    """A problem from its statement and reference (tests do not matter here)."""
+    return Problem(statement=statement, tests=[TestCase(input="[[1, 2]]", expected="2")],
+                   reference_solution=reference,
+                   lineage=Lineage(seed_id="s", root_id=root, parent_id=root))  # fmt: skip
+
+
+BASE = make(STATEMENT, REFERENCE)
+NEAR = make(STATEMENT.replace(". An", "; an"), REFERENCE.replace("best", "answer"))
+RENAMED_COPY = make(STATEMENT, RENAMED)
+UNRELATED = make(
+    "Return the number of vowels in a string, counting upper and lower case.",
+    "def solve(s):\n    return sum(c in 'aeiouAEIOU' for c in s)\n",
+)
+
+
+def test_normalize_code_keeps_shape_only() -> None:
+    assert normalize_code(REFERENCE) == normalize_code(RENAMED)
+    assert normalize_code("x = len(y)  # count\n") == "v0 = len ( v1 )"
+    assert normalize_code("def broken(:\n  x = 1 # c") == "def broken(: x = 1"
+
+
+@pytest.mark.parametrize(
+    ("other", "found"), [(NEAR, True), (RENAMED_COPY, True), (UNRELATED, False)]
+)
+def test_near_duplicates_found_unrelated_not(other: Problem, found: bool) -> None:
+    index = NearDupIndex(threshold=0.8)
+    index.add(BASE.id, problem_text(BASE))
+    hits = index.query(problem_text(other))
+    assert bool(hits) is found
+    if found:
+        assert hits[0][0] == BASE.id and hits[0][1] >= 0.8
+
+
+def test_index_add_remove_and_bad_arguments() -> None:
+    index = NearDupIndex()
+    index.add("a", problem_text(BASE))
+    index.add("a", problem_text(BASE))  # re-adding replaces
+    assert len(index) == 1 and "a" in index
+    assert index.query(problem_text(BASE), exclude={"a"}) == []
+    index.remove("a")
+    index.remove("a")
+    assert index.query(problem_text(BASE)) == [] and len(index) == 0
+    with pytest.raises(ValueError):
+        NearDupIndex(threshold=0.0)
+
+
+def test_signatures_agree_across_processes() -> None:
+    code = (
+        "from stepstones.tools.dedup import NearDupIndex;"
+        "print(NearDupIndex().signature('longest increasing run')[:4])"
+    )
+    outs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"PYTHONHASHSEED": seed},
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert len(outs) == 1
+    assert outs.pop().strip() == str(NearDupIndex().signature("longest increasing run")[:4])
+
+
+def test_export_screen_spares_stepping_stones_of_one_lineage() -> None:
+    harder = make(STATEMENT.replace("increasing", "decreasing"),
+                  REFERENCE.replace("x > prev", "x < prev"), root=BASE.id)  # fmt: skip
+    copy_elsewhere = make(STATEMENT, RENAMED)  # its own lineage
+    kept, excluded = screen([BASE, harder, copy_elsewhere], benchmark=None)
+    assert [p.id for p in kept] == [BASE.id, harder.id]
+    assert [(e.id, e.reason, e.match) for e in excluded] == [
+        (copy_elsewhere.id, "duplicate", BASE.id)
+    ]
