@@ -186,8 +186,9 @@ def load_context(
     if env:
         merged = _deep_merge(merged, env)
         origin += " + STEPSTONES_* environment"
-    if overrides:
-        merged = _deep_merge(merged, {k: v for k, v in overrides.items() if v is not None})
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    if given:
+        merged = _deep_merge(merged, given)
         origin += " + command line"
     try:
         return RunContext.model_validate(merged)

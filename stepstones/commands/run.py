@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from stepstones.graphs.context import ConfigError, load_context
@@ -101,10 +102,10 @@ def run(
             if live is not None:
                 live.stop()
     except RunStopped as exc:
-        console.print(f"[yellow]{exc}[/yellow]")
+        console.print(f"[yellow]{escape(str(exc))}[/yellow]", soft_wrap=True)
         raise typer.Exit(130) from None
     except (ConfigError, ValueError, OSError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
         raise typer.Exit(2) from None
     if result.stop_reason == "awaiting_review":
         console.print(f"run {result.run_id} is waiting for a human review of a problem: answer "

@@ -60,3 +60,10 @@ def test_get_context_defaults_and_coercion() -> None:
     assert get_context(R()) == RunContext()
     R.context = {"samples": 3}  # type: ignore[assignment]
     assert get_context(R()).samples == 3
+
+
+def test_the_example_config_in_the_readme_loads() -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "config.toml"
+    ctx = load_context(example, environ={})
+    assert [b.name for b in ctx.bands] == ["hard", "medium", "easy"]
+    assert ctx.sandbox.isolation == "auto" and not ctx.sandbox.allow_unisolated

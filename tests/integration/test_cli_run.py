@@ -1,0 +1,77 @@
+"""`stepstones run` as a user meets it: the offline default end to end, and bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+
+from tests.conftest import needs_bwrap
+
+
+def stepstones(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "stepstones", *args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_default_offline_run_fills_every_band_within_five_minutes(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    start = time.monotonic()
+    done = stepstones("run", "--out", str(out), "--quiet")
+    elapsed = time.monotonic() - start
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert elapsed < 300, f"default run took {elapsed:.0f} s"
+    report = json.loads((out / "report.json").read_text())
+    assert report["stop_reason"] == "quotas_filled"
+    assert all(band["filled"] for band in report["bands"].values()), report["bands"]
+    assert report["lineages"]["chains_of_3_or_more"] >= 1
+    db = sqlite_utils.Database(out / "bank.sqlite")
+    assert db["problems"].count >= sum(b["quota"] for b in report["bands"].values())
+    assert db["attempts"].count > 0 and db["runs"].count == 1
+    assert "stopped: quotas_filled" in done.stdout
+
+
+def test_bad_config_file_is_one_clear_line_and_nothing_written(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("samples = -3\n")
+    out = tmp_path / "out"
+    done = stepstones("run", "--config", str(cfg), "--out", str(out), "--quiet")
+    assert done.returncode == 2
+    assert "samples" in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_unknown_model_string_is_one_clear_line_and_nothing_written(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done = stepstones("run", "--teacher", "gpt4-please", "--out", str(out), "--quiet")
+    assert done.returncode == 2, done.stderr
+    assert "gpt4-please" in done.stderr and "Traceback" not in done.stderr
+    assert not out.exists()
+
+
+def test_unwritable_out_is_one_clear_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    done = stepstones("run", "--out", str(blocker / "out"), "--quiet")
+    assert done.returncode == 2
+    assert "not writable" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_resume_of_an_unknown_run_is_a_clear_error(tmp_path: Path) -> None:
+    done = stepstones("run", "--out", str(tmp_path), "--resume", "nope", "--quiet")
+    assert done.returncode == 2 and "no bank" in done.stderr
+
+
+def test_help_lists_the_commands() -> None:
+    done = stepstones("--help")
+    assert done.returncode == 0
+    for command in ("run", "schema", "export"):
+        assert command in done.stdout
