@@ -280,7 +280,13 @@ def _write_data(rows: list[dict[str, Any]], folder: Path, fmt: Format) -> None:
             splits[f"stage_{k:02d}_{_safe(name)}"] = datasets.Dataset.from_list(
                 part, features=features
             )
-    datasets.DatasetDict(splits).save_to_disk(str(folder))
+    was_enabled = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()  # one summary line from the CLI, not a bar per split
+    try:
+        datasets.DatasetDict(splits).save_to_disk(str(folder))
+    finally:
+        if was_enabled:
+            datasets.enable_progress_bars()
 
 
 def _replace_dir(tmp: Path, out: Path, force: bool) -> None:

@@ -43,7 +43,8 @@ def _extract(text: str, entry_point: str) -> str | None:
     # The students' own extractor, so a completion earns the reward its pass rate promised.
     from stepstones.agents.parsing import extract_code
 
-    return extract_code(text, entry_point)
+    code: str | None = extract_code(text, entry_point)
+    return code
 
 
 class _Runtime:
@@ -84,7 +85,10 @@ class _Runtime:
             loop, sandbox = self._ensure()
         except Exception as exc:  # no isolation, missing backend: infrastructure
             raise RewardError(f"cannot start the sandbox: {exc}") from exc
-        return asyncio.run_coroutine_threadsafe(sandbox.run(submissions), loop).result()
+        verdicts: list[Verdict] = asyncio.run_coroutine_threadsafe(
+            sandbox.run(submissions), loop
+        ).result()
+        return verdicts
 
     def _close_locked(self) -> None:
         sandbox, loop = self._sandbox, self._loop
