@@ -1,0 +1,102 @@
+"""kill -9 a run at several points, resume it, and compare with an uninterrupted run.
+
+The offline configuration is deterministic for a given seed (procedural teacher, simulated
+students, calibrated limits), so the resumed run must hold exactly the problems and attempts of
+the uninterrupted one: none lost (the checkpoint replays unfinished steps), none duplicated
+(bank writes are upserts on content-hash ids).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import needs_bwrap
+
+ARGS = ["--quota", "3", "--seed", "7", "--quiet"]
+
+
+def start(out: Path, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "stepstones", "run", "--out", str(out), *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def turns(out: Path) -> int:
+    try:
+        with sqlite3.connect(out / "bank.sqlite", timeout=1) as db:
+            return int(db.execute("select count(*) from turns").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def contents(out: Path) -> dict[str, object]:
+    with sqlite3.connect(out / "bank.sqlite") as db:
+        problems = db.execute("select id, valid from problems").fetchall()
+        attempts = db.execute("select id, problem_id, passed from attempts").fetchall()
+        n_attempts = db.execute("select count(*) from attempts").fetchone()[0]
+    return {"problems": sorted(problems), "attempts": sorted(attempts), "rows": n_attempts}
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    out = tmp_path_factory.mktemp("baseline")
+    proc = start(out, "--run-id", "base", *ARGS)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err[-2000:]
+    report = json.loads((out / "report.json").read_text())
+    return {"contents": contents(out), "report": report, "turns": turns(out)}
+
+
+@needs_bwrap
+@pytest.mark.slow
+@pytest.mark.parametrize("kill_fraction", [0.15, 0.5, 0.85])
+def test_kill_9_then_resume_matches_an_uninterrupted_run(
+    tmp_path: Path, baseline: dict[str, object], kill_fraction: float
+) -> None:
+    kill_after = max(1, int(int(baseline["turns"]) * kill_fraction))  # type: ignore[call-overload]
+    out = tmp_path / "run"
+    proc = start(out, "--run-id", "crashy", *ARGS)
+    deadline = time.monotonic() + 300
+    while turns(out) < kill_after and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if proc.poll() is not None:
+        pytest.fail(f"run finished before the kill point {kill_after}: {proc.stderr.read()}")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert turns(out) < int(baseline["turns"])  # type: ignore[call-overload]
+
+    resumed = start(out, "--resume", "crashy", "--quiet")
+    _, err = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, err[-2000:]
+    got = contents(out)
+    want = baseline["contents"]
+    assert got["problems"] == want["problems"]  # type: ignore[index]
+    assert got["attempts"] == want["attempts"]  # type: ignore[index]
+    assert got["rows"] == len(got["attempts"])  # type: ignore[arg-type]
+    report = json.loads((out / "report.json").read_text())
+    assert report["bands"] == baseline["report"]["bands"]  # type: ignore[index]
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_sigterm_stops_cleanly_and_says_how_to_resume(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    proc = start(out, "--run-id", "polite", *ARGS)
+    deadline = time.monotonic() + 300
+    while turns(out) < 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "--resume polite" in err
+    resumed = start(out, "--resume", "polite", "--quiet")
+    _, err = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, err[-2000:]
