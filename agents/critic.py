@@ -9,6 +9,7 @@ Infrastructure failure raises `InfraError`: it is never the problem's fault.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -219,7 +220,7 @@ class Critic:
             ev.mutants = rest[n_wrong:]
         text = problem_text(problem)
         ev.duplicates = dedup.query(text, exclude=exclude | {problem.id})
-        index = self.benchmark()
+        index = await asyncio.to_thread(self.benchmark)  # reads the benchmark file once
         ev.contamination = contaminated(problem, index) if index is not None else None
         return ev, limit if first.ok else None
 

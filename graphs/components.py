@@ -37,14 +37,18 @@ class Components:
     started: float = field(default_factory=time.monotonic)
     _dedup: dict[str, NearDupIndex] = field(default_factory=dict)
 
-    def dedup(self, run_id: str, threshold: float) -> NearDupIndex:
+    async def dedup(self, run_id: str, threshold: float) -> NearDupIndex:
         """The run's near-duplicate index, rebuilt from the bank on first use (resume-safe)."""
         index = self._dedup.get(run_id)
         if index is None:
-            index = NearDupIndex(threshold=threshold)
-            for problem in self.bank.problems(run_id):
-                index.add(problem.id, problem_text(problem))
-            self._dedup[run_id] = index
+            index = await asyncio.to_thread(self._load_dedup, run_id, threshold)
+            index = self._dedup.setdefault(run_id, index)
+        return index
+
+    def _load_dedup(self, run_id: str, threshold: float) -> NearDupIndex:
+        index = NearDupIndex(threshold=threshold)
+        for problem in self.bank.problems(run_id):
+            index.add(problem.id, problem_text(problem))
         return index
 
     async def aclose(self) -> None:
@@ -103,7 +107,9 @@ class ComponentResolver:
         key = ctx.model_dump_json()
         async with self._lock:
             if key not in self._cache:
-                self._cache[key] = build_components(ctx, **self.injected)  # type: ignore[arg-type]
+                # Building opens files and starts sandbox workers: off the event loop.
+                self._cache[key] = await asyncio.to_thread(
+                    build_components, ctx, **self.injected)  # type: ignore[arg-type]
             return self._cache[key]
 
     async def aclose(self) -> None:

@@ -16,6 +16,7 @@ the checkpointer-free compile that langgraph.json points Studio at.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections import Counter
@@ -53,6 +54,8 @@ from stepstones.tools.seeds import load_seeds
 from stepstones.tools.store import Bank
 
 INFRA_RETRY = RetryPolicy(max_attempts=3, retry_on=InfraError)
+io = asyncio.to_thread
+"""Blocking work (SQLite, files) runs off the event loop: LangGraph's server refuses it there."""
 
 
 def band_counts(outcomes: list[TurnOutcome]) -> Counter[str]:
@@ -82,11 +85,12 @@ def graph_builder(
     async def start_run(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         ctx, comps = await parts(runtime)
         run_id = state.get("run_id") or uuid.uuid4().hex[:12]
-        seeds = state.get("seeds") or load_seeds(ctx.seeds.source, ctx.seeds.limit, ctx.seed)
+        seeds = state.get("seeds") or await io(
+            load_seeds, ctx.seeds.source, ctx.seeds.limit, ctx.seed)
         if ctx.budget.max_seeds is not None:
             seeds = seeds[: ctx.budget.max_seeds]
-        comps.bank.start_run(run_id, ctx.model_dump(mode="json"))
-        comps.bank.add_seeds(run_id, seeds)
+        await io(comps.bank.start_run, run_id, ctx.model_dump(mode="json"))
+        await io(comps.bank.add_seeds, run_id, seeds)
         return {"run_id": run_id, "queue": seeds, "lineages": {}, "outcomes": [], "counted": 0,
                 "round": 0, "stop_reason": None}
 
@@ -160,9 +164,9 @@ def graph_builder(
     async def finish_run(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         ctx, comps = await parts(runtime)
         usage = comps.meter.totals()
-        comps.bank.set_usage(state["run_id"], usage)
-        report = build_report(state, ctx, comps.bank.usage(state["run_id"]))
-        comps.bank.finish_run(state["run_id"], "finished", report)
+        await io(comps.bank.set_usage, state["run_id"], usage)
+        report = build_report(state, ctx, await io(comps.bank.usage, state["run_id"]))
+        await io(comps.bank.finish_run, state["run_id"], "finished", report)
         return {"report": report}
 
     # -- turn subgraph nodes ---------------------------------------------------------------
@@ -185,8 +189,8 @@ def graph_builder(
             malformed = Critique(valid=False, rejections=[Rejection(
                 code="malformed", message=f"the reply was not a usable problem: {result.failure}"
             )])
-            comps.bank.put_rejection(state["run_id"], lin.lineage_id, lin.turns, repairs, None,
-                                     malformed)
+            await io(comps.bank.put_rejection, state["run_id"], lin.lineage_id, lin.turns,
+                     repairs, None, malformed)
             return {"problem": None, "critique": malformed, "teacher_calls": calls,
                     "repairs": repairs}
         problem = result.problem
@@ -203,10 +207,10 @@ def graph_builder(
         lin = state["lineage"]
         exclude = {lin.parent.id} if lin.parent else set()
         critique = await comps.critic.review(
-            problem, comps.dedup(state["run_id"], ctx.critic.dedup_threshold), exclude)
+            problem, (await comps.dedup(state["run_id"], ctx.critic.dedup_threshold)), exclude)
         if not critique.valid:
-            comps.bank.put_problem(state["run_id"], lin.lineage_id, problem, valid=False)
-            comps.bank.put_rejection(state["run_id"], lin.lineage_id, lin.turns,
+            await io(comps.bank.put_problem, state["run_id"], lin.lineage_id, problem, valid=False)
+            await io(comps.bank.put_rejection, state["run_id"], lin.lineage_id, lin.turns,
                                      state.get("repairs", 0), problem, critique)
             return {"critique": critique}
         timed = problem.model_copy(update={"time_limit_s": critique.time_limit_s})
@@ -256,8 +260,8 @@ def graph_builder(
                     "reviewed": False}
         critique = Critique(valid=False, rejections=[Rejection(
             code="reviewer_rejected", message=decision.reason[:500])])
-        comps.bank.put_problem(state["run_id"], lin.lineage_id, problem, valid=False)
-        comps.bank.put_rejection(state["run_id"], lin.lineage_id, lin.turns,
+        await io(comps.bank.put_problem, state["run_id"], lin.lineage_id, problem, valid=False)
+        await io(comps.bank.put_rejection, state["run_id"], lin.lineage_id, lin.turns,
                                  state.get("repairs", 0), problem, critique)
         return {"critique": critique, "reviewed": False}
 
@@ -291,7 +295,7 @@ def graph_builder(
                 error=s.error or "no code in the reply")
             attempts.append(Attempt(problem_id=problem.id, student=name, sample=i, code=s.code,
                                     raw=s.raw, verdict=verdict))
-        comps.bank.put_attempts(state["run_id"], attempts)
+        await io(comps.bank.put_attempts, state["run_id"], attempts)
         return {"attempts": attempts}
 
     async def summarize_performance(
@@ -303,7 +307,7 @@ def graph_builder(
             raise RuntimeError("summarize_performance reached without a problem")
         names = sorted({a.student for a in state.get("attempts", [])})
         summary = summarize(problem, state.get("attempts", []), names)
-        comps.bank.put_summary(state["run_id"], summary)
+        await io(comps.bank.put_summary, state["run_id"], summary)
         return {"summary": summary}
 
     async def assign_band(state: TurnState, runtime: Runtime[RunContext]) -> dict[str, Any]:
@@ -315,14 +319,14 @@ def graph_builder(
         banded = problem.model_copy(update={
             "band": band, "pass_rate": summary.pass_rate,
             "pass_rates": {s.student: s.pass_rate for s in summary.students}})
-        comps.bank.put_problem(state["run_id"], lin.lineage_id, banded, valid=True)
-        comps.dedup(state["run_id"], ctx.critic.dedup_threshold).add(
+        await io(comps.bank.put_problem, state["run_id"], lin.lineage_id, banded, valid=True)
+        (await comps.dedup(state["run_id"], ctx.critic.dedup_threshold)).add(
             banded.id, problem_text(banded))
         outcome = TurnOutcome(
             lineage_id=lin.lineage_id, seed_id=lin.seed.id, turn=lin.turns,
             direction=lin.direction, teacher_calls=state.get("teacher_calls", 0),
             problem_id=banded.id, valid=True, band=band, pass_rate=summary.pass_rate)
-        comps.bank.put_turn(state["run_id"], outcome)
+        await io(comps.bank.put_turn, state["run_id"], outcome)
         grown = lin.model_copy(update={
             "turns": lin.turns + 1, "parent": banded, "summary": summary,
             "problem_ids": [*lin.problem_ids, banded.id]})
@@ -336,7 +340,7 @@ def graph_builder(
             direction=lin.direction, teacher_calls=state.get("teacher_calls", 0),
             problem_id=p.id if (p := state.get("problem")) else None, valid=False,
             discarded=True, rejections=critique.rejections if critique else [])
-        comps.bank.put_turn(state["run_id"], outcome)
+        await io(comps.bank.put_turn, state["run_id"], outcome)
         return {"outcomes": [outcome],
                 "lineages": {lin.lineage_id: lin.model_copy(update={"turns": lin.turns + 1})}}
 

@@ -8,6 +8,7 @@ ones. Records go in and come out as the pydantic models of `schema`.
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -34,7 +35,9 @@ class Bank:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite_utils.Database(str(self.path), recursive_triggers=False)
+        # One connection shared by the event loop's worker threads, serialised by self._lock.
+        conn = sqlite3.connect(str(self.path), check_same_thread=False)
+        self.db = sqlite_utils.Database(conn, recursive_triggers=False)
         self.db.conn.execute("PRAGMA journal_mode=WAL")
         self.db.conn.execute("PRAGMA synchronous=NORMAL")
         self._lock = threading.RLock()

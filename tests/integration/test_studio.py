@@ -1,0 +1,121 @@
+"""`langgraph dev` serves the curriculum graph from langgraph.json, as Studio uses it.
+
+Driven through `langgraph_sdk`: find the assistant, create a thread, stream a short run to the
+end and read the final state; then the human-review interrupt, answered over the API.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import needs_bwrap
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.studio, pytest.mark.slow, needs_bwrap]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    pytest.importorskip("langgraph_api", reason="needs langgraph-cli[inmem] (extra `studio`)")
+    port = free_port()
+    log = tmp_path_factory.mktemp("studio") / "server.log"
+    cli = Path(sys.executable).with_name("langgraph")
+    with log.open("w") as fh:
+        proc = subprocess.Popen(
+            [str(cli), "dev", "--no-browser", "--no-reload", "--port", str(port),
+             "--host", "127.0.0.1"],
+            cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(f"{url}/ok", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"langgraph dev did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def context(tmp_path: Path, **kw: Any) -> dict[str, Any]:
+    return {"bank": str(tmp_path / "bank.sqlite"), "samples": 2, "concurrency": 2,
+            "seeds": {"source": "puzzles"},
+            "bands": [{"name": "all", "lo": 0.0, "hi": 1.0, "quota": 2}], **kw}
+
+
+async def test_stream_a_short_run_through_the_sdk(server: str, tmp_path: Path) -> None:
+    from langgraph_sdk import get_client
+
+    client = get_client(url=server)
+    (assistant,) = await client.assistants.search(graph_id="curriculum")
+    thread = await client.threads.create()
+    nodes = []
+    async for chunk in client.runs.stream(
+        thread["thread_id"], assistant["assistant_id"], input={"run_id": "studio-run"},
+        context=context(tmp_path), stream_mode="updates", stream_subgraphs=True,
+    ):
+        assert chunk.event != "error", chunk.data
+        if chunk.event.startswith("updates") and isinstance(chunk.data, dict):
+            nodes.extend(chunk.data)
+    assert {"start_run", "schedule_turns", "finish_run"} <= set(nodes)
+    assert {"generate_problem", "critique_problem", "solve_problem", "assign_band"} <= set(nodes)
+    state = await client.threads.get_state(thread["thread_id"])
+    values = state["values"]
+    assert values["stop_reason"] == "quotas_filled"
+    assert values["report"]["bands"]["all"]["filled"]
+    assert any(o["valid"] for o in values["outcomes"])
+
+
+async def test_human_review_interrupt_then_approve(server: str, tmp_path: Path) -> None:
+    from langgraph_sdk import get_client
+
+    client = get_client(url=server)
+    thread = await client.threads.create()
+    ctx = context(tmp_path, human_review=True, concurrency=1,
+                  bands=[{"name": "all", "lo": 0.0, "hi": 1.0, "quota": 1}])
+    await client.runs.wait(thread["thread_id"], "curriculum", input={"run_id": "review"},
+                           context=ctx)
+    state = await client.threads.get_state(thread["thread_id"], subgraphs=True)
+    interrupts = [i for task in state["tasks"] for i in task.get("interrupts", [])]
+    assert len(interrupts) == 1
+    question = interrupts[0]["value"]
+    assert question["kind"] == "review_problem" and question["problem"]["statement"]
+    # Nothing was solved yet: students only see approved problems.
+    assert not state["values"].get("outcomes")
+
+    for _ in range(10):  # approve until the band is full (a too-easy draft asks again)
+        await client.runs.wait(thread["thread_id"], "curriculum", context=ctx,
+                               command={"resume": {i["id"]: {"action": "approve"}
+                                                   for i in interrupts}})
+        state = await client.threads.get_state(thread["thread_id"], subgraphs=True)
+        interrupts = [i for task in state["tasks"] for i in task.get("interrupts", [])]
+        if not interrupts:
+            break
+    assert state["values"]["stop_reason"] == "quotas_filled"
+    assert state["values"]["outcomes"][0]["valid"]
