@@ -47,10 +47,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         deadline = time.monotonic() + 120
         while True:
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"{url}/ok", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
+            with contextlib.suppress(OSError), urllib.request.urlopen(
+                f"{url}/ok", timeout=2
+            ) as resp:
+                if resp.status == 200:
+                    break
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"langgraph dev did not start:\n{log.read_text()[-3000:]}")
             time.sleep(0.5)
