@@ -165,7 +165,9 @@ def graph_builder(
         ctx, comps = await parts(runtime)
         usage = comps.meter.totals()
         await io(comps.bank.set_usage, state["run_id"], usage)
-        report = build_report(state, ctx, await io(comps.bank.usage, state["run_id"]))
+        rejections = await io(comps.bank.rejections, state["run_id"])
+        report = build_report(state, ctx, await io(comps.bank.usage, state["run_id"]),
+                              [r["codes"] for r in rejections])
         await io(comps.bank.finish_run, state["run_id"], "finished", report)
         return {"report": report}
 

@@ -24,8 +24,15 @@ def _chains(outcomes: list[TurnOutcome]) -> dict[str, int]:
     return dict(per)
 
 
-def build_report(state: RunState, ctx: RunContext, usage: list[Usage]) -> dict[str, Any]:
-    """A JSON-ready summary of the run."""
+def build_report(
+    state: RunState, ctx: RunContext, usage: list[Usage],
+    rejection_codes: list[list[str]] | None = None,
+) -> dict[str, Any]:
+    """A JSON-ready summary of the run.
+
+    `rejection_codes` (one list per recorded rejection, from the bank) counts every rejected
+    draft, repairs included; without it only the final reasons of discarded turns are known.
+    """
     outcomes = state.get("outcomes", [])
     valid = [o for o in outcomes if o.valid]
     in_band = Counter(o.band for o in valid)
@@ -43,8 +50,12 @@ def build_report(state: RunState, ctx: RunContext, usage: list[Usage]) -> dict[s
         row["banded"] += int(o.valid and o.band not in (TOO_EASY, TOO_HARD))
         row["teacher_calls"] += o.teacher_calls
     rejections: Counter[str] = Counter()
-    for o in outcomes:
-        rejections.update(r.code for r in o.rejections)
+    if rejection_codes is not None:
+        for codes in rejection_codes:
+            rejections.update(codes)
+    else:
+        for o in outcomes:
+            rejections.update(r.code for r in o.rejections)
     chains = _chains(outcomes)
     directions = Counter(o.direction for o in valid)
     calls = sum(o.teacher_calls for o in outcomes)
