@@ -7,13 +7,21 @@ process. Families are grouped by category in the sibling modules.
 
 from __future__ import annotations
 
-from stepstones.agents.families import dp, graphs, lists, numbers, parsing, strings
+from stepstones.agents.families import (
+    dp,
+    graphs,
+    lists,
+    numbers,
+    parsing,
+    simulation,
+    strings,
+)
 from stepstones.agents.families.base import BugKind, FamilyInstance, TaskFamily
 
 
 def _registry() -> dict[str, TaskFamily]:
     registry: dict[str, TaskFamily] = {}
-    for module in (strings, lists, numbers, parsing, dp, graphs):
+    for module in (strings, lists, numbers, parsing, dp, graphs, simulation):
         for family in module.FAMILIES:
             if family.name in registry:
                 raise ValueError(f"two task families are named {family.name!r}")
