@@ -26,7 +26,7 @@ async def _judge(problem: Problem, code: str, backend: str, calibrate_first: boo
     from stepstones.tools.sandbox.base import SandboxConfig, Submission
     from stepstones.tools.sandbox.calibrate import calibrate
 
-    config = SandboxConfig(backend=backend, workers=1)  # type: ignore[arg-type]
+    config = SandboxConfig(backend=backend, workers=1)
     sandbox = get_sandbox(config)
     try:
         if calibrate_first:

@@ -14,7 +14,8 @@ from stepstones.tools.schema import Problem, Verdict
 
 def limit_from(measured_s: float, config: SandboxConfig) -> float:
     """The CPU-time limit for a problem whose reference used `measured_s` seconds."""
-    return round(max(config.time_floor_s, config.time_multiplier * measured_s), 3)
+    limit: float = round(max(config.time_floor_s, config.time_multiplier * measured_s), 3)
+    return limit
 
 
 async def calibrate(

@@ -29,6 +29,7 @@ import struct
 import sys
 import time
 import traceback
+from typing import Any
 
 _HEADER = struct.Struct(">I")
 _RESULT_FD = 3
@@ -53,7 +54,7 @@ def _read_exact(fd: int, n: int) -> bytes | None:
     return bytes(chunks)
 
 
-def read_frame(fd: int) -> dict | None:
+def read_frame(fd: int) -> dict[str, Any] | None:
     """One JSON frame from `fd`, or None at end of file."""
     head = _read_exact(fd, _HEADER.size)
     if head is None:
@@ -117,11 +118,11 @@ def _kind(exc: BaseException) -> str:
     return "runtime_error"
 
 
-def _run_function(job: dict, budget: int) -> None:
+def _run_function(job: dict[str, Any], budget: int) -> None:
     inputs = job["inputs"]
     start = _process_time()
     try:
-        ns: dict = {"__name__": "__solution__", "__builtins__": builtins}
+        ns: dict[str, Any] = {"__name__": "__solution__", "__builtins__": builtins}
         exec(compile(job["code"], "solution.py", "exec"), ns)
         fn = ns.get(job["entry_point"])
         if not callable(fn):
@@ -147,7 +148,7 @@ def _run_function(job: dict, budget: int) -> None:
         _emit(i, "ok", out, None, _process_time() - t0)
 
 
-def _run_stdio(job: dict, budget: int) -> None:
+def _run_stdio(job: dict[str, Any], budget: int) -> None:
     try:
         code = compile(job["code"], "solution.py", "exec")
     except BaseException as exc:
@@ -187,7 +188,7 @@ def _run_stdio(job: dict, budget: int) -> None:
         _emit(i, status, output, error, _process_time() - t0)
 
 
-def _child(job: dict, wfd: int, workdir: str, uid: int) -> None:
+def _child(job: dict[str, Any], wfd: int, workdir: str, uid: int) -> None:
     limits = job["limits"]
     os.setsid()
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -284,7 +285,9 @@ def _kill_descendants() -> None:
                 os.waitpid(kid, 0)
 
 
-def _collect(pid: int, rfd: int, job: dict, seen: list[float]) -> tuple[list[bytes], str | None]:
+def _collect(
+    pid: int, rfd: int, job: dict[str, Any], seen: list[float]
+) -> tuple[list[bytes], str | None]:
     """Read result frames until the child exits or breaks a limit; returns (frames, killed).
 
     `seen` receives the largest CPU time measured for the solution's process tree.
@@ -353,7 +356,7 @@ def _split(buf: bytearray) -> list[bytes]:
     return out
 
 
-def run_job(job: dict, uid: int, tmp: str, seq: int) -> dict:
+def run_job(job: dict[str, Any], uid: int, tmp: str, seq: int) -> dict[str, Any]:
     """Fork one child for `job`, supervise it and return the answer frame."""
     workdir = os.path.join(tmp, f"run-{os.getpid()}-{seq}")
     os.mkdir(workdir, 0o700)
