@@ -13,6 +13,7 @@ from stepstones.agents.families import (
     lists,
     numbers,
     parsing,
+    search,
     simulation,
     strings,
 )
@@ -21,7 +22,7 @@ from stepstones.agents.families.base import BugKind, FamilyInstance, TaskFamily
 
 def _registry() -> dict[str, TaskFamily]:
     registry: dict[str, TaskFamily] = {}
-    for module in (strings, lists, numbers, parsing, dp, graphs, simulation):
+    for module in (strings, lists, numbers, search, parsing, dp, graphs, simulation):
         for family in module.FAMILIES:
             if family.name in registry:
                 raise ValueError(f"two task families are named {family.name!r}")
