@@ -170,7 +170,8 @@ class MazeRoute(TaskFamily):
         return (self._steps, self._weighted, self._breaker)[level - 1](rng)
 
     @staticmethod
-    def _maze(rng: random.Random, rows: int, cols: int, density: float, cells: str = ".") -> list[str]:
+    def _maze(rng: random.Random, rows: int, cols: int, density: float,
+              cells: str = ".") -> list[str]:
         grid = [[rng.choice(cells) if rng.random() >= density else "#" for _ in range(cols)]
                 for _ in range(rows)]
         grid[0][0] = "S"
@@ -447,7 +448,8 @@ class Components(TaskFamily):
                                 "        if a != b:\n            parent[int(data[pos - 2])] = b"),
         }
         if level == 1:
-            bugs["edge_case"] = swap(ref, "if find(v) == v", "if find(v) == v and str(v) in data[2:]")
+            bugs["edge_case"] = swap(ref, "if find(v) == v",
+                                     "if find(v) == v and str(v) in data[2:]")
         elif level == 2:
             bugs["edge_case"] = swap(ref, "sorted(sizes.values(), reverse=True)",
                                      "sorted(s for s in sizes.values() if s > 1)[::-1]")

@@ -367,4 +367,5 @@ class Primes(TaskFamily):
         )
 
 
+
 FAMILIES: tuple[TaskFamily, ...] = (Fibonacci(), Primes())

@@ -193,7 +193,8 @@ class Josephus(TaskFamily):
         ''', fn=fn)
         ref = fast if level == 3 else circle
         inputs = [[7, 3], [1, 1], [1, 5], [2, 1], [2, 2], [5, 1], [6, 10],
-                  [rng.randint(10, 30), rng.randint(2, 6)], [rng.randint(40, 60), rng.randint(7, 20)]]
+                  [rng.randint(10, 30), rng.randint(2, 6)],
+                  [rng.randint(40, 60), rng.randint(7, 20)]]
         if level == 3:
             inputs += [[rng.randint(2 * 10**4, 6 * 10**4), rng.randint(2, 9)], [250_000, 2]]
         statements = {
@@ -219,7 +220,8 @@ class Josephus(TaskFamily):
             """,
         }
         bugs: dict[str, str] = {
-            "off_by_one": swap(circle, "i = (i + k - 1) % len(people)", "i = (i + k) % len(people)"),
+            "off_by_one": swap(circle, "i = (i + k - 1) % len(people)",
+                               "i = (i + k) % len(people)"),
             "wrong_logic": swap(circle, "i = (i + k - 1) % len(people)",
                                 "i = (k - 1) % len(people)"),
             "edge_case": swap(circle, "while people:", "while len(people) > 1:"),
