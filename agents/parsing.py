@@ -28,10 +28,13 @@ M = TypeVar("M", bound=BaseModel)
 
 MAX_CANDIDATES = 16
 """JSON candidates tried per reply; more only costs time on adversarial replies."""
+MAX_FENCES = 32
+"""Fenced blocks looked at per reply (a real reply has a handful)."""
+MAX_SCAN = 200_000
+"""Characters searched for {...} spans and trailing commas; whole-reply JSON has no limit."""
 RAW_KEEP = 100_000
 """Characters of a failed reply kept in its ParseFailure (and resent for repair)."""
 
-_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
 _THINK = re.compile(r"<think>.*?(?:</think>|\Z)", re.DOTALL | re.IGNORECASE)
 
 
@@ -48,61 +51,68 @@ class ReplyParseError(ValueError):
 
 
 def _fences(text: str) -> list[tuple[str, str]]:
-    """(language, body) of each fenced block, an unclosed last fence running to the end."""
-    return [(m.group(1).lower(), m.group(2)) for m in _FENCE.finditer(text)]
+    """(language, body) of each ``` fenced block, line by line (linear on any input); an
+    unclosed last fence (a reply cut off by max_tokens) runs to the end."""
+    blocks: list[tuple[str, str]] = []
+    lang: str | None = None
+    body: list[str] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if lang is None:
+            if stripped.startswith("```"):
+                words = stripped.lstrip("`").split(maxsplit=1)
+                lang = words[0].lower() if words else ""
+                body = []
+        elif stripped.startswith("```"):
+            blocks.append((lang, "\n".join(body)))
+            lang = None
+            if len(blocks) >= MAX_FENCES:
+                return blocks
+        else:
+            body.append(line)
+    if lang is not None:
+        blocks.append((lang, "\n".join(body)))
+    return blocks
+
+
+_OBJ_TOKEN = re.compile(r'\\.|[{}"]', re.DOTALL)
+_STRING_OR_TRAILING_COMMA = re.compile(r'("(?:[^"\\]|\\.)*")|,(\s*[}\]])', re.DOTALL)
 
 
 def _objects(text: str) -> list[str]:
-    """Outermost balanced {...} spans, string-aware, in one pass (safe on megabyte replies)."""
+    """Outermost balanced {...} spans, string-aware, in one regex pass (fast on 1 MB replies).
+
+    Quotes outside an object are prose (apostrophes, quotations), so strings are tracked only
+    inside one.
+    """
     spans: list[str] = []
-    depth, start, in_str, escaped = 0, -1, False, False
-    for i, ch in enumerate(text):
-        if in_str:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_str = False
-        elif ch == '"':
-            in_str = depth > 0
-        elif ch == "{":
+    depth, start, in_str = 0, -1, False
+    for m in _OBJ_TOKEN.finditer(text):
+        tok = m.group()
+        if tok[0] == "\\":
+            continue
+        if tok == '"':
+            in_str = not in_str and depth > 0
+        elif in_str:
+            continue
+        elif tok == "{":
             if depth == 0:
-                start = i
+                start = m.start()
             depth += 1
-        elif ch == "}" and depth > 0:
+        elif depth > 0:
             depth -= 1
             if depth == 0:
-                spans.append(text[start : i + 1])
+                spans.append(text[start : m.end()])
                 if len(spans) >= MAX_CANDIDATES:
-                    break
-    if depth > 0 and start >= 0 and len(spans) < MAX_CANDIDATES:
+                    return spans
+    if depth > 0:
         spans.append(text[start:])  # unterminated: parsed only to report where it breaks
     return spans
 
 
 def _without_trailing_commas(text: str) -> str:
     """`[1, 2,]` -> `[1, 2]` outside strings (a common model slip that JSON forbids)."""
-    out: list[str] = []
-    in_str = escaped = False
-    for ch in text:
-        if in_str:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_str = False
-        elif ch == '"':
-            in_str = True
-        elif ch in "}]":
-            j = len(out) - 1
-            while j >= 0 and out[j] in " \t\r\n":
-                j -= 1
-            if j >= 0 and out[j] == ",":
-                del out[j]
-        out.append(ch)
-    return "".join(out)
+    return _STRING_OR_TRAILING_COMMA.sub(lambda m: m.group(1) or m.group(2), text)
 
 
 def _candidates(text: str) -> list[str]:
@@ -113,7 +123,7 @@ def _candidates(text: str) -> list[str]:
             found.append(body.strip())
     found.append(text.strip())
     for source in [b for _, b in _fences(text)] + [text]:
-        found.extend(_objects(source))
+        found.extend(_objects(source[:MAX_SCAN]))
     unique = list(dict.fromkeys(c for c in found if c))
     return unique[:MAX_CANDIDATES]
 
@@ -122,7 +132,7 @@ def _load(candidate: str) -> Any:
     try:
         return json.loads(candidate)
     except ValueError:
-        fixed = _without_trailing_commas(candidate)
+        fixed = _without_trailing_commas(candidate) if len(candidate) <= MAX_SCAN else candidate
         if fixed == candidate:
             raise
         return json.loads(fixed)

