@@ -1,0 +1,284 @@
+"""Yield experiment: does multi-turn refinement buy more banded problems per teacher call?
+
+The paper's claim is that letting the teacher write easier/harder variants of a task from the
+students' results (stepping stones) uses teacher calls better than drawing a fresh seed every
+time. This runs the same configuration twice per random seed, once with `multi_turn=False`
+(every seed gets one turn: the ablation) and once with `multi_turn=True`, with the same teacher,
+students, seeds and teacher-call budget, and reports banded problems per teacher call, in total
+and per band, as the mean and spread over random seeds. The budget should bind (quotas larger
+than a budget can fill) so both modes spend the same number of calls; calls actually used are
+reported because in-flight lineages finish after the budget is reached.
+
+    python -m stepstones.evals.yield_experiment --out docs/experiments/yield \
+        [--seeds 0,1,2] [--quota 20] [--budget 60] [--config FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from stepstones.evals import plots
+from stepstones.graphs.bands import TOO_EASY, TOO_HARD
+from stepstones.graphs.context import ConfigError, RunContext, load_context
+from stepstones.runner import run_pipeline
+
+MODES: dict[str, bool] = {"single-turn": False, "multi-turn": True}
+"""Mode label -> RunContext.multi_turn; the only field that differs between the two arms."""
+
+
+def arm_context(
+    base: RunContext, *, multi_turn: bool, seed: int, quota: int | None, budget: int | None
+) -> RunContext:
+    """`base` with one arm's settings: everything else stays identical between arms."""
+    update: dict[str, Any] = {"multi_turn": multi_turn, "seed": seed}
+    if quota is not None:
+        update["bands"] = [b.model_copy(update={"quota": quota}) for b in base.bands]
+    if budget is not None:
+        update["budget"] = base.budget.model_copy(update={"max_teacher_calls": budget})
+    return base.model_copy(update=update)
+
+
+def run_metrics(report: dict[str, Any], wall_s: float) -> dict[str, Any]:
+    """One run's numbers: problems per band, per teacher call used, and how the run ended."""
+    calls = int(report.get("teacher_calls", 0))
+    bands = report.get("bands", {})
+    counts = {name: int(b["count"]) for name, b in bands.items()}
+    banded = sum(counts.values())
+    row: dict[str, Any] = {
+        "teacher_calls": calls,
+        "valid": int(report.get("problems", {}).get("valid", 0)),
+        "banded": banded,
+        "quota_slots_filled": sum(min(c, int(bands[n]["quota"])) for n, c in counts.items()),
+        "bands_filled": sum(bool(b["filled"]) for b in bands.values()),
+        "too_easy": int(report.get("outside_bands", {}).get(TOO_EASY, 0)),
+        "too_hard": int(report.get("outside_bands", {}).get(TOO_HARD, 0)),
+        "discarded": int(report.get("problems", {}).get("discarded", 0)),
+        "stop_reason": report.get("stop_reason"),
+        "wall_s": round(wall_s, 1),
+        "banded_per_call": banded / calls if calls else 0.0,
+        "valid_per_call": int(report.get("problems", {}).get("valid", 0)) / calls if calls else 0.0,
+    }
+    for name, count in counts.items():
+        row[name] = count
+        row[f"{name}_per_call"] = count / calls if calls else 0.0
+    return row
+
+
+def spread(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value)."""
+    mean = statistics.fmean(values) if values else 0.0
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return mean, sd
+
+
+async def run_arms(
+    base: RunContext,
+    seeds: Sequence[int],
+    *,
+    quota: int | None,
+    budget: int | None,
+    runs_dir: Path,
+    log: bool = True,
+) -> list[dict[str, Any]]:
+    """Every (seed, mode) run, one after another (runs compete for the same cores)."""
+    rows = []
+    for seed in seeds:
+        for mode, multi in MODES.items():
+            ctx = arm_context(base, multi_turn=multi, seed=seed, quota=quota, budget=budget)
+            start = time.monotonic()
+            result = await run_pipeline(
+                ctx, runs_dir / f"{mode}-seed{seed}", run_id=f"yield-{mode}-s{seed}"
+            )
+            row = {
+                "mode": mode,
+                "seed": seed,
+                **run_metrics(result.report, time.monotonic() - start),
+            }
+            rows.append(row)
+            if log:
+                print(
+                    f"  seed {seed} {mode:<11} calls {row['teacher_calls']:>4}  banded "
+                    f"{row['banded']:>3}  per call {row['banded_per_call']:.3f}  "
+                    f"({row['stop_reason']}, {row['wall_s']} s)",
+                    file=sys.stderr,
+                )
+    return rows
+
+
+def summarise(rows: list[dict[str, Any]], band_names: Sequence[str]) -> list[dict[str, Any]]:
+    """Per mode: mean and sample sd over random seeds of every per-call metric."""
+    metrics = [
+        "banded_per_call",
+        *(f"{b}_per_call" for b in band_names),
+        "valid_per_call",
+        "teacher_calls",
+        "banded",
+        "quota_slots_filled",
+        "bands_filled",
+    ]
+    out = []
+    for mode in MODES:
+        arm = [r for r in rows if r["mode"] == mode]
+        summary: dict[str, Any] = {"mode": mode, "seeds": len(arm)}
+        for m in metrics:
+            mean, sd = spread([float(r.get(m, 0)) for r in arm])
+            summary[f"{m}_mean"], summary[f"{m}_sd"] = mean, sd
+        summary["stop_reasons"] = ",".join(sorted({str(r["stop_reason"]) for r in arm}))
+        out.append(summary)
+    return out
+
+
+def display_rows(summary: list[dict[str, Any]], band_names: Sequence[str]) -> list[dict[str, Any]]:
+    """The summary as people read it: `mean ± sd` cells."""
+
+    def pm(row: dict[str, Any], m: str, digits: int = 3) -> str:
+        return f"{row[f'{m}_mean']:.{digits}f} ± {row[f'{m}_sd']:.{digits}f}"
+
+    return [
+        {
+            "mode": r["mode"],
+            "seeds": r["seeds"],
+            "banded / call": pm(r, "banded_per_call"),
+            **{f"{b} / call": pm(r, f"{b}_per_call") for b in band_names},
+            "valid / call": pm(r, "valid_per_call"),
+            "teacher calls used": pm(r, "teacher_calls", 1),
+            "quota slots filled": pm(r, "quota_slots_filled", 1),
+            "bands filled": pm(r, "bands_filled", 1),
+            "stop": r["stop_reasons"],
+        }
+        for r in summary
+    ]
+
+
+def plot(rows: list[dict[str, Any]], band_names: Sequence[str], path: Path, title: str) -> Path:
+    """Banded problems per teacher call, total and per band, per mode (bars: mean; dots: seeds)."""
+    groups = ["all bands", *band_names]
+    keys = ["banded_per_call", *(f"{b}_per_call" for b in band_names)]
+    series, errors, points = {}, {}, {}
+    for mode in MODES:
+        arm = [r for r in rows if r["mode"] == mode]
+        stats = [spread([r.get(k, 0.0) for r in arm]) for k in keys]
+        series[mode] = [m for m, _ in stats]
+        errors[mode] = [s for _, s in stats]
+        points[mode] = [[r.get(k, 0.0) for r in arm] for k in keys]
+    fig = plots.grouped_bars(
+        groups,
+        series,
+        errors=errors,
+        points=points,
+        title=title,
+        ylabel="banded problems per teacher call",
+    )
+    return plots.save(fig, path)
+
+
+def run_experiment(
+    base: RunContext,
+    out: Path,
+    seeds: Sequence[int],
+    *,
+    quota: int | None,
+    budget: int | None,
+    keep_runs: Path | None = None,
+) -> dict[str, Any]:
+    """Run both arms for every seed and write yield.{md,csv,json}, runs.{...} and yield.png."""
+    band_names = [b.name for b in base.bands]
+    with tempfile.TemporaryDirectory(prefix="stepstones-yield-") as tmp:
+        runs_dir = keep_runs or Path(tmp)
+        rows = asyncio.run(run_arms(base, seeds, quota=quota, budget=budget, runs_dir=runs_dir))
+    summary = summarise(rows, band_names)
+    ctx0 = arm_context(base, multi_turn=True, seed=seeds[0], quota=quota, budget=budget)
+    setup: dict[str, Any] = {
+        "teacher": ctx0.teacher,
+        "students": ctx0.students,
+        "samples": ctx0.samples,
+        "quotas": {b.name: b.quota for b in ctx0.bands},
+        "max_teacher_calls": ctx0.budget.max_teacher_calls,
+        "max_turns_per_seed": ctx0.budget.max_turns_per_seed,
+        "concurrency": ctx0.concurrency,
+        "seeds": list(seeds),
+    }
+    note = (
+        f"Mean ± sample sd over {len(seeds)} random seeds ({', '.join(map(str, seeds))}). "
+        f"Teacher {setup['teacher']}, students {', '.join(setup['students'])} "
+        f"(k={setup['samples']}), quota {setup['quotas']}, budget "
+        f"{setup['max_teacher_calls']} teacher calls (lineages in flight finish, so calls "
+        "used can exceed it). 'banded' counts every valid problem inside a band, over-quota "
+        "ones included; 'quota slots filled' caps each band at its quota."
+    )
+    meta = {"machine": plots.machine(), "setup": setup, "summary": summary}
+    plots.write_table(
+        summary,
+        out / "yield",
+        title="Yield: single-turn vs multi-turn",
+        note=note,
+        extra=meta,
+        display=display_rows(summary, band_names),
+    )
+    plots.write_table(
+        rows,
+        out / "runs",
+        title="Yield experiment: every run",
+        extra={"machine": meta["machine"], "setup": setup},
+    )
+    plot(
+        rows,
+        band_names,
+        out / "yield.png",
+        f"Yield per teacher call ({len(seeds)} seeds, budget {setup['max_teacher_calls']})",
+    )
+    return {"rows": rows, **meta}
+
+
+def parse_seeds(text: str) -> list[int]:
+    """`0,1,2` -> [0, 1, 2]."""
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise ConfigError(f"--seeds must be comma-separated integers, got {text!r}") from None
+    if not seeds:
+        raise ConfigError("--seeds needs at least one seed")
+    return seeds
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the exit code (2 for a configuration error)."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", type=Path, default=Path("docs/experiments/yield"))
+    ap.add_argument("--seeds", default="0,1,2", help="comma-separated random seeds")
+    ap.add_argument("--quota", type=int, default=20, help="problems wanted per band")
+    ap.add_argument("--budget", type=int, default=60, help="max teacher calls per run")
+    ap.add_argument("--students", help="comma-separated student specs (default: the config's)")
+    ap.add_argument("--samples", type=int, help="samples per student (k)")
+    ap.add_argument("--config", type=Path, help="TOML/JSON config shared by both arms")
+    ap.add_argument("--keep-runs", type=Path, help="keep each run's bank under this folder")
+    args = ap.parse_args(argv)
+    try:
+        overrides: dict[str, Any] = {"samples": args.samples}
+        if args.students:
+            overrides["students"] = [s.strip() for s in args.students.split(",") if s.strip()]
+        base = load_context(args.config, overrides)
+        seeds = parse_seeds(args.seeds)
+        if args.quota < 1 or args.budget < 1:
+            raise ConfigError("--quota and --budget must be at least 1")
+        result = run_experiment(
+            base, args.out, seeds, quota=args.quota, budget=args.budget, keep_runs=args.keep_runs
+        )
+    except (ConfigError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print((args.out / "yield.md").read_text())
+    print(f"machine: {result['machine']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
