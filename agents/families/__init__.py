@@ -8,6 +8,7 @@ process. Families are grouped by category in the sibling modules.
 from __future__ import annotations
 
 from stepstones.agents.families import (
+    alignment,
     digits,
     dp,
     graphs,
@@ -17,13 +18,15 @@ from stepstones.agents.families import (
     search,
     simulation,
     strings,
+    trading,
 )
 from stepstones.agents.families.base import BugKind, FamilyInstance, TaskFamily
 
 
 def _registry() -> dict[str, TaskFamily]:
     registry: dict[str, TaskFamily] = {}
-    for module in (strings, lists, numbers, digits, search, parsing, dp, graphs, simulation):
+    for module in (strings, lists, numbers, digits, search, parsing, dp, alignment, trading, graphs,
+                   simulation):
         for family in module.FAMILIES:
             if family.name in registry:
                 raise ValueError(f"two task families are named {family.name!r}")

@@ -191,4 +191,179 @@ class Brackets(TaskFamily):
         )
 
 
-FAMILIES: tuple[TaskFamily, ...] = (Brackets(),)
+class Arithmetic(TaskFamily):
+    """Evaluating integer expressions: sums, precedence, parentheses with unary minus."""
+
+    name = "arithmetic"
+    category = "parsing"
+    levels = 3
+
+    def generate(self, level: int, rng: random.Random) -> FamilyInstance:
+        """Left-to-right + and -; + - * with precedence; parentheses, unary minus and /."""
+        check_level(self.name, level, self.levels)
+
+        def expr(ops: str, terms: int) -> str:
+            out = str(rng.randint(0, 99))
+            for _ in range(terms - 1):
+                out += f" {rng.choice(ops)} {rng.randint(0, 99)}"
+            return out
+        if level == 1:
+            fn = pick(rng, ("evaluate_sum", "add_and_subtract", "tally"))
+            ref = code("""
+                def $fn(expr):
+                    total, sign, num = 0, 1, 0
+                    for ch in expr + "+":
+                        if ch.isdigit():
+                            num = num * 10 + int(ch)
+                        elif ch in "+-":
+                            total += sign * num
+                            sign, num = (1 if ch == "+" else -1), 0
+                    return total
+            """, fn=fn)
+            inputs = [["12 + 30 - 5"], ["0"], ["7"], ["1-1"], ["10 - 20 - 30"], ["100+200"],
+                      [expr("+-", 4)], [expr("+-", 10)], [expr("+-", 200)]]
+            return build(
+                family=self.name, level=1, title="Evaluate additions and subtractions",
+                statement=f"""
+                    Write `{fn}(expr: str) -> int` evaluating an expression made of
+                    non-negative decimal integers joined by '+' and '-', with optional spaces
+                    anywhere, from left to right (so "10 - 20 - 30" is -40). Numbers can have
+                    several digits.
+                """,
+                entry_point=fn, reference=ref, inputs=inputs,
+                bugs={
+                    "off_by_one": swap(ref, 'for ch in expr + "+":', "for ch in expr:"),
+                    "wrong_logic": swap(ref, "num = num * 10 + int(ch)", "num = int(ch)"),
+                    "exception": code("""
+                        def $fn(expr):
+                            parts = expr.split()
+                            total = int(parts[0])
+                            for i in range(1, len(parts), 2):
+                                total += int(parts[i + 1]) * (1 if parts[i] == "+" else -1)
+                            return total
+                    """, fn=fn),
+                },
+            )
+        if level == 2:
+            fn = pick(rng, ("evaluate_products", "calc", "compute"))
+            ref = code("""
+                def $fn(expr):
+                    tokens = expr.replace("+", " + ").replace("-", " - ").replace("*", " * ")
+                    terms = []
+                    op = "+"
+                    for tok in tokens.split():
+                        if tok in "+-*":
+                            op = tok
+                        elif op == "*":
+                            terms[-1] *= int(tok)
+                        else:
+                            terms.append(int(tok) if op == "+" else -int(tok))
+                    return sum(terms)
+            """, fn=fn)
+            left = code("""
+                def $fn(expr):
+                    tokens = expr.replace("+", " + ").replace("-", " - ").replace("*", " * ")
+                    parts = tokens.split()
+                    value = int(parts[0])
+                    for i in range(1, len(parts), 2):
+                        n = int(parts[i + 1])
+                        if parts[i] == "+":
+                            value += n
+                        elif parts[i] == "-":
+                            value -= n
+                        else:
+                            value *= n
+                    return value
+            """, fn=fn)
+            inputs = [["2 + 3 * 4"], ["5"], ["0 * 9"], ["2 * 3 * 4"], ["10 - 2 * 3"],
+                      ["1 - 2 * 3 * 0 + 4"], ["7*0-1"], [expr("+-*", 5)], [expr("+-*", 12)],
+                      [expr("+-*", 150)]]
+            return build(
+                family=self.name, level=2, title="Evaluate with multiplication precedence",
+                statement=f"""
+                    Write `{fn}(expr: str) -> int` evaluating an expression of non-negative
+                    integers with the binary operators '+', '-' and '*' and optional spaces.
+                    Multiplication binds tighter than addition and subtraction, which are
+                    applied left to right, as in ordinary arithmetic: "10 - 2 * 3" is 4.
+                """,
+                entry_point=fn, reference=ref, inputs=inputs,
+                bugs={
+                    "wrong_logic": left,
+                    "edge_case": swap(ref, 'terms[-1] *= int(tok)', 'terms[-1] *= abs(int(tok))'
+                                      ).replace("else -int(tok)", "else int(tok)"),
+                    "off_by_one": swap(ref, "return sum(terms)", "return sum(terms[1:]) + "
+                                       "terms[0] if len(terms) > 1 else 0"),
+                },
+            )
+        fn = pick(rng, ("evaluate", "eval_expression", "interpret"))
+        ref = code(r"""
+            import re
+
+            def $fn(expr):
+                tokens = re.findall(r"\d+|[-+*/()]", expr)
+                pos = 0
+
+                def peek():
+                    return tokens[pos] if pos < len(tokens) else None
+
+                def take():
+                    nonlocal pos
+                    pos += 1
+                    return tokens[pos - 1]
+
+                def atom():
+                    tok = take()
+                    if tok == "-":
+                        return -atom()
+                    if tok == "(":
+                        value = total()
+                        take()
+                        return value
+                    return int(tok)
+
+                def product():
+                    value = atom()
+                    while peek() in ("*", "/"):
+                        if take() == "*":
+                            value *= atom()
+                        else:
+                            d = atom()
+                            q = abs(value) // abs(d)
+                            value = q if (value < 0) == (d < 0) else -q
+                    return value
+
+                def total():
+                    value = product()
+                    while peek() in ("+", "-"):
+                        value = value + product() if take() == "+" else value - product()
+                    return value
+
+                return total()
+        """, fn=fn)
+        nested = "(" * 30 + "1" + " + 1)" * 30
+        inputs = [["2 * (3 + 4) - -5"], ["42"], ["-7 / 2"], ["7 / -2"], ["-(3 - 10) * 2"],
+                  ["8 / 3 / 2"], ["10 - 4 - 3"], ["(1)"], ["2 - 3 * (4 - 10) / 5"],
+                  [expr("+-*", 8)], [nested]]
+        return build(
+            family=self.name, level=3, title="Evaluate expressions with parentheses",
+            statement=f"""
+                Write `{fn}(expr: str) -> int` evaluating an integer expression with '+', '-',
+                '*', '/', parentheses, unary minus (as in "- -5" or "-(2+3)") and arbitrary
+                spaces. '*' and '/' bind tighter than '+' and '-'; operators of equal
+                precedence apply left to right. '/' is integer division truncating toward zero
+                (so -7 / 2 is -3). Expressions are valid and never divide by zero.
+            """,
+            entry_point=fn, reference=ref, inputs=inputs,
+            bugs={
+                "edge_case": swap(ref, "q = abs(value) // abs(d)\n"
+                                  "                value = q if (value < 0) == (d < 0) else -q",
+                                  "value //= d"),
+                "exception": swap(ref, '        if tok == "-":\n            return -atom()\n', ""),
+                "wrong_logic": swap(ref, "value = value + product() if take() == \"+\" else "
+                                    "value - product()", "value = value + product() if take() "
+                                    "== \"+\" else value - total()"),
+            },
+        )
+
+
+FAMILIES: tuple[TaskFamily, ...] = (Brackets(), Arithmetic())

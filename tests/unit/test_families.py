@@ -13,6 +13,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -106,7 +107,9 @@ def _substantive_lines(source: str) -> list[str]:
 
 def test_registry_api() -> None:
     assert family_names() == list(FAMILIES)
-    assert len(FAMILIES) >= 3
+    assert len(FAMILIES) >= 24
+    assert len({fam.category for fam in FAMILIES.values()}) >= 6
+    assert any(_generate(name, 1, 0).io_style == "stdio" for name in FAMILIES)
     assert all(fam.levels >= 3 for fam in FAMILIES.values())
     assert all(name == fam.name for name, fam in FAMILIES.items())
     with pytest.raises(KeyError, match=family_names()[0]):
@@ -127,7 +130,9 @@ def test_instance_is_sound(name: str, level: int) -> None:
         assert (inst.family, inst.level) == (name, level)
         assert 8 <= len(inst.tests) <= 14
         assert all(len(t.input) < 25_000 for t in inst.tests)
+        start = time.process_time()
         assert all(_results(inst, inst.reference_solution)), "reference fails its own tests"
+        assert time.process_time() - start < 0.25, "reference too slow for calibration"
         assert len(inst.bugs) >= 3
         for kind, bug in inst.bugs.items():
             if kind != "too_slow":
