@@ -78,8 +78,10 @@ class DigitSums(TaskFamily):
             """,
             entry_point=fn, reference=ref, inputs=inputs,
             bugs={
-                "wrong_logic": swap(ref, "total += n % base\n            n //= base",
-                                    "total += n % 10\n            n //= 10"),
+                "wrong_logic": code('''
+                    def $fn(n, base):
+                        return 0 if n == 0 else 1 + (n - 1) % 9
+                ''', fn=fn),
                 "off_by_one": swap(ref, "while n >= base:", "while n > base:"),
                 "edge_case": swap(ref, "while n >= base:", "if n >= base:"),
             },
@@ -198,7 +200,13 @@ class BaseConversion(TaskFamily):
             """,
             entry_point=fn, reference=ref, inputs=inputs,
             bugs={
-                "exception": swap(ref, "    n = abs(n)\n", ""),
+                "exception": code('''
+                    def $fn(n, base):
+                        digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                        if n < base:
+                            return digits[n]
+                        return $fn(n // base, base) + digits[n % base]
+                ''', fn=fn),
                 "edge_case": swap(ref, '    if n == 0:\n        return "0"\n', ""),
                 "wrong_logic": swap(ref, '"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"',
                                     '"0123456789abcdefghijklmnopqrstuvwxyz"'),

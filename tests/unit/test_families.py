@@ -57,7 +57,13 @@ def _same_stdout(got: str, want: str) -> bool:
 
 def _results(inst: FamilyInstance, source: str, limit: float = 2.0) -> list[bool]:
     """Per test: does `source` produce the expected output? Errors and hangs count as False."""
+    return _run(inst, source, limit)[0]
+
+
+def _run(inst: FamilyInstance, source: str, limit: float) -> tuple[list[bool], bool]:
+    """Per-test outcomes of `source`, and whether it ran out of time (`limit` seconds)."""
     outcome: list[bool] = []
+    hung = False
     try:
         with _deadline(limit):
             if inst.io_style == "function":
@@ -86,10 +92,10 @@ def _results(inst: FamilyInstance, source: str, limit: float = 2.0) -> list[bool
                 except Exception:
                     outcome.append(False)
     except _Timeout:
+        hung = True
+    except Exception:  # a syntax or name error at definition time
         pass
-    except Exception:
-        pass
-    return outcome + [False] * (len(inst.tests) - len(outcome))
+    return outcome + [False] * (len(inst.tests) - len(outcome)), hung
 
 
 def _generate(name: str, level: int, seed: int) -> FamilyInstance:
@@ -136,7 +142,9 @@ def test_instance_is_sound(name: str, level: int) -> None:
         assert len(inst.bugs) >= 3
         for kind, bug in inst.bugs.items():
             if kind != "too_slow":
-                assert not all(_results(inst, bug)), f"{kind} bug passes every test (seed {seed})"
+                outcome, hung = _run(inst, bug, 2.0)
+                assert not hung, f"{kind} bug hangs: a timeout is a too_slow bug (seed {seed})"
+                assert not all(outcome), f"{kind} bug passes every test (seed {seed})"
         for trivial, source in trivial_solutions(inst.entry_point, inst.io_style).items():
             assert not all(_results(inst, source)), f"trivial {trivial} passes (seed {seed})"
         statement = " ".join(inst.statement.split())
