@@ -46,6 +46,8 @@ from stepstones.tools.schema import ExecLimits, Lineage, Problem, TestCase, Verd
 
 SILENCE_STDOUT = "import io as _se_io, sys as _se_sys\n_se_sys.stdout = _se_io.StringIO()\n"
 """Prefix of a HumanEval program: the verdict is the exit status; prints must not count."""
+EXAMPLE_CHARS = 300
+REPLY_CHARS = 800
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -255,8 +257,10 @@ async def evaluate(
                     sandbox, [item.submission(code, limits[item.task_id]) for _, code in coded]
                 )
                 statuses = ["no_code"] * n
+                failure = None
                 for (i, _), v in zip(coded, verdicts, strict=True):
                     statuses[i] = v.status
+                    failure = failure or (None if v.ok else (v.error or v.status)[-EXAMPLE_CHARS:])
                 per_problem.append(
                     {
                         "student": spec,
@@ -264,6 +268,9 @@ async def evaluate(
                         "n": n,
                         "c": statuses.count("passed"),
                         "statuses": statuses,
+                        # What a reader needs to tell a weak model from a broken harness.
+                        "example_reply": next((s.raw[:REPLY_CHARS] for s in sols if s.raw), None),
+                        "example_failure": failure,
                     }
                 )
     finally:
@@ -324,6 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--temperature", type=float, default=0.8, help="for LLM students")
     ap.add_argument("--max-tokens", type=int, default=512, help="for LLM students")
     ap.add_argument("--out", type=Path, default=Path("docs/experiments/passk"))
+    ap.add_argument("--tag", default="", help="suffix of the output names (passk-DATASET-TAG)")
     args = ap.parse_args(argv)
     try:
         students = [s.strip() for s in args.students.split(",") if s.strip()]
@@ -344,6 +352,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     rows = table(result["per_problem"], students, ks, name)
+    stem = f"passk-{name}" + (f"-{args.tag}" if args.tag else "")
     sims = [s for s in students if is_simulated(s)]
     note = (
         f"{len(items) - len(result['excluded'])} of {len(items)} problems of {name} "
@@ -358,11 +367,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "excluded": result["excluded"],
         "per_problem": result["per_problem"],
     }
-    plots.write_table(
-        rows, args.out / f"passk-{name}", title=f"pass@k on {name}", note=note, extra=meta
-    )
-    plot(rows, ks, args.out / f"passk-{name}.png", f"pass@k on {name} (n={args.samples})")
-    print((args.out / f"passk-{name}.md").read_text())
+    plots.write_table(rows, args.out / stem, title=f"pass@k on {name}", note=note, extra=meta)
+    plot(rows, ks, args.out / f"{stem}.png", f"pass@k on {name} (n={args.samples})")
+    print((args.out / f"{stem}.md").read_text())
     print(f"machine: {meta['machine']}")
     return 0
 
