@@ -166,7 +166,12 @@ def _loop_local_http_client() -> Any:
 
 
 def _chat_openai(
-    model: str, base_url: str | None, api_key: str, settings: ModelSettings, n_native: bool
+    model: str,
+    base_url: str | None,
+    api_key: str,
+    settings: ModelSettings,
+    n_native: bool,
+    on_openai: bool = False,
 ) -> BaseChatModel:
     from langchain_openai import ChatOpenAI
 
@@ -182,6 +187,9 @@ def _chat_openai(
         max_retries=0,
         metadata={N_NATIVE_KEY: n_native},
         http_async_client=_loop_local_http_client(),
+        # ChatOpenAI sends the limit as `max_completion_tokens`, which llama.cpp's server
+        # ignores (it would generate to the end of its context); others accept both names.
+        extra_body=None if on_openai else {"max_tokens": settings.max_tokens},
     )
 
 
@@ -208,7 +216,7 @@ def get_chat_model(
             api_key = "EMPTY"  # local OpenAI-compatible servers accept any key
         on_openai = base_url is None or base_url.rstrip("/") == OPENAI_DEFAULT_URL
         n_native = settings.n_native if settings.n_native is not None else on_openai
-        return _chat_openai(rest, base_url, api_key, settings, n_native)
+        return _chat_openai(rest, base_url, api_key, settings, n_native, on_openai)
     if provider == "vllm" and rest:
         model, url = _vllm_target(spec, rest)
         n_native = settings.n_native if settings.n_native is not None else True

@@ -3,7 +3,8 @@
 It answers `POST /v1/chat/completions` after an injected latency, honours `n` or (like the
 llama.cpp server) ignores it, and can fail or stall chosen requests, so the real client path
 (ChatOpenAI -> openai SDK -> httpx -> HTTP) is exercised without a model or a network. It counts
-requests and the most requests ever in flight, which is what the concurrency bound is about.
+requests and the most requests ever in flight, which is what the concurrency bound is about
+(`GET /stats` reads them from another process, `POST /stats` reads and resets).
 Stdlib only (asyncio streams, HTTP/1.1 keep-alive), so tests need nothing beyond the package.
 
     with OpenAIStandin(latency_s=1.0) as server:
@@ -106,6 +107,11 @@ class OpenAIStandin:
     async def _respond(self, method: str, path: str, raw: bytes) -> tuple[int, dict[str, Any]]:
         if method == "GET" and path.rstrip("/").endswith("/models"):
             return 200, {"object": "list", "data": [{"id": "standin", "object": "model"}]}
+        if path.rstrip("/") == "/stats":  # for a benchmark running the server as a process
+            stats = {"requests": len(self.requests), "max_in_flight": self.max_in_flight}
+            if method == "POST":
+                self.reset()
+            return 200, stats
         if method != "POST" or not path.rstrip("/").endswith("/chat/completions"):
             return 404, {"error": {"message": f"no route {method} {path}", "type": "not_found"}}
         try:

@@ -1,0 +1,182 @@
+"""Benchmark: sampling throughput through the real client path against a slow endpoint.
+
+An OpenAI-compatible stand-in server (evals/openai_standin.py, in its own process) answers every
+request after a fixed latency (1 s by default), so the ideal throughput with C requests in flight
+is C / latency requests per second. The bound is `ModelSettings.max_concurrency` per endpoint;
+everything in between (sample(), ChatOpenAI, the openai SDK, httpx, retries, the semaphore) is
+what is measured. Two modes:
+
+- `concurrent`: the server ignores `n` (like llama.cpp), so every sample is one request;
+- `n`: the server honours `n` (like vLLM), so each sample() call is one request of k choices.
+
+    python -m stepstones.evals.bench_concurrency --latency 1 --concurrency 32 --requests 256
+
+Prints one line per mode and round plus the machine; the target is >= 90% of ideal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+
+from langchain_core.messages import HumanMessage, SystemMessage
+
+from stepstones.agents.models import ModelSettings, get_chat_model
+from stepstones.agents.sampling import sample
+
+
+@dataclass
+class Round:
+    """One timed round of one mode."""
+
+    mode: str
+    requests: int
+    samples: int
+    errors: int
+    wall_s: float
+    ideal_s: float
+    max_in_flight: int
+
+    @property
+    def efficiency(self) -> float:
+        """Ideal wall time over measured wall time (1.0 = no overhead at all)."""
+        return self.ideal_s / self.wall_s
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _stats(base: str, reset: bool = False) -> dict[str, int]:
+    req = urllib.request.Request(f"{base}/stats", method="POST" if reset else "GET")
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return dict(json.loads(resp.read()))
+
+
+def start_server(latency_s: float, honour_n: bool) -> tuple[subprocess.Popen[bytes], str]:
+    """The stand-in server in a child process (so it does not share this process's GIL)."""
+    port = free_port()
+    cmd = [
+        sys.executable,
+        "-m",
+        "stepstones.evals.openai_standin",
+        "--port",
+        str(port),
+        "--latency",
+        str(latency_s),
+    ]
+    if not honour_n:
+        cmd.append("--ignore-n")
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            _stats(base)
+            return proc, base
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError("the stand-in server did not start") from None
+            time.sleep(0.1)
+
+
+async def run_round(
+    mode: str, base: str, latency_s: float, concurrency: int, requests: int, k: int
+) -> Round:
+    """`requests` requests through sample(), `concurrency` at most in flight."""
+    settings = ModelSettings(
+        max_concurrency=concurrency,
+        n_native=(mode == "n"),
+        max_tokens=64,
+        timeout_s=max(30.0, 10 * latency_s),
+    )
+    model = get_chat_model(f"vllm:standin@{base}/v1", settings)
+    messages = [SystemMessage("You write Python."), HumanMessage("Write solve(x).")]
+    key = f"bench-{mode}-{time.monotonic_ns()}"
+    await sample(model, messages, 1, settings=settings, key=key)  # connect, import, warm up
+    _stats(base, reset=True)
+    per_call = 1 if mode == "concurrent" else k
+    start = time.perf_counter()
+    batches = await asyncio.gather(
+        *(sample(model, messages, per_call, settings=settings, key=key) for _ in range(requests))
+    )
+    wall = time.perf_counter() - start
+    stats = _stats(base, reset=True)
+    got = [s for b in batches for s in b]
+    return Round(
+        mode=mode,
+        requests=stats["requests"],
+        samples=len(got),
+        errors=sum(s.error is not None for s in got),
+        wall_s=wall,
+        ideal_s=math.ceil(requests / concurrency) * latency_s,
+        max_in_flight=stats["max_in_flight"],
+    )
+
+
+def machine() -> str:
+    """A one-line description of this machine, with its load (shared machines vary a lot)."""
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (
+        f"{platform.machine()} {os.cpu_count()} cores, {platform.system()} "
+        f"{platform.release()}, Python {platform.python_version()}, load average {load}"
+    )
+
+
+def main() -> None:
+    """Run each mode for a few rounds and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--latency", type=float, default=1.0, help="seconds per request")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--requests", type=int, default=256, help="requests per round")
+    parser.add_argument("--k", type=int, default=8, help="choices per request in mode n")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    print(
+        f"latency {args.latency:g} s, concurrency {args.concurrency}, "
+        f"{args.requests} requests per round, ideal {args.concurrency / args.latency:g} req/s"
+    )
+    summary = []
+    for mode, honour_n in (("concurrent", False), ("n", True)):
+        proc, base = start_server(args.latency, honour_n)
+        try:
+            rounds = []
+            for _ in range(args.rounds):
+                r = asyncio.run(
+                    run_round(mode, base, args.latency, args.concurrency, args.requests, args.k)
+                )
+                rounds.append(r)
+                print(
+                    f"  {mode:10s} {r.requests:4d} requests {r.samples:5d} samples "
+                    f"{r.errors} errors in {r.wall_s:6.2f} s (ideal {r.ideal_s:.0f} s): "
+                    f"{r.requests / r.wall_s:6.1f} req/s, {r.samples / r.wall_s:7.1f} samples/s, "
+                    f"{100 * r.efficiency:5.1f}% of ideal, max in flight {r.max_in_flight}"
+                )
+            summary.append((mode, statistics.median(r.efficiency for r in rounds)))
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    print(f"machine after: {machine()}")
+    for mode, eff in summary:
+        verdict = "ok" if eff >= 0.9 else "BELOW TARGET"
+        print(f"{mode}: median {100 * eff:.1f}% of ideal (target >= 90%): {verdict}")
+
+
+if __name__ == "__main__":
+    main()
