@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 
-from stepstones.agents.families.base import FamilyInstance, TaskFamily
+from stepstones.agents.families.base import BugKind, FamilyInstance, TaskFamily
 from stepstones.agents.families.kit import build, check_level, code, pick, swap
 
 
@@ -131,7 +131,7 @@ class Islands(TaskFamily):
                 70 x 70.
             """,
         }
-        bugs: dict[str, str] = {"exception": no_guard}
+        bugs: dict[BugKind, str] = {"exception": no_guard}
         if level == 1:
             bugs["wrong_logic"] = code(_FLOOD, **{**subs, "steps": _EIGHT})
             bugs["off_by_one"] = swap(ref, "0 <= nr < rows and 0 <= nc < cols",
@@ -153,7 +153,7 @@ class Islands(TaskFamily):
             family=self.name, level=level, title=("Count islands", "Count diagonal blobs",
                                                   "Island survey", "Enclosed islands")[level - 1],
             statement=texts[level].format(fn=fn), entry_point=fn, reference=ref, inputs=inputs,
-            bugs=bugs,  # type: ignore[arg-type]
+            bugs=bugs,
         )
 
 
@@ -442,7 +442,7 @@ class Components(TaskFamily):
                 per line. There can be 1500 vertices and hundreds of queries.
             """,
         }
-        bugs: dict[str, str] = {
+        bugs: dict[BugKind, str] = {
             "off_by_one": swap(ref, "parent = list(range(n + 1))", "parent = list(range(n))"),
             "wrong_logic": swap(ref, "        if a != b:\n            parent[a] = b",
                                 "        if a != b:\n            parent[int(data[pos - 2])] = b"),
@@ -461,7 +461,7 @@ class Components(TaskFamily):
             title=("Count connected components", "Component sizes",
                    "Connectivity queries")[level - 1],
             statement=statements[level], entry_point="main", reference=ref, inputs=inputs,
-            bugs=bugs, io_style="stdio",  # type: ignore[arg-type]
+            bugs=bugs, io_style="stdio",
         )
 
 

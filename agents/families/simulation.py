@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from stepstones.agents.families.base import FamilyInstance, TaskFamily
+from stepstones.agents.families.base import BugKind, FamilyInstance, TaskFamily
 from stepstones.agents.families.kit import build, check_level, code, pick, swap, word
 
 
@@ -219,7 +219,7 @@ class Josephus(TaskFamily):
                 the survivor's position with a recurrence over the circle size.
             """,
         }
-        bugs: dict[str, str] = {
+        bugs: dict[BugKind, str] = {
             "off_by_one": swap(circle, "i = (i + k - 1) % len(people)",
                                "i = (i + k) % len(people)"),
             "wrong_logic": swap(circle, "i = (i + k - 1) % len(people)",
@@ -237,7 +237,7 @@ class Josephus(TaskFamily):
                      title=("Josephus survivor", "Counting-out order",
                             "Josephus survivor for a huge circle")[level - 1],
                      statement=statements[level], entry_point=fn, reference=ref, inputs=inputs,
-                     bugs=bugs)  # type: ignore[arg-type]
+                     bugs=bugs)
 
 
 class Ledger(TaskFamily):
@@ -351,7 +351,7 @@ class Ledger(TaskFamily):
                 "rejected N".
             """,
         }
-        bugs: dict[str, str] = {
+        bugs: dict[BugKind, str] = {
             "off_by_one": swap(ref, "if balances.get(parts[1], 0) >= amount:",
                                "if balances.get(parts[1], 0) > amount:"),
             "wrong_logic": swap(ref, "if balances.get(parts[1], 0) >= amount:\n"
@@ -370,7 +370,7 @@ class Ledger(TaskFamily):
             title=("Bank ledger", "Bank ledger with transfers",
                    "Bank ledger with nested transactions")[level - 1],
             statement=statements[level], entry_point="main", reference=ref, inputs=inputs,
-            bugs=bugs, io_style="stdio",  # type: ignore[arg-type]
+            bugs=bugs, io_style="stdio",
         )
 
 

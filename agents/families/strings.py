@@ -385,7 +385,7 @@ class ShiftCipher(TaskFamily):
         return build(family=self.name, level=level,
                      title="Vigenère decryption" if decrypt else "Vigenère encryption",
                      statement=statement, entry_point=fn, reference=ref, inputs=inputs,
-                     bugs=bugs)  # type: ignore[arg-type]
+                     bugs=bugs)
 
 
 class AnagramWindows(TaskFamily):
