@@ -36,6 +36,7 @@ class Components:
     meter: UsageMeter
     started: float = field(default_factory=time.monotonic)
     _dedup: dict[str, NearDupIndex] = field(default_factory=dict)
+    _rounds: dict[str, dict[str, int]] = field(default_factory=dict)
 
     async def dedup(self, run_id: str, threshold: float) -> NearDupIndex:
         """The run's near-duplicate index, rebuilt from the bank on first use (resume-safe)."""
@@ -47,9 +48,30 @@ class Components:
 
     def _load_dedup(self, run_id: str, threshold: float) -> NearDupIndex:
         index = NearDupIndex(threshold=threshold)
+        rounds = self._rounds.setdefault(run_id, {})
+        for outcome in self.bank.turns(run_id):
+            if outcome.valid and outcome.problem_id:
+                rounds.setdefault(outcome.problem_id, outcome.round)
         for problem in self.bank.problems(run_id):
             index.add(problem.id, problem_text(problem))
         return index
+
+    def accepted_in(self, run_id: str, problem_id: str, round_: int) -> None:
+        """Note the round in which a problem entered the run's dedup index."""
+        self._rounds.setdefault(run_id, {}).setdefault(problem_id, round_)
+
+    async def recent(self, run_id: str, round_: int) -> set[str]:
+        """Indexed problems not from a round before `round_` (unknown round: a replayed one).
+
+        A killed run leaves the problems of its last, unfinished round in the bank without
+        their turn records; treating them as recent keeps a resumed run equal to an
+        uninterrupted one.
+        """
+        index = self._dedup.get(run_id)
+        if index is None:
+            return set()
+        rounds = self._rounds.get(run_id, {})
+        return {key for key in index.keys() if rounds.get(key, round_) >= round_}  # noqa: SIM118
 
     async def aclose(self) -> None:
         """Release the sandbox's workers."""

@@ -158,7 +158,8 @@ def graph_builder(
             return "finish_run"
         active = sorted((lin for lin in state["lineages"].values() if lin.active),
                         key=lambda lin: lin.lineage_id)
-        return [Send("run_turn", TurnInput(run_id=state["run_id"], lineage=lin))
+        return [Send("run_turn", TurnInput(run_id=state["run_id"], lineage=lin,
+                                           round=state.get("round", 0)))
                 for lin in active]
 
     async def finish_run(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
@@ -207,7 +208,11 @@ def graph_builder(
             return {}
         ctx, comps = await parts(runtime)
         lin = state["lineage"]
-        exclude = {lin.parent.id} if lin.parent else set()
+        # Only problems accepted in earlier rounds count as duplicates: what lineages running
+        # beside this one accept in the same round depends on timing, and a run must not.
+        exclude = await comps.recent(state["run_id"], state["round"])
+        if lin.parent:
+            exclude.add(lin.parent.id)
         critique = await comps.critic.review(
             problem, (await comps.dedup(state["run_id"], ctx.critic.dedup_threshold)), exclude)
         if not critique.valid:
@@ -324,10 +329,12 @@ def graph_builder(
         await io(comps.bank.put_problem, state["run_id"], lin.lineage_id, banded, valid=True)
         (await comps.dedup(state["run_id"], ctx.critic.dedup_threshold)).add(
             banded.id, problem_text(banded))
+        comps.accepted_in(state["run_id"], banded.id, state["round"])
         outcome = TurnOutcome(
             lineage_id=lin.lineage_id, seed_id=lin.seed.id, turn=lin.turns,
-            direction=lin.direction, teacher_calls=state.get("teacher_calls", 0),
-            problem_id=banded.id, valid=True, band=band, pass_rate=summary.pass_rate)
+            round=state["round"], direction=lin.direction,
+            teacher_calls=state.get("teacher_calls", 0), problem_id=banded.id, valid=True,
+            band=band, pass_rate=summary.pass_rate)
         await io(comps.bank.put_turn, state["run_id"], outcome)
         grown = lin.model_copy(update={
             "turns": lin.turns + 1, "parent": banded, "summary": summary,
@@ -339,7 +346,8 @@ def graph_builder(
         lin, critique = state["lineage"], state.get("critique")
         outcome = TurnOutcome(
             lineage_id=lin.lineage_id, seed_id=lin.seed.id, turn=lin.turns,
-            direction=lin.direction, teacher_calls=state.get("teacher_calls", 0),
+            round=state["round"], direction=lin.direction,
+            teacher_calls=state.get("teacher_calls", 0),
             problem_id=p.id if (p := state.get("problem")) else None, valid=False,
             discarded=True, rejections=critique.rejections if critique else [])
         await io(comps.bank.put_turn, state["run_id"], outcome)

@@ -82,6 +82,7 @@ class TurnInput(TypedDict):
 
     run_id: str
     lineage: LineageState
+    round: int
 
 
 class TurnState(TurnInput, total=False):

@@ -167,7 +167,9 @@ async def run_pipeline(
                 snapshot = await graph.aget_state(config)
                 if not snapshot.values:
                     raise ConfigError(f"no checkpoint for run {run_id} in {out}")
-                if not snapshot.next:
+                # A kill right after a node wrote its results leaves `next` empty but the
+                # task (with its saved writes) pending: only no tasks at all means finished.
+                if not snapshot.next and not snapshot.tasks:
                     raise ConfigError(f"run {run_id} already finished; nothing to resume")
             inputs: Any = None if resume else {"run_id": run_id}
             while True:

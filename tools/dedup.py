@@ -3,8 +3,8 @@
 The critic asks `NearDupIndex.query(problem_text(p))` before accepting a problem and `add`s it
 after; the exporter builds one over a whole run. Texts are normalised first (`normalize_code`
 strips comments and docstrings and renames identifiers canonically), so renaming variables or
-reflowing a statement does not hide a copy. Pure stdlib and deterministic: the same texts give the
-same signatures in every process (no salted `hash()`).
+reflowing a statement does not hide a copy. Deterministic: the same texts give the same
+signatures in every process (blake2b shingle hashes, no salted `hash()`).
 """
 
 from __future__ import annotations
@@ -18,10 +18,12 @@ import random
 import re
 import tokenize
 
+import numpy as np
+
 from stepstones.tools.schema import Problem
 
-_PRIME = (1 << 61) - 1
-_MASK = (1 << 64) - 1
+_PRIME = (1 << 31) - 1
+_MASK = (1 << 32) - 1
 _KEEP_NAMES = frozenset(dir(builtins)) | frozenset(keyword.kwlist) | {"self", "cls"}
 _WORD = re.compile(r"[a-z0-9_]+")
 
@@ -116,7 +118,7 @@ def problem_text(problem: Problem) -> str:
 
 
 def _base_hash(shingle: str) -> int:
-    digest = hashlib.blake2b(shingle.encode("utf-8"), digest_size=8).digest()
+    digest = hashlib.blake2b(shingle.encode("utf-8"), digest_size=4).digest()
     return int.from_bytes(digest, "little")
 
 
@@ -150,22 +152,25 @@ class NearDupIndex:
         self.num_perm = num_perm
         self.ngram = ngram
         rng = random.Random(0x5EED)
-        self._a = [rng.randrange(1, _PRIME) for _ in range(num_perm)]
-        self._b = [rng.randrange(0, _PRIME) for _ in range(num_perm)]
+        self._a = np.array([rng.randrange(1, _PRIME) for _ in range(num_perm)], dtype=np.uint64)
+        self._b = np.array([rng.randrange(0, _PRIME) for _ in range(num_perm)], dtype=np.uint64)
         self._rows = _rows_per_band(num_perm, threshold)
         self._bands = num_perm // self._rows
         self._signatures: dict[str, tuple[int, ...]] = {}
         self._buckets: list[dict[tuple[int, ...], set[str]]] = [{} for _ in range(self._bands)]
 
     def signature(self, text: str) -> tuple[int, ...]:
-        """The MinHash signature of `text` (num_perm integers)."""
-        hashes = [_base_hash(s) for s in shingles(text, self.ngram)]
-        if not hashes:
+        """The MinHash signature of `text` (num_perm integers).
+
+        32-bit shingle hashes and a 31-bit Mersenne prime keep `a * h + b` inside uint64, so
+        numpy computes all permutations at once (the critic calls this for every draft).
+        """
+        hashes = np.fromiter((_base_hash(s) for s in shingles(text, self.ngram)),
+                             dtype=np.uint64)
+        if not hashes.size:
             return tuple([_MASK] * self.num_perm)
-        return tuple(
-            min(((a * h + b) % _PRIME) for h in hashes)
-            for a, b in zip(self._a, self._b, strict=True)
-        )
+        mins = ((self._a[:, None] * hashes[None, :] + self._b[:, None]) % _PRIME).min(axis=1)
+        return tuple(int(v) for v in mins)
 
     def _band_keys(self, sig: tuple[int, ...]) -> list[tuple[int, ...]]:
         r = self._rows
@@ -207,6 +212,10 @@ class NearDupIndex:
         scored = [(k, self.similarity(sig, self._signatures[k])) for k in candidates]
         hits = [(k, s) for k, s in scored if s >= self.threshold]
         return sorted(hits, key=lambda kv: (-kv[1], kv[0]))
+
+    def keys(self) -> list[str]:
+        """The indexed keys."""
+        return list(self._signatures)
 
     def __len__(self) -> int:
         """Number of indexed keys."""

@@ -260,6 +260,7 @@ class TurnOutcome(Record):
     lineage_id: str
     seed_id: str
     turn: int
+    round: int = Field(0, description="the scheduler round (superstep) the turn ran in")
     direction: Direction
     teacher_calls: int
     problem_id: str | None = None

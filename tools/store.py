@@ -41,6 +41,7 @@ class Bank:
         self.db.conn.execute("PRAGMA journal_mode=WAL")
         self.db.conn.execute("PRAGMA synchronous=NORMAL")
         self._lock = threading.RLock()
+        _ = self.db.supports_on_conflict  # probed once here (it creates a table), not mid-run
         self._ensure_tables()
 
     # -- schema -----------------------------------------------------------------------------
@@ -116,12 +117,13 @@ class Bank:
 
     def get_run(self, run_id: str) -> dict[str, Any] | None:
         """The run row, or None."""
-        rows = list(self.db.table("runs").rows_where("id = ?", [run_id]))
+        rows = self._rows("runs", "id = ?", [run_id])
         return rows[0] if rows else None
 
     def runs(self) -> list[dict[str, Any]]:
         """All runs, newest first."""
-        return list(self.db.table("runs").rows_where(order_by="created desc"))
+        with self._lock:
+            return list(self.db.table("runs").rows_where(order_by="created desc"))
 
     # -- records ----------------------------------------------------------------------------
 
@@ -204,16 +206,22 @@ class Bank:
 
     # -- reads ------------------------------------------------------------------------------
 
+    def _rows(self, table: str, where: str, args: list[Any],
+              order_by: str | None = None) -> list[dict[str, Any]]:
+        """Rows fetched whole under the lock: a half-read cursor on the shared connection would
+        lock the table against writes from the graph's other worker threads."""
+        with self._lock:
+            return list(self.db.table(table).rows_where(where, args, order_by=order_by))
+
     def problems(self, run_id: str, *, valid_only: bool = True) -> Iterator[Problem]:
         """Problems of a run in creation order."""
         where = "run_id = ?" + (" and valid = 1" if valid_only else "")
-        for row in self.db.table("problems").rows_where(where, [run_id], order_by="created, id"):
+        for row in self._rows("problems", where, [run_id], order_by="created, id"):
             yield Problem.model_validate_json(row["record"])
 
     def problem(self, run_id: str, problem_id: str) -> Problem | None:
         """One problem, or None."""
-        rows = list(self.db.table("problems").rows_where(
-            "run_id = ? and id = ?", [run_id, problem_id]))
+        rows = self._rows("problems", "run_id = ? and id = ?", [run_id, problem_id])
         return Problem.model_validate_json(rows[0]["record"]) if rows else None
 
     def attempts(self, run_id: str, problem_id: str | None = None) -> Iterator[Attempt]:
@@ -222,35 +230,34 @@ class Bank:
         if problem_id is not None:
             where += " and problem_id = ?"
             args.append(problem_id)
-        for row in self.db.table("attempts").rows_where(where, args, order_by="id"):
+        for row in self._rows("attempts", where, args, order_by="id"):
             yield Attempt.model_validate_json(row["record"])
 
     def summary(self, run_id: str, problem_id: str) -> PerformanceSummary | None:
         """The performance summary of a problem, or None."""
-        rows = list(self.db.table("summaries").rows_where(
-            "run_id = ? and problem_id = ?", [run_id, problem_id]))
+        rows = self._rows("summaries", "run_id = ? and problem_id = ?", [run_id, problem_id])
         return PerformanceSummary.model_validate_json(rows[0]["record"]) if rows else None
 
     def turns(self, run_id: str) -> list[TurnOutcome]:
         """All turn outcomes of a run, ordered by lineage and turn."""
-        rows = self.db.table("turns").rows_where("run_id = ?", [run_id],
-                                                 order_by="lineage_id, turn")
+        rows = self._rows("turns", "run_id = ?", [run_id], order_by="lineage_id, turn")
         return [TurnOutcome.model_validate_json(r["record"]) for r in rows]
 
     def rejections(self, run_id: str) -> list[dict[str, Any]]:
         """Rejection rows of a run (codes decoded)."""
-        rows = self.db.table("rejections").rows_where("run_id = ?", [run_id], order_by="id")
+        rows = self._rows("rejections", "run_id = ?", [run_id], order_by="id")
         return [{**r, "codes": json.loads(r["codes"])} for r in rows]
 
     def usage(self, run_id: str) -> list[Usage]:
         """Per-agent usage totals of a run."""
-        rows = self.db.table("usage").rows_where("run_id = ?", [run_id])
+        rows = self._rows("usage", "run_id = ?", [run_id])
         return [Usage.model_validate({k: v for k, v in r.items() if k != "run_id"})
                 for r in rows]
 
     def count(self, table: str, run_id: str) -> int:
         """Rows of `table` belonging to a run."""
-        return self.db.table(table).count_where("run_id = ?", [run_id])
+        with self._lock:
+            return self.db.table(table).count_where("run_id = ?", [run_id])
 
     def close(self) -> None:
         """Close the connection."""
