@@ -1,0 +1,187 @@
+"""The graph's own overhead per problem-turn, with instant models and recorded sandbox verdicts.
+
+Everything a real run does on the host is kept: LLM agents behind LangChain chat models (the
+teacher's JSON parsed into a draft, students' code extracted), the critic's rubric (mutants,
+trivial solutions, MinHash dedup, HumanEval decontamination), summaries, band routing, bank
+writes in SQLite and a LangGraph checkpointer. Only the model calls (an instant chat model that
+formats a varied draft) and the sandbox (verdicts replayed from a table: the reference passes,
+anything else fails) are free, so the figure is what stepstones adds on top of inference and
+execution.
+
+    python -m stepstones.evals.bench_orchestration [--turns 300] [--concurrency 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langgraph.checkpoint.memory import InMemorySaver
+
+from stepstones.agents.models import ModelSettings
+from stepstones.agents.student import LLMStudent
+from stepstones.agents.teacher import LLMTeacher
+from stepstones.graphs.bands import Band
+from stepstones.graphs.context import Budget, CriticConfig, RunContext, SeedConfig
+from stepstones.graphs.curriculum import build_graph
+from stepstones.runner import sqlite_checkpointer
+from stepstones.tools.sandbox.base import Submission
+from stepstones.tools.schema import TestOutcome, Verdict
+from stepstones.tools.store import Bank
+
+_WORD_LIST = (
+    "amber basil cedar delta ember fjord glade heron iris juniper kelp lumen maple nectar onyx "
+    "pearl quartz raven sage tundra umber violet willow xenon yarrow zephyr"
+)
+WORDS = _WORD_LIST.split()
+
+
+class InstantTeacherModel(BaseChatModel):
+    """Replies at once with a valid, always different problem draft (a distinct task each)."""
+
+    calls: int = 0
+
+    @property
+    def _llm_type(self) -> str:
+        return "instant-teacher"
+
+    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None,
+                  **kwargs: Any) -> ChatResult:
+        self.calls += 1
+        n = self.calls
+        words = [WORDS[(n * 7 + i * 3) % len(WORDS)] for i in range(6)]
+        offset = n % 97
+        draft = {
+            "title": f"Task {n}",
+            "statement": (f"Problem {n} about {' '.join(words)}: given a list of integers xs, "
+                          f"return the sum of the elements each increased by {offset}. "
+                          f"Function solve(xs) -> int. Variant code {n * 7919 % 10007}."),
+            "entry_point": "solve",
+            "tests": [{"args": [xs], "expected": sum(x + offset for x in xs)}
+                      for xs in ([1, 2], [], [5], [3, 4, 5], [-1, 7], [n, n])],
+            "reference_solution": (f"def solve(xs):\n    total = 0\n    for x in xs:\n"
+                                   f"        total += x + {offset}\n    return total\n"
+                                   f"# {' '.join(words)} {n}\n"),
+        }
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(json.dumps(draft)))])
+
+
+class InstantStudentModel(BaseChatModel):
+    """Replies at once with a fixed wrong solution in a code fence."""
+
+    @property
+    def _llm_type(self) -> str:
+        return "instant-student"
+
+    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None,
+                  **kwargs: Any) -> ChatResult:
+        reply = "```python\ndef solve(xs):\n    return len(xs)\n```"
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(reply))])
+
+
+class RecordedSandbox:
+    """Replays verdicts: a submission whose code is a problem's reference passes, others fail.
+
+    Stands in for execution only; the graph, critic and judge bookkeeping around it all run.
+    """
+
+    name = "recorded"
+    isolation = "none (recorded verdicts: benchmark only)"
+
+    def __init__(self) -> None:
+        self.references: set[str] = set()
+        self.calls = 0
+
+    async def run(self, submissions: Sequence[Submission]) -> list[Verdict]:
+        self.calls += len(submissions)
+        out = []
+        for sub in submissions:
+            # The reference is the only code that defines the offset loop and its comment line.
+            ok = "total += x +" in sub.code and "#" in sub.code
+            status = "passed" if ok else "wrong_answer"
+            tests = [TestOutcome(index=i, status=status, output=t.expected if ok else "0",
+                                 expected=t.expected, cpu_s=0.0001)
+                     for i, t in enumerate(sub.tests)]
+            out.append(Verdict(status=status, passed=len(tests) if ok else 0, total=len(tests),
+                               tests=tests, isolation=self.isolation, limits=sub.limits,
+                               cpu_s=0.001, wall_s=0.001))
+        return out
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def measure(turns: int, concurrency: int, checkpointer: str, workdir: Path) -> dict[str, Any]:
+    """Run the graph for `turns` teacher turns and time it."""
+    teacher_model = InstantTeacherModel()
+    students = [LLMStudent(f"instant-{i}", InstantStudentModel(), ModelSettings())
+                for i in range(2)]
+    ctx = RunContext(
+        bank=str(workdir / f"bank-{checkpointer}.sqlite"), samples=4, concurrency=concurrency,
+        seeds=SeedConfig(source="puzzles"), critic=CriticConfig(decontaminate=True),
+        budget=Budget(max_turns_per_seed=turns, max_teacher_calls=turns, max_wall_s=None),
+        bands=[Band(name="all", lo=0.0, hi=1.0, quota=10 * turns)])
+    bank = Bank(ctx.bank)
+    sandbox = RecordedSandbox()
+    config = {"configurable": {"thread_id": checkpointer}, "recursion_limit": 100_000,
+              "max_concurrency": concurrency * 4}
+
+    async def go(saver: Any) -> float:
+        graph = build_graph(checkpointer=saver, teacher=LLMTeacher("instant", teacher_model),
+                            students=students, sandbox=sandbox, bank=bank)
+        start = time.perf_counter()
+        await graph.ainvoke({"run_id": "bench"}, config, context=ctx)
+        return time.perf_counter() - start
+
+    if checkpointer == "sqlite":
+        async with sqlite_checkpointer(workdir / "checkpoints.sqlite") as saver:
+            elapsed = await go(saver)
+    else:
+        elapsed = await go(InMemorySaver())
+    done = len(bank.turns("bench"))
+    bank.close()
+    return {"checkpointer": checkpointer, "turns": done, "teacher_calls": teacher_model.calls,
+            "sandbox_runs": sandbox.calls, "seconds": round(elapsed, 3),
+            "ms_per_turn": round(1000 * elapsed / max(done, 1), 2)}
+
+
+def machine() -> str:
+    """CPU model and count, for the docs beside the figures."""
+    model = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--turns", type=int, default=300, help="teacher turns to run")
+    parser.add_argument("--concurrency", type=int, default=8, help="lineages in flight")
+    args = parser.parse_args(argv)
+    print(f"machine: {machine()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for saver in ("memory", "sqlite"):
+            r = asyncio.run(measure(args.turns, args.concurrency, saver, Path(tmp)))
+            print(f"checkpointer={r['checkpointer']:<6} turns={r['turns']:>4} "
+                  f"sandbox verdicts={r['sandbox_runs']:>5} wall={r['seconds']:>7.2f}s "
+                  f"overhead/turn={r['ms_per_turn']:>6.2f} ms (target <= 10 ms)")
+
+
+if __name__ == "__main__":
+    main()
