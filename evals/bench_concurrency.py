@@ -12,6 +12,8 @@ what is measured. Two modes:
     python -m stepstones.evals.bench_concurrency --latency 1 --concurrency 32 --requests 256
 
 Prints one line per mode and round plus the machine; the target is >= 90% of ideal.
+`--embedded` instead measures the embedded model (SmolLM2-135M via llama.cpp, in process):
+load time and generated tokens per second, one call at a time and k samples of one prompt.
 """
 
 from __future__ import annotations
@@ -138,6 +140,30 @@ def machine() -> str:
     )
 
 
+async def bench_embedded(k: int, max_tokens: int) -> None:
+    """Load time and tokens/s of the embedded model on this machine's CPU."""
+    from stepstones.agents.embedded import _engine
+
+    settings = ModelSettings(max_tokens=max_tokens, temperature=0.7)
+    model = get_chat_model("embedded", settings)
+    start = time.perf_counter()
+    _engine("llamacpp", model.model_path, model._load)  # type: ignore[attr-defined]
+    print(f"embedded: load {time.perf_counter() - start:.2f} s")
+    messages = [
+        SystemMessage("You are a Python programmer. Reply with one ```python code block."),
+        HumanMessage("Write solve(xs) returning the longest strictly increasing run in xs."),
+    ]
+    for label, kk in (("one call", 1), (f"k={k} samples", k)):
+        start = time.perf_counter()
+        got = await sample(model, messages, kk, settings=settings, key="embedded")
+        wall = time.perf_counter() - start
+        out = sum(s.output_tokens for s in got)
+        print(
+            f"embedded {label}: {out} output tokens in {wall:.2f} s = {out / wall:.0f} tokens/s "
+            f"({sum(s.input_tokens for s in got)} prompt tokens)"
+        )
+
+
 def main() -> None:
     """Run each mode for a few rounds and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
@@ -146,8 +172,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=256, help="requests per round")
     parser.add_argument("--k", type=int, default=8, help="choices per request in mode n")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--embedded", action="store_true", help="measure the embedded model")
     args = parser.parse_args()
     print(f"machine: {machine()}")
+    if args.embedded:
+        asyncio.run(bench_embedded(args.k, max_tokens=256))
+        return
     print(
         f"latency {args.latency:g} s, concurrency {args.concurrency}, "
         f"{args.requests} requests per round, ideal {args.concurrency / args.latency:g} req/s"
