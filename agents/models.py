@@ -34,6 +34,9 @@ OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
 VLLM_DEFAULT_URL = "http://localhost:8000/v1"
 N_NATIVE_KEY = "stepstones_n_native"
 """Metadata key on built models: whether one request with `n` returns n choices (see sampling)."""
+IN_PROCESS_KEY = "stepstones_in_process"
+"""Metadata key on in-process engines: they run one call at a time, so sampling queues calls at
+the endpoint semaphore (untimed) instead of at the engine's lock (inside each call's timeout)."""
 
 VALID_FORMS = (
     "openai:MODEL, vllm:MODEL@http://HOST:PORT/v1, vllm-local:MODEL_PATH, llamacpp:PATH.gguf, "
@@ -149,7 +152,7 @@ def _loop_local_http_client() -> Any:
     """
     import openai
 
-    class LoopLocalAsyncClient(openai.DefaultAsyncHttpxClient):  # type: ignore[misc,name-defined]
+    class LoopLocalAsyncClient(openai.DefaultAsyncHttpxClient):
         def __init__(self) -> None:
             super().__init__()
             self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any]
@@ -229,7 +232,7 @@ def get_chat_model(
             model_path=rest,
             temperature=settings.temperature,
             max_tokens=settings.max_tokens,
-            metadata={N_NATIVE_KEY: settings.n_native is not False},
+            metadata={N_NATIVE_KEY: settings.n_native is not False, IN_PROCESS_KEY: True},
         )
     if provider == "llamacpp" and rest:
         _require(spec, "llama_cpp", "embedded")
@@ -250,5 +253,5 @@ def _llama(path: str, settings: ModelSettings) -> BaseChatModel:
         model_path=path,
         temperature=settings.temperature,
         max_tokens=settings.max_tokens,
-        metadata={N_NATIVE_KEY: bool(settings.n_native)},
+        metadata={N_NATIVE_KEY: bool(settings.n_native), IN_PROCESS_KEY: True},
     )

@@ -24,7 +24,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGeneration
 
-from stepstones.agents.models import N_NATIVE_KEY, ModelSettings
+from stepstones.agents.models import IN_PROCESS_KEY, N_NATIVE_KEY, ModelSettings
 
 T = TypeVar("T")
 
@@ -243,12 +243,14 @@ async def sample(
     """Exactly k samples in order; failed ones carry `error` (model errors are never raised).
 
     `key` names the endpoint (`models.endpoint_key`): calls sharing it share one bound of
-    `settings.max_concurrency` requests in flight.
+    `settings.max_concurrency` requests in flight (1 for an in-process engine, which runs one
+    call at a time anyway: waiting for it must not count against a call's timeout).
     """
     if k <= 0:
         return []
     settings = settings or ModelSettings()
-    limit = endpoint_semaphore(key, settings.max_concurrency)
+    in_process = bool((model.metadata or {}).get(IN_PROCESS_KEY))
+    limit = endpoint_semaphore(key, 1 if in_process else settings.max_concurrency)
     samples: list[Sample] = []
     if k > 1 and wants_n(model, settings, key):
         samples = await _sample_n(model, messages, k, settings, limit, key)

@@ -80,4 +80,4 @@ class UsageMeter:
 
     def total_cost(self) -> float:
         """The run's total cost in USD over every agent (0.0 where prices are unknown)."""
-        return round(sum(u.cost_usd for u in self.totals()), 6)
+        return round(sum(float(u.cost_usd) for u in self.totals()), 6)

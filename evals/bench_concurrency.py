@@ -142,12 +142,14 @@ def machine() -> str:
 
 async def bench_embedded(k: int, max_tokens: int) -> None:
     """Load time and tokens/s of the embedded model on this machine's CPU."""
-    from stepstones.agents.embedded import _engine
+    from stepstones.agents.embedded import LlamaCppChatModel, _engine
 
     settings = ModelSettings(max_tokens=max_tokens, temperature=0.7)
     model = get_chat_model("embedded", settings)
+    if not isinstance(model, LlamaCppChatModel):
+        raise TypeError(f"expected the llama.cpp model, got {type(model).__name__}")
     start = time.perf_counter()
-    _engine("llamacpp", model.model_path, model._load)  # type: ignore[attr-defined]
+    _engine("llamacpp", model.model_path, model._load)
     print(f"embedded: load {time.perf_counter() - start:.2f} s")
     messages = [
         SystemMessage("You are a Python programmer. Reply with one ```python code block."),

@@ -151,6 +151,7 @@ def test_llamacpp_needs_the_extra_and_the_file(
             get_chat_model(f"llamacpp:{tmp_path / 'missing.gguf'}")
         model = get_chat_model(f"llamacpp:{gguf}", ModelSettings(max_tokens=33))
         assert isinstance(model, embedded.LlamaCppChatModel) and model.max_tokens == 33
+        assert model.metadata is not None and model.metadata[models.IN_PROCESS_KEY] is True
 
 
 class FakeLlama:

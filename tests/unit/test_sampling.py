@@ -20,7 +20,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import Field
 
 from stepstones.agents import sampling
-from stepstones.agents.models import ModelSettings, get_chat_model
+from stepstones.agents.models import IN_PROCESS_KEY, ModelSettings, get_chat_model
 from stepstones.agents.sampling import Sample, is_transient, sample
 from stepstones.evals.openai_standin import OpenAIStandin
 
@@ -166,6 +166,16 @@ async def test_concurrency_is_bounded_per_endpoint() -> None:
         sample(other, MESSAGES, 3, settings=settings, key=fresh_key()),
     )
     assert other.max_active == 6  # different endpoints do not
+
+
+async def test_in_process_engine_queues_outside_the_timeout() -> None:
+    # Five calls of 0.1 s each on an engine that runs one at a time: with a 0.15 s timeout per
+    # call, they only all succeed if waiting for the engine is not part of the timeout.
+    model = ScriptedModel(delay_s=0.1, metadata={IN_PROCESS_KEY: True})
+    settings = ModelSettings(timeout_s=0.15, max_retries=0, max_concurrency=16)
+    got = await sample(model, MESSAGES, 5, settings=settings, key=fresh_key())
+    assert [s.error for s in got] == [None] * 5
+    assert model.max_active == 1
 
 
 async def test_server_honouring_n_gets_one_request(standin: OpenAIStandin) -> None:
