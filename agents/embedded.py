@@ -10,6 +10,7 @@ Neither `llama_cpp` nor `vllm` is imported until then: both are optional extras.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -28,9 +29,23 @@ _ENGINES_LOCK = threading.Lock()
 def _engine(kind: str, path: str, load: Callable[[], Any]) -> tuple[Any, threading.Lock]:
     """The engine loaded from `path` (loaded once per process) and the lock guarding it."""
     with _ENGINES_LOCK:
+        if not _ENGINES:
+            atexit.register(close_engines)
         if (kind, path) not in _ENGINES:
             _ENGINES[(kind, path)] = (load(), threading.Lock())
         return _ENGINES[(kind, path)]
+
+
+def close_engines() -> None:
+    """Free every loaded engine (at exit: llama.cpp's own finaliser fails during shutdown)."""
+    with _ENGINES_LOCK:
+        engines = list(_ENGINES.values())
+        _ENGINES.clear()
+    for engine, lock in engines:
+        close = getattr(engine, "close", None)
+        if callable(close):
+            with lock:
+                close()
 
 
 def to_openai_messages(messages: list[BaseMessage]) -> list[dict[str, str]]:
