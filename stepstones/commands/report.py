@@ -25,7 +25,16 @@ def report(
 ) -> None:
     """Render a run's bands, yield, rejections, usage and example chains as one page."""
     # matplotlib loads only when a report is asked for, not on every CLI start.
-    from stepstones.evals.report import FORMATS, ReportError, render_report
+    try:
+        from stepstones.evals.report import FORMATS, ReportError, render_report
+    except ImportError as exc:
+        console.print(
+            f"[red]error:[/red] the report needs matplotlib ({exc.name} is missing): "
+            'pip install "stepstones[evals]"',
+            soft_wrap=True,
+            highlight=False,
+        )
+        raise typer.Exit(2) from None
 
     try:
         if fmt not in FORMATS:
