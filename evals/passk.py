@@ -315,7 +315,8 @@ def table(
 def plot(rows: list[dict[str, Any]], ks: Sequence[int], path: Path, title: str) -> Path:
     """pass@k per student, one bar per k."""
     series = {f"pass@{k}": [r[f"pass@{k}"] or 0.0 for r in rows] for k in ks}
-    fig = plots.grouped_bars([r["student"] for r in rows], series, title=title, ylabel="pass@k")
+    labels = [r["student"] + ("\n(simulated)" if is_simulated(r["student"]) else "") for r in rows]
+    fig = plots.grouped_bars(labels, series, title=title, ylabel="pass@k")
     return plots.save(fig, path)
 
 
