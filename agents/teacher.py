@@ -56,6 +56,9 @@ class TeacherResult(Record):
     problem: Problem | None = None
     failure: str | None = None
     raw: str | None = None
+    exhausted: bool = Field(
+        False, description="no variant is left in the asked direction: end the lineage, no "
+        "repairs (the procedural teacher at a family's first or last level)")
 
 
 class Teacher(Protocol):
@@ -84,7 +87,9 @@ class ProceduralTeacher:
 
     The i-th lineage of a run gets the family at position i of a seeded permutation, so
     lineages in flight together never share a family; the seed is kept as the lineage's
-    inspiration. Harder/easier move one level; a repair draws new parameters.
+    inspiration. Harder/easier move one level; a repair draws new parameters, and a duplicate
+    moves on a level. Past the family's first or last level it says it is exhausted, which
+    ends the lineage instead of spending calls on repeats.
     """
 
     name = "procedural"
@@ -101,7 +106,8 @@ class ProceduralTeacher:
         """The family of the lineage drawn `lineage_index`-th."""
         return self._order[lineage_index % len(self._order)]
 
-    def _level(self, request: TeacherRequest, family_levels: int) -> int:
+    def _level(self, request: TeacherRequest, family_levels: int) -> int | None:
+        """The level to write at; None when the family has no variant left that way."""
         base = request.parent or request.rejected
         if base is None or base.level is None:
             # First draft: levels in the middle give the most room to move either way.
@@ -117,8 +123,10 @@ class ProceduralTeacher:
             # New numbers at the same level make the same task again: the critic asks for a
             # changed task, so move to the neighbouring variant (the turn's way if possible).
             ahead = level + (step or 1)
-            level = ahead if 1 <= ahead <= family_levels else level - (step or 1)
-        return min(max(level, 1), family_levels)
+            level = ahead if 1 <= ahead <= family_levels or step else level - 1
+        if not 1 <= level <= family_levels:
+            return None  # harder than the top level / easier than the first: nothing to write
+        return level
 
     async def write(self, request: TeacherRequest) -> TeacherResult:
         """Generate the family instance for this lineage, turn, attempt and direction."""
@@ -127,6 +135,9 @@ class ProceduralTeacher:
             request.lineage_index)
         family = FAMILIES[family_name]
         level = self._level(request, family.levels)
+        if level is None:
+            return TeacherResult(exhausted=True, failure=(
+                f"task family {family_name} has no {request.direction} variant left"))
         rng = random.Random(content_hash(self.seed, request.lineage_id, request.turn,
                                          request.attempt, level))
         instance = family.generate(level, rng)

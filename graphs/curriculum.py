@@ -122,6 +122,8 @@ def graph_builder(
                 reason = "turns_spent"
             elif lin.stale >= 2:
                 reason = "band_full"
+            elif move == "next_seed" and any(r.code == "exhausted" for r in last.rejections):
+                reason = "exhausted"
             elif move == "next_seed":
                 reason = "discarded" if not last.valid else "no_open_band"
             if reason:
@@ -153,11 +155,15 @@ def graph_builder(
         return {"lineages": updates, "queue": queue, "counted": len(outcomes),
                 "round": state.get("round", 0) + 1, "stop_reason": stop}
 
-    def route_after_schedule(state: RunState) -> list[Send] | str:
+    def route_after_schedule(state: RunState, runtime: Runtime[RunContext]) -> list[Send] | str:
         if state.get("stop_reason"):
             return "finish_run"
         active = sorted((lin for lin in state["lineages"].values() if lin.active),
                         key=lambda lin: lin.lineage_id)
+        # Near the teacher budget, start only as many turns as calls remain (each costs at
+        # least one); the overshoot is then at most the repairs of those last turns.
+        spent = sum(o.teacher_calls for o in state.get("outcomes", []))
+        active = active[: max(1, get_context(runtime).budget.max_teacher_calls - spent)]
         return [Send("run_turn", TurnInput(run_id=state["run_id"], lineage=lin,
                                            round=state.get("round", 0)))
                 for lin in active]
@@ -187,6 +193,10 @@ def graph_builder(
             critique=critique if repairing else None,
         )
         result = await comps.teacher.write(request)
+        if result.exhausted:
+            return {"problem": None, "exhausted": True, "repairs": repairs,
+                    "critique": Critique(valid=False, rejections=[Rejection(
+                        code="exhausted", message=result.failure or "no variant left")])}
         calls = state.get("teacher_calls", 0) + 1
         if result.problem is None:
             malformed = Critique(valid=False, rejections=[Rejection(
@@ -233,6 +243,8 @@ def graph_builder(
                 for name in names]
 
     def repair_or_discard(state: TurnState, runtime: Runtime[RunContext]) -> str:
+        if state.get("exhausted"):
+            return "discard_problem"
         if state.get("repairs", 0) < get_context(runtime).budget.max_repairs:
             return "generate_problem"
         return "discard_problem"

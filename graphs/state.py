@@ -91,6 +91,7 @@ class TurnState(TurnInput, total=False):
     problem: Problem | None
     critique: Critique | None
     reviewed: bool
+    exhausted: bool
     repairs: int
     teacher_calls: int
     student: str

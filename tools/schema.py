@@ -48,6 +48,7 @@ RejectionCode = Literal[
     "contaminated",
     "unclear_statement",
     "reviewer_rejected",
+    "exhausted",
 ]
 
 

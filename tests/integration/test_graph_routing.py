@@ -182,3 +182,23 @@ async def test_many_lineages_in_flight_each_keep_their_own_chain(tmp_path, sandb
         assert lin.turns == 2
         parents = [bank.problem("r", pid).lineage.parent_id for pid in lin.problem_ids]
         assert parents == [None, lin.problem_ids[0]]
+
+
+async def test_an_exhausted_teacher_ends_the_lineage_without_repairs(tmp_path, sandbox):
+    from stepstones.agents.teacher import TeacherResult
+
+    class Exhausting(ScriptedTeacher):
+        async def write(self, request):
+            if request.turn == 1:
+                self.requests.append(request)
+                return TeacherResult(exhausted=True, failure="no harder variant left")
+            return await super().write(request)
+
+    teacher = Exhausting(lambda r: task(0))
+    ctx = context(tmp_path, budget=Budget(max_seeds=1, max_turns_per_seed=4, max_repairs=2))
+    out = await run(ctx, sandbox, teacher, [always_right()])
+    assert len(teacher.requests) == 2  # the first turn, then one exhausted call: no repairs
+    last = out["state"]["outcomes"][-1]
+    assert last.discarded and last.teacher_calls == 0
+    lineage = next(iter(out["state"]["lineages"].values()))
+    assert lineage.stop_reason == "exhausted"

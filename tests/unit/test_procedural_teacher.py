@@ -61,3 +61,14 @@ async def test_simulated_students_are_reproducible_and_weaker_ones_fail_more():
     wrong = [s.code for s in await SimulatedStudent("x", 0.0).solve(problem, 8)]
     assert all(code != problem.reference_solution for code in wrong)
     assert set(wrong) <= set(problem.wrong_solutions.values())
+
+
+async def test_no_variant_past_the_families_last_level_ends_the_lineage():
+    t = ProceduralTeacher(seed=0)
+    first = (await t.write(request())).problem
+    assert first is not None and first.family is not None
+    top = first.model_copy(update={"level": FAMILIES[first.family].levels})
+    result = await t.write(request(parent=top, direction="harder", turn=1))
+    assert result.exhausted and result.problem is None and "harder" in (result.failure or "")
+    bottom = first.model_copy(update={"level": 1})
+    assert (await t.write(request(parent=bottom, direction="easier", turn=1))).exhausted
