@@ -172,6 +172,7 @@ class Critic:
         benchmark: BenchmarkIndex | bool | None = True,
         model: BaseChatModel | None = None,
         meter: UsageMeter | None = None,
+        model_name: str = "",
     ) -> None:
         self.sandbox = sandbox
         self.sandbox_config = sandbox_config
@@ -181,6 +182,7 @@ class Critic:
         self._benchmark = benchmark
         self.model = model
         self.meter = meter
+        self.model_name = model_name or (type(model).__name__ if model is not None else "")
 
     def benchmark(self) -> BenchmarkIndex | None:
         """The decontamination index (HumanEval by default), loaded on first use."""
@@ -231,7 +233,7 @@ class Critic:
                  "tests": [t.model_dump() for t in problem.tests[:8]]}
         review, _failure = await ainvoke_parsed(
             self.model, [HumanMessage(render("critic_review", problem=json.dumps(shown)))],
-            StatementReview, meter=self.meter, agent="critic")
+            StatementReview, meter=self.meter, agent="critic", model_name=self.model_name)
         if review is None or review.valid:
             return []  # an unparseable review is no evidence against the problem
         reasons = review.reasons or ["the reviewer found the statement unclear"]

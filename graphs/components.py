@@ -81,7 +81,8 @@ class Components:
 def model_settings(ctx: RunContext) -> ModelSettings:
     """The LLM settings every role shares, from the run context."""
     return ModelSettings(temperature=ctx.temperature, max_tokens=ctx.max_tokens,
-                         base_url=ctx.base_url)
+                         base_url=ctx.base_url, timeout_s=ctx.timeout_s,
+                         max_retries=ctx.max_retries, max_concurrency=ctx.endpoint_concurrency)
 
 
 def build_components(
@@ -94,7 +95,7 @@ def build_components(
     meter: UsageMeter | None = None,
 ) -> Components:
     """Components from the context, with any injected ones used as given."""
-    meter = meter or UsageMeter()
+    meter = meter or UsageMeter(prices=ctx.prices)
     settings = model_settings(ctx)
     teacher = teacher or build_teacher(ctx.teacher, seed=ctx.seed, settings=settings, meter=meter)
     if students is None:
@@ -111,6 +112,7 @@ def build_components(
         determinism_runs=ctx.critic.determinism_runs,
         benchmark=ctx.critic.decontaminate,
         model=build_chat_model(ctx.critic.model, settings), meter=meter,
+        model_name=ctx.critic.model or "",
     )
     return Components(teacher=teacher, students=built, critic=critic, sandbox=sandbox,
                       bank=bank or Bank(ctx.bank), meter=meter)

@@ -84,6 +84,12 @@ class RunContext(Record):
     temperature: float = Field(0.7, ge=0.0, le=2.0, description="for LLM agents")
     max_tokens: int = Field(2048, ge=16, description="for LLM agents")
     base_url: str | None = Field(None, description="OpenAI-compatible endpoint for openai:")
+    timeout_s: float = Field(120.0, gt=0, description="per LLM call, retries not included")
+    max_retries: int = Field(3, ge=0, description="retries of a transient LLM failure")
+    endpoint_concurrency: int = Field(16, ge=1, description="LLM requests in flight per endpoint")
+    prices: dict[str, tuple[float, float]] = Field(
+        default_factory=dict,
+        description="model -> (input, output) USD per 1M tokens, for cost in the report")
     bank: str = Field("stepstones-out/bank.sqlite", description="problem bank path")
 
     @field_validator("students")
