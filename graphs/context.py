@@ -72,6 +72,9 @@ class RunContext(Record):
         description="sim:NAME / sim:ABILITY, `embedded`, or model strings",
     )
     samples: int = Field(4, ge=1, le=64, description="samples per student per problem (k)")
+    student_samples: dict[str, int] = Field(
+        default_factory=lambda: {"embedded": 2},
+        description="per-student k overriding `samples` (a CPU model is slow: fewer samples)")
     bands: list[Band] = Field(default_factory=default_bands)
     budget: Budget = Field(default_factory=Budget)
     critic: CriticConfig = Field(default_factory=CriticConfig)

@@ -294,7 +294,8 @@ def graph_builder(
     async def solve_problem(state: SolveInput, runtime: Runtime[RunContext]) -> dict[str, Any]:
         ctx, comps = await parts(runtime)
         problem, name = state["problem"], state["student"]
-        solutions = await comps.students[name].solve(problem, ctx.samples)
+        solutions = await comps.students[name].solve(
+            problem, ctx.student_samples.get(name, ctx.samples))
         coded = [(i, s) for i, s in enumerate(solutions) if s.code is not None]
         verdicts = await comps.sandbox.run(
             [Submission.for_problem(problem, s.code or "") for _, s in coded])

@@ -36,7 +36,7 @@ def _table(p: Progress) -> Table:
 def print_summary(result: RunResult) -> None:
     """A short human summary of a finished run on stdout."""
     r = result.report
-    out = Console()
+    out = Console(soft_wrap=True)
     out.print(f"[bold]run {result.run_id}[/bold] stopped: {result.stop_reason}")
     for name, band in r.get("bands", {}).items():
         out.print(f"  {name:<8} {band['count']:>3}/{band['quota']:<3} "
