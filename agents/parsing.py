@@ -4,12 +4,12 @@ Models wrap JSON in prose and code fences, emit several drafts, leave trailing c
 mid-object. `parse_reply` tries every plausible JSON object in a reply and keeps the first that
 validates; when none does, its error says what was wrong in words a model can act on, and
 `ainvoke_parsed` sends exactly that back for one repair. A reply that still fails becomes a
-recorded `ParseFailure`: nothing a model writes can crash a run.
+recorded `ParseFailure`: nothing a model writes can crash a run. Code extraction lives in
+`tools.codeblocks` (the reward function shares it) and is re-exported here.
 """
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 from dataclasses import dataclass
@@ -23,19 +23,17 @@ from pydantic import BaseModel, ValidationError
 from stepstones.agents.models import ModelSettings
 from stepstones.agents.sampling import call_with_retries, describe
 from stepstones.agents.usage import UsageMeter
+from stepstones.tools.codeblocks import THINK, extract_code, fences
 
 M = TypeVar("M", bound=BaseModel)
 
 MAX_CANDIDATES = 16
 """JSON candidates tried per reply; more only costs time on adversarial replies."""
-MAX_FENCES = 32
-"""Fenced blocks looked at per reply (a real reply has a handful)."""
 MAX_SCAN = 200_000
 """Characters searched for {...} spans and trailing commas; whole-reply JSON has no limit."""
 RAW_KEEP = 100_000
 """Characters of a failed reply kept in its ParseFailure (and resent for repair)."""
 
-_THINK = re.compile(r"<think>.*?(?:</think>|\Z)", re.DOTALL | re.IGNORECASE)
 
 
 @dataclass
@@ -50,29 +48,6 @@ class ReplyParseError(ValueError):
     """No JSON object in a reply validates; the message is short and says what to fix."""
 
 
-def _fences(text: str) -> list[tuple[str, str]]:
-    """(language, body) of each ``` fenced block, line by line (linear on any input); an
-    unclosed last fence (a reply cut off by max_tokens) runs to the end."""
-    blocks: list[tuple[str, str]] = []
-    lang: str | None = None
-    body: list[str] = []
-    for line in text.splitlines():
-        stripped = line.strip()
-        if lang is None:
-            if stripped.startswith("```"):
-                words = stripped.lstrip("`").split(maxsplit=1)
-                lang = words[0].lower() if words else ""
-                body = []
-        elif stripped.startswith("```"):
-            blocks.append((lang, "\n".join(body)))
-            lang = None
-            if len(blocks) >= MAX_FENCES:
-                return blocks
-        else:
-            body.append(line)
-    if lang is not None:
-        blocks.append((lang, "\n".join(body)))
-    return blocks
 
 
 _OBJ_TOKEN = re.compile(r'\\.|[{}"]', re.DOTALL)
@@ -118,11 +93,11 @@ def _without_trailing_commas(text: str) -> str:
 def _candidates(text: str) -> list[str]:
     """Plausible JSON texts in a reply, most deliberate first: fences, the whole, {...} spans."""
     found: list[str] = []
-    for lang, body in _fences(text):
+    for lang, body in fences(text):
         if lang in ("", "json", "jsonc", "json5", "javascript", "js"):
             found.append(body.strip())
     found.append(text.strip())
-    for source in [b for _, b in _fences(text)] + [text]:
+    for source in [b for _, b in fences(text)] + [text]:
         found.extend(_objects(source[:MAX_SCAN]))
     unique = list(dict.fromkeys(c for c in found if c))
     return unique[:MAX_CANDIDATES]
@@ -154,7 +129,7 @@ def parse_reply(text: str, schema: type[M]) -> M:
     commas. Raises ReplyParseError naming the most useful problem: the schema errors of an
     object that parsed, else the JSON syntax error, else that no object was found.
     """
-    text = _THINK.sub("", text or "")
+    text = THINK.sub("", text or "")
     if not text.strip():
         raise ReplyParseError("the reply is empty; reply with one JSON object")
     schema_error: str | None = None
@@ -248,59 +223,4 @@ async def ainvoke_parsed(
     return None, ParseFailure(f"{reason} (after one repair attempt)", raw)
 
 
-def _defines(tree: ast.Module, entry_point: str) -> bool:
-    return any(
-        isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
-        and node.name == entry_point
-        for node in tree.body
-    )
-
-
-def _parse(code: str) -> ast.Module | None:
-    try:
-        return ast.parse(code)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-
-
-_CODE_START = re.compile(r"^(?:def |async def |class |import |from |@)", re.MULTILINE)
-
-
-def _bare_code(text: str) -> str | None:
-    """Code without fences: the whole reply if it parses, else from the first def/import on,
-    dropping trailing prose lines until it parses."""
-    if _parse(text) is not None and _CODE_START.search(text):
-        return text
-    start = _CODE_START.search(text)
-    if start is None:
-        return None
-    lines = text[start.start() :].splitlines()
-    for end in range(len(lines), max(0, len(lines) - 40), -1):
-        code = "\n".join(lines[:end])
-        if _parse(code) is not None:
-            return code
-    return None
-
-
-def extract_code(text: str, entry_point: str) -> str | None:
-    """The Python program in a student reply, or None if there is none.
-
-    Preference: a python-fenced block defining `entry_point`, any fenced block defining it, the
-    first python block that parses, the first fenced block that parses, then bare code. Reasoning
-    sections (<think>...</think>) are dropped first.
-    """
-    text = _THINK.sub("", text or "")
-    blocks = [(lang, body.strip("\n")) for lang, body in _fences(text)]
-    parsed = [(lang, body, tree) for lang, body in blocks if (tree := _parse(body)) is not None]
-    is_py = ("python", "py", "python3")
-    for want_python in (True, False):
-        for lang, body, tree in parsed:
-            if (lang in is_py or not want_python) and _defines(tree, entry_point):
-                return body
-    for want_python in (True, False):
-        for lang, body, _tree in parsed:
-            if (lang in is_py or (not want_python and lang == "")) and body.strip():
-                return body
-    if blocks:
-        return None  # fenced, but nothing in the fences is Python
-    return _bare_code(text.strip())
+__all__ = ["ParseFailure", "ReplyParseError", "ainvoke_parsed", "extract_code", "parse_reply"]

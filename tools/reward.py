@@ -41,7 +41,7 @@ class RewardError(RuntimeError):
 
 def _extract(text: str, entry_point: str) -> str | None:
     # The students' own extractor, so a completion earns the reward its pass rate promised.
-    from stepstones.agents.parsing import extract_code
+    from stepstones.tools.codeblocks import extract_code
 
     code: str | None = extract_code(text, entry_point)
     return code
