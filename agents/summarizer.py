@@ -1,8 +1,9 @@
 """The performance summary: what the teacher reads back after students attempt a problem.
 
 Pass rate per student, counts of each kind of failure and a few telling errors or wrong outputs.
-It is computed, not generated: the numbers must be exact for band routing, and the text is
-what goes into the teacher's refine prompt.
+The numbers are computed, never generated: they must be exact for band routing. The text is what
+goes into the teacher's refine prompt; `LLMSummarizer` (optional) appends a model's reading of
+the failures to it.
 """
 
 from __future__ import annotations
@@ -10,7 +11,21 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from stepstones.tools.schema import Attempt, PerformanceSummary, Problem, StudentStats, Verdict
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import HumanMessage
+from pydantic import Field
+
+from stepstones.agents.parsing import ainvoke_parsed
+from stepstones.agents.prompting import render
+from stepstones.agents.usage import UsageMeter
+from stepstones.tools.schema import (
+    Attempt,
+    PerformanceSummary,
+    Problem,
+    Record,
+    StudentStats,
+    Verdict,
+)
 
 MAX_EXAMPLES = 4
 
@@ -73,3 +88,45 @@ def render_summary(summary: PerformanceSummary) -> str:
         lines.append("Telling failures:")
         lines.extend(f"- {e}" for e in summary.examples)
     return "\n".join(lines)
+
+
+class SummaryNotes(Record):
+    """What an LLM summariser adds to the computed summary: reading, not numbers."""
+
+    analysis: str = Field(min_length=1, max_length=2000)
+    suggestions: list[str] = Field(default_factory=list, max_length=5)
+
+
+class LLMSummarizer:
+    """Adds a model's reading of the failures to the computed summary the teacher sees.
+
+    The numbers stay computed (band routing depends on them); the model only writes prose on
+    top. A reply that cannot be parsed leaves the computed summary as it is.
+    """
+
+    def __init__(self, name: str, model: BaseChatModel, meter: UsageMeter | None = None) -> None:
+        self.name = name
+        self.model = model
+        self.meter = meter
+
+    def prompt(self, problem: Problem, attempts: Sequence[Attempt],
+               summary: PerformanceSummary) -> str:
+        """The analysis request: statement, exact results and a few failing attempts."""
+        failing = [a for a in attempts if not a.verdict.ok and a.code][:MAX_EXAMPLES - 1]
+        shown = "\n\n".join(
+            f"{a.student} ({_example(a.verdict) or a.verdict.status}):\n```python\n"
+            f"{(a.code or '')[:1500]}\n```" for a in failing) or "(none)"
+        return render("summarizer_analyze", statement=problem.statement[:4000],
+                      results=summary.text, attempts=shown)
+
+    async def annotate(self, problem: Problem, attempts: Sequence[Attempt],
+                       summary: PerformanceSummary) -> PerformanceSummary:
+        """`summary` with the model's analysis and suggestions appended to its text."""
+        notes, _failure = await ainvoke_parsed(
+            self.model, [HumanMessage(self.prompt(problem, attempts, summary))], SummaryNotes,
+            meter=self.meter, agent="summarizer", model_name=self.name)
+        if notes is None:
+            return summary
+        extra = [f"Analysis: {notes.analysis}"]
+        extra += [f"- suggestion: {s[:300]}" for s in notes.suggestions]
+        return summary.model_copy(update={"text": summary.text + "\n" + "\n".join(extra)})

@@ -15,6 +15,7 @@ from stepstones.agents.build import build_chat_model, build_student, build_teach
 from stepstones.agents.critic import Critic
 from stepstones.agents.models import ModelSettings
 from stepstones.agents.student import Student
+from stepstones.agents.summarizer import LLMSummarizer
 from stepstones.agents.teacher import Teacher
 from stepstones.agents.usage import UsageMeter
 from stepstones.graphs.context import RunContext
@@ -34,6 +35,7 @@ class Components:
     sandbox: Sandbox
     bank: Bank
     meter: UsageMeter
+    summarizer: LLMSummarizer | None = None
     started: float = field(default_factory=time.monotonic)
     _dedup: dict[str, NearDupIndex] = field(default_factory=dict)
     _rounds: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -93,6 +95,7 @@ def build_components(
     sandbox: Sandbox | None = None,
     bank: Bank | None = None,
     meter: UsageMeter | None = None,
+    summarizer: LLMSummarizer | None = None,
 ) -> Components:
     """Components from the context, with any injected ones used as given."""
     meter = meter or UsageMeter(prices=ctx.prices)
@@ -114,8 +117,11 @@ def build_components(
         model=build_chat_model(ctx.critic.model, settings), meter=meter,
         model_name=ctx.critic.model or "",
     )
+    if summarizer is None and ctx.summarizer is not None:
+        model = build_chat_model(ctx.summarizer, settings)
+        summarizer = LLMSummarizer(ctx.summarizer, model, meter=meter) if model else None
     return Components(teacher=teacher, students=built, critic=critic, sandbox=sandbox,
-                      bank=bank or Bank(ctx.bank), meter=meter)
+                      bank=bank or Bank(ctx.bank), meter=meter, summarizer=summarizer)
 
 
 class ComponentResolver:

@@ -71,6 +71,9 @@ class RunContext(Record):
         default_factory=lambda: ["sim:novice", "sim:intermediate", "sim:expert"],
         description="sim:NAME / sim:ABILITY, `embedded`, or model strings",
     )
+    summarizer: str | None = Field(
+        None, description="a model that adds its reading of the failures to the computed "
+        "performance summary; None: the computed summary only")
     samples: int = Field(4, ge=1, le=64, description="samples per student per problem (k)")
     student_samples: dict[str, int] = Field(
         default_factory=lambda: {"embedded": 2},

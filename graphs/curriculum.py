@@ -30,7 +30,7 @@ from langgraph.types import RetryPolicy, Send, interrupt
 
 from stepstones.agents.critic import InfraError
 from stepstones.agents.student import Student
-from stepstones.agents.summarizer import summarize
+from stepstones.agents.summarizer import LLMSummarizer, summarize
 from stepstones.agents.teacher import Teacher, TeacherRequest
 from stepstones.graphs.bands import TOO_EASY, TOO_HARD, band_of, next_move, open_bands
 from stepstones.graphs.components import ComponentResolver, Components
@@ -70,11 +70,12 @@ def graph_builder(
     students: list[Student] | None = None,
     sandbox: Sandbox | None = None,
     bank: Bank | None = None,
+    summarizer: LLMSummarizer | None = None,
     resolver: ComponentResolver | None = None,
 ) -> StateGraph[RunState, RunContext, RunInput, RunOutput]:
     """The curriculum graph, uncompiled; injected parts win, the rest come from the context."""
     resolver = resolver or ComponentResolver(
-        teacher=teacher, students=students, sandbox=sandbox, bank=bank)
+        teacher=teacher, students=students, sandbox=sandbox, bank=bank, summarizer=summarizer)
 
     async def parts(runtime: Runtime[RunContext]) -> tuple[RunContext, Components]:
         ctx = get_context(runtime)
@@ -327,6 +328,8 @@ def graph_builder(
             raise RuntimeError("summarize_performance reached without a problem")
         names = sorted({a.student for a in state.get("attempts", [])})
         summary = summarize(problem, state.get("attempts", []), names)
+        if comps.summarizer is not None:
+            summary = await comps.summarizer.annotate(problem, state.get("attempts", []), summary)
         await io(comps.bank.put_summary, state["run_id"], summary)
         return {"summary": summary}
 
@@ -412,11 +415,12 @@ def build_graph(
     students: list[Student] | None = None,
     sandbox: Sandbox | None = None,
     bank: Bank | None = None,
+    summarizer: LLMSummarizer | None = None,
     resolver: ComponentResolver | None = None,
 ) -> CompiledStateGraph[RunState, RunContext, RunInput, RunOutput]:
     """The compiled curriculum graph; pass a checkpointer for resumable runs."""
     builder = graph_builder(teacher=teacher, students=students, sandbox=sandbox, bank=bank,
-                            resolver=resolver)
+                            summarizer=summarizer, resolver=resolver)
     return builder.compile(checkpointer=checkpointer, name="curriculum")
 
 

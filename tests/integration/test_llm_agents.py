@@ -102,3 +102,39 @@ async def test_graph_runs_with_llm_teacher_and_student_including_a_malformed_dra
     attempts = list(bank.attempts("r"))
     assert {a.student for a in attempts} == {"llm", "wrong"}
     assert all(a.verdict.ok for a in attempts if a.student == "llm")
+
+
+async def test_llm_summarizer_adds_its_reading_and_keeps_the_numbers():
+    from stepstones.agents.summarizer import LLMSummarizer
+
+    problem = make_problem()
+    summary = summarize(problem, [], ["s"])
+    reply = json.dumps({"analysis": "they forget empty lists", "suggestions": ["add negatives"]})
+    notes = await LLMSummarizer("fake", FakeListChatModel(responses=[reply])).annotate(
+        problem, [], summary)
+    assert notes.pass_rate == summary.pass_rate and notes.students == summary.students
+    assert notes.text.startswith(summary.text)
+    assert "they forget empty lists" in notes.text and "add negatives" in notes.text
+    broken = LLMSummarizer("fake", FakeListChatModel(responses=["no", "still no"]))
+    assert (await broken.annotate(problem, [], summary)) == summary
+
+
+async def test_the_teacher_reads_the_llm_summarizers_analysis(tmp_path: Path, sandbox):
+    from stepstones.agents.summarizer import LLMSummarizer
+    from tests.fakes import ScriptedTeacher, always_right
+    from tests.integration.test_graph_routing import task
+
+    reply = json.dumps({"analysis": "ANALYSIS-MARKER", "suggestions": []})
+    teacher = ScriptedTeacher(lambda r: task(r.turn))
+    ctx = RunContext(
+        bank=str(tmp_path / "bank.sqlite"), samples=2, concurrency=1,
+        seeds=SeedConfig(source="puzzles"), critic=CriticConfig(decontaminate=False),
+        budget=Budget(max_seeds=1, max_turns_per_seed=2),
+        bands=[Band(name="all", lo=0.0, hi=1.0, quota=5)])
+    graph = build_graph(
+        checkpointer=InMemorySaver(), teacher=teacher, students=[always_right(), always_wrong()],
+        sandbox=sandbox, bank=Bank(ctx.bank),
+        summarizer=LLMSummarizer("fake", FakeListChatModel(responses=[reply])))
+    await graph.ainvoke({"run_id": "r", "seeds": [SEED]}, {"configurable": {"thread_id": "t"}},
+                        context=ctx)
+    assert "ANALYSIS-MARKER" in teacher.requests[1].summary.text
