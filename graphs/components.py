@@ -142,6 +142,11 @@ class ComponentResolver:
                     build_components, ctx, **self.injected)  # type: ignore[arg-type]
             return self._cache[key]
 
+    def tokens(self) -> int:
+        """LLM tokens (in + out) spent so far by everything this resolver built."""
+        return sum(u.input_tokens + u.output_tokens
+                   for comps in self._cache.values() for u in comps.meter.totals())
+
     async def aclose(self) -> None:
         """Close everything built so far."""
         for comps in self._cache.values():

@@ -53,6 +53,7 @@ class Progress(BaseModel):
     outcomes: list[TurnOutcome]
     bands: dict[str, tuple[int, int]]
     teacher_calls: int
+    tokens: int = 0
 
 
 def serde() -> JsonPlusSerializer:
@@ -101,7 +102,7 @@ async def postgres_checkpointer(url: str) -> AsyncIterator[BaseCheckpointSaver[A
         yield saver
 
 
-def _progress(run_id: str, state: RunState, ctx: RunContext) -> Progress:
+def _progress(run_id: str, state: RunState, ctx: RunContext, tokens: int = 0) -> Progress:
     from stepstones.graphs.curriculum import band_counts
 
     outcomes = state.get("outcomes", [])
@@ -109,7 +110,7 @@ def _progress(run_id: str, state: RunState, ctx: RunContext) -> Progress:
     return Progress(
         run_id=run_id, outcomes=outcomes,
         bands={b.name: (counts.get(b.name, 0), b.quota) for b in ctx.bands},
-        teacher_calls=sum(o.teacher_calls for o in outcomes))
+        teacher_calls=sum(o.teacher_calls for o in outcomes), tokens=tokens)
 
 
 class RunStopped(RuntimeError):
@@ -173,7 +174,7 @@ async def run_pipeline(
                     raise ConfigError(f"run {run_id} already finished; nothing to resume")
             inputs: Any = None if resume else {"run_id": run_id}
             while True:
-                stream = _stream(graph, inputs, config, ctx, run_id, on_progress)
+                stream = _stream(graph, inputs, config, ctx, run_id, on_progress, resolver)
                 await (_cancellable(stream, run_id, out) if handle_signals else stream)
                 final = await graph.aget_state(config)
                 pending = list(final.interrupts)
@@ -195,11 +196,11 @@ async def run_pipeline(
 
 async def _stream(
     graph: Any, inputs: Any, config: dict[str, Any], ctx: RunContext, run_id: str,
-    on_progress: Callable[[Progress], None] | None,
+    on_progress: Callable[[Progress], None] | None, resolver: ComponentResolver,
 ) -> None:
     async for values in graph.astream(inputs, config, context=ctx, stream_mode="values"):
         if on_progress is not None and values.get("outcomes") is not None:
-            on_progress(_progress(run_id, values, ctx))
+            on_progress(_progress(run_id, values, ctx, resolver.tokens()))
 
 
 async def _cancellable(work: Coroutine[Any, Any, None], run_id: str, out: Path) -> None:

@@ -28,8 +28,11 @@ def _table(p: Progress) -> Table:
         mark = "[green]✓[/green]" if count >= quota else ""
         table.add_row(name, f"{count}/{quota} {mark}")
     valid = sum(o.valid for o in p.outcomes)
+    banded = sum(count for count, _ in p.bands.values())
+    rate = f"{banded / p.teacher_calls:.2f}" if p.teacher_calls else "-"
     table.caption = (f"turns {len(p.outcomes)} · valid {valid} · teacher calls "
-                     f"{p.teacher_calls} · lineages {len({o.lineage_id for o in p.outcomes})}")
+                     f"{p.teacher_calls} · yield/call {rate} · lineages "
+                     f"{len({o.lineage_id for o in p.outcomes})} · tokens {p.tokens}")
     return table
 
 
