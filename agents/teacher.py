@@ -88,8 +88,9 @@ class ProceduralTeacher:
     The i-th lineage of a run gets the family at position i of a seeded permutation, so
     lineages in flight together never share a family; the seed is kept as the lineage's
     inspiration. Harder/easier move one level; a repair draws new parameters, and a duplicate
-    moves on a level. Past the family's first or last level it says it is exhausted, which
-    ends the lineage instead of spending calls on repeats.
+    moves on a level. Past the family's first or last level, or when asked to turn back towards
+    the level its parent came from, it says it is exhausted, which ends the lineage instead of
+    spending calls on repeats.
     """
 
     name = "procedural"
@@ -115,7 +116,12 @@ class ProceduralTeacher:
             return rng.randint(max(1, family_levels // 2), max(1, (family_levels + 1) // 2 + 1))
         level = base.level
         step = {"harder": 1, "easier": -1}.get(request.direction, 0)
-        if request.parent is not None:
+        parent = request.parent
+        if parent is not None and step and {parent.lineage.direction, request.direction} == {
+            "harder", "easier"
+        }:
+            return None  # turning back lands on the level the parent came from: a repeat
+        if parent is not None:
             level += step
         if request.critique is not None and any(
             r.code == "duplicate" for r in request.critique.rejections

@@ -72,3 +72,14 @@ async def test_no_variant_past_the_families_last_level_ends_the_lineage():
     assert result.exhausted and result.problem is None and "harder" in (result.failure or "")
     bottom = first.model_copy(update={"level": 1})
     assert (await t.write(request(parent=bottom, direction="easier", turn=1))).exhausted
+
+
+async def test_turning_back_towards_the_parents_own_parent_is_exhausted():
+    t = ProceduralTeacher(seed=0)
+    drafted = (await t.write(request())).problem
+    assert drafted is not None
+    first = drafted.model_copy(update={"level": 1})  # every family has a level 2 above it
+    harder = (await t.write(request(parent=first, direction="harder", turn=1))).problem
+    assert harder is not None and harder.level == 2
+    back = await t.write(request(parent=harder, direction="easier", turn=2))
+    assert back.exhausted  # the easier variant of `harder` is `first` again
