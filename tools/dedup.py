@@ -22,7 +22,6 @@ import numpy as np
 
 from stepstones.tools.schema import Problem
 
-_PRIME = (1 << 31) - 1
 _MASK = (1 << 32) - 1
 _KEEP_NAMES = frozenset(dir(builtins)) | frozenset(keyword.kwlist) | {"self", "cls"}
 _WORD = re.compile(r"[a-z0-9_]+")
@@ -152,8 +151,9 @@ class NearDupIndex:
         self.num_perm = num_perm
         self.ngram = ngram
         rng = random.Random(0x5EED)
-        self._a = np.array([rng.randrange(1, _PRIME) for _ in range(num_perm)], dtype=np.uint64)
-        self._b = np.array([rng.randrange(0, _PRIME) for _ in range(num_perm)], dtype=np.uint64)
+        self._a = np.array([rng.getrandbits(64) | 1 for _ in range(num_perm)], dtype=np.uint64)
+        self._b = np.array([rng.getrandbits(64) for _ in range(num_perm)], dtype=np.uint64)
+        self._recent: dict[str, tuple[int, ...]] = {}
         self._rows = _rows_per_band(num_perm, threshold)
         self._bands = num_perm // self._rows
         self._signatures: dict[str, tuple[int, ...]] = {}
@@ -162,15 +162,25 @@ class NearDupIndex:
     def signature(self, text: str) -> tuple[int, ...]:
         """The MinHash signature of `text` (num_perm integers).
 
-        32-bit shingle hashes and a 31-bit Mersenne prime keep `a * h + b` inside uint64, so
-        numpy computes all permutations at once (the critic calls this for every draft).
+        Each permutation is a multiply-shift hash of the 32-bit shingle hash, `(a*h + b) >> 32`
+        in wrapping uint64 arithmetic: no modulo, so numpy computes all permutations at once.
+        The critic asks for the signature of a draft and the graph then adds the same text, so
+        recent signatures are kept.
         """
+        cached = self._recent.get(text)
+        if cached is not None:
+            return cached
         hashes = np.fromiter((_base_hash(s) for s in shingles(text, self.ngram)),
                              dtype=np.uint64)
         if not hashes.size:
-            return tuple([_MASK] * self.num_perm)
-        mins = ((self._a[:, None] * hashes[None, :] + self._b[:, None]) % _PRIME).min(axis=1)
-        return tuple(int(v) for v in mins)
+            sig = tuple([_MASK] * self.num_perm)
+        else:
+            mixed = (self._a[:, None] * hashes[None, :] + self._b[:, None]) >> np.uint64(32)
+            sig = tuple(int(v) for v in mixed.min(axis=1))
+        if len(self._recent) >= 256:
+            self._recent.pop(next(iter(self._recent)))
+        self._recent[text] = sig
+        return sig
 
     def _band_keys(self, sig: tuple[int, ...]) -> list[tuple[int, ...]]:
         r = self._rows
