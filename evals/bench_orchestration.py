@@ -18,6 +18,7 @@ import asyncio
 import json
 import os
 import platform
+import random
 import tempfile
 import time
 from collections.abc import Sequence
@@ -40,12 +41,6 @@ from stepstones.tools.sandbox.base import Submission
 from stepstones.tools.schema import TestOutcome, Verdict
 from stepstones.tools.store import Bank
 
-_WORD_LIST = (
-    "amber basil cedar delta ember fjord glade heron iris juniper kelp lumen maple nectar onyx "
-    "pearl quartz raven sage tundra umber violet willow xenon yarrow zephyr"
-)
-WORDS = _WORD_LIST.split()
-
 
 class InstantTeacherModel(BaseChatModel):
     """Replies at once with a valid, always different problem draft (a distinct task each)."""
@@ -60,7 +55,9 @@ class InstantTeacherModel(BaseChatModel):
                   **kwargs: Any) -> ChatResult:
         self.calls += 1
         n = self.calls
-        words = [WORDS[(n * 7 + i * 3) % len(WORDS)] for i in range(6)]
+        rng = random.Random(n)  # distinct made-up words: drafts must not be near-duplicates
+        words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(7))
+                 for _ in range(12)]
         offset = n % 97
         draft = {
             "title": f"Task {n}",
