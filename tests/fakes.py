@@ -8,7 +8,11 @@ without depending on probabilities.
 from __future__ import annotations
 
 import json
+import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from stepstones.agents.student import Solution
@@ -77,3 +81,18 @@ def always_right(name: str = "right") -> ScriptedStudent:
 def always_wrong(name: str = "wrong") -> ScriptedStudent:
     """A student whose every sample returns None."""
     return ScriptedStudent(name, lambda p, i: f"def {p.entry_point}(*a):\n    return None\n")
+
+
+def start_run(*args: str) -> subprocess.Popen[str]:
+    """`stepstones run ARGS` in a subprocess, output captured (for kill and signal tests)."""
+    return subprocess.Popen([sys.executable, "-m", "stepstones", "run", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def bank_turns(out: Path) -> int:
+    """Turns recorded so far in the bank of run directory `out` (0 before it exists)."""
+    try:
+        with sqlite3.connect(out / "bank.sqlite", timeout=1) as db:
+            return int(db.execute("select count(*) from turns").fetchone()[0])
+    except sqlite3.Error:
+        return 0

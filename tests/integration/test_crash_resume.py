@@ -13,28 +13,22 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import needs_bwrap
+from tests.fakes import bank_turns, start_run
 
 ARGS = ["--quota", "3", "--seed", "7", "--quiet"]
 
 
 def start(out: Path, *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "stepstones", "run", "--out", str(out), *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return start_run("--out", str(out), *extra)
 
 
-def turns(out: Path) -> int:
-    try:
-        with sqlite3.connect(out / "bank.sqlite", timeout=1) as db:
-            return int(db.execute("select count(*) from turns").fetchone()[0])
-    except sqlite3.Error:
-        return 0
+turns = bank_turns
 
 
 def contents(out: Path) -> dict[str, object]:

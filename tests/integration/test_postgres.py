@@ -12,9 +12,7 @@ import os
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -23,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import needs_bwrap
+from tests.fakes import bank_turns, start_run
 
 pytestmark = [pytest.mark.slow, needs_bwrap]
 
@@ -65,17 +64,8 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def cli(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "stepstones", "run", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def turns(out: Path) -> int:
-    try:
-        with sqlite3.connect(out / "bank.sqlite", timeout=1) as db:
-            return int(db.execute("select count(*) from turns").fetchone()[0])
-    except sqlite3.Error:
-        return 0
+cli = start_run
+turns = bank_turns
 
 
 def test_run_stop_and_resume_with_the_postgres_checkpointer(
