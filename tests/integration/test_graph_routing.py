@@ -202,3 +202,50 @@ async def test_an_exhausted_teacher_ends_the_lineage_without_repairs(tmp_path, s
     assert last.discarded and last.teacher_calls == 0
     lineage = next(iter(out["state"]["lineages"].values()))
     assert lineage.stop_reason == "exhausted"
+
+
+async def _review_run(tmp_path: Path, sandbox: Any, answers: list[dict[str, Any]]) -> Any:
+    """Run with human_review on, answering each pending interrupt from `answers` in order."""
+    from langgraph.types import Command
+
+    teacher = ScriptedTeacher(lambda r: task(r.attempt))
+    ctx = context(tmp_path, human_review=True,
+                  budget=Budget(max_seeds=1, max_turns_per_seed=1, max_repairs=2))
+    bank = Bank(ctx.bank)
+    graph = build_graph(checkpointer=InMemorySaver(), teacher=teacher,
+                        students=[always_right(), always_wrong()], sandbox=sandbox, bank=bank)
+    config = {"configurable": {"thread_id": "t"}, "recursion_limit": 500}
+    questions = []
+    payload: Any = {"run_id": "r"}
+    for answer in [*answers, None]:
+        await graph.ainvoke(payload, config, context=ctx)
+        pending = (await graph.aget_state(config)).interrupts
+        if not pending:
+            break
+        assert answer is not None, "more review questions than answers"
+        questions.extend(i.value for i in pending)
+        payload = Command(resume={i.id: answer for i in pending})
+    state = (await graph.aget_state(config)).values
+    return {"state": state, "bank": bank, "teacher": teacher, "questions": questions}
+
+
+async def test_review_reject_sends_the_reason_to_the_teacher_for_a_repair(tmp_path, sandbox):
+    out = await _review_run(tmp_path, sandbox, [
+        {"action": "reject", "reason": "too close to a textbook exercise"},
+        {"action": "approve"}])
+    assert [q["kind"] for q in out["questions"]] == ["review_problem", "review_problem"]
+    repair = out["teacher"].requests[1]
+    assert repair.critique.rejections[0].code == "reviewer_rejected"
+    assert "textbook" in repair.critique.rejections[0].message
+    (outcome,) = out["state"]["outcomes"]
+    assert outcome.valid and outcome.teacher_calls == 2
+
+
+async def test_review_edit_goes_back_through_the_critic_then_to_students(tmp_path, sandbox):
+    edited = "Return the list sorted in ascending order; ties keep their order. solve(xs)."
+    out = await _review_run(tmp_path, sandbox, [
+        {"action": "edit", "problem": {"statement": edited}}, {"action": "approve"}])
+    assert out["questions"][1]["problem"]["statement"] == edited  # re-checked, asked again
+    (outcome,) = out["state"]["outcomes"]
+    assert outcome.valid and outcome.teacher_calls == 1
+    assert out["bank"].problem("r", outcome.problem_id).statement == edited
