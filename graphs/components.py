@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -36,6 +37,7 @@ class Components:
     bank: Bank
     meter: UsageMeter
     summarizer: LLMSummarizer | None = None
+    session: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     started: float = field(default_factory=time.monotonic)
     _dedup: dict[str, NearDupIndex] = field(default_factory=dict)
     _rounds: dict[str, dict[str, int]] = field(default_factory=dict)

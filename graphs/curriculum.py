@@ -153,6 +153,8 @@ def graph_builder(
                 active += 1
             if not active:
                 stop = "seeds_exhausted"
+        # Tokens so far, every round: a killed run loses at most one round's accounting.
+        await io(comps.bank.set_usage, state["run_id"], comps.meter.totals(), comps.session)
         return {"lineages": updates, "queue": queue, "counted": len(outcomes),
                 "round": state.get("round", 0) + 1, "stop_reason": stop}
 
@@ -171,8 +173,7 @@ def graph_builder(
 
     async def finish_run(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         ctx, comps = await parts(runtime)
-        usage = comps.meter.totals()
-        await io(comps.bank.set_usage, state["run_id"], usage)
+        await io(comps.bank.set_usage, state["run_id"], comps.meter.totals(), comps.session)
         rejections = await io(comps.bank.rejections, state["run_id"])
         report = build_report(state, ctx, await io(comps.bank.usage, state["run_id"]),
                               [r["codes"] for r in rejections])

@@ -84,9 +84,9 @@ class Bank:
                 pk=("run_id", "id"), if_not_exists=True,
             )
             t("usage").create(
-                {"run_id": str, "agent": str, "model": str, "calls": int, "input_tokens": int,
-                 "output_tokens": int, "cost_usd": float},
-                pk=("run_id", "agent", "model"), if_not_exists=True,
+                {"run_id": str, "session": str, "agent": str, "model": str, "calls": int,
+                 "input_tokens": int, "output_tokens": int, "cost_usd": float},
+                pk=("run_id", "session", "agent", "model"), if_not_exists=True,
             )
             for table, cols in (("problems", ["run_id", "band"]),
                                 ("attempts", ["run_id", "problem_id"])):
@@ -196,12 +196,16 @@ class Bank:
                 pk=("run_id", "id"),
             )
 
-    def set_usage(self, run_id: str, usage: list[Usage]) -> None:
-        """Replace the per-agent usage totals of a run."""
+    def set_usage(self, run_id: str, usage: list[Usage], session: str = "") -> None:
+        """Replace one process's (`session`) per-agent usage totals of a run.
+
+        A resumed run is a new session: its tokens add to those its earlier sessions spent
+        (work replayed after a crash was really paid for twice).
+        """
         with self._lock:
             self.db.table("usage").upsert_all(
-                [{"run_id": run_id, **u.model_dump()} for u in usage],
-                pk=("run_id", "agent", "model"),
+                [{"run_id": run_id, "session": session, **u.model_dump()} for u in usage],
+                pk=("run_id", "session", "agent", "model"),
             )
 
     # -- reads ------------------------------------------------------------------------------
@@ -249,10 +253,16 @@ class Bank:
         return [{**r, "codes": json.loads(r["codes"])} for r in rows]
 
     def usage(self, run_id: str) -> list[Usage]:
-        """Per-agent usage totals of a run."""
-        rows = self._rows("usage", "run_id = ?", [run_id])
-        return [Usage.model_validate({k: v for k, v in r.items() if k != "run_id"})
-                for r in rows]
+        """Per-agent usage totals of a run, summed over its sessions."""
+        totals: dict[tuple[str, str], Usage] = {}
+        for r in self._rows("usage", "run_id = ?", [run_id], order_by="agent, model"):
+            key = (r["agent"], r["model"])
+            u = totals.setdefault(key, Usage(agent=r["agent"], model=r["model"]))
+            u.calls += r["calls"]
+            u.input_tokens += r["input_tokens"]
+            u.output_tokens += r["output_tokens"]
+            u.cost_usd += r["cost_usd"]
+        return list(totals.values())
 
     def count(self, table: str, run_id: str) -> int:
         """Rows of `table` belonging to a run."""

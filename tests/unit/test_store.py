@@ -64,3 +64,12 @@ def test_runs_are_separate(tmp_path: Path) -> None:
     assert len(list(bank.problems("r1"))) == 1
     assert list(bank.problems("r2")) == []
     assert len(list(bank.problems("r2", valid_only=False))) == 1
+
+
+def test_usage_adds_up_over_the_sessions_of_a_resumed_run(tmp_path: Path) -> None:
+    bank = Bank(tmp_path / "b.sqlite")
+    bank.set_usage("r", [Usage(agent="teacher", model="m", calls=2, input_tokens=5)], "first")
+    bank.set_usage("r", [Usage(agent="teacher", model="m", calls=3, input_tokens=7)], "first")
+    bank.set_usage("r", [Usage(agent="teacher", model="m", calls=1, input_tokens=1)], "second")
+    (u,) = bank.usage("r")
+    assert (u.calls, u.input_tokens) == (4, 8)  # a session's later totals replace its earlier
