@@ -28,10 +28,11 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 
 from stepstones.agents.models import ModelSettings
-from stepstones.agents.student import LLMStudent
+from stepstones.agents.student import LLMStudent, Student
 from stepstones.agents.teacher import LLMTeacher
 from stepstones.graphs.bands import Band
 from stepstones.graphs.context import Budget, CriticConfig, RunContext, SeedConfig
@@ -122,8 +123,8 @@ class RecordedSandbox:
 async def measure(turns: int, concurrency: int, checkpointer: str, workdir: Path) -> dict[str, Any]:
     """Run the graph for `turns` teacher turns and time it."""
     teacher_model = InstantTeacherModel()
-    students = [LLMStudent(f"instant-{i}", InstantStudentModel(), ModelSettings())
-                for i in range(2)]
+    students: list[Student] = [
+        LLMStudent(f"instant-{i}", InstantStudentModel(), ModelSettings()) for i in range(2)]
     ctx = RunContext(
         bank=str(workdir / f"bank-{checkpointer}.sqlite"), samples=4, concurrency=concurrency,
         seeds=SeedConfig(source="puzzles"), critic=CriticConfig(decontaminate=True),
@@ -131,8 +132,8 @@ async def measure(turns: int, concurrency: int, checkpointer: str, workdir: Path
         bands=[Band(name="all", lo=0.0, hi=1.0, quota=10 * turns)])
     bank = Bank(ctx.bank)
     sandbox = RecordedSandbox()
-    config = {"configurable": {"thread_id": checkpointer}, "recursion_limit": 100_000,
-              "max_concurrency": concurrency * 4}
+    config: RunnableConfig = {"configurable": {"thread_id": checkpointer},
+                              "recursion_limit": 100_000, "max_concurrency": concurrency * 4}
 
     async def go(saver: Any) -> float:
         graph = build_graph(checkpointer=saver, teacher=LLMTeacher("instant", teacher_model),

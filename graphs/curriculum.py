@@ -49,7 +49,15 @@ from stepstones.graphs.state import (
 )
 from stepstones.tools.dedup import problem_text
 from stepstones.tools.sandbox.base import Sandbox, Submission
-from stepstones.tools.schema import Attempt, Critique, Problem, Rejection, TurnOutcome, Verdict
+from stepstones.tools.schema import (
+    Attempt,
+    Critique,
+    Problem,
+    Rejection,
+    Seed,
+    TurnOutcome,
+    Verdict,
+)
 from stepstones.tools.seeds import load_seeds
 from stepstones.tools.store import Bank
 
@@ -86,8 +94,9 @@ def graph_builder(
     async def start_run(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         ctx, comps = await parts(runtime)
         run_id = state.get("run_id") or uuid.uuid4().hex[:12]
-        seeds = state.get("seeds") or await io(
-            load_seeds, ctx.seeds.source, ctx.seeds.limit, ctx.seed)
+        seeds: list[Seed] = state.get("seeds") or []
+        if not seeds:
+            seeds = await io(load_seeds, ctx.seeds.source, ctx.seeds.limit, ctx.seed)
         if ctx.budget.max_seeds is not None:
             seeds = seeds[: ctx.budget.max_seeds]
         await io(comps.bank.start_run, run_id, ctx.model_dump(mode="json"))

@@ -69,7 +69,7 @@ def build_report(
         "problems": {"valid": len(valid), "turns": len(outcomes),
                      "discarded": sum(o.discarded for o in outcomes)},
         "teacher_calls": calls,
-        "yield_per_call": round(sum(b["count"] for b in bands.values()) / calls, 4)
+        "yield_per_call": round(sum(in_band.get(b.name, 0) for b in ctx.bands) / calls, 4)
         if calls else 0.0,
         "yield_per_turn": {str(t): per_turn[t] for t in sorted(per_turn)},
         "rejections_by_reason": dict(rejections.most_common()),

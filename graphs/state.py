@@ -129,7 +129,7 @@ class SolveInput(TypedDict):
     student: str
 
 
-SERDE_ALLOWLIST: list[tuple[str, ...]] = [
+SERDE_ALLOWLIST: list[tuple[str, str]] = [
     ("stepstones.tools.schema", name)
     for name in (
         "Attempt", "Critique", "ExecLimits", "Lineage", "PerformanceSummary", "Problem",

@@ -20,6 +20,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.types import Command
@@ -158,7 +159,7 @@ async def run_pipeline(
         raise
     saver_cm = (postgres_checkpointer(postgres_url) if postgres_url
                 else sqlite_checkpointer(out / CHECKPOINT_FILE))
-    config: dict[str, Any] = {"configurable": {"thread_id": run_id},
+    config: RunnableConfig = {"configurable": {"thread_id": run_id},
                               "max_concurrency": max(4, ctx.concurrency * 4),
                               "recursion_limit": 10_000}
     try:
@@ -195,7 +196,7 @@ async def run_pipeline(
 
 
 async def _stream(
-    graph: Any, inputs: Any, config: dict[str, Any], ctx: RunContext, run_id: str,
+    graph: Any, inputs: Any, config: RunnableConfig, ctx: RunContext, run_id: str,
     on_progress: Callable[[Progress], None] | None, resolver: ComponentResolver,
 ) -> None:
     async for values in graph.astream(inputs, config, context=ctx, stream_mode="values"):

@@ -105,8 +105,9 @@ def lineage_roots(problems: Sequence[Problem]) -> dict[str, str]:
 
 def _depth(problem: Problem, by_id: Mapping[str, Problem]) -> int:
     depth, node, seen = 0, problem, {problem.id}
-    while node.lineage.parent_id in by_id and node.lineage.parent_id not in seen:
-        node = by_id[node.lineage.parent_id]
+    while (parent := node.lineage.parent_id) is not None and parent in by_id \
+            and parent not in seen:
+        node = by_id[parent]
         seen.add(node.id)
         depth += 1
     return depth

@@ -210,7 +210,7 @@ class Primes(TaskFamily):
                     d += 1
                 return True
         ''', fn=fn)
-        square = pick(rng, (49, 121, 169, 289, 361))
+        square = rng.choice((49, 121, 169, 289, 361))
         inputs = [[rng.choice((17, 19, 23, 29))], [0], [1], [2], [-7], [square], [91],
                   [rng.choice((7919, 104729, 1299709))], [rng.randint(10**6, 10**7) * 2 + 1],
                   [9_999_991]]

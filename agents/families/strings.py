@@ -10,7 +10,7 @@ import random
 import string
 from itertools import groupby
 
-from stepstones.agents.families.base import FamilyInstance, TaskFamily
+from stepstones.agents.families.base import BugKind, FamilyInstance, TaskFamily
 from stepstones.agents.families.kit import build, check_level, code, pick, runs, swap, word
 
 
@@ -355,7 +355,7 @@ class ShiftCipher(TaskFamily):
                   ["MiXeD 123 text", key], [word(rng, string.ascii_letters + " ,!", 40, 80), key],
                   [word(rng, string.ascii_lowercase, 20, 30), "z"],
                   [word(rng, string.ascii_letters, 20, 30), key[::-1]]]
-        bugs = {
+        bugs: dict[BugKind, str] = {
             "wrong_logic": swap(
                 ref, "            pos += 1\n        else:\n            out.append(c)\n",
                 "        else:\n            out.append(c)\n        pos += 1\n"),

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, cast
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from stepstones.tools.export import FORMATS, ExportError, Format, export_run
-from stepstones.tools.schedule import SCHEDULES, ScheduleName, parse_mix
+from stepstones.tools.export import FORMATS, ExportError, export_run
+from stepstones.tools.schedule import SCHEDULES, parse_mix
 from stepstones.tools.store import Bank
 
 console = Console(stderr=True)
@@ -59,8 +59,8 @@ def export(
         store = Bank(bank)
         try:
             result = export_run(
-                store, out, run_id=run_id, fmt=cast(Format, fmt),
-                schedule_name=cast(ScheduleName, schedule),
+                store, out, run_id=run_id, fmt=fmt,
+                schedule_name=schedule,
                 mix=ratios, seed=seed, system_prompt=system_prompt,
                 benchmark=None if no_decontam else "humaneval", force=force,
             )  # fmt: skip
