@@ -21,7 +21,7 @@ console = Console(stderr=True)
 
 
 def _table(p: Progress) -> Table:
-    table = Table(title=f"run {p.run_id}", title_justify="left")
+    table = Table(title=f"run {p.run_id}", title_justify="left", min_width=72)
     table.add_column("band")
     table.add_column("problems", justify="right")
     for name, (count, quota) in p.bands.items():
