@@ -40,7 +40,7 @@ from stepstones.agents.parsing import extract_code
 from stepstones.agents.prompting import render
 from stepstones.agents.sampling import sample
 from stepstones.agents.student import LLMStudent, Solution, Student
-from stepstones.evals import plots
+from stepstones.reporting import plots
 from stepstones.tools.sandbox import Sandbox, SandboxConfig, Submission, get_sandbox
 from stepstones.tools.schema import ExecLimits, Lineage, Problem, TestCase, Verdict
 

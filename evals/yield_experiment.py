@@ -25,9 +25,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from stepstones.evals import plots
 from stepstones.graphs.bands import TOO_EASY, TOO_HARD
 from stepstones.graphs.context import ConfigError, RunContext, load_context
+from stepstones.reporting import plots
 from stepstones.runner import run_pipeline
 
 MODES: dict[str, bool] = {"single-turn": False, "multi-turn": True}

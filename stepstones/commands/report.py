@@ -26,7 +26,7 @@ def report(
     """Render a run's bands, yield, rejections, usage and example chains as one page."""
     # matplotlib loads only when a report is asked for, not on every CLI start.
     try:
-        from stepstones.evals.report import FORMATS, ReportError, render_report
+        from stepstones.reporting.page import FORMATS, ReportError, render_report
     except ImportError as exc:
         console.print(
             f"[red]error:[/red] the report needs matplotlib ({exc.name} is missing): "

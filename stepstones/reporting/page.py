@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from stepstones.evals import dynamics, plots
+from stepstones.reporting import analysis, plots
 from stepstones.tools.schema import Problem, TurnOutcome
 from stepstones.tools.store import Bank
 
@@ -118,15 +118,15 @@ def example_chains(
 
 def build_sections(bank: Bank, run_id: str, img_dir: Path) -> list[Section]:
     """Every section of the page, with its figures written into `img_dir`."""
-    turns = dynamics.ordered_turns(bank, run_id)
+    turns = analysis.ordered_turns(bank, run_id)
     if not turns:
         raise ReportError(f"run {run_id} has no turns yet: nothing to report")
-    bands = dynamics.run_bands(bank, run_id)
+    bands = analysis.run_bands(bank, run_id)
     names = [b.name for b in bands]
     report = stored_report(bank, run_id)
     run = bank.get_run(run_id) or {}
     config = json.loads(run.get("config") or "{}")
-    counts = Counter(dynamics.outcome(t) for t in turns)
+    counts = Counter(analysis.outcome(t) for t in turns)
     calls = sum(t.teacher_calls for t in turns)
     banded = sum(counts[n] for n in names)
     sections = [
@@ -156,7 +156,7 @@ def build_sections(bank: Bank, run_id: str, img_dir: Path) -> list[Section]:
     ]
     band_rows += [
         {"band": o, "pass rate": "", "problems": counts[o], "quota": "", "filled": ""}
-        for o in dynamics.OUTSIDE
+        for o in analysis.OUTSIDE
     ]
     sections.append(
         Section("Bands vs quota")
@@ -165,10 +165,10 @@ def build_sections(bank: Bank, run_id: str, img_dir: Path) -> list[Section]:
             "steer the teacher instead of filling a band."
         )
         .table(band_rows)
-        .image(dynamics.plot_band_fill(turns, bands, img_dir / "band_fill.png"))
+        .image(analysis.plot_band_fill(turns, bands, img_dir / "band_fill.png"))
     )
 
-    by_turn = dynamics.outcomes_by_turn(turns, names)
+    by_turn = analysis.outcomes_by_turn(turns, names)
     sections.append(
         Section("Yield per turn")
         .text(
@@ -176,7 +176,7 @@ def build_sections(bank: Bank, run_id: str, img_dir: Path) -> list[Section]:
             "(repairs of rejected drafts cost calls too)."
         )
         .table(by_turn)
-        .image(dynamics.plot_outcomes(by_turn, names, img_dir / "turns.png"))
+        .image(analysis.plot_outcomes(by_turn, names, img_dir / "turns.png"))
     )
 
     reasons: Counter[str] = Counter()
@@ -224,8 +224,8 @@ def build_sections(bank: Bank, run_id: str, img_dir: Path) -> list[Section]:
         )
     sections.append(use)
 
-    depths = dynamics.lineage_depths(turns)
-    dirs = dynamics.directions(turns)
+    depths = analysis.lineage_depths(turns)
+    dirs = analysis.directions(turns)
     sections.append(
         Section("Lineages")
         .text(
@@ -234,7 +234,7 @@ def build_sections(bank: Bank, run_id: str, img_dir: Path) -> list[Section]:
         )
         .table(depths)
         .table(dirs)
-        .image(dynamics.plot_lineages(depths, dirs, img_dir / "lineages.png"))
+        .image(analysis.plot_lineages(depths, dirs, img_dir / "lineages.png"))
     )
 
     chains = Section("Example chains of stepping stones").text(
@@ -317,7 +317,7 @@ def render_report(
         raise ReportError(f"no bank at {bank_path} (pass --bank PATH/bank.sqlite)")
     bank = Bank(bank_path)
     try:
-        run_id = dynamics.resolve_run(bank, run_id)
+        run_id = analysis.resolve_run(bank, run_id)
         title = f"stepstones run {run_id}"
         with tempfile.TemporaryDirectory(prefix="stepstones-report-") as tmp:
             sections = build_sections(bank, run_id, Path(tmp))
@@ -331,7 +331,7 @@ def render_report(
                     for img in s.images:
                         shutil.copyfile(img, img_dir / img.name)
                 out.write_text(_md(sections, title, img_dir.name))
-    except dynamics.DynamicsError as exc:
+    except analysis.DynamicsError as exc:
         raise ReportError(str(exc)) from exc
     finally:
         bank.close()
