@@ -22,8 +22,6 @@ import argparse
 import asyncio
 import json
 import math
-import os
-import platform
 import socket
 import statistics
 import subprocess
@@ -36,6 +34,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 
 from stepstones.agents.models import ModelSettings, get_chat_model
 from stepstones.agents.sampling import sample
+from stepstones.reporting.machine import machine_line
 
 
 @dataclass
@@ -131,15 +130,6 @@ async def run_round(
     )
 
 
-def machine() -> str:
-    """A one-line description of this machine, with its load (shared machines vary a lot)."""
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (
-        f"{platform.machine()} {os.cpu_count()} cores, {platform.system()} "
-        f"{platform.release()}, Python {platform.python_version()}, load average {load}"
-    )
-
-
 async def bench_embedded(k: int, max_tokens: int) -> None:
     """Load time and tokens/s of the embedded model on this machine's CPU."""
     from stepstones.agents.embedded import LlamaCppChatModel, _engine
@@ -176,7 +166,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--embedded", action="store_true", help="measure the embedded model")
     args = parser.parse_args()
-    print(f"machine: {machine()}")
+    print(f"machine: {machine_line()}")
     if args.embedded:
         asyncio.run(bench_embedded(args.k, max_tokens=256))
         return
@@ -204,7 +194,7 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait(10)
-    print(f"machine after: {machine()}")
+    print(f"machine after: {machine_line()}")
     for mode, eff in summary:
         verdict = "ok" if eff >= 0.9 else "BELOW TARGET"
         print(f"{mode}: median {100 * eff:.1f}% of ideal (target >= 90%): {verdict}")

@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
 import random
 import tempfile
 import time
@@ -37,6 +35,7 @@ from stepstones.agents.teacher import LLMTeacher
 from stepstones.graphs.bands import Band
 from stepstones.graphs.context import Budget, CriticConfig, RunContext, SeedConfig
 from stepstones.graphs.curriculum import build_graph
+from stepstones.reporting.machine import machine_line
 from stepstones.runner import sqlite_checkpointer
 from stepstones.tools.sandbox.base import Submission
 from stepstones.tools.schema import TestOutcome, Verdict
@@ -154,25 +153,12 @@ async def measure(turns: int, concurrency: int, checkpointer: str, workdir: Path
             "ms_per_turn": round(1000 * elapsed / max(done, 1), 2)}
 
 
-def machine() -> str:
-    """CPU model and count, for the docs beside the figures."""
-    model = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}"
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=300, help="teacher turns to run")
     parser.add_argument("--concurrency", type=int, default=8, help="lineages in flight")
     args = parser.parse_args(argv)
-    print(f"machine: {machine()}")
+    print(f"machine: {machine_line()}")
     with tempfile.TemporaryDirectory() as tmp:
         for saver in ("memory", "sqlite"):
             r = asyncio.run(measure(args.turns, args.concurrency, saver, Path(tmp)))

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from stepstones.reporting.machine import machine_line
 from stepstones.tools.sandbox.base import SandboxConfig, Submission
 from stepstones.tools.sandbox.harness import read_frame, write_frame
 from stepstones.tools.sandbox.judge import judge, make_job
@@ -38,18 +38,6 @@ def submissions(n: int) -> list[Submission]:
     """`n` submissions cycling over the problems (like k samples of several students)."""
     return [Submission(code=PROBLEMS[i % len(PROBLEMS)][0], tests=PROBLEMS[i % len(PROBLEMS)][1])
             for i in range(n)]
-
-
-def machine() -> str:
-    """CPU model and core count, for the figures' provenance."""
-    model = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            model = next(line.split(":", 1)[1].strip() for line in fh
-                         if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{model}, nproc={os.cpu_count()}, Python {platform.python_version()}"
 
 
 def bench_pool(subs: list[Submission]) -> tuple[float, str]:
@@ -96,7 +84,7 @@ def main() -> None:
     args = parser.parse_args()
     pool, isolation = bench_pool(submissions(args.runs))
     fresh = bench_fresh(submissions(args.baseline_runs))
-    print(f"machine: {machine()}")
+    print(f"machine: {machine_line()}")
     print(f"isolation: {isolation}; {len(PROBLEMS)} problems x 5 tests; one worker per core")
     print(f"pre-forked pool : {pool:8.1f} verdicts/s ({args.runs} runs)")
     print(f"fresh per run   : {fresh:8.1f} verdicts/s ({args.baseline_runs} runs)")

@@ -31,6 +31,7 @@ from stepstones.reporting.analysis import (
     resolve_run,
     run_bands,
 )
+from stepstones.reporting.machine import machine
 from stepstones.tools.store import Bank
 
 
@@ -47,7 +48,7 @@ def analyse(bank: Bank, run_id: str, out: Path) -> dict[str, Any]:
     meta = {
         "run_id": run_id,
         "bank": str(bank.path),
-        "machine": plots.machine(),
+        "machine": machine(),
         "quotas": {b.name: b.quota for b in bands},
     }
     plots.write_table(

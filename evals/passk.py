@@ -41,6 +41,7 @@ from stepstones.agents.prompting import render
 from stepstones.agents.sampling import sample
 from stepstones.agents.student import LLMStudent, Solution, Student
 from stepstones.reporting import plots
+from stepstones.reporting.machine import machine
 from stepstones.tools.sandbox import Sandbox, SandboxConfig, Submission, get_sandbox
 from stepstones.tools.schema import ExecLimits, Lineage, Problem, TestCase, Verdict
 
@@ -363,7 +364,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "submit the reference or a mutant of it, so their pass@k is not a model's skill)."
     )
     meta = {
-        "machine": plots.machine(),
+        "machine": machine(),
         "setup": vars(args) | {"out": str(args.out)},
         "excluded": result["excluded"],
         "per_problem": result["per_problem"],

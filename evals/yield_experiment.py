@@ -28,6 +28,7 @@ from typing import Any
 from stepstones.graphs.bands import TOO_EASY, TOO_HARD
 from stepstones.graphs.context import ConfigError, RunContext, load_context
 from stepstones.reporting import plots
+from stepstones.reporting.machine import machine
 from stepstones.runner import run_pipeline
 
 MODES: dict[str, bool] = {"single-turn": False, "multi-turn": True}
@@ -214,7 +215,7 @@ def run_experiment(
         "used can exceed it). 'banded' counts every valid problem inside a band, over-quota "
         "ones included; 'quota slots filled' caps each band at its quota."
     )
-    meta = {"machine": plots.machine(), "setup": setup, "summary": summary}
+    meta = {"machine": machine(), "setup": setup, "summary": summary}
     plots.write_table(
         summary,
         out / "yield",

@@ -1,4 +1,4 @@
-"""Shared output helpers for experiments and reports: figures, tables and machine provenance.
+"""Shared output helpers for experiments and reports: figures and tables.
 
 Every experiment writes the same three things: a table (Markdown for people, CSV and JSON for
 machines), a PNG figure, and the machine the numbers came from. Keeping the helpers here makes
@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import base64
 import csv
-import datetime as dt
 import json
-import os
-import platform
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,25 +38,6 @@ Row = Mapping[str, Any]
 def colour(name: str, index: int = 0) -> str:
     """The band's colour, else matplotlib's default cycle colour number `index`."""
     return BAND_COLOURS.get(name, f"C{index % 10}")
-
-
-def machine() -> dict[str, Any]:
-    """CPU model, core count, Python and date: printed beside every measured number."""
-    model = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            model = next(
-                line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")
-            )
-    except (OSError, StopIteration):
-        pass
-    return {
-        "cpu": model,
-        "nproc": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(terse=True),
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-    }
 
 
 def fmt(value: Any, digits: int = 3) -> str:
