@@ -61,12 +61,14 @@ def context(tmp_path: Path, **kw: Any) -> RunContext:
     return RunContext(**base)
 
 
-async def run(ctx: RunContext, sandbox: Any, teacher: Any, students: list[Any]) -> dict[str, Any]:
+async def run(ctx: RunContext, sandbox: Any, teacher: Any, students: list[Any],
+              seeds: list[Seed] | None = None) -> dict[str, Any]:
     bank = Bank(ctx.bank)
     graph = build_graph(checkpointer=InMemorySaver(), teacher=teacher, students=students,
                         sandbox=sandbox, bank=bank)
     config = {"configurable": {"thread_id": "t"}, "recursion_limit": 500}
-    await graph.ainvoke({"run_id": "r"}, config, context=ctx)
+    inputs: dict[str, Any] = {"run_id": "r"} if seeds is None else {"run_id": "r", "seeds": seeds}
+    await graph.ainvoke(inputs, config, context=ctx)
     state = (await graph.aget_state(config)).values
     return {"state": state, "bank": bank}
 
@@ -170,12 +172,8 @@ async def test_many_lineages_in_flight_each_keep_their_own_chain(tmp_path, sandb
     teacher = ScriptedTeacher(lambda r: task(r.lineage_index * 2 + r.turn))
     ctx = context(tmp_path, concurrency=3,
                   budget=Budget(max_seeds=3, max_turns_per_seed=2, max_teacher_calls=50))
-    bank = Bank(ctx.bank)
-    graph = build_graph(checkpointer=InMemorySaver(), teacher=teacher,
-                        students=[always_right(), always_wrong()], sandbox=sandbox, bank=bank)
-    config = {"configurable": {"thread_id": "t"}, "recursion_limit": 500}
-    await graph.ainvoke({"run_id": "r", "seeds": seeds}, config, context=ctx)
-    state = (await graph.aget_state(config)).values
+    out = await run(ctx, sandbox, teacher, [always_right(), always_wrong()], seeds)
+    state, bank = out["state"], out["bank"]
     first_round = [r for r in teacher.requests if r.turn == 0]
     assert {r.seed.id for r in first_round} == {"s0", "s1", "s2"}
     for lin in state["lineages"].values():
