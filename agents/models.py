@@ -68,6 +68,9 @@ class ModelSettings(Record):
         description="one request with n returns n choices; None: decided from the spec "
         "(True for vllm:, False for llama.cpp, embedded and unknown OpenAI-compatible servers)",
     )
+    engine_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="vllm.LLM arguments for vllm-local: (dtype, ...)"
+    )
 
 
 def is_simulated(spec: str) -> bool:
@@ -232,6 +235,7 @@ def get_chat_model(
             model_path=rest,
             temperature=settings.temperature,
             max_tokens=settings.max_tokens,
+            engine_kwargs=settings.engine_kwargs,
             metadata={N_NATIVE_KEY: settings.n_native is not False, IN_PROCESS_KEY: True},
         )
     if provider == "llamacpp" and rest:

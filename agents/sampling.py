@@ -62,6 +62,8 @@ class Sample:
     input_tokens: int = 0
     output_tokens: int = 0
     error: str | None = None
+    requests: int = 1
+    """Requests this sample stands for: 1, or 0 for the 2nd..kth choices of one `n` request."""
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -180,8 +182,8 @@ def _samples_from_choices(messages: list[Any]) -> list[Sample]:
         outs = _split(usage[0][1], [len(t) + 1 for t in texts])
         usage = list(zip(ins, outs, strict=True))
     return [
-        Sample(text=t, input_tokens=i, output_tokens=o)
-        for t, (i, o) in zip(texts, usage, strict=True)
+        Sample(text=t, input_tokens=i, output_tokens=o, requests=int(j == 0))
+        for j, (t, (i, o)) in enumerate(zip(texts, usage, strict=True))
     ]
 
 
@@ -204,7 +206,7 @@ async def _sample_n(
     except Exception as exc:
         if is_transient(exc):  # retried already: the endpoint is down, not picky about n
             error = describe(exc, settings.timeout_s)
-            return [Sample(text="", error=error) for _ in range(k)]
+            return [Sample(text="", error=error, requests=int(j == 0)) for j in range(k)]
         _N_IGNORED.add(key)  # e.g. 400 "n must be 1": single calls will do
         return []
     generations = result.generations[0] if result.generations else []

@@ -150,7 +150,8 @@ class LLMStudent:
         out = []
         for s in samples:
             if self.meter is not None:
-                self.meter.record("student", self.name, s.input_tokens, s.output_tokens)
+                self.meter.record("student", self.name, s.input_tokens, s.output_tokens,
+                                  calls=s.requests)
             code = extract_code(s.text, problem.entry_point) if s.error is None else None
             out.append(Solution(code=code, raw=s.text, input_tokens=s.input_tokens,
                                 output_tokens=s.output_tokens, error=s.error))

@@ -86,7 +86,8 @@ def model_settings(ctx: RunContext) -> ModelSettings:
     """The LLM settings every role shares, from the run context."""
     return ModelSettings(temperature=ctx.temperature, max_tokens=ctx.max_tokens,
                          base_url=ctx.base_url, timeout_s=ctx.timeout_s,
-                         max_retries=ctx.max_retries, max_concurrency=ctx.endpoint_concurrency)
+                         max_retries=ctx.max_retries, max_concurrency=ctx.endpoint_concurrency,
+                         engine_kwargs=ctx.vllm_engine)
 
 
 def build_components(

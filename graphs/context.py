@@ -93,6 +93,10 @@ class RunContext(Record):
     timeout_s: float = Field(120.0, gt=0, description="per LLM call, retries not included")
     max_retries: int = Field(3, ge=0, description="retries of a transient LLM failure")
     endpoint_concurrency: int = Field(16, ge=1, description="LLM requests in flight per endpoint")
+    vllm_engine: dict[str, Any] = Field(
+        default_factory=dict,
+        description="keyword arguments for vllm.LLM behind vllm-local: (max_model_len, dtype, "
+        "tensor_parallel_size, gpu_memory_utilization: on vLLM's CPU build the share of RAM)")
     prices: dict[str, tuple[float, float]] = Field(
         default_factory=dict,
         description="model -> (input, output) USD per 1M tokens, for cost in the report")

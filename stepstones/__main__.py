@@ -2,4 +2,6 @@
 
 from stepstones.cli import main
 
-main()
+# Guarded: engines that start worker processes by spawning (vLLM) re-import the main module.
+if __name__ == "__main__":
+    main()

@@ -67,3 +67,14 @@ def test_the_example_config_in_the_readme_loads() -> None:
     ctx = load_context(example, environ={})
     assert [b.name for b in ctx.bands] == ["hard", "medium", "easy"]
     assert ctx.sandbox.isolation == "auto" and not ctx.sandbox.allow_unisolated
+
+
+def test_vllm_engine_arguments_reach_the_model_settings() -> None:
+    """`vllm-local:` needs engine arguments on some machines (on vLLM's CPU build, the share of
+    RAM for the KV cache): they come from the config or environment like every other field."""
+    from stepstones.graphs.components import model_settings
+
+    ctx = load_context(environ={"STEPSTONES_VLLM_ENGINE__GPU_MEMORY_UTILIZATION": "0.2",
+                                "STEPSTONES_VLLM_ENGINE__ENFORCE_EAGER": "true"})
+    assert ctx.vllm_engine == {"gpu_memory_utilization": 0.2, "enforce_eager": True}
+    assert model_settings(ctx).engine_kwargs == ctx.vllm_engine

@@ -209,6 +209,7 @@ def test_vllm_local_wrapper_follows_the_llm_chat_api(monkeypatch: pytest.MonkeyP
     class LLM:
         def __init__(self, model: str, **kwargs: Any) -> None:
             seen["model"] = model
+            seen["engine"] = kwargs
 
         def chat(self, messages: Any, sampling_params: Any, use_tqdm: bool) -> list[Any]:
             seen["messages"] = messages
@@ -225,12 +226,14 @@ def test_vllm_local_wrapper_follows_the_llm_chat_api(monkeypatch: pytest.MonkeyP
     fake_vllm.SamplingParams = SamplingParams  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "vllm", fake_vllm)
     monkeypatch.setattr(embedded, "_ENGINES", {})
-    model = get_chat_model("vllm-local:/models/q", ModelSettings(temperature=0.3))
+    engine = {"max_model_len": 2048, "gpu_memory_utilization": 0.2}
+    model = get_chat_model("vllm-local:/models/q",
+                           ModelSettings(temperature=0.3, engine_kwargs=engine))
     assert isinstance(model, embedded.VLLMChatModel)
     result = model.generate([[HumanMessage("q")]], n=3)
     gens = result.generations[0]
     assert [g.text for g in gens] == ["c0", "c1", "c2"]
-    assert seen["model"] == "/models/q"
+    assert seen["model"] == "/models/q" and seen["engine"] == engine
     assert seen["params"]["temperature"] == 0.3 and seen["params"]["n"] == 3
     assert seen["messages"] == [{"role": "user", "content": "q"}]
     usage = [g.message.usage_metadata for g in gens]  # type: ignore[attr-defined]

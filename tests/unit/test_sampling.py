@@ -183,6 +183,7 @@ async def test_server_honouring_n_gets_one_request(standin: OpenAIStandin) -> No
     got = await sample(model, MESSAGES, 4, key=fresh_key())
     assert [s.text for s in got] == [f"stand-in reply {i}" for i in range(4)]
     assert len(standin.requests) == 1 and standin.requests[0]["n"] == 4
+    assert [s.requests for s in got] == [1, 0, 0, 0]  # the meter counts one call, not four
     # The response's usage is split over the choices: the sum counts every token once.
     assert sum(s.input_tokens for s in got) == 2  # "write solve(x)"
     assert sum(s.output_tokens for s in got) == 4 * 3
@@ -195,6 +196,7 @@ async def test_server_ignoring_n_is_topped_up_and_remembered(standin: OpenAIStan
     got = await sample(model, MESSAGES, 3, key=key)
     assert len(got) == 3 and all(s.error is None for s in got)
     assert [r.get("n") for r in standin.requests] == [3, None, None]
+    assert sum(s.requests for s in got) == len(standin.requests)
     standin.reset()
     got = await sample(model, MESSAGES, 3, key=key)
     assert len(got) == 3 and [r.get("n") for r in standin.requests] == [None] * 3
