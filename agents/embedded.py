@@ -20,7 +20,9 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatResult
-from pydantic import Field
+from pydantic import Field, PrivateAttr
+
+from stepstones.tools.schema import content_hash
 
 _ENGINES: dict[tuple[str, str], tuple[Any, threading.Lock]] = {}
 _ENGINES_LOCK = threading.Lock()
@@ -71,11 +73,16 @@ def _usage(prompt: int, completion: int) -> UsageMetadata:
 class LlamaCppChatModel(BaseChatModel):
     """A GGUF model run by llama-cpp-python in this process, on CPU; one reply per call."""
 
+    _asked: dict[str, int] = PrivateAttr(default_factory=dict)
+
     model_path: str
     temperature: float = 0.7
     max_tokens: int = 1024
     n_ctx: int = Field(4096, description="context window; SmolLM2 was trained on 8192")
-    n_threads: int | None = Field(None, description="None: llama.cpp's default (all cores)")
+    n_threads: int | None = Field(None, description="None: llama.cpp's default (half the cores)")
+    default_stop: list[str] = Field(
+        default_factory=list, description="stop sequences added to every call's own")
+    seed: int = Field(0, description="with the prompt and its repeat count, seeds each call")
 
     @property
     def _llm_type(self) -> str:
@@ -84,6 +91,17 @@ class LlamaCppChatModel(BaseChatModel):
     @property
     def _identifying_params(self) -> dict[str, Any]:
         return {"model_path": self.model_path, "temperature": self.temperature}
+
+    def _call_seed(self, chat: list[dict[str, str]]) -> int:
+        """A seed from (model seed, prompt, how often this prompt was asked before).
+
+        The same run gives the same replies whatever order concurrent lineages reach the engine
+        in, and the k samples of one prompt still differ. Called under the engine lock.
+        """
+        key = content_hash(self.seed, chat)
+        nth = self._asked.get(key, 0)
+        self._asked[key] = nth + 1
+        return int(content_hash(key, nth)[:8], 16)
 
     def _load(self) -> Any:
         from llama_cpp import Llama
@@ -100,12 +118,14 @@ class LlamaCppChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         llm, lock = _engine("llamacpp", self.model_path, self._load)
+        chat = to_openai_messages(messages)
         with lock:
             reply = llm.create_chat_completion(
-                messages=to_openai_messages(messages),
+                messages=chat,
+                seed=self._call_seed(chat),
                 temperature=kwargs.get("temperature", self.temperature),
                 max_tokens=kwargs.get("max_tokens", self.max_tokens),
-                stop=stop,
+                stop=[*self.default_stop, *(stop or [])] or None,
             )
         usage = reply.get("usage") or {}
         message = AIMessage(

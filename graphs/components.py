@@ -87,7 +87,15 @@ def model_settings(ctx: RunContext) -> ModelSettings:
     return ModelSettings(temperature=ctx.temperature, max_tokens=ctx.max_tokens,
                          base_url=ctx.base_url, timeout_s=ctx.timeout_s,
                          max_retries=ctx.max_retries, max_concurrency=ctx.endpoint_concurrency,
-                         engine_kwargs=ctx.vllm_engine)
+                         engine_kwargs=ctx.vllm_engine, seed=ctx.seed)
+
+
+def student_settings(ctx: RunContext, student: str) -> ModelSettings:
+    """The shared settings with this student's own reply length, where it has one."""
+    settings = model_settings(ctx)
+    if student in ctx.student_max_tokens:
+        settings = settings.model_copy(update={"max_tokens": ctx.student_max_tokens[student]})
+    return settings
 
 
 def build_components(
@@ -105,8 +113,8 @@ def build_components(
     settings = model_settings(ctx)
     teacher = teacher or build_teacher(ctx.teacher, seed=ctx.seed, settings=settings, meter=meter)
     if students is None:
-        built = {s: build_student(s, seed=ctx.seed, settings=settings, meter=meter)
-                 for s in ctx.students}
+        built = {s: build_student(s, seed=ctx.seed, settings=student_settings(ctx, s),
+                                  meter=meter) for s in ctx.students}
     elif isinstance(students, Mapping):
         built = dict(students)
     else:

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from stepstones.agents.models import embedded_available
 from stepstones.graphs.bands import Band, default_bands, validate_bands
 from stepstones.tools.sandbox.base import SandboxConfig
 from stepstones.tools.schema import Record
@@ -63,21 +64,35 @@ class CriticConfig(Record):
     )
 
 
+SIMULATED_STUDENTS = ["sim:novice", "sim:intermediate", "sim:expert"]
+
+
+def default_students() -> list[str]:
+    """Simulated students of three abilities, plus the real embedded LLM where it is installed:
+    the default offline run then measures one genuine model's pass rates beside them."""
+    return [*SIMULATED_STUDENTS, *(["embedded"] if embedded_available() else [])]
+
+
 class RunContext(Record):
     """Everything a run needs to know; LangGraph passes it to every node as runtime.context."""
 
     teacher: str = Field("procedural", description="procedural, or a model string")
     students: list[str] = Field(
-        default_factory=lambda: ["sim:novice", "sim:intermediate", "sim:expert"],
-        description="sim:NAME / sim:ABILITY, `embedded`, or model strings",
+        default_factory=default_students,
+        description="sim:NAME / sim:ABILITY, `embedded`, or model strings (default: three "
+        "simulated students, plus `embedded` where the embedded extra is installed)",
     )
     summarizer: str | None = Field(
         None, description="a model that adds its reading of the failures to the computed "
         "performance summary; None: the computed summary only")
     samples: int = Field(4, ge=1, le=64, description="samples per student per problem (k)")
     student_samples: dict[str, int] = Field(
-        default_factory=lambda: {"embedded": 2},
+        default_factory=lambda: {"embedded": 1},
         description="per-student k overriding `samples` (a CPU model is slow: fewer samples)")
+    student_max_tokens: dict[str, int] = Field(
+        default_factory=lambda: {"embedded": 384},
+        description="per-student reply length overriding `max_tokens` (SmolLM2's solutions fit "
+        "in 384 tokens; each token costs ~15 ms on a CPU core)")
     bands: list[Band] = Field(default_factory=default_bands)
     budget: Budget = Field(default_factory=Budget)
     critic: CriticConfig = Field(default_factory=CriticConfig)

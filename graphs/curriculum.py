@@ -237,9 +237,8 @@ def graph_builder(
         critique = await comps.critic.review(
             problem, (await comps.dedup(state["run_id"], ctx.critic.dedup_threshold)), exclude)
         if not critique.valid:
-            await io(comps.bank.put_problem, state["run_id"], lin.lineage_id, problem, valid=False)
-            await io(comps.bank.put_rejection, state["run_id"], lin.lineage_id, lin.turns,
-                                     state.get("repairs", 0), problem, critique)
+            await io(comps.bank.put_rejected, state["run_id"], lin.lineage_id, lin.turns,
+                     state.get("repairs", 0), problem, critique)
             return {"critique": critique}
         timed = problem.model_copy(update={"time_limit_s": critique.time_limit_s})
         return {"critique": critique, "problem": timed}
@@ -290,9 +289,8 @@ def graph_builder(
                     "reviewed": False}
         critique = Critique(valid=False, rejections=[Rejection(
             code="reviewer_rejected", message=decision.reason[:500])])
-        await io(comps.bank.put_problem, state["run_id"], lin.lineage_id, problem, valid=False)
-        await io(comps.bank.put_rejection, state["run_id"], lin.lineage_id, lin.turns,
-                                 state.get("repairs", 0), problem, critique)
+        await io(comps.bank.put_rejected, state["run_id"], lin.lineage_id, lin.turns,
+                 state.get("repairs", 0), problem, critique)
         return {"critique": critique, "reviewed": False}
 
     def route_after_review(state: TurnState, runtime: Runtime[RunContext]) -> list[Send] | str:
@@ -326,7 +324,7 @@ def graph_builder(
                 error=s.error or "no code in the reply")
             attempts.append(Attempt(problem_id=problem.id, student=name, sample=i, code=s.code,
                                     raw=s.raw, verdict=verdict))
-        await io(comps.bank.put_attempts, state["run_id"], attempts)
+        # Banked with the turn's result (assign_band); until then the checkpoint holds them.
         return {"attempts": attempts}
 
     async def summarize_performance(
@@ -340,7 +338,6 @@ def graph_builder(
         summary = summarize(problem, state.get("attempts", []), names)
         if comps.summarizer is not None:
             summary = await comps.summarizer.annotate(problem, state.get("attempts", []), summary)
-        await io(comps.bank.put_summary, state["run_id"], summary)
         return {"summary": summary}
 
     async def assign_band(state: TurnState, runtime: Runtime[RunContext]) -> dict[str, Any]:
@@ -352,7 +349,6 @@ def graph_builder(
         banded = problem.model_copy(update={
             "band": band, "pass_rate": summary.pass_rate,
             "pass_rates": {s.student: s.pass_rate for s in summary.students}})
-        await io(comps.bank.put_problem, state["run_id"], lin.lineage_id, banded, valid=True)
         (await comps.dedup(state["run_id"], ctx.critic.dedup_threshold)).add(
             banded.id, problem_text(banded))
         comps.accepted_in(state["run_id"], banded.id, state["round"])
@@ -361,7 +357,9 @@ def graph_builder(
             round=state["round"], direction=lin.direction,
             teacher_calls=state.get("teacher_calls", 0), problem_id=banded.id, valid=True,
             band=band, pass_rate=summary.pass_rate)
-        await io(comps.bank.put_turn, state["run_id"], outcome)
+        # One transaction per banded turn: problem, attempts, summary and turn record together.
+        await io(comps.bank.put_turn_result, state["run_id"], lin.lineage_id, banded,
+                 state.get("attempts", []), summary, outcome)
         grown = lin.model_copy(update={
             "turns": lin.turns + 1, "parent": banded, "summary": summary,
             "problem_ids": [*lin.problem_ids, banded.id]})

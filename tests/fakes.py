@@ -83,9 +83,18 @@ def always_wrong(name: str = "wrong") -> ScriptedStudent:
     return ScriptedStudent(name, lambda p, i: f"def {p.entry_point}(*a):\n    return None\n")
 
 
+SIMULATED = "sim:novice,sim:intermediate,sim:expert"
+"""The default students without the embedded LLM (a default where that extra is installed)."""
+
+
 def start_run(*args: str) -> subprocess.Popen[str]:
-    """`stepstones run ARGS` in a subprocess, output captured (for kill and signal tests)."""
-    return subprocess.Popen([sys.executable, "-m", "stepstones", "run", *args],
+    """`stepstones run ARGS` in a subprocess, output captured (for kill and signal tests).
+
+    Simulated students only, unless ARGS name others: these tests are about the graph, and the
+    embedded LLM would make them minutes long.
+    """
+    students = [] if "--students" in args else ["--students", SIMULATED]
+    return subprocess.Popen([sys.executable, "-m", "stepstones", "run", *students, *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import ast
 import builtins
-import hashlib
 import io
 import keyword
 import random
 import re
 import tokenize
+from functools import lru_cache
 
 import numpy as np
 
@@ -91,12 +91,14 @@ def _rename_tokens(source: str) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=1024)
 def normalize_code(code: str) -> str:
     """Code reduced to its shape: no comments, docstrings, imports or annotations; names canonical.
 
     Builtins, keywords and attribute names are kept (they carry meaning); every other name becomes
     v0, v1, ... in order of first appearance. Code that does not parse is only stripped of `#`
-    comments and has its whitespace collapsed.
+    comments and has its whitespace collapsed. Cached: a turn asks for the same reference's
+    shape three times (dedup lookup, decontamination, dedup insert), and parsing dominates.
     """
     try:
         tree = _Simplify().visit(ast.parse(code))
@@ -116,17 +118,35 @@ def problem_text(problem: Problem) -> str:
     return normalize_text(problem.statement) + " || " + normalize_code(problem.reference_solution)
 
 
-def _base_hash(shingle: str) -> int:
-    digest = hashlib.blake2b(shingle.encode("utf-8"), digest_size=4).digest()
-    return int.from_bytes(digest, "little")
-
-
 def shingles(text: str, ngram: int) -> set[str]:
     """Character n-grams of `text` with whitespace collapsed (the whole text if shorter)."""
     flat = " ".join(text.split())
     if len(flat) <= ngram:
         return {flat} if flat else set()
     return {flat[i : i + ngram] for i in range(len(flat) - ngram + 1)}
+
+
+_POLY = np.uint64(0x100000001B3)  # FNV's 64-bit prime: odd, so no information is lost
+_FINAL = np.uint64(0x9E3779B97F4A7C15)  # golden-ratio multiplier: spreads bits to the top half
+
+
+def shingle_hashes(text: str, ngram: int) -> np.ndarray:
+    """32-bit hashes of the distinct shingles of `text` (see `shingles`), computed in numpy.
+
+    A polynomial hash over each window of code points (wrapping uint64 arithmetic), then a
+    multiply to bring every input bit into the top 32 bits that are kept. Hashing each shingle
+    through hashlib in Python cost more than the whole MinHash.
+    """
+    flat = " ".join(text.split())
+    if not flat:
+        return np.zeros(0, dtype=np.uint64)
+    points = np.frombuffer(flat.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    width = min(ngram, points.size)
+    windows = points.size - width + 1
+    acc = np.zeros(windows, dtype=np.uint64)
+    for j in range(width):
+        acc = acc * _POLY + points[j : j + windows]
+    return np.unique((acc * _FINAL) >> np.uint64(32))
 
 
 def _rows_per_band(num_perm: int, threshold: float) -> int:
@@ -170,8 +190,7 @@ class NearDupIndex:
         cached = self._recent.get(text)
         if cached is not None:
             return cached
-        hashes = np.fromiter((_base_hash(s) for s in shingles(text, self.ngram)),
-                             dtype=np.uint64)
+        hashes = shingle_hashes(text, self.ngram)
         if not hashes.size:
             sig = tuple([_MASK] * self.num_perm)
         else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 import random
-from collections.abc import Iterator
+from functools import lru_cache
 
 _COMPARE_SWAPS: dict[type[ast.cmpop], type[ast.cmpop]] = {
     ast.Lt: ast.LtE,
@@ -94,24 +94,30 @@ def _count_sites(tree: ast.AST) -> int:
     return counter.seen
 
 
-def mutants(code: str, limit: int = 6, seed: int = 0) -> Iterator[tuple[str, str]]:
+def mutants(code: str, limit: int = 6, seed: int = 0) -> tuple[tuple[str, str], ...]:
     """Up to `limit` single-site mutants of `code` as (kind, source); none if it does not parse.
 
     Sites are sampled with `Random(seed)` so the same code always yields the same mutants.
-    Mutants identical in source to the original are skipped.
+    Mutants identical in source to the original are skipped. Cached: the critic and every
+    simulated student ask for the same reference's mutants, and unparsing dominates.
     """
+    return _mutants(code, limit, seed)
+
+
+@lru_cache(maxsize=512)
+def _mutants(code: str, limit: int, seed: int) -> tuple[tuple[str, str], ...]:
     try:
         tree = ast.parse(code)
     except SyntaxError:
-        return
+        return ()
     sites = _count_sites(tree)
     order = list(range(sites))
     random.Random(seed).shuffle(order)
     original = ast.unparse(tree)
-    produced = 0
+    out: list[tuple[str, str]] = []
     for target in order:
-        if produced >= limit:
-            return
+        if len(out) >= limit:
+            break
         mutator = _Mutator(target)
         mutated = mutator.visit(ast.parse(code))
         if mutator.applied is None:
@@ -119,5 +125,5 @@ def mutants(code: str, limit: int = 6, seed: int = 0) -> Iterator[tuple[str, str
         source = ast.unparse(ast.fix_missing_locations(mutated))
         if source == original:
             continue
-        produced += 1
-        yield mutator.applied, source + "\n"
+        out.append((mutator.applied, source + "\n"))
+    return tuple(out)

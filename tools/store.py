@@ -134,67 +134,108 @@ class Bank:
                 [{"run_id": run_id, **s.model_dump()} for s in seeds], pk=("run_id", "id")
             )
 
+    def _write(self, rows: list[tuple[str, list[dict[str, Any]]]]) -> None:
+        """Write whole rows to several tables in one transaction (replacing rows with the same key).
+
+        The hot path: one commit per graph step instead of one per record, and no table
+        introspection per call (the tables' columns are fixed by `_ensure_tables`).
+        """
+        with self._lock, self.db.conn:
+            for table, records in rows:
+                if not records:
+                    continue
+                cols = list(records[0])
+                sql = (f"INSERT OR REPLACE INTO [{table}] ({', '.join(f'[{c}]' for c in cols)}) "
+                       f"VALUES ({', '.join('?' * len(cols))})")
+                self.db.conn.executemany(sql, [tuple(r[c] for c in cols) for r in records])
+
+    @staticmethod
+    def _problem_row(run_id: str, lineage_id: str, problem: Problem, valid: bool
+                     ) -> dict[str, Any]:
+        lin = problem.lineage
+        return {"run_id": run_id, "id": problem.id, "lineage_id": lineage_id,
+                "seed_id": lin.seed_id, "root_id": lin.root_id, "parent_id": lin.parent_id,
+                "turn": lin.turn, "direction": lin.direction, "family": problem.family,
+                "level": problem.level, "title": problem.title, "band": problem.band,
+                "pass_rate": problem.pass_rate, "valid": int(valid), "created": time.time(),
+                "record": problem.model_dump_json()}
+
+    @staticmethod
+    def _attempt_rows(run_id: str, attempts: list[Attempt]) -> list[dict[str, Any]]:
+        return [{"run_id": run_id, "id": a.id, "problem_id": a.problem_id, "student": a.student,
+                 "sample": a.sample, "status": a.verdict.status, "passed": a.verdict.passed,
+                 "total": a.verdict.total, "record": a.model_dump_json()} for a in attempts]
+
+    @staticmethod
+    def _summary_row(run_id: str, summary: PerformanceSummary) -> dict[str, Any]:
+        return {"run_id": run_id, "problem_id": summary.problem_id,
+                "pass_rate": summary.pass_rate, "record": summary.model_dump_json()}
+
+    @staticmethod
+    def _rejection_row(run_id: str, lineage_id: str, turn: int, attempt: int,
+                       problem: Problem | None, critique: Critique) -> dict[str, Any]:
+        return {"run_id": run_id, "id": content_hash(lineage_id, turn, attempt),
+                "lineage_id": lineage_id, "turn": turn, "attempt": attempt,
+                "problem_id": problem.id if problem else None,
+                "codes": json.dumps([r.code for r in critique.rejections]),
+                "feedback": critique.feedback,
+                "record": json.dumps({"critique": critique.model_dump(mode="json"),
+                                      "problem": problem.model_dump(mode="json")
+                                      if problem else None})}
+
+    @staticmethod
+    def _turn_row(run_id: str, outcome: TurnOutcome) -> dict[str, Any]:
+        return {"run_id": run_id, "id": content_hash(outcome.lineage_id, outcome.turn),
+                "lineage_id": outcome.lineage_id, "turn": outcome.turn,
+                "record": outcome.model_dump_json()}
+
     def put_problem(self, run_id: str, lineage_id: str, problem: Problem, valid: bool) -> None:
         """Upsert a problem (its id is its content hash)."""
-        lin = problem.lineage
-        with self._lock:
-            self.db.table("problems").upsert(
-                {"run_id": run_id, "id": problem.id, "lineage_id": lineage_id,
-                 "seed_id": lin.seed_id, "root_id": lin.root_id, "parent_id": lin.parent_id,
-                 "turn": lin.turn, "direction": lin.direction, "family": problem.family,
-                 "level": problem.level, "title": problem.title, "band": problem.band,
-                 "pass_rate": problem.pass_rate, "valid": int(valid), "created": time.time(),
-                 "record": problem.model_dump_json()},
-                pk=("run_id", "id"),
-            )
+        self._write([("problems", [self._problem_row(run_id, lineage_id, problem, valid)])])
 
     def put_attempts(self, run_id: str, attempts: list[Attempt]) -> None:
         """Upsert student attempts with their verdicts."""
-        with self._lock:
-            self.db.table("attempts").upsert_all(
-                [{"run_id": run_id, "id": a.id, "problem_id": a.problem_id,
-                  "student": a.student, "sample": a.sample, "status": a.verdict.status,
-                  "passed": a.verdict.passed, "total": a.verdict.total,
-                  "record": a.model_dump_json()} for a in attempts],
-                pk=("run_id", "id"),
-            )
+        self._write([("attempts", self._attempt_rows(run_id, attempts))])
 
     def put_summary(self, run_id: str, summary: PerformanceSummary) -> None:
         """Upsert the performance summary of a problem."""
-        with self._lock:
-            self.db.table("summaries").upsert(
-                {"run_id": run_id, "problem_id": summary.problem_id,
-                 "pass_rate": summary.pass_rate, "record": summary.model_dump_json()},
-                pk=("run_id", "problem_id"),
-            )
+        self._write([("summaries", [self._summary_row(run_id, summary)])])
 
     def put_rejection(
         self, run_id: str, lineage_id: str, turn: int, attempt: int,
         problem: Problem | None, critique: Critique,
     ) -> None:
         """Record why the critic (or the parser) rejected a problem."""
-        key = content_hash(lineage_id, turn, attempt)
-        with self._lock:
-            self.db.table("rejections").upsert(
-                {"run_id": run_id, "id": key, "lineage_id": lineage_id, "turn": turn,
-                 "attempt": attempt, "problem_id": problem.id if problem else None,
-                 "codes": json.dumps([r.code for r in critique.rejections]),
-                 "feedback": critique.feedback,
-                 "record": json.dumps({"critique": critique.model_dump(mode="json"),
-                                       "problem": problem.model_dump(mode="json")
-                                       if problem else None})},
-                pk=("run_id", "id"),
-            )
+        row = self._rejection_row(run_id, lineage_id, turn, attempt, problem, critique)
+        self._write([("rejections", [row])])
+
+    def put_rejected(
+        self, run_id: str, lineage_id: str, turn: int, attempt: int, problem: Problem,
+        critique: Critique,
+    ) -> None:
+        """A rejected problem and why, together (one transaction)."""
+        self._write([
+            ("problems", [self._problem_row(run_id, lineage_id, problem, valid=False)]),
+            ("rejections", [self._rejection_row(run_id, lineage_id, turn, attempt, problem,
+                                                critique)]),
+        ])
 
     def put_turn(self, run_id: str, outcome: TurnOutcome) -> None:
         """Record the compact outcome of one teacher turn."""
-        with self._lock:
-            self.db.table("turns").upsert(
-                {"run_id": run_id, "id": content_hash(outcome.lineage_id, outcome.turn),
-                 "lineage_id": outcome.lineage_id, "turn": outcome.turn,
-                 "record": outcome.model_dump_json()},
-                pk=("run_id", "id"),
-            )
+        self._write([("turns", [self._turn_row(run_id, outcome)])])
+
+    def put_turn_result(
+        self, run_id: str, lineage_id: str, problem: Problem, attempts: list[Attempt],
+        summary: PerformanceSummary, outcome: TurnOutcome,
+    ) -> None:
+        """Everything a banded turn produced, in one transaction: the bank never holds a
+        problem's attempts without its summary and turn record, or the reverse."""
+        self._write([
+            ("problems", [self._problem_row(run_id, lineage_id, problem, valid=True)]),
+            ("attempts", self._attempt_rows(run_id, attempts)),
+            ("summaries", [self._summary_row(run_id, summary)]),
+            ("turns", [self._turn_row(run_id, outcome)]),
+        ])
 
     def set_usage(self, run_id: str, usage: list[Usage], session: str = "") -> None:
         """Replace one process's (`session`) per-agent usage totals of a run.

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import needs_bwrap
-from tests.fakes import bank_turns, start_run
+from tests.fakes import SIMULATED, bank_turns, start_run
 
 pytestmark = [pytest.mark.slow, needs_bwrap]
 
@@ -72,7 +72,7 @@ def test_run_stop_and_resume_with_the_postgres_checkpointer(
     postgres_url: str, tmp_path: Path
 ) -> None:
     out = tmp_path / "run"
-    args = ["--out", str(out), "--postgres", postgres_url, "--quiet"]
+    args = ["--out", str(out), "--postgres", postgres_url, "--students", SIMULATED, "--quiet"]
     proc = cli(*args, "--run-id", "pg-run", "--quota", "3", "--seed", "3")
     deadline = time.monotonic() + 300
     while turns(out) < 3 and proc.poll() is None and time.monotonic() < deadline:

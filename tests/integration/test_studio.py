@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import needs_bwrap
+from tests.fakes import SIMULATED
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.studio, pytest.mark.slow, needs_bwrap]
@@ -66,6 +67,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def context(tmp_path: Path, **kw: Any) -> dict[str, Any]:
     return {"bank": str(tmp_path / "bank.sqlite"), "samples": 2, "concurrency": 2,
+            "students": SIMULATED.split(","),
             "seeds": {"source": "puzzles"},
             "bands": [{"name": "all", "lo": 0.0, "hi": 1.0, "quota": 2}], **kw}
 

