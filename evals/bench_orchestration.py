@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import json
 import random
+import statistics
 import tempfile
 import time
 from collections.abc import Sequence
@@ -28,6 +29,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
+from pydantic import Field
 
 from stepstones.agents.models import ModelSettings
 from stepstones.agents.student import LLMStudent, Student
@@ -46,6 +48,8 @@ class InstantTeacherModel(BaseChatModel):
     """Replies at once with a valid, always different problem draft (a distinct task each)."""
 
     calls: int = 0
+    references: set[str] = Field(default_factory=set)
+    """Reference solutions written so far: the recorded sandbox passes exactly these."""
 
     @property
     def _llm_type(self) -> str:
@@ -71,6 +75,7 @@ class InstantTeacherModel(BaseChatModel):
                                    f"        total += x + {offset}\n    return total\n"
                                    f"# {' '.join(words)} {n}\n"),
         }
+        self.references.add(str(draft["reference_solution"]).strip())
         return ChatResult(generations=[ChatGeneration(message=AIMessage(json.dumps(draft)))])
 
 
@@ -99,16 +104,15 @@ class RecordedSandbox:
     name = "recorded"
     isolation = "none (recorded verdicts: benchmark only)"
 
-    def __init__(self) -> None:
-        self.references: set[str] = set()
+    def __init__(self, references: set[str]) -> None:
+        self.references = references
         self.calls = 0
 
     async def run(self, submissions: Sequence[Submission]) -> list[Verdict]:
         self.calls += len(submissions)
         out = []
         for sub in submissions:
-            # The reference is the only code that defines the offset loop and its comment line.
-            ok = "total += x +" in sub.code and "#" in sub.code
+            ok = sub.code.strip() in self.references
             status = "passed" if ok else "wrong_answer"
             tests = [TestOutcome(index=i, status=status, output=t.expected if ok else "0",
                                  expected=t.expected, cpu_s=0.0001)
@@ -140,7 +144,7 @@ async def measure(turns: int, concurrency: int, checkpointer: str, workdir: Path
         budget=Budget(max_turns_per_seed=turns, max_teacher_calls=turns, max_wall_s=None),
         bands=[Band(name="all", lo=0.0, hi=1.0, quota=10 * turns)])
     bank = Bank(ctx.bank)
-    sandbox = RecordedSandbox()
+    sandbox = RecordedSandbox(teacher_model.references)
     config: RunnableConfig = {"configurable": {"thread_id": checkpointer},
                               "recursion_limit": 100_000, "max_concurrency": concurrency * 4}
 
@@ -168,17 +172,23 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=300, help="teacher turns to run")
     parser.add_argument("--concurrency", type=int, default=8, help="lineages in flight")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs per setting; the median and the best are printed")
     args = parser.parse_args(argv)
     print(f"machine: {machine_line()}")
     with tempfile.TemporaryDirectory() as tmp:
         for n_native in (True, False):
             for saver in ("memory", "sqlite"):
-                r = asyncio.run(measure(args.turns, args.concurrency, saver, Path(tmp), n_native))
+                runs = [asyncio.run(measure(args.turns, args.concurrency, saver,
+                                            Path(tmp) / f"{n_native}-{saver}-{i}", n_native))
+                        for i in range(args.repeat)]
+                ms = sorted(r["ms_per_turn"] for r in runs)
                 calls = "1 call per student (n)" if n_native else "1 call per sample"
-                print(f"checkpointer={r['checkpointer']:<6} students: {calls:<23} "
-                      f"turns={r['turns']:>4} sandbox verdicts={r['sandbox_runs']:>5} "
-                      f"wall={r['seconds']:>6.2f}s "
-                      f"overhead/turn={r['ms_per_turn']:>6.2f} ms (target <= 10 ms)")
+                print(f"checkpointer={saver:<6} students: {calls:<23} "
+                      f"turns={runs[0]['turns']:>4} x{args.repeat} "
+                      f"verdicts/run={runs[0]['sandbox_runs']:>5} overhead/turn: "
+                      f"median {statistics.median(ms):>6.2f} ms, best {ms[0]:>6.2f} ms "
+                      f"(target <= 10 ms)")
 
 
 if __name__ == "__main__":

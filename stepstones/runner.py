@@ -82,12 +82,23 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
 
 @asynccontextmanager
 async def sqlite_checkpointer(path: Path) -> AsyncIterator[BaseCheckpointSaver[Any]]:
-    """LangGraph's async SQLite checkpointer at `path` with stepstones' serde."""
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+    """LangGraph's SQLite checkpointer at `path` with stepstones' serde (see sqlite_saver)."""
+    import sqlite3
 
-    async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
-        saver.serde = serde()
+    from stepstones.sqlite_saver import InlineSqliteSaver
+
+    # check_same_thread=False: the saver serialises every use of the connection with its lock.
+    conn = sqlite3.connect(str(path), check_same_thread=False)
+    try:
+        saver = InlineSqliteSaver(conn, serde=serde())
+        saver.setup()  # tables, WAL mode
+        # In WAL mode, NORMAL syncs when the log is checkpointed, not at every commit: a killed
+        # process loses nothing (the OS holds the writes); only a power cut can drop the last
+        # few steps, which a resume then replays.
+        conn.execute("PRAGMA synchronous=NORMAL")
         yield saver
+    finally:
+        conn.close()
 
 
 @asynccontextmanager

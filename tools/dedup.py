@@ -177,6 +177,7 @@ class NearDupIndex:
         self._rows = _rows_per_band(num_perm, threshold)
         self._bands = num_perm // self._rows
         self._signatures: dict[str, tuple[int, ...]] = {}
+        self._arrays: dict[str, np.ndarray] = {}  # the same signatures, compared in numpy
         self._buckets: list[dict[tuple[int, ...], set[str]]] = [{} for _ in range(self._bands)]
 
     def signature(self, text: str) -> tuple[int, ...]:
@@ -211,12 +212,14 @@ class NearDupIndex:
             self.remove(key)
         sig = self.signature(text)
         self._signatures[key] = sig
+        self._arrays[key] = np.array(sig, dtype=np.uint64)
         for bucket, band in zip(self._buckets, self._band_keys(sig), strict=True):
             bucket.setdefault(band, set()).add(key)
 
     def remove(self, key: str) -> None:
         """Forget `key` (no error if it is unknown)."""
         sig = self._signatures.pop(key, None)
+        self._arrays.pop(key, None)
         if sig is None:
             return
         for bucket, band in zip(self._buckets, self._band_keys(sig), strict=True):
@@ -238,7 +241,13 @@ class NearDupIndex:
             candidates |= bucket.get(band, set())
         if exclude:
             candidates -= exclude
-        scored = [(k, self.similarity(sig, self._signatures[k])) for k in candidates]
+        if not candidates:
+            return []
+        keys = sorted(candidates)
+        # Drafts from one template share many bands: score all candidates in one numpy step.
+        agree = (np.stack([self._arrays[k] for k in keys])
+                 == np.array(sig, dtype=np.uint64)).sum(axis=1)
+        scored = [(k, int(n) / self.num_perm) for k, n in zip(keys, agree, strict=True)]
         hits = [(k, s) for k, s in scored if s >= self.threshold]
         return sorted(hits, key=lambda kv: (-kv[1], kv[0]))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import random
+import re
 from functools import lru_cache
 
 _COMPARE_SWAPS: dict[type[ast.cmpop], type[ast.cmpop]] = {
@@ -88,10 +89,110 @@ class _Mutator(ast.NodeTransformer):
         return node
 
 
-def _count_sites(tree: ast.AST) -> int:
-    counter = _Mutator(target=-1)
-    counter.visit(tree)
-    return counter.seen
+_OP_TEXT: dict[type[ast.AST], str] = {
+    ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!=",
+    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.FloorDiv: "//", ast.Mod: "%",
+}
+_PRECEDENCE: dict[type[ast.AST], int] = {
+    **dict.fromkeys((ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq), 1),
+    ast.Add: 2, ast.Sub: 2, ast.Mult: 3, ast.FloorDiv: 3, ast.Mod: 3,
+}
+_OP_TOKEN = re.compile(r"\*\*|//|[<>=!]=|<<|>>|[-+*/%@<>&|^]")
+
+
+class _Sites(ast.NodeVisitor):
+    """Every mutable site in `_Mutator`'s walk order: (kind, node)."""
+
+    def __init__(self) -> None:
+        self.sites: list[tuple[str, ast.AST]] = []
+
+    def visit_Compare(self, node: ast.Compare) -> None:
+        self.generic_visit(node)
+        if type(node.ops[0]) in _COMPARE_SWAPS:
+            self.sites.append(("comparison", node))
+
+    def visit_BinOp(self, node: ast.BinOp) -> None:
+        self.generic_visit(node)
+        if type(node.op) in _BINOP_SWAPS:
+            self.sites.append(("operator", node))
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        value = node.value
+        if isinstance(value, int) and not isinstance(value, bool):
+            self.sites.append(("off_by_one", node))
+
+
+class _Source:
+    """The source as UTF-8 bytes, addressed like ast positions (line, byte column)."""
+
+    def __init__(self, code: str) -> None:
+        self.data = code.encode("utf-8")
+        self.starts = [0]
+        for line in self.data.splitlines(keepends=True):
+            self.starts.append(self.starts[-1] + len(line))
+
+    def offset(self, line: int | None, col: int | None) -> int:
+        if line is None or col is None:
+            raise ValueError("no position")
+        return self.starts[line - 1] + col
+
+    def splice(self, start: int, end: int, text: str) -> str:
+        return (self.data[:start] + text.encode("utf-8") + self.data[end:]).decode("utf-8")
+
+
+def _op_edit(src: _Source, node: ast.expr, left: ast.expr, right: ast.expr, op: ast.AST,
+             new: ast.AST) -> str | None:
+    """The source with the operator between `left` and `right` replaced, if it is unambiguous.
+
+    A new operator that binds less tightly (`*` -> `+`) gets the node bracketed, as unparsing
+    the mutated tree would: `a * b % m` must become `(a + b) % m`, not `a + b % m`.
+    """
+    start = src.offset(left.end_lineno, left.end_col_offset)
+    end = src.offset(right.lineno, right.col_offset)
+    gap = src.data[start:end].decode("utf-8")
+    # Between two operands there are only brackets, spaces, line breaks, comments and the op.
+    found: list[tuple[int, str]] = []
+    pos = 0
+    for line in gap.splitlines(keepends=True):
+        found += [(pos + m.start(), m.group())
+                  for m in _OP_TOKEN.finditer(line.split("#", 1)[0])]
+        pos += len(line)
+    if len(found) != 1 or found[0][1] != _OP_TEXT[type(op)]:
+        return None
+    where = start + len(gap[: found[0][0]].encode("utf-8"))
+    after = where + len(found[0][1])
+    data, text = src.data, _OP_TEXT[type(new)].encode("utf-8")
+    if _PRECEDENCE[type(new)] >= _PRECEDENCE[type(op)]:
+        return (data[:where] + text + data[after:]).decode("utf-8")
+    first = src.offset(node.lineno, node.col_offset)
+    last = src.offset(node.end_lineno, node.end_col_offset)
+    return (data[:first] + b"(" + data[first:where] + text + data[after:last] + b")"
+            + data[last:]).decode("utf-8")
+
+
+def _edit(src: _Source, kind: str, node: ast.AST) -> str | None:
+    """The source with one site mutated like `_Mutator` would, or None where the text is not
+    plain enough to edit safely (the caller then unparses the mutated tree instead)."""
+    try:
+        if kind == "off_by_one" and isinstance(node, ast.Constant):
+            value = node.value
+            if not isinstance(value, int):
+                return None
+            start = src.offset(node.lineno, node.col_offset)
+            end = src.offset(node.end_lineno, node.end_col_offset)
+            if ast.literal_eval(src.data[start:end].decode("utf-8")) != value:
+                return None
+            return src.splice(start, end, repr(value + 1))
+        if kind == "comparison" and isinstance(node, ast.Compare):
+            op = node.ops[0]
+            return _op_edit(src, node, node.left, node.comparators[0], op,
+                            _COMPARE_SWAPS[type(op)]())
+        if kind == "operator" and isinstance(node, ast.BinOp):
+            return _op_edit(src, node, node.left, node.right, node.op,
+                            _BINOP_SWAPS[type(node.op)]())
+    except (ValueError, SyntaxError, UnicodeDecodeError, IndexError):
+        return None
+    return None
 
 
 def mutants(code: str, limit: int = 6, seed: int = 0) -> tuple[tuple[str, str], ...]:
@@ -110,20 +211,19 @@ def _mutants(code: str, limit: int, seed: int) -> tuple[tuple[str, str], ...]:
         tree = ast.parse(code)
     except SyntaxError:
         return ()
-    sites = _count_sites(tree)
-    order = list(range(sites))
+    finder = _Sites()
+    finder.visit(tree)
+    order = list(range(len(finder.sites)))
     random.Random(seed).shuffle(order)
-    original = ast.unparse(tree)
+    src = _Source(code)
     out: list[tuple[str, str]] = []
-    for target in order:
-        if len(out) >= limit:
-            break
-        mutator = _Mutator(target)
-        mutated = mutator.visit(ast.parse(code))
-        if mutator.applied is None:
-            continue
-        source = ast.unparse(ast.fix_missing_locations(mutated))
-        if source == original:
-            continue
-        out.append((mutator.applied, source + "\n"))
+    for target in order[:limit]:
+        kind, node = finder.sites[target]
+        # Editing the text is ~10x faster than unparsing a mutated tree, and keeps the
+        # reference's own layout; unusual text (an operator inside a comment) falls back.
+        source = _edit(src, kind, node)
+        if source is None:
+            mutator = _Mutator(target)
+            source = ast.unparse(ast.fix_missing_locations(mutator.visit(ast.parse(code))))
+        out.append((kind, source if source.endswith("\n") else source + "\n"))
     return tuple(out)

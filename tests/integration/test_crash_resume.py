@@ -34,7 +34,9 @@ turns = bank_turns
 def contents(out: Path) -> dict[str, object]:
     with sqlite3.connect(out / "bank.sqlite") as db:
         problems = db.execute("select id, valid from problems").fetchall()
-        attempts = db.execute("select id, problem_id, passed from attempts").fetchall()
+        # Status, not the count of tests passed: a timeout's count is how far the program got
+        # before the limit, which depends on the machine's load at that moment.
+        attempts = db.execute("select id, problem_id, status from attempts").fetchall()
         n_attempts = db.execute("select count(*) from attempts").fetchone()[0]
     return {"problems": sorted(problems), "attempts": sorted(attempts), "rows": n_attempts}
 

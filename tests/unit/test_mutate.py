@@ -1,6 +1,9 @@
 """Mutants and trivial solutions used to judge test strength."""
 
-from stepstones.tools.mutate import mutants, trivial_solutions
+import ast
+import random
+
+from stepstones.tools.mutate import _Mutator, _Sites, mutants, trivial_solutions
 
 CODE = """
 def total_below(xs, k):
@@ -33,3 +36,30 @@ def test_trivial_solutions_define_the_entry_point() -> None:
         exec(code, ns)
         assert callable(ns["solve"])
     assert "prints_nothing" in trivial_solutions("solve", "stdio")
+
+
+TRICKY = """
+def f(a, b, m):
+    c = a * (2 * b - a) % m  # '*' -> '+' must keep the '% m' outside
+    d = (a  # a comment with + and < in it
+         - b)
+    s = 'é' * 2 + f'{a + 1}'
+    return c < d and a * b >= -3
+"""
+
+
+def test_text_edits_equal_mutating_the_tree() -> None:
+    """Mutants are made by editing the source text (fast); each must be the same program as
+    mutating the syntax tree at that site and unparsing it (the slow, obviously right way)."""
+    for code in (CODE, TRICKY):
+        made = mutants(code, limit=50, seed=0)
+        sites = _Sites()
+        sites.visit(ast.parse(code))
+        assert len(made) == len(sites.sites) > 0
+        order = list(range(len(sites.sites)))
+        random.Random(0).shuffle(order)
+        for (kind, source), target in zip(made, order, strict=True):
+            mutator = _Mutator(target)
+            tree = mutator.visit(ast.parse(code))
+            assert kind == mutator.applied
+            assert ast.dump(ast.parse(source)) == ast.dump(ast.parse(ast.unparse(tree)))
