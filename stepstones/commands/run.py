@@ -66,7 +66,9 @@ def run(
     teacher: Annotated[str | None, typer.Option(
         help="procedural, or a model string such as vllm:MODEL@http://host:8000/v1.")] = None,
     students: Annotated[str | None, typer.Option(
-        help="Comma-separated: sim:novice,sim:expert,embedded,openai:gpt-4o-mini ...")] = None,
+        help="Comma-separated: sim:novice,sim:expert,embedded,openai:gpt-4o-mini ... "
+        "(default: sim:novice,sim:intermediate,sim:expert, plus embedded where that extra "
+        "is installed).")] = None,
     samples: Annotated[int | None, typer.Option("--samples", "-k",
                                                 help="Samples per student (k).")] = None,
     quota: Annotated[int | None, typer.Option(help="Problems wanted in every band.")] = None,
