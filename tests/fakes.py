@@ -17,6 +17,7 @@ from typing import Any
 
 from stepstones.agents.student import Solution
 from stepstones.agents.teacher import TeacherRequest, TeacherResult
+from stepstones.graphs.context import SIMULATED_STUDENTS
 from stepstones.tools.schema import Lineage, Problem, TestCase
 
 
@@ -83,7 +84,7 @@ def always_wrong(name: str = "wrong") -> ScriptedStudent:
     return ScriptedStudent(name, lambda p, i: f"def {p.entry_point}(*a):\n    return None\n")
 
 
-SIMULATED = "sim:novice,sim:intermediate,sim:expert"
+SIMULATED = ",".join(SIMULATED_STUDENTS)
 """The default students without the embedded LLM (a default where that extra is installed)."""
 
 

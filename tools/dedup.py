@@ -229,10 +229,6 @@ class NearDupIndex:
                 if not members:
                     del bucket[band]
 
-    def similarity(self, a: tuple[int, ...], b: tuple[int, ...]) -> float:
-        """Estimated Jaccard similarity of two signatures."""
-        return sum(x == y for x, y in zip(a, b, strict=True)) / self.num_perm
-
     def query(self, text: str, exclude: set[str] | None = None) -> list[tuple[str, float]]:
         """Indexed keys whose estimated Jaccard with `text` is >= threshold, best first."""
         sig = self.signature(text)

@@ -193,14 +193,6 @@ class Bank:
         """Upsert a problem (its id is its content hash)."""
         self._write([("problems", [self._problem_row(run_id, lineage_id, problem, valid)])])
 
-    def put_attempts(self, run_id: str, attempts: list[Attempt]) -> None:
-        """Upsert student attempts with their verdicts."""
-        self._write([("attempts", self._attempt_rows(run_id, attempts))])
-
-    def put_summary(self, run_id: str, summary: PerformanceSummary) -> None:
-        """Upsert the performance summary of a problem."""
-        self._write([("summaries", [self._summary_row(run_id, summary)])])
-
     def put_rejection(
         self, run_id: str, lineage_id: str, turn: int, attempt: int,
         problem: Problem | None, critique: Critique,

@@ -31,11 +31,11 @@ def test_idempotent_writes_and_reopen(tmp_path: Path) -> None:
     attempt = Attempt(problem_id=p.id, student="s", sample=0, code="x",
                       verdict=Verdict(status="passed", passed=1, total=1))
     for _ in range(3):  # a replayed node writes the same rows again
-        bank.put_problem("r", "L1", p, valid=True)
-        bank.put_attempts("r", [attempt])
-        bank.put_summary("r", PerformanceSummary(problem_id=p.id, pass_rate=1.0, students=[]))
-        bank.put_turn("r", TurnOutcome(lineage_id="L1", seed_id="s", turn=0, direction="seed",
-                                       teacher_calls=1, problem_id=p.id, valid=True))
+        bank.put_turn_result(
+            "r", "L1", p, [attempt],
+            PerformanceSummary(problem_id=p.id, pass_rate=1.0, students=[]),
+            TurnOutcome(lineage_id="L1", seed_id="s", turn=0, direction="seed",
+                        teacher_calls=1, problem_id=p.id, valid=True))
         bank.put_rejection("r", "L1", 0, 0, p, Critique(valid=False, rejections=[
             Rejection(code="weak_tests", message="m")]))
     bank.set_usage("r", [Usage(agent="teacher", calls=2, input_tokens=5)])
