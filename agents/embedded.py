@@ -70,14 +70,33 @@ def _usage(prompt: int, completion: int) -> UsageMetadata:
     )
 
 
-class LlamaCppChatModel(BaseChatModel):
-    """A GGUF model run by llama-cpp-python in this process, on CPU; one reply per call."""
-
-    _asked: dict[str, int] = PrivateAttr(default_factory=dict)
+class _InProcessChatModel(BaseChatModel):
+    """What both engines share: weights at a path, and blocking generation run in a thread."""
 
     model_path: str
     temperature: float = 0.7
     max_tokens: int = 1024
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model_path": self.model_path, "temperature": self.temperature}
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        # A worker thread: generation takes seconds and must not block the event loop.
+        return await asyncio.to_thread(self._generate, messages, stop, None, **kwargs)
+
+
+class LlamaCppChatModel(_InProcessChatModel):
+    """A GGUF model run by llama-cpp-python in this process, on CPU; one reply per call."""
+
+    _asked: dict[str, int] = PrivateAttr(default_factory=dict)
+
     n_ctx: int = Field(4096, description="context window; SmolLM2 was trained on 8192")
     n_threads: int | None = Field(None, description="None: llama.cpp's default (half the cores)")
     default_stop: list[str] = Field(
@@ -87,10 +106,6 @@ class LlamaCppChatModel(BaseChatModel):
     @property
     def _llm_type(self) -> str:
         return "llamacpp-inprocess"
-
-    @property
-    def _identifying_params(self) -> dict[str, Any]:
-        return {"model_path": self.model_path, "temperature": self.temperature}
 
     def _call_seed(self, chat: list[dict[str, str]]) -> int:
         """A seed from (model seed, prompt, how often this prompt was asked before).
@@ -137,27 +152,14 @@ class LlamaCppChatModel(BaseChatModel):
             generations=[ChatGeneration(message=message, generation_info={"finish_reason": finish})]
         )
 
-    async def _agenerate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        # A worker thread: generation takes seconds and must not block the event loop.
-        return await asyncio.to_thread(self._generate, messages, stop, None, **kwargs)
 
-
-class VLLMChatModel(BaseChatModel):
+class VLLMChatModel(_InProcessChatModel):
     """The vLLM engine in this process (`vllm.LLM`); honours `n` natively in one call.
 
     Usage: the first choice carries the prompt's tokens, each choice its own completion tokens,
     so summing over choices counts the prompt once.
     """
 
-    model_path: str
-    temperature: float = 0.7
-    max_tokens: int = 1024
     engine_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="passed to vllm.LLM (tensor_parallel_size, dtype...)"
     )
@@ -165,10 +167,6 @@ class VLLMChatModel(BaseChatModel):
     @property
     def _llm_type(self) -> str:
         return "vllm-inprocess"
-
-    @property
-    def _identifying_params(self) -> dict[str, Any]:
-        return {"model_path": self.model_path, "temperature": self.temperature}
 
     def _load(self) -> Any:
         from vllm import LLM
@@ -208,12 +206,3 @@ class VLLMChatModel(BaseChatModel):
                 )
             )
         return ChatResult(generations=generations)
-
-    async def _agenerate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        return await asyncio.to_thread(self._generate, messages, stop, None, **kwargs)
