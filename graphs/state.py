@@ -94,7 +94,6 @@ class TurnState(TurnInput, total=False):
     exhausted: bool
     repairs: int
     teacher_calls: int
-    student: str
     attempts: Annotated[list[Attempt], operator.add]
     summary: PerformanceSummary | None
     outcomes: list[TurnOutcome]
@@ -118,15 +117,6 @@ class ReviewDecision(Record):
     action: Literal["approve", "edit", "reject"]
     problem: dict[str, Any] = Field(default_factory=dict, description="fields to change (edit)")
     reason: str = Field("rejected by the reviewer", description="told to the teacher (reject)")
-
-
-class SolveInput(TypedDict):
-    """One student's share of a turn, sent by `route_after_critique`."""
-
-    run_id: str
-    lineage: LineageState
-    problem: Problem
-    student: str
 
 
 SERDE_ALLOWLIST: list[tuple[str, str]] = [
