@@ -222,7 +222,10 @@ class Critic:
             ev.mutants = rest[n_wrong:]
         text = problem_text(problem)
         ev.duplicates = dedup.query(text, exclude=exclude | {problem.id})
-        index = await asyncio.to_thread(self.benchmark)  # reads the benchmark file once
+        # The first use reads the benchmark file (off the event loop); later ones cost nothing,
+        # so they skip the hop to a worker thread, which is dearer than the lookup.
+        index = (self.benchmark() if self._benchmark is not True
+                 else await asyncio.to_thread(self.benchmark))
         ev.contamination = contaminated(problem, index) if index is not None else None
         return ev, limit if first.ok else None
 
