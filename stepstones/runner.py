@@ -96,7 +96,10 @@ async def sqlite_checkpointer(path: Path) -> AsyncIterator[BaseCheckpointSaver[A
         # process loses nothing (the OS holds the writes); only a power cut can drop the last
         # few steps, which a resume then replays.
         conn.execute("PRAGMA synchronous=NORMAL")
-        yield saver
+        try:
+            yield saver
+        finally:
+            saver.flush()
     finally:
         conn.close()
 
