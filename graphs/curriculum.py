@@ -147,7 +147,8 @@ def graph_builder(
             else:
                 updates[lid] = lin.model_copy(update={"direction": move})
         lineages.update(updates)
-        queue = list(state.get("queue", []))
+        queue = state.get("queue", [])
+        taken = 0
         calls = sum(o.teacher_calls for o in outcomes)
         stop: str | None = None
         if not open_bands(counts, bands):
@@ -159,8 +160,9 @@ def graph_builder(
             stop = "wall_time"
         else:
             active = sum(lin.active for lin in lineages.values())
-            while active < ctx.concurrency and queue:
-                seed = queue.pop(0)
+            while active < ctx.concurrency and taken < len(queue):
+                seed = queue[taken]
+                taken += 1
                 index = len(lineages)
                 lid = f"L{index:04d}-{seed.id[:6]}"
                 lineages[lid] = updates[lid] = LineageState(lineage_id=lid, index=index,
@@ -170,7 +172,7 @@ def graph_builder(
                 stop = "seeds_exhausted"
         # Tokens so far, every round: a killed run loses at most one round's accounting.
         await io(comps.bank.set_usage, state["run_id"], comps.meter.totals(), comps.session)
-        return {"lineages": updates, "queue": queue, "counted": len(outcomes),
+        return {"lineages": updates, "queue": taken, "counted": len(outcomes),
                 "round": state.get("round", 0) + 1, "stop_reason": stop}
 
     def route_after_schedule(state: RunState, runtime: Runtime[RunContext]) -> list[Send] | str:

@@ -9,8 +9,10 @@ for checkpoint deserialisation in one place.
 from __future__ import annotations
 
 import operator
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal, TypedDict
 
+from langgraph.channels import DeltaChannel
 from pydantic import Field
 
 from stepstones.tools.schema import (
@@ -42,10 +44,31 @@ class LineageState(Record):
 
 
 def merge_lineages(
-    left: dict[str, LineageState] | None, right: dict[str, LineageState] | None
+    current: dict[str, LineageState], writes: Sequence[dict[str, LineageState]]
 ) -> dict[str, LineageState]:
     """Reducer: later writes replace a lineage's entry; other lineages are kept."""
-    return {**(left or {}), **(right or {})}
+    merged = dict(current)
+    for update in writes:
+        merged.update(update)
+    return merged
+
+
+def seed_queue(current: list[Seed], writes: Sequence[list[Seed] | int]) -> list[Seed]:
+    """Reducer: a list of seeds joins the queue's end; a number takes that many off its front."""
+    queue = list(current)
+    for write in writes:
+        if isinstance(write, int):
+            del queue[:write]
+        else:
+            queue.extend(write)
+    return queue
+
+
+def append_outcomes(
+    current: list[TurnOutcome], writes: Sequence[list[TurnOutcome]]
+) -> list[TurnOutcome]:
+    """Reducer: every turn's outcomes, in the order the turns were merged."""
+    return [*current, *(o for batch in writes for o in batch)]
 
 
 class RunInput(TypedDict, total=False):
@@ -60,9 +83,14 @@ class RunState(TypedDict, total=False):
 
     run_id: str
     seeds: list[Seed]
-    queue: list[Seed]
-    lineages: Annotated[dict[str, LineageState], merge_lineages]
-    outcomes: Annotated[list[TurnOutcome], operator.add]
+    # The seed queue is long, and the lineages and outcomes grow with the run; all three change
+    # every round. As delta channels a checkpoint stores only the round's writes (a seed count
+    # taken, new lineage states, new outcomes; a full snapshot every 100 updates), not the
+    # whole values again: a run's checkpoints grow linearly with its length, not
+    # quadratically. DeltaChannel is beta in LangGraph 1.2; every saver we use supports it.
+    queue: Annotated[list[Seed], DeltaChannel(seed_queue)]
+    lineages: Annotated[dict[str, LineageState], DeltaChannel(merge_lineages)]
+    outcomes: Annotated[list[TurnOutcome], DeltaChannel(append_outcomes)]
     counted: int
     round: int
     stop_reason: str | None

@@ -8,6 +8,7 @@ the uninterrupted one: none lost (the checkpoint replays unfinished steps), none
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -15,9 +16,12 @@ import sqlite3
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from stepstones.graphs import build_graph
+from stepstones.runner import serde, sqlite_checkpointer
 from tests.conftest import needs_bwrap
 from tests.fakes import bank_turns, start_run
 
@@ -48,7 +52,7 @@ def baseline(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     _, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err[-2000:]
     report = json.loads((out / "report.json").read_text())
-    return {"contents": contents(out), "report": report, "turns": turns(out)}
+    return {"contents": contents(out), "report": report, "turns": turns(out), "out": out}
 
 
 @needs_bwrap
@@ -96,3 +100,36 @@ def test_sigterm_stops_cleanly_and_says_how_to_resume(tmp_path: Path) -> None:
     resumed = start(out, "--resume", "polite", "--quiet")
     _, err = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, err[-2000:]
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_root_checkpoints_hold_the_rounds_writes_not_the_growing_state(
+    baseline: dict[str, object],
+) -> None:
+    """Queue, lineages and outcomes are delta channels: a checkpoint must not store them whole,
+    yet the state read back from the checkpoints must hold every turn and every lineage."""
+    out = baseline["out"]
+    assert isinstance(out, Path)
+    s = serde()
+    with sqlite3.connect(out / "checkpoints.sqlite") as db:
+        rows = db.execute("select type, checkpoint from checkpoints where checkpoint_ns = ''"
+                          " and thread_id = 'base'").fetchall()
+    assert len(rows) > 4
+    for row in rows:
+        values = s.loads_typed(row)["channel_values"]
+        for channel in ("queue", "lineages", "outcomes"):
+            # A delta channel's value appears only as a periodic snapshot (every 100 updates).
+            assert channel not in values or type(values[channel]).__name__ == "_DeltaSnapshot"
+
+    async def final_state() -> dict[str, Any]:
+        async with sqlite_checkpointer(out / "checkpoints.sqlite") as saver:
+            graph = build_graph(checkpointer=saver)
+            return (await graph.aget_state({"configurable": {"thread_id": "base"}})).values
+
+    state = asyncio.run(final_state())
+    assert len(state["outcomes"]) == baseline["turns"]
+    assert {o.lineage_id for o in state["outcomes"]} <= set(state["lineages"])
+    report = baseline["report"]
+    assert isinstance(report, dict)
+    assert len(state["lineages"]) == report["lineages"]["count"]
