@@ -78,6 +78,12 @@ class InstantTeacherModel(BaseChatModel):
         self.references.add(str(draft["reference_solution"]).strip())
         return ChatResult(generations=[ChatGeneration(message=AIMessage(json.dumps(draft)))])
 
+    async def _agenerate(self, messages: list[BaseMessage], stop: Any = None,
+                         run_manager: Any = None, **kwargs: Any) -> ChatResult:
+        # Natively async, like the provider clients (ChatOpenAI on httpx): without it LangChain
+        # runs _generate in a worker thread, a hop per call that real clients do not make.
+        return self._generate(messages, stop, **kwargs)
+
 
 class InstantStudentModel(BaseChatModel):
     """Replies at once with a fixed wrong solution in a code fence; `n` choices when asked for
@@ -93,6 +99,10 @@ class InstantStudentModel(BaseChatModel):
         n = int(kwargs.get("n") or 1)
         return ChatResult(generations=[ChatGeneration(message=AIMessage(reply))
                                        for _ in range(n)])
+
+    async def _agenerate(self, messages: list[BaseMessage], stop: Any = None,
+                         run_manager: Any = None, **kwargs: Any) -> ChatResult:
+        return self._generate(messages, stop, **kwargs)  # natively async: see the teacher's
 
 
 class RecordedSandbox:
