@@ -166,14 +166,18 @@ async def measure(turns: int, concurrency: int, checkpointer: str, workdir: Path
         await graph.ainvoke({"run_id": "bench"}, config, context=ctx)
         return time.perf_counter() - start, time.process_time() - cpu
 
+    stored = 0
     if checkpointer == "sqlite":
-        async with sqlite_checkpointer(workdir / f"checkpoints-{n_native}.sqlite") as saver:
+        path = workdir / f"checkpoints-{n_native}.sqlite"
+        async with sqlite_checkpointer(path) as saver:
             elapsed, cpu_s = await go(saver)
+        stored = path.stat().st_size  # the log is folded into the file when it closes
     else:
         elapsed, cpu_s = await go(InMemorySaver())
     done = len(bank.turns("bench"))
     bank.close()
     return {"checkpointer": checkpointer, "n_native": n_native, "turns": done,
+            "checkpoint_kb_per_turn": round(stored / 1024 / max(done, 1), 1),
             "teacher_calls": teacher_model.calls,
             "sandbox_runs": sandbox.calls, "seconds": round(elapsed, 3),
             "ms_per_turn": round(1000 * elapsed / max(done, 1), 2),
@@ -203,7 +207,9 @@ def main(argv: list[str] | None = None) -> None:
                       f"turns={runs[0]['turns']:>4} x{args.repeat} "
                       f"verdicts/run={runs[0]['sandbox_runs']:>5} overhead/turn: "
                       f"median {statistics.median(ms):>6.2f} ms, best {ms[0]:>6.2f} ms "
-                      f"(CPU {cpu:>5.2f} ms; target <= 10 ms)")
+                      f"(CPU {cpu:>5.2f} ms; target <= 10 ms)"
+                      + (f"; checkpoints {runs[0]['checkpoint_kb_per_turn']} KB/turn"
+                         if saver == "sqlite" else ""))
 
 
 if __name__ == "__main__":
