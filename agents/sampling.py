@@ -108,10 +108,12 @@ async def call_with_retries(
     """
     for attempt in range(max_retries + 1):
         try:
+            # asyncio.timeout, not wait_for: wait_for wraps the call in a task of its own.
             if limit is None:
-                return await asyncio.wait_for(fn(), timeout_s)
-            async with limit:
-                return await asyncio.wait_for(fn(), timeout_s)
+                async with asyncio.timeout(timeout_s):
+                    return await fn()
+            async with limit, asyncio.timeout(timeout_s):
+                return await fn()
         except Exception as exc:
             if attempt >= max_retries or not is_transient(exc):
                 raise
