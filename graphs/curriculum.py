@@ -331,8 +331,8 @@ def graph_builder(
         problem = state.get("problem")
         if problem is None:
             raise RuntimeError("solve_problem reached without a problem")
-        names = ctx.students if students is None else [s.name for s in students]
-        per_student = await asyncio.gather(*(solve_as(n, problem, ctx, comps) for n in names))
+        per_student = await asyncio.gather(
+            *(solve_as(name, problem, ctx, comps) for name in comps.students))
         # Banked with the turn's result (assign_band); until then the checkpoint holds them.
         return {"attempts": [a for attempts in per_student for a in attempts]}
 
