@@ -128,6 +128,9 @@ def build_components(
         model=build_chat_model(ctx.critic.model, settings), meter=meter,
         model_name=ctx.critic.model or "",
     )
+    # Read the decontamination index now, with everything else built once, not in the first
+    # critique: the runner freezes what exists after the build (stepstones.gc_tuning).
+    critic.benchmark()
     if summarizer is None and ctx.summarizer is not None:
         model = build_chat_model(ctx.summarizer, settings)
         summarizer = LLMSummarizer(ctx.summarizer, model, meter=meter) if model else None

@@ -26,6 +26,7 @@ from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.types import Command
 from pydantic import BaseModel
 
+from stepstones.gc_tuning import tuned_gc
 from stepstones.graphs.components import ComponentResolver
 from stepstones.graphs.context import ConfigError, RunContext
 from stepstones.graphs.curriculum import build_graph
@@ -78,6 +79,12 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=False))
     os.replace(tmp, path)
+
+
+@asynccontextmanager
+async def _gc_tuned() -> AsyncIterator[None]:
+    with tuned_gc():
+        yield
 
 
 @asynccontextmanager
@@ -177,7 +184,8 @@ async def run_pipeline(
                               "max_concurrency": max(4, ctx.concurrency * 4),
                               "recursion_limit": 10_000}
     try:
-        async with saver_cm as saver:
+        # The components are built: freeze them with the rest of the heap (see gc_tuning).
+        async with saver_cm as saver, _gc_tuned():
             graph = build_graph(checkpointer=saver, resolver=resolver)
             if resume:
                 snapshot = await graph.aget_state(config)

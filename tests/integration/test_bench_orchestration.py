@@ -19,5 +19,6 @@ def test_the_benchmark_runs_every_setting_and_prints_a_figure_for_each(
     for line in lines:
         assert "turns=  24" in line
         assert re.search(r"median +\d+\.\d+ ms", line)
+        assert re.search(r"in gc \d+\.\d+ ms", line)
     sqlite = [line for line in lines if line.startswith("checkpointer=sqlite")]
     assert all(re.search(r"checkpoints \d+\.\d KB/turn", line) for line in sqlite)
