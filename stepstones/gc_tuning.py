@@ -5,9 +5,9 @@ pydantic models, LangChain messages) on top of a large long-lived heap built onc
 libraries, the HumanEval decontamination index, the seeds). With Python's default thresholds
 (700, 10, 10) a full collection ran every few dozen turns and walked that whole heap each time:
 measured with `gc.callbacks` in the orchestration benchmark on the 2-core VM, collections took
-1.2-3.7 ms per turn, of which 1-2.9 ms were full collections. Freezing the heap built before the
+0.8-3.7 ms per turn, most of it in full collections. Freezing the heap built before the
 run (it moves to a permanent generation that collections skip) and raising the first threshold
-to 10,000 allocations cut that to under 0.1 ms per turn (docs/benchmarks.md). Garbage cycles are
+to 10,000 allocations cut that to 0.02-0.22 ms per turn (docs/benchmarks.md). Garbage cycles are
 still collected, only in larger batches; memory use did not change measurably.
 """
 
