@@ -189,6 +189,7 @@ async def measure(turns: int, concurrency: int, checkpointer: str, workdir: Path
     resolver = ComponentResolver(teacher=LLMTeacher("instant", teacher_model),
                                  students=students, sandbox=sandbox, bank=bank)
     await resolver.get(ctx)  # as run_pipeline does, before the run starts
+    collector = GCTimer()
 
     async def go(saver: Any) -> tuple[float, float]:
         """(wall seconds, CPU seconds of this process): CPU time is what the work costs."""
@@ -197,8 +198,6 @@ async def measure(turns: int, concurrency: int, checkpointer: str, workdir: Path
             start, cpu = time.perf_counter(), time.process_time()
             await graph.ainvoke({"run_id": "bench"}, config, context=ctx)
             return time.perf_counter() - start, time.process_time() - cpu
-
-    collector = GCTimer()
 
     stored = 0
     if checkpointer == "sqlite":
