@@ -12,7 +12,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
@@ -101,6 +101,11 @@ class RunContext(Record):
     concurrency: int = Field(6, ge=1, le=256, description="lineages in flight at once")
     multi_turn: bool = Field(True, description="False: every seed gets one turn (ablation)")
     human_review: bool = Field(False, description="pause for approval before students see it")
+    checkpoints: Literal["turn", "step"] = Field(
+        "turn", description="turn: a turn's inner steps are checkpointed only when it pauses "
+        "for a review or fails, and a crash redoes the turns that were in flight (a teacher "
+        "call and k samples each); step: after every node of a turn too (LangGraph's default: "
+        "Studio's history and time travel inside a turn), 7x the checkpoint data")
     seed: int = Field(0, description="random seed: the same seed gives the same run offline")
     temperature: float = Field(0.7, ge=0.0, le=2.0, description="for LLM agents")
     max_tokens: int = Field(2048, ge=16, description="for LLM agents")

@@ -17,6 +17,12 @@ about 1.4 ms more per turn (a task, its checkpoint writes and its merge each) in
 orchestration benchmark (docs/benchmarks.md), and a sandbox failure is re-judged inside the
 node before the node's retry re-samples.
 
+How much of a turn is checkpointed is the context's `checkpoints`. "turn" (the default) runs the
+subgraph with LangGraph's "exit" durability: a turn is saved only where it pauses for a review
+or fails, and a crash redoes the turns that were in flight. "step" also checkpoints after every
+node inside a turn (Studio's history and time travel inside it), at 7x the checkpoint data and
+2-3 ms more per turn with SQLite (docs/benchmarks.md).
+
 `build_graph()` returns the uncompiled builder so each caller picks its checkpointer; `graph` is
 the checkpointer-free compile that langgraph.json points Studio at.
 """
@@ -29,6 +35,7 @@ import uuid
 from collections import Counter
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
@@ -411,11 +418,27 @@ def graph_builder(
     turn.add_edge("assign_band", END)
     turn.add_edge("discard_problem", END)
 
+    turn_graph = turn.compile()
+
+    async def run_turn(state: TurnInput, config: RunnableConfig,
+                       runtime: Runtime[RunContext]) -> TurnOutput:
+        """One lineage's turn: the turn subgraph, checkpointed per the context's `checkpoints`.
+
+        Durability "exit" on a nested graph writes a checkpoint only when the turn pauses on an
+        interrupt or fails, so a review still resumes where it paused; the finished turn is
+        recorded by the run graph's own writes. Invoked from this node (not added as the node
+        itself) because durability is chosen per invocation; Studio still sees the subgraph.
+        """
+        per_step = get_context(runtime).checkpoints == "step"
+        output: TurnOutput = await turn_graph.ainvoke(
+            state, config, durability=None if per_step else "exit")
+        return output
+
     run = StateGraph(RunState, context_schema=RunContext, input_schema=RunInput,
                      output_schema=RunOutput)
     run.add_node(start_run)
     run.add_node(schedule_turns)
-    run.add_node("run_turn", turn.compile())
+    run.add_node("run_turn", run_turn)
     run.add_node(finish_run)
     run.add_edge(START, "start_run")
     run.add_edge("start_run", "schedule_turns")

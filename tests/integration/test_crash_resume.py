@@ -2,8 +2,8 @@
 
 The offline configuration is deterministic for a given seed (procedural teacher, simulated
 students, calibrated limits), so the resumed run must hold exactly the problems and attempts of
-the uninterrupted one: none lost (the checkpoint replays unfinished steps), none duplicated
-(bank writes are upserts on content-hash ids).
+the uninterrupted one: none lost (the checkpoints replay unfinished turns or steps), none
+duplicated (bank writes are upserts on content-hash ids).
 """
 
 from __future__ import annotations
@@ -57,10 +57,14 @@ def baseline(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
 
 @needs_bwrap
 @pytest.mark.slow
-@pytest.mark.parametrize("kill_fraction", [0.15, 0.5, 0.85])
+@pytest.mark.parametrize(("kill_fraction", "checkpoints"),
+                         [(0.15, "turn"), (0.5, "turn"), (0.85, "turn"), (0.5, "step")])
 def test_kill_9_then_resume_matches_an_uninterrupted_run(
-    tmp_path: Path, baseline: dict[str, object], kill_fraction: float
+    tmp_path: Path, baseline: dict[str, object], kill_fraction: float, checkpoints: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # "turn" redoes the turns in flight; "step" resumes them after their last finished node.
+    monkeypatch.setenv("STEPSTONES_CHECKPOINTS", checkpoints)
     kill_after = max(1, int(int(baseline["turns"]) * kill_fraction))  # type: ignore[call-overload]
     out = tmp_path / "run"
     proc = start(out, "--run-id", "crashy", *ARGS)
@@ -72,6 +76,9 @@ def test_kill_9_then_resume_matches_an_uninterrupted_run(
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert turns(out) < int(baseline["turns"])  # type: ignore[call-overload]
+    with sqlite3.connect(out / "checkpoints.sqlite") as db:
+        inside = db.execute("select count(*) from checkpoints where checkpoint_ns != ''")
+        assert (inside.fetchone()[0] > 0) == (checkpoints == "step")
 
     resumed = start(out, "--resume", "crashy", "--quiet")
     _, err = resumed.communicate(timeout=600)

@@ -202,12 +202,13 @@ async def test_an_exhausted_teacher_ends_the_lineage_without_repairs(tmp_path, s
     assert lineage.stop_reason == "exhausted"
 
 
-async def _review_run(tmp_path: Path, sandbox: Any, answers: list[dict[str, Any]]) -> Any:
+async def _review_run(tmp_path: Path, sandbox: Any, answers: list[dict[str, Any]],
+                      checkpoints: str = "turn") -> Any:
     """Run with human_review on, answering each pending interrupt from `answers` in order."""
     from langgraph.types import Command
 
     teacher = ScriptedTeacher(lambda r: task(r.attempt))
-    ctx = context(tmp_path, human_review=True,
+    ctx = context(tmp_path, human_review=True, checkpoints=checkpoints,
                   budget=Budget(max_seeds=1, max_turns_per_seed=1, max_repairs=2))
     bank = Bank(ctx.bank)
     graph = build_graph(checkpointer=InMemorySaver(), teacher=teacher,
@@ -227,10 +228,12 @@ async def _review_run(tmp_path: Path, sandbox: Any, answers: list[dict[str, Any]
     return {"state": state, "bank": bank, "teacher": teacher, "questions": questions}
 
 
-async def test_review_reject_sends_the_reason_to_the_teacher_for_a_repair(tmp_path, sandbox):
+@pytest.mark.parametrize("checkpoints", ["turn", "step"])
+async def test_review_reject_sends_the_reason_to_the_teacher_for_a_repair(
+        tmp_path, sandbox, checkpoints):
     out = await _review_run(tmp_path, sandbox, [
         {"action": "reject", "reason": "too close to a textbook exercise"},
-        {"action": "approve"}])
+        {"action": "approve"}], checkpoints)
     assert [q["kind"] for q in out["questions"]] == ["review_problem", "review_problem"]
     repair = out["teacher"].requests[1]
     assert repair.critique.rejections[0].code == "reviewer_rejected"

@@ -78,3 +78,10 @@ def test_vllm_engine_arguments_reach_the_model_settings() -> None:
                                 "STEPSTONES_VLLM_ENGINE__ENFORCE_EAGER": "true"})
     assert ctx.vllm_engine == {"gpu_memory_utilization": 0.2, "enforce_eager": True}
     assert model_settings(ctx).engine_kwargs == ctx.vllm_engine
+
+
+def test_checkpoints_is_turn_or_step_and_anything_else_is_one_clear_error() -> None:
+    assert RunContext().checkpoints == "turn"
+    assert load_context(environ={"STEPSTONES_CHECKPOINTS": "step"}).checkpoints == "step"
+    with pytest.raises(ConfigError, match=r"checkpoints: Input should be 'turn' or 'step'"):
+        load_context(overrides={"checkpoints": "node"}, environ={})
