@@ -8,7 +8,8 @@ formats a varied draft) and the sandbox (verdicts replayed from a table: the ref
 anything else fails) are free, so the figure is what stepstones adds on top of inference and
 execution.
 
-    python -m stepstones.evals.bench_orchestration [--turns 300] [--concurrency 8] [--python-gc]
+    python -m stepstones.evals.bench_orchestration [--turns 300] [--concurrency 8]
+        [--checkpoints turn|step|both] [--python-gc]
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
@@ -163,21 +164,23 @@ class RecordedSandbox:
 
 
 async def measure(turns: int, concurrency: int, checkpointer: str, workdir: Path,
-                  n_native: bool = False, python_gc: bool = False) -> dict[str, Any]:
+                  n_native: bool = False, python_gc: bool = False,
+                  checkpoints: Literal["turn", "step"] = "turn") -> dict[str, Any]:
     """Run the graph for `turns` teacher turns and time it.
 
     `n_native`: students get their k samples from one request with `n` (vLLM's way), not k
     requests (llama.cpp's server, unknown OpenAI-compatible servers). Like the runner, the
     components are built first and the collector is tuned for the run (stepstones.gc_tuning);
-    `python_gc` keeps Python's defaults instead.
+    `python_gc` keeps Python's defaults instead. `checkpoints` is the context's setting: turns
+    checkpointed when they pause or fail (the default), or after every node inside them.
     """
     teacher_model = InstantTeacherModel()
     settings = ModelSettings(n_native=n_native)
     students: list[Student] = [
         LLMStudent(f"instant-{i}", InstantStudentModel(), settings) for i in range(2)]
     ctx = RunContext(
-        bank=str(workdir / f"bank-{checkpointer}-{n_native}.sqlite"), samples=4,
-        concurrency=concurrency,
+        bank=str(workdir / f"bank-{checkpointer}-{n_native}-{checkpoints}.sqlite"), samples=4,
+        concurrency=concurrency, checkpoints=checkpoints,
         seeds=SeedConfig(source="puzzles"), critic=CriticConfig(decontaminate=True),
         budget=Budget(max_turns_per_seed=turns, max_teacher_calls=turns, max_wall_s=None),
         bands=[Band(name="all", lo=0.0, hi=1.0, quota=10 * turns)])
@@ -201,7 +204,7 @@ async def measure(turns: int, concurrency: int, checkpointer: str, workdir: Path
 
     stored = 0
     if checkpointer == "sqlite":
-        path = workdir / f"checkpoints-{n_native}.sqlite"
+        path = workdir / f"checkpoints-{n_native}-{checkpoints}.sqlite"
         async with sqlite_checkpointer(path) as saver:
             elapsed, cpu_s = await go(saver)
         stored = path.stat().st_size  # the log is folded into the file when it closes
@@ -209,7 +212,8 @@ async def measure(turns: int, concurrency: int, checkpointer: str, workdir: Path
         elapsed, cpu_s = await go(InMemorySaver())
     done = len(bank.turns("bench"))
     bank.close()
-    return {"checkpointer": checkpointer, "n_native": n_native, "turns": done,
+    return {"checkpointer": checkpointer, "n_native": n_native, "checkpoints": checkpoints,
+            "turns": done,
             "checkpoint_kb_per_turn": round(stored / 1024 / max(done, 1), 1),
             "teacher_calls": teacher_model.calls,
             "sandbox_runs": sandbox.calls, "seconds": round(elapsed, 3),
@@ -224,6 +228,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=8, help="lineages in flight")
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs per setting; the median and the best are printed")
+    parser.add_argument("--checkpoints", choices=["turn", "step", "both"], default="both",
+                        help="the context's `checkpoints`: a turn's inner steps checkpointed "
+                             "only when it pauses or fails (turn, the default) or after every "
+                             "node (step); both: measure each")
     parser.add_argument("--python-gc", action="store_true",
                         help="keep Python's garbage-collector defaults instead of the runner's "
                              "tuning (stepstones.gc_tuning)")
@@ -231,26 +239,33 @@ def main(argv: list[str] | None = None) -> None:
     print(f"machine: {machine_line()}")
     print("gc: " + ("Python's defaults" if args.python_gc
                     else "the runner's (startup heap frozen, first threshold 10000)"))
+    modes: list[Literal["turn", "step"]] = (
+        ["turn", "step"] if args.checkpoints == "both" else [args.checkpoints])
+    settings = [(n_native, saver, mode) for n_native in (True, False)
+                for saver in ("memory", "sqlite") for mode in modes]
+    # Interleaved (every setting once, then again) so that the VM's drift hits all alike.
+    runs: dict[tuple[bool, str, str], list[dict[str, Any]]] = {s: [] for s in settings}
     with tempfile.TemporaryDirectory() as tmp:
-        for n_native in (True, False):
-            for saver in ("memory", "sqlite"):
-                runs = [asyncio.run(measure(args.turns, args.concurrency, saver,
-                                            Path(tmp) / f"{n_native}-{saver}-{i}", n_native,
-                                            args.python_gc))
-                        for i in range(args.repeat)]
-                if runs[0]["turns"] < args.turns:
-                    raise SystemExit(f"only {runs[0]['turns']} of {args.turns} turns ran")
-                ms = sorted(r["ms_per_turn"] for r in runs)
-                cpu = statistics.median(r["cpu_ms_per_turn"] for r in runs)
-                in_gc = statistics.median(r["gc_ms_per_turn"] for r in runs)
-                calls = "1 call per student (n)" if n_native else "1 call per sample"
-                print(f"checkpointer={saver:<6} students: {calls:<23} "
-                      f"turns={runs[0]['turns']:>4} x{args.repeat} "
-                      f"verdicts/run={runs[0]['sandbox_runs']:>5} overhead/turn: "
-                      f"median {statistics.median(ms):>6.2f} ms, best {ms[0]:>6.2f} ms "
-                      f"(CPU {cpu:>5.2f} ms, in gc {in_gc:.2f} ms; target <= 10 ms)"
-                      + (f"; checkpoints {runs[0]['checkpoint_kb_per_turn']} KB/turn"
-                         if saver == "sqlite" else ""))
+        for i in range(args.repeat):
+            for n_native, saver, mode in settings:
+                runs[n_native, saver, mode].append(asyncio.run(measure(
+                    args.turns, args.concurrency, saver,
+                    Path(tmp) / f"{n_native}-{saver}-{mode}-{i}", n_native, args.python_gc,
+                    mode)))
+    for (n_native, saver, mode), done in runs.items():
+        if done[0]["turns"] < args.turns:
+            raise SystemExit(f"only {done[0]['turns']} of {args.turns} turns ran")
+        ms = sorted(r["ms_per_turn"] for r in done)
+        cpu = statistics.median(r["cpu_ms_per_turn"] for r in done)
+        in_gc = statistics.median(r["gc_ms_per_turn"] for r in done)
+        calls = "1 call per student (n)" if n_native else "1 call per sample"
+        print(f"checkpointer={saver:<6} checkpoints={mode:<4} students: {calls:<23} "
+              f"turns={done[0]['turns']:>4} x{args.repeat} "
+              f"verdicts/run={done[0]['sandbox_runs']:>5} overhead/turn: "
+              f"median {statistics.median(ms):>6.2f} ms, best {ms[0]:>6.2f} ms "
+              f"(CPU {cpu:>5.2f} ms, in gc {in_gc:.2f} ms; target <= 10 ms)"
+              + (f"; checkpoints {done[0]['checkpoint_kb_per_turn']} KB/turn"
+                 if saver == "sqlite" else ""))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,9 @@ def test_the_benchmark_runs_every_setting_and_prints_a_figure_for_each(
     bench_orchestration.main(["--turns", "24", "--concurrency", "4", "--repeat", "1"])
     lines = [line for line in capsys.readouterr().out.splitlines()
              if line.startswith("checkpointer=")]
-    assert len(lines) == 4  # memory / SQLite, students with n / one call per sample
+    # memory / SQLite, per-turn / per-step checkpoints, students with n / one call per sample
+    assert len(lines) == 8
+    assert sum("checkpoints=step" in line for line in lines) == 4
     for line in lines:
         assert "turns=  24" in line
         assert re.search(r"median +\d+\.\d+ ms", line)
