@@ -252,7 +252,8 @@ def main(argv: list[str] | None = None) -> None:
                     args.turns, args.concurrency, saver,
                     Path(tmp) / f"{n_native}-{saver}-{mode}-{i}", n_native, args.python_gc,
                     mode)))
-    for (n_native, saver, mode), done in runs.items():
+    for n_native, saver, mode in settings:
+        done = runs[n_native, saver, mode]
         if done[0]["turns"] < args.turns:
             raise SystemExit(f"only {done[0]['turns']} of {args.turns} turns ran")
         ms = sorted(r["ms_per_turn"] for r in done)

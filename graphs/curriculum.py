@@ -35,7 +35,6 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
@@ -420,19 +419,18 @@ def graph_builder(
 
     turn_graph = turn.compile()
 
-    async def run_turn(state: TurnInput, config: RunnableConfig,
-                       runtime: Runtime[RunContext]) -> TurnOutput:
+    async def run_turn(state: TurnInput, runtime: Runtime[RunContext]) -> dict[str, Any]:
         """One lineage's turn: the turn subgraph, checkpointed per the context's `checkpoints`.
 
         Durability "exit" on a nested graph writes a checkpoint only when the turn pauses on an
         interrupt or fails, so a review still resumes where it paused; the finished turn is
         recorded by the run graph's own writes. Invoked from this node (not added as the node
-        itself) because durability is chosen per invocation; Studio still sees the subgraph.
+        itself) because durability is chosen per invocation; Studio still sees the subgraph,
+        and the run's config (thread, checkpointer, namespace) reaches it through the context
+        variable LangGraph sets for the node.
         """
         per_step = get_context(runtime).checkpoints == "step"
-        output: TurnOutput = await turn_graph.ainvoke(
-            state, config, durability=None if per_step else "exit")
-        return output
+        return await turn_graph.ainvoke(state, durability=None if per_step else "exit")
 
     run = StateGraph(RunState, context_schema=RunContext, input_schema=RunInput,
                      output_schema=RunOutput)
