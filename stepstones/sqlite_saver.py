@@ -65,8 +65,14 @@ class InlineSqliteSaver(SqliteSaver):
             loop.call_soon(self.flush)
 
     def flush(self) -> None:
-        """Commit the writes made since the last commit."""
+        """Commit the writes made since the last commit, if any.
+
+        A no-op when nothing is pending: the callback scheduled for a write may run after the
+        runner's own flush has committed it and closed the connection.
+        """
         with self.lock:
+            if not self._commit_pending:
+                return
             self._commit_pending = False
             self.conn.commit()
 
