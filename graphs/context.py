@@ -104,8 +104,9 @@ class RunContext(Record):
     checkpoints: Literal["turn", "step"] = Field(
         "turn", description="turn: a turn's inner steps are checkpointed only when it pauses "
         "for a review or fails, and a crash redoes the turns that were in flight (a teacher "
-        "call and k samples each); step: after every node of a turn too (LangGraph's default: "
-        "Studio's history and time travel inside a turn), 7x the checkpoint data")
+        "call with its repairs and k samples each); step: after every node of a turn too "
+        "(LangGraph's default: Studio's history and time travel inside a turn), 7x the "
+        "checkpoint data")
     seed: int = Field(0, description="random seed: the same seed gives the same run offline")
     temperature: float = Field(0.7, ge=0.0, le=2.0, description="for LLM agents")
     max_tokens: int = Field(2048, ge=16, description="for LLM agents")

@@ -21,7 +21,7 @@ How much of a turn is checkpointed is the context's `checkpoints`. "turn" (the d
 subgraph with LangGraph's "exit" durability: a turn is saved only where it pauses for a review
 or fails, and a crash redoes the turns that were in flight. "step" also checkpoints after every
 node inside a turn (Studio's history and time travel inside it), at 7x the checkpoint data and
-2-3 ms more per turn with SQLite (docs/benchmarks.md).
+1.2-2.7 ms more per turn with SQLite (docs/benchmarks.md).
 
 `build_graph()` returns the uncompiled builder so each caller picks its checkpointer; `graph` is
 the checkpointer-free compile that langgraph.json points Studio at.
