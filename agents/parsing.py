@@ -42,6 +42,8 @@ class ParseFailure:
 
     reason: str
     raw: str | None
+    model_error: bool = False
+    """The model call itself failed (after retries): infrastructure, not a bad reply."""
 
 
 class ReplyParseError(ValueError):
@@ -210,7 +212,9 @@ async def ainvoke_parsed(
             )
         except Exception as exc:
             failed = f"model call failed: {describe(exc, settings.timeout_s)}"
-            return None, ParseFailure(f"{reason}; repair {failed}" if attempt else failed, raw)
+            if attempt:  # the draft was bad already; its repair is what the model could not give
+                return None, ParseFailure(f"{reason}; repair {failed}", raw)
+            return None, ParseFailure(failed, raw, model_error=True)
         _record(meter, agent, name, reply)
         raw = str(reply.text)[:RAW_KEEP]
         try:

@@ -86,7 +86,7 @@ def describe(exc: BaseException, timeout_s: float | None = None) -> str:
     if isinstance(exc, TimeoutError) and timeout_s is not None:
         return f"timeout after {timeout_s:g}s"
     text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}"[:300]
+    return f"{type(exc).__name__}: {text}"[:800]
 
 
 def backoff_delay(attempt: int) -> float:

@@ -59,6 +59,9 @@ class TeacherResult(Record):
     exhausted: bool = Field(
         False, description="no variant is left in the asked direction: end the lineage, no "
         "repairs (the procedural teacher at a family's first or last level)")
+    model_error: bool = Field(
+        False, description="the model call failed (after retries): no draft, and not the "
+        "teacher's fault as a problem writer; the turn ends without a rejection")
 
 
 class Teacher(Protocol):
@@ -237,7 +240,8 @@ class LLMTeacher:
         )
         if draft is None:
             reason = failure.reason if failure else "no reply"
-            return TeacherResult(failure=reason, raw=failure.raw if failure else None)
+            return TeacherResult(failure=reason, raw=failure.raw if failure else None,
+                                 model_error=failure is not None and failure.model_error)
         try:
             return TeacherResult(problem=draft.to_problem(_lineage(request)))
         except (ValidationError, TypeError, ValueError) as exc:

@@ -12,9 +12,12 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from langchain_core.language_models import BaseChatModel
+
 from stepstones.agents.build import build_chat_model, build_student, build_teacher
 from stepstones.agents.critic import Critic
 from stepstones.agents.models import ModelSettings
+from stepstones.agents.preflight import ModelCheck
 from stepstones.agents.student import Student
 from stepstones.agents.summarizer import LLMSummarizer
 from stepstones.agents.teacher import Teacher
@@ -76,6 +79,17 @@ class Components:
             return set()
         rounds = self._rounds.get(run_id, {})
         return {key for key in index.keys() if rounds.get(key, round_) >= round_}  # noqa: SIM118
+
+    def model_checks(self) -> list[ModelCheck]:
+        """Every chat model this run calls, by role, for the preflight (simulations have none)."""
+        roles: list[tuple[str, str, object]] = [
+            ("teacher", self.teacher.name, self.teacher),
+            *(("student", name, s) for name, s in self.students.items()),
+            ("critic", "critic", self.critic),
+            ("summarizer", "summarizer", self.summarizer),
+        ]
+        return [ModelCheck(role, name, model) for role, name, agent in roles
+                if isinstance(model := getattr(agent, "model", None), BaseChatModel)]
 
     async def aclose(self) -> None:
         """Release the sandbox's workers."""

@@ -48,6 +48,7 @@ from stepstones.agents.teacher import Teacher, TeacherRequest
 from stepstones.graphs.bands import TOO_EASY, TOO_HARD, band_of, next_move, open_bands
 from stepstones.graphs.components import ComponentResolver, Components
 from stepstones.graphs.context import RunContext, get_context
+from stepstones.graphs.health import health_key, newly_dropped, track
 from stepstones.graphs.report import build_report
 from stepstones.graphs.state import (
     LineageState,
@@ -64,6 +65,8 @@ from stepstones.tools.sandbox.base import Sandbox, Submission
 from stepstones.tools.schema import (
     Attempt,
     Critique,
+    ModelDrop,
+    ModelFailure,
     Problem,
     Rejection,
     Seed,
@@ -114,7 +117,7 @@ def graph_builder(
         await io(comps.bank.start_run, run_id, ctx.model_dump(mode="json"))
         await io(comps.bank.add_seeds, run_id, seeds)
         return {"run_id": run_id, "queue": seeds, "lineages": {}, "outcomes": [], "counted": 0,
-                "round": 0, "stop_reason": None}
+                "round": 0, "stop_reason": None, "model_health": {}, "dropped": {}}
 
     async def schedule_turns(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         ctx, comps = await parts(runtime)
@@ -125,7 +128,14 @@ def graph_builder(
         counts: Counter[str] = band_counts(outcomes[:counted])
         updates: dict[str, LineageState] = {}
         names = {b.name for b in bands}
+        health = dict(state.get("model_health", {}))
+        dropped = dict(state.get("dropped", {}))
+        drops: list[ModelDrop] = []
         for o in outcomes[counted:]:
+            health = track(health, o, comps.teacher.name)
+            for drop in newly_dropped(health, dropped, o, state.get("round", 0) + 1):
+                dropped[health_key(drop.role, drop.model)] = drop
+                drops.append(drop)
             lin = updates.get(o.lineage_id, lineages[o.lineage_id])
             if o.valid and o.band in names:
                 # Landing in a full band twice in a row means this lineage has nothing left
@@ -144,6 +154,11 @@ def graph_builder(
                 reason = "turns_spent"
             elif lin.stale >= 2:
                 reason = "band_full"
+            elif not last.valid and last.model_failures and not last.rejections:
+                # Nobody could measure the problem (a model failed, not the problem): the
+                # lineage tries the same move again next round.
+                updates[lid] = lin
+                continue
             elif move == "next_seed" and any(r.code == "exhausted" for r in last.rejections):
                 reason = "exhausted"
             elif move == "next_seed":
@@ -157,8 +172,15 @@ def graph_builder(
         taken = 0
         calls = sum(o.teacher_calls for o in outcomes)
         stop: str | None = None
+        for drop in drops:
+            await io(comps.bank.put_model_drop, state["run_id"], drop)
+        students_left = [s for s in comps.students if health_key("student", s) not in dropped]
         if not open_bands(counts, bands):
             stop = "quotas_filled"
+        elif health_key("teacher", comps.teacher.name) in dropped:
+            stop = "teacher_failed"
+        elif not students_left:
+            stop = "students_failed"
         elif calls >= budget.max_teacher_calls:
             stop = "teacher_budget"
         elif budget.max_wall_s is not None and \
@@ -179,7 +201,8 @@ def graph_builder(
         # Tokens so far, every round: a killed run loses at most one round's accounting.
         await io(comps.bank.set_usage, state["run_id"], comps.meter.totals(), comps.session)
         return {"lineages": updates, "queue": taken, "counted": len(outcomes),
-                "round": state.get("round", 0) + 1, "stop_reason": stop}
+                "round": state.get("round", 0) + 1, "stop_reason": stop,
+                "model_health": health, "dropped": dropped}
 
     def route_after_schedule(state: RunState, runtime: Runtime[RunContext]) -> list[Send] | str:
         if state.get("stop_reason"):
@@ -190,8 +213,10 @@ def graph_builder(
         # least one); the overshoot is then at most the repairs of those last turns.
         spent = sum(o.teacher_calls for o in state.get("outcomes", []))
         active = active[: max(1, get_context(runtime).budget.max_teacher_calls - spent)]
+        dropped = sorted(d.model for d in state.get("dropped", {}).values()
+                         if d.role == "student")
         return [Send("run_turn", TurnInput(run_id=state["run_id"], lineage=lin,
-                                           round=state.get("round", 0)))
+                                           round=state.get("round", 0), dropped=dropped))
                 for lin in active]
 
     async def finish_run(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
@@ -223,6 +248,11 @@ def graph_builder(
                     "critique": Critique(valid=False, rejections=[Rejection(
                         code="exhausted", message=result.failure or "no variant left")])}
         calls = state.get("teacher_calls", 0) + 1
+        if result.model_error:
+            failure = ModelFailure(model=comps.teacher.name, role="teacher",
+                                   error=result.failure or "the model call failed")
+            return {"problem": None, "critique": None, "teacher_calls": calls,
+                    "repairs": repairs, "model_failures": [failure]}
         if result.problem is None:
             malformed = Critique(valid=False, rejections=[Rejection(
                 code="malformed", message=f"the reply was not a usable problem: {result.failure}"
@@ -258,7 +288,7 @@ def graph_builder(
         return {"critique": critique, "problem": timed}
 
     def repair_or_discard(state: TurnState, runtime: Runtime[RunContext]) -> str:
-        if state.get("exhausted"):
+        if state.get("exhausted") or state.get("model_failures"):
             return "discard_problem"
         if state.get("repairs", 0) < get_context(runtime).budget.max_repairs:
             return "generate_problem"
@@ -306,11 +336,17 @@ def graph_builder(
         return repair_or_discard(state, runtime)
 
     async def solve_as(name: str, problem: Problem, ctx: RunContext,
-                       comps: Components) -> list[Attempt]:
-        """One student's k samples, each judged in the sandbox."""
+                       comps: Components) -> tuple[list[Attempt], ModelFailure | None]:
+        """One student's k samples, each judged in the sandbox, and what its model failed to give.
+
+        A sample whose model call failed (after the sampling layer's retries) is no attempt:
+        it is reported as a ModelFailure and counts in no pass rate, band or reward.
+        """
         solutions = await comps.students[name].solve(
             problem, ctx.student_samples.get(name, ctx.samples))
-        coded = [(i, s) for i, s in enumerate(solutions) if s.code is not None]
+        failed = [s for s in solutions if s.error is not None]
+        answered = [(i, s) for i, s in enumerate(solutions) if s.error is None]
+        coded = [(i, s) for i, s in answered if s.code is not None]
         verdicts = await comps.sandbox.run(
             [Submission.for_problem(problem, s.code or "") for _, s in coded])
         retry = [j for j, v in enumerate(verdicts) if v.status == "sandbox_error"]
@@ -323,13 +359,16 @@ def graph_builder(
                 verdicts[j] = v
         by_sample = {i: v for (i, _), v in zip(coded, verdicts, strict=True)}
         attempts = []
-        for i, s in enumerate(solutions):
+        for i, s in answered:
             verdict = by_sample.get(i) or Verdict(
-                status="wrong_answer", total=len(problem.tests),
-                error=s.error or "no code in the reply")
+                status="wrong_answer", total=len(problem.tests), error="no code in the reply")
             attempts.append(Attempt(problem_id=problem.id, student=name, sample=i, code=s.code,
                                     raw=s.raw, verdict=verdict))
-        return attempts
+        failure = None
+        if failed:
+            failure = ModelFailure(model=name, samples=len(failed),
+                                   error=failed[0].error or "the model call failed")
+        return attempts, failure
 
     async def solve_problem(state: TurnState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         """Every student at once (one task, not a Send per student: see the module docstring)."""
@@ -337,10 +376,17 @@ def graph_builder(
         problem = state.get("problem")
         if problem is None:
             raise RuntimeError("solve_problem reached without a problem")
-        per_student = await asyncio.gather(
-            *(solve_as(name, problem, ctx, comps) for name in comps.students))
+        names = [n for n in comps.students if n not in set(state.get("dropped", []))]
+        per_student = await asyncio.gather(*(solve_as(n, problem, ctx, comps) for n in names))
         # Banked with the turn's result (assign_band); until then the checkpoint holds them.
-        return {"attempts": [a for attempts in per_student for a in attempts]}
+        return {"attempts": [a for attempts, _ in per_student for a in attempts],
+                "model_failures": [f for _, f in per_student if f is not None],
+                "answered": [n for n, (_, f) in zip(names, per_student, strict=True)
+                             if f is None]}
+
+    def route_after_solve(state: TurnState) -> str:
+        # No sample answered at all: there is nothing to measure the problem by.
+        return "summarize_performance" if state.get("attempts") else "discard_problem"
 
     async def summarize_performance(
         state: TurnState, runtime: Runtime[RunContext]
@@ -371,7 +417,8 @@ def graph_builder(
             lineage_id=lin.lineage_id, seed_id=lin.seed.id, turn=lin.turns,
             round=state["round"], direction=lin.direction,
             teacher_calls=state.get("teacher_calls", 0), problem_id=banded.id, valid=True,
-            band=band, pass_rate=summary.pass_rate)
+            band=band, pass_rate=summary.pass_rate,
+            model_failures=state.get("model_failures", []), answered=state.get("answered", []))
         # One transaction per banded turn: problem, attempts, summary and turn record together.
         await io(comps.bank.put_turn_result, state["run_id"], lin.lineage_id, banded,
                  state.get("attempts", []), summary, outcome)
@@ -388,7 +435,9 @@ def graph_builder(
             round=state["round"], direction=lin.direction,
             teacher_calls=state.get("teacher_calls", 0),
             problem_id=p.id if (p := state.get("problem")) else None, valid=False,
-            discarded=True, rejections=critique.rejections if critique else [])
+            discarded=True, rejections=critique.rejections if critique and not critique.valid
+            else [], model_failures=state.get("model_failures", []),
+            answered=state.get("answered", []))
         await io(comps.bank.put_turn, state["run_id"], outcome)
         return {"outcomes": [outcome],
                 "lineages": {lin.lineage_id: lin.model_copy(update={"turns": lin.turns + 1})}}
@@ -412,7 +461,8 @@ def graph_builder(
     turn.add_conditional_edges(
         "review_problem", route_after_review,
         ["solve_problem", "critique_problem", "generate_problem", "discard_problem"])
-    turn.add_edge("solve_problem", "summarize_performance")
+    turn.add_conditional_edges("solve_problem", route_after_solve,
+                               ["summarize_performance", "discard_problem"])
     turn.add_edge("summarize_performance", "assign_band")
     turn.add_edge("assign_band", END)
     turn.add_edge("discard_problem", END)

@@ -24,6 +24,17 @@ def _chains(outcomes: list[TurnOutcome]) -> dict[str, int]:
     return dict(per)
 
 
+def _model_failures(outcomes: list[TurnOutcome]) -> dict[str, dict[str, int]]:
+    """Per model: turns in which it failed to answer and samples lost (never wrong answers)."""
+    per: dict[str, dict[str, int]] = {}
+    for o in outcomes:
+        for f in o.model_failures:
+            row = per.setdefault(f"{f.role}:{f.model}", {"turns": 0, "samples": 0})
+            row["turns"] += 1
+            row["samples"] += f.samples
+    return per
+
+
 def build_report(
     state: RunState, ctx: RunContext, usage: list[Usage],
     rejection_codes: list[list[str]] | None = None,
@@ -82,6 +93,8 @@ def build_report(
             "directions": dict(directions),
         },
         "usage": [u.model_dump() for u in usage],
+        "model_failures": _model_failures(outcomes),
+        "dropped_models": [d.model_dump(mode="json") for d in state.get("dropped", {}).values()],
         "config": {"teacher": ctx.teacher, "students": ctx.students, "samples": ctx.samples,
                    "seed": ctx.seed, "multi_turn": ctx.multi_turn},
     }

@@ -19,6 +19,8 @@ from stepstones.tools.schema import (
     Attempt,
     Critique,
     Direction,
+    ModelDrop,
+    ModelFailure,
     PerformanceSummary,
     Problem,
     Record,
@@ -94,6 +96,10 @@ class RunState(TypedDict, total=False):
     counted: int
     round: int
     stop_reason: str | None
+    model_health: dict[str, int]
+    """Consecutive failed turns per `role:model` (graphs/health.py)."""
+    dropped: dict[str, ModelDrop]
+    """Models left out of the rest of the run, by `role:model`."""
     report: dict[str, object]
 
 
@@ -111,6 +117,8 @@ class TurnInput(TypedDict):
     run_id: str
     lineage: LineageState
     round: int
+    dropped: list[str]
+    """Students left out of the run: the turn does not ask them."""
 
 
 class TurnState(TurnInput, total=False):
@@ -123,6 +131,8 @@ class TurnState(TurnInput, total=False):
     repairs: int
     teacher_calls: int
     attempts: Annotated[list[Attempt], operator.add]
+    model_failures: list[ModelFailure]
+    answered: list[str]
     summary: PerformanceSummary | None
     outcomes: list[TurnOutcome]
     lineages: dict[str, LineageState]
@@ -150,7 +160,8 @@ class ReviewDecision(Record):
 SERDE_ALLOWLIST: list[tuple[str, str]] = [
     ("stepstones.tools.schema", name)
     for name in (
-        "Attempt", "Critique", "ExecLimits", "Lineage", "PerformanceSummary", "Problem",
+        "Attempt", "Critique", "ExecLimits", "Lineage", "ModelDrop", "ModelFailure",
+        "PerformanceSummary", "Problem",
         "Rejection", "Seed", "StudentStats", "TestCase", "TestOutcome", "TurnOutcome",
         "Verdict",
     )

@@ -24,14 +24,15 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.types import Command
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from stepstones.agents.preflight import preflight
 from stepstones.gc_tuning import tuned_gc
-from stepstones.graphs.components import ComponentResolver
+from stepstones.graphs.components import ComponentResolver, model_settings
 from stepstones.graphs.context import ConfigError, RunContext
 from stepstones.graphs.curriculum import build_graph
 from stepstones.graphs.state import SERDE_ALLOWLIST, RunState
-from stepstones.tools.schema import TurnOutcome
+from stepstones.tools.schema import ModelDrop, TurnOutcome
 from stepstones.tools.store import Bank
 
 BANK_FILE = "bank.sqlite"
@@ -56,6 +57,8 @@ class Progress(BaseModel):
     bands: dict[str, tuple[int, int]]
     teacher_calls: int
     tokens: int = 0
+    dropped: list[ModelDrop] = Field(default_factory=list)
+    """Models left out of the run so far (a display prints each once)."""
 
 
 def serde() -> JsonPlusSerializer:
@@ -132,7 +135,8 @@ def _progress(run_id: str, state: RunState, ctx: RunContext, tokens: int = 0) ->
     return Progress(
         run_id=run_id, outcomes=outcomes,
         bands={b.name: (counts.get(b.name, 0), b.quota) for b in ctx.bands},
-        teacher_calls=sum(o.teacher_calls for o in outcomes), tokens=tokens)
+        teacher_calls=sum(o.teacher_calls for o in outcomes), tokens=tokens,
+        dropped=list(state.get("dropped", {}).values()))
 
 
 class RunStopped(RuntimeError):
@@ -162,8 +166,9 @@ async def run_pipeline(
 ) -> RunResult:
     """Run (or resume) one curriculum run writing into `out`; returns its report.
 
-    Components are built before anything else so a bad model string or sandbox setting fails
-    with nothing written (a directory this call created is removed again). With
+    Components are built, and every model answers one tiny request (`agents.preflight`),
+    before anything else, so a bad model string, a dead endpoint or an engine that crashes on
+    this CPU fails with nothing written (a directory this call created is removed again). With
     `handle_signals`, SIGINT/SIGTERM cancel the graph between checkpoints and raise RunStopped.
     """
     created = not out.exists()
@@ -172,7 +177,8 @@ async def run_pipeline(
     run_id = run_id or uuid.uuid4().hex[:12]
     resolver = resolver or ComponentResolver()
     try:
-        await resolver.get(ctx)
+        comps = await resolver.get(ctx)
+        await preflight(comps.model_checks(), model_settings(ctx), ctx.students)
     except Exception:
         await resolver.aclose()
         if created:

@@ -255,6 +255,31 @@ class Usage(Record):
     cost_usd: float = 0.0
 
 
+ModelRole = Literal["teacher", "student", "critic", "summarizer"]
+
+
+class ModelFailure(Record):
+    """Replies a model could not give in one turn (after retries): infrastructure, never a
+    wrong answer. Failed samples are no attempts: they count in no pass rate, band or reward."""
+
+    model: str
+    role: ModelRole = "student"
+    samples: int = Field(0, description="samples lost (students); 0 for a teacher call")
+    error: str
+
+
+class ModelDrop(Record):
+    """A model left out of the rest of a run after failing turn after turn."""
+
+    model: str
+    role: ModelRole = "student"
+    reason: str
+    round: int = Field(description="the scheduler round from which it is left out")
+    lineage_id: str | None = Field(None, description="where its last failure happened")
+    turn: int | None = None
+    failed_turns: int = Field(0, description="consecutive turns it failed in")
+
+
 class TurnOutcome(Record):
     """The compact record of one teacher turn; the graph's state keeps these, the bank the rest."""
 
@@ -270,3 +295,7 @@ class TurnOutcome(Record):
     pass_rate: float | None = None
     rejections: list[Rejection] = Field(default_factory=list)
     discarded: bool = False
+    model_failures: list[ModelFailure] = Field(
+        default_factory=list, description="models that failed to answer in this turn")
+    answered: list[str] = Field(
+        default_factory=list, description="students whose every sample was answered")

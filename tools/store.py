@@ -20,6 +20,7 @@ import sqlite_utils
 from stepstones.tools.schema import (
     Attempt,
     Critique,
+    ModelDrop,
     PerformanceSummary,
     Problem,
     Seed,
@@ -87,6 +88,11 @@ class Bank:
                 {"run_id": str, "session": str, "agent": str, "model": str, "calls": int,
                  "input_tokens": int, "output_tokens": int, "cost_usd": float},
                 pk=("run_id", "session", "agent", "model"), if_not_exists=True,
+            )
+            t("model_drops").create(
+                {"run_id": str, "model": str, "role": str, "round": int, "reason": str,
+                 "record": str},
+                pk=("run_id", "role", "model"), if_not_exists=True,
             )
             for table, cols in (("problems", ["run_id", "band"]),
                                 ("attempts", ["run_id", "problem_id"])):
@@ -296,6 +302,17 @@ class Bank:
             u.output_tokens += r["output_tokens"]
             u.cost_usd += r["cost_usd"]
         return list(totals.values())
+
+    def put_model_drop(self, run_id: str, drop: ModelDrop) -> None:
+        """Record that a model was left out of a run (idempotent per run, role and model)."""
+        self._write([("model_drops", [{
+            "run_id": run_id, "model": drop.model, "role": drop.role, "round": drop.round,
+            "reason": drop.reason, "record": drop.model_dump_json()}])])
+
+    def model_drops(self, run_id: str) -> list[ModelDrop]:
+        """The models a run left out, in the order it dropped them."""
+        rows = self._rows("model_drops", "run_id = ?", [run_id], order_by="round, role, model")
+        return [ModelDrop.model_validate_json(r["record"]) for r in rows]
 
     def count(self, table: str, run_id: str) -> int:
         """Rows of `table` belonging to a run."""

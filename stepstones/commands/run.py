@@ -51,6 +51,9 @@ def print_summary(result: RunResult) -> None:
               f"chains >=3 stones {lin.get('chains_of_3_or_more', 0)}")
     if r.get("rejections_by_reason"):
         out.print(f"  rejections: {r['rejections_by_reason']}")
+    for drop in r.get("dropped_models", []):
+        out.print(f"  dropped {drop['role']} {escape(drop['model'])} from round {drop['round']}: "
+                  f"{escape(drop['reason'])}", highlight=False)
     out.print(f"  bank: {result.out / 'bank.sqlite'}  report: {result.out / 'report.json'}")
 
 
@@ -67,8 +70,8 @@ def run(
         help="procedural, or a model string such as vllm:MODEL@http://host:8000/v1.")] = None,
     students: Annotated[str | None, typer.Option(
         help="Comma-separated: sim:novice,sim:expert,embedded,openai:gpt-4o-mini ... "
-        "(default: sim:novice,sim:intermediate,sim:expert, plus embedded where that extra "
-        "is installed).")] = None,
+        "(default: sim:novice,sim:intermediate,sim:expert on every machine; add embedded "
+        "for the real CPU LLM of the embedded extra).")] = None,
     samples: Annotated[int | None, typer.Option("--samples", "-k",
                                                 help="Samples per student (k).")] = None,
     quota: Annotated[int | None, typer.Option(help="Problems wanted in every band.")] = None,
@@ -91,8 +94,15 @@ def run(
                 ctx = ctx.model_copy(update={"bands": [
                     b.model_copy(update={"quota": quota}) for b in ctx.bands]})
         live = None if quiet else Live(console=console, refresh_per_second=4, transient=False)
+        told: set[tuple[str, str]] = set()
 
         def show(p: Progress) -> None:
+            for drop in p.dropped:  # one line each, quiet or not: the run goes on without it
+                if (drop.role, drop.model) not in told:
+                    told.add((drop.role, drop.model))
+                    console.print(
+                        f"[yellow]dropped {drop.role} {escape(drop.model)} from round "
+                        f"{drop.round}: {escape(drop.reason)}[/yellow]", soft_wrap=True)
             if live is not None:
                 live.update(_table(p))
 
