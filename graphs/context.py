@@ -16,7 +16,6 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from stepstones.agents.models import embedded_available
 from stepstones.graphs.bands import Band, default_bands, validate_bands
 from stepstones.tools.sandbox.base import SandboxConfig
 from stepstones.tools.schema import Record
@@ -68,9 +67,12 @@ SIMULATED_STUDENTS = ["sim:novice", "sim:intermediate", "sim:expert"]
 
 
 def default_students() -> list[str]:
-    """Simulated students of three abilities, plus the real embedded LLM where it is installed:
-    the default offline run then measures one genuine model's pass rates beside them."""
-    return [*SIMULATED_STUDENTS, *(["embedded"] if embedded_available() else [])]
+    """Simulated students of three abilities, on every machine whatever extras are installed.
+
+    The real embedded LLM is an explicit opt-in (`--students ...,embedded`): a default that
+    changed with the installed extras made the same command a different run on two machines.
+    """
+    return list(SIMULATED_STUDENTS)
 
 
 class RunContext(Record):
@@ -79,8 +81,8 @@ class RunContext(Record):
     teacher: str = Field("procedural", description="procedural, or a model string")
     students: list[str] = Field(
         default_factory=default_students,
-        description="sim:NAME / sim:ABILITY, `embedded`, or model strings (default: three "
-        "simulated students, plus `embedded` where the embedded extra is installed)",
+        description="sim:NAME / sim:ABILITY, `embedded`, or model strings (default: the three "
+        "simulated students; add `embedded` for the real CPU LLM)",
     )
     summarizer: str | None = Field(
         None, description="a model that adds its reading of the failures to the computed "
