@@ -48,7 +48,7 @@ class OpenAIStandin:
         self.host = host
         self.port = port
         self.fail_next: deque[int] = deque()
-        """HTTP statuses for the next requests, one each (e.g. 429, 500), before normal replies."""
+        """HTTP statuses for the next requests, one each (e.g. 429, 500; 200 answers normally)."""
         self.delay_next: deque[float] = deque()
         """Latency overrides for the next requests (a long one makes a client time out)."""
         self.requests: list[dict[str, Any]] = []
@@ -125,8 +125,8 @@ class OpenAIStandin:
         try:
             delay = self.delay_next.popleft() if self.delay_next else self.latency_s
             await asyncio.sleep(delay)
-            if self.fail_next:
-                status = self.fail_next.popleft()
+            status = self.fail_next.popleft() if self.fail_next else HTTPStatus.OK
+            if status != HTTPStatus.OK:
                 message = f"injected {status} {HTTPStatus(status).phrase}"
                 return status, {"error": {"message": message, "type": "standin", "code": status}}
             if body.get("stream"):

@@ -62,6 +62,20 @@ def test_unknown_model_string_is_one_clear_line_and_nothing_written(tmp_path: Pa
     assert not out.exists()
 
 
+def test_a_dead_endpoint_fails_the_preflight_in_one_line_and_nothing_written(
+    tmp_path: Path,
+) -> None:
+    """docs/models.md's preflight example, as pasted: port 9 (discard) refuses the connection."""
+    out = tmp_path / "out"
+    done = stepstones("run", "--students", "sim:expert,vllm:m@http://127.0.0.1:9/v1",
+                      "--out", str(out), "--quiet", timeout=120)
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert "student 'vllm:m@http://127.0.0.1:9/v1' did not answer a preflight request" in line
+    assert line.endswith("leave it out with --students sim:expert")
+    assert not out.exists()
+
+
 def test_unwritable_out_is_one_clear_line(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("")
