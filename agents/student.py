@@ -14,17 +14,17 @@ import random
 from typing import Protocol
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import BaseMessage, convert_to_messages
 from pydantic import Field
 
 from stepstones.agents.families import get_family
 from stepstones.agents.models import ModelSettings, endpoint_key
 from stepstones.agents.parsing import extract_code
-from stepstones.agents.prompting import render
 from stepstones.agents.sampling import sample
 from stepstones.agents.usage import UsageMeter
 from stepstones.tools.mutate import mutants
 from stepstones.tools.schema import Problem, Record, content_hash
+from stepstones.tools.task_prompt import task_messages
 
 ABILITY_PRESETS: dict[str, float] = {"novice": 0.2, "intermediate": 0.5, "expert": 0.85}
 
@@ -130,17 +130,9 @@ class LLMStudent:
         self.key = key or (endpoint_key(name) if ":" in name else name)
 
     def messages(self, problem: Problem) -> list[BaseMessage]:
-        """The solve prompt for `problem`."""
-        system = render("student_system")
-        user = render(
-            "student_solve",
-            statement=problem.statement,
-            entry_point=problem.entry_point,
-            io_style=problem.io_style,
-            example_input=problem.tests[0].input,
-            example_output=problem.tests[0].expected,
-        )
-        return [SystemMessage(system), HumanMessage(user)]
+        """The solve prompt for `problem`: the very messages the export writes for it
+        (`tools/task_prompt.py`), as LangChain messages."""
+        return convert_to_messages(task_messages(problem))
 
     async def solve(self, problem: Problem, k: int) -> list[Solution]:
         """k samples through the model (vLLM's `n` where honoured, else concurrent calls)."""

@@ -37,13 +37,13 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from stepstones.agents.build import build_student
 from stepstones.agents.models import ModelSettings, is_simulated
 from stepstones.agents.parsing import extract_code
-from stepstones.agents.prompting import render
 from stepstones.agents.sampling import sample
 from stepstones.agents.student import LLMStudent, Solution, Student
 from stepstones.reporting import plots
 from stepstones.reporting.machine import machine
 from stepstones.tools.sandbox import Sandbox, SandboxConfig, Submission, get_sandbox
 from stepstones.tools.schema import ExecLimits, Lineage, Problem, TestCase, Verdict
+from stepstones.tools.task_prompt import system_message
 
 SILENCE_STDOUT = "import io as _se_io, sys as _se_sys\n_se_sys.stdout = _se_io.StringIO()\n"
 """Prefix of a HumanEval program: the verdict is the exit status; prints must not count."""
@@ -217,7 +217,7 @@ async def solve(student: Student, item: HeldOutItem, n: int) -> list[Solution]:
     """n samples; an LLM student reads HumanEval's own prompt (a function to complete)."""
     if not (isinstance(student, LLMStudent) and item.kind == "humaneval"):
         return await student.solve(item.problem, n)
-    messages = [SystemMessage(render("student_system")), HumanMessage(item.problem.statement)]
+    messages = [SystemMessage(system_message()), HumanMessage(item.problem.statement)]
     samples = await sample(student.model, messages, n, settings=student.settings, key=student.key)
     return [
         Solution(

@@ -37,16 +37,11 @@ from stepstones.tools.schedule import (
 )
 from stepstones.tools.schema import IOStyle, Problem, Record, TestCase
 from stepstones.tools.store import Bank
+from stepstones.tools.task_prompt import task_messages
 
 Format = Literal["jsonl", "parquet", "hf"]
 FORMATS: tuple[Format, ...] = ("jsonl", "parquet", "hf")
 DATA_SOURCE = "stepstones"
-
-SYSTEM_PROMPT = (
-    "You are an expert Python programmer. Solve the problem. Reply with a single ```python code "
-    "block that defines the requested function. Use only the standard library."
-)
-
 
 class ExportError(RuntimeError):
     """An export that cannot proceed; the message is one line a user can act on."""
@@ -97,39 +92,12 @@ class ExportResult:
     config: dict[str, Any] = field(default_factory=dict)
 
 
-def user_prompt(problem: Problem) -> str:
-    """The user message: the statement, what to implement, one worked example, the reply form."""
-    first = problem.tests[0]
-    if problem.io_style == "stdio":
-        how = "Write a complete program that reads standard input and writes standard output."
-        example = f"Example input:\n{first.input}\nExpected output:\n{first.expected}"
-    else:
-        how = (
-            f"Implement `{problem.entry_point}` (tests call it with positional arguments and "
-            "compare the returned value)."
-        )
-        example = (
-            f"Example call arguments (JSON): {first.input}\n"
-            f"Expected result (JSON): {first.expected}"
-        )
-    return (
-        f"{problem.statement.strip()}\n\n{how}\n{example}\n\n"
-        "Reply with a single ```python code block. Use only the standard library."
-    )
-
-
-def prompt_messages(problem: Problem, *, system: bool = False) -> list[dict[str, str]]:
-    """The chat prompt: one user message, optionally after the students' system message."""
-    messages = [{"role": "system", "content": SYSTEM_PROMPT}] if system else []
-    return [*messages, {"role": "user", "content": user_prompt(problem)}]
-
-
-def to_record(problem: Problem, step: Step, *, system: bool = False) -> dict[str, Any]:
+def to_record(problem: Problem, step: Step, *, system: bool = True) -> dict[str, Any]:
     """One dataset row: verl's columns, TRL-friendly flat columns and the curriculum position."""
     lin = problem.lineage
     truth = GroundTruth.of(problem).model_dump_json()
     return {
-        "prompt": prompt_messages(problem, system=system),
+        "prompt": task_messages(problem, system=system),
         "data_source": DATA_SOURCE,
         "ability": "code",
         "reward_model": {"style": "rule", "ground_truth": truth},
@@ -325,7 +293,7 @@ def export_run(
     schedule_name: ScheduleName = "easy_to_hard",
     mix: dict[str, float] | None = None,
     seed: int = 0,
-    system_prompt: bool = False,
+    system_prompt: bool = True,
     benchmark: BenchmarkIndex | Literal["humaneval"] | None = "humaneval",
     dup_threshold: float = 0.8,
     force: bool = False,

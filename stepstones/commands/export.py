@@ -36,9 +36,11 @@ def export(
     system_prompt: Annotated[
         bool,
         typer.Option(
-            "--system-prompt", help="Start each prompt with the students' system message."
+            "--system-prompt/--no-system-prompt",
+            help="Start each prompt with the students' system message, as the run gave it "
+            "(leave it out where the trainer adds its own).",
         ),
-    ] = False,
+    ] = True,
     no_decontam: Annotated[
         bool,
         typer.Option("--no-decontam", help="Skip HumanEval decontamination (the card says so)."),

@@ -109,7 +109,8 @@ def test_parquet_round_trip_with_pyarrow_and_datasets(
     rows = table.to_pylist()
     first = rows[0]
     assert first["data_source"] == "stepstones" and first["ability"] == "code"
-    assert first["prompt"][0]["role"] == "user" and "solve" in first["prompt"][0]["content"]
+    assert [m["role"] for m in first["prompt"]] == ["system", "user"]  # as the students saw it
+    assert "solve" in first["prompt"][1]["content"]
     truth = GroundTruth.model_validate_json(first["reward_model"]["ground_truth"])
     assert truth.entry_point == "solve" and truth.time_limit_s == 1.0
     assert first["reward_model"]["style"] == "rule"
@@ -136,11 +137,11 @@ def test_jsonl_and_hf_round_trip(bank: Bank, tmp_path: Path) -> None:
     import datasets
 
     export_run(bank, tmp_path / "j", fmt="jsonl", benchmark=None, schedule_name="lineage",
-               system_prompt=True)  # fmt: skip
+               system_prompt=False)  # fmt: skip
     lines = (tmp_path / "j" / "train.jsonl").read_text().splitlines()
     rows = [json.loads(line) for line in lines]
     assert len(rows) == 7  # the HumanEval copy stays without decontamination
-    assert rows[0]["prompt"][0]["role"] == "system" and rows[0]["stage"] == "step_0"
+    assert [m["role"] for m in rows[0]["prompt"]] == ["user"] and rows[0]["stage"] == "step_0"
     loaded = datasets.load_dataset("json", data_files=str(tmp_path / "j" / "train.jsonl"),
                                    split="train")  # fmt: skip
     assert loaded[0]["reward_model"] == rows[0]["reward_model"]
