@@ -16,7 +16,6 @@ reflowing the code; an unrelated problem scores near zero.
 from __future__ import annotations
 
 import gzip
-import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -25,6 +24,7 @@ from importlib import resources
 from pathlib import Path
 
 from stepstones.tools.dedup import normalize_code
+from stepstones.tools.jsonl import read_jsonl
 from stepstones.tools.schema import Problem
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -222,24 +222,11 @@ def _items(
     prompt_field: str = "prompt",
     solution_field: str = "canonical_solution",
 ) -> list[BenchmarkItem]:
-    items = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise BenchmarkError(f"{origin}:{number}: not JSON ({exc.msg})") from exc
-        if not isinstance(row, dict) or not isinstance(row.get(prompt_field), str):
-            raise BenchmarkError(f"{origin}:{number}: needs a string field {prompt_field!r}")
-        items.append(
-            BenchmarkItem(
-                task_id=str(row.get(id_field, f"{origin}:{number}")),
-                prompt=row[prompt_field],
-                solution=str(row.get(solution_field) or ""),
-            )
-        )
-    return items
+    return [
+        BenchmarkItem(task_id=str(row.get(id_field, f"{origin}:{number}")),
+                      prompt=row[prompt_field], solution=str(row.get(solution_field) or ""))
+        for number, row in read_jsonl(lines, origin, BenchmarkError, prompt_field)
+    ]
 
 
 def contaminated(problem: Problem, index: BenchmarkIndex) -> tuple[str, float] | None:

@@ -8,12 +8,12 @@ other value is a path to the user's JSONL file with a `text` field per line.
 from __future__ import annotations
 
 import ast
-import json
 import random
 import sysconfig
 from importlib import resources
 from pathlib import Path
 
+from stepstones.tools.jsonl import read_jsonl
 from stepstones.tools.schema import Seed
 
 
@@ -68,19 +68,8 @@ def puzzle_seeds(limit: int, rng: random.Random) -> list[Seed]:
 
 
 def _parse_jsonl(lines: list[str], origin: str, kind: str = "code") -> list[Seed]:
-    seeds = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SeedError(f"{origin}:{number}: not JSON ({exc.msg})") from exc
-        if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-            raise SeedError(f"{origin}:{number}: each line needs a string field 'text'")
-        seeds.append(Seed(kind=row.get("kind", kind), source=row.get("source", origin),
-                          text=row["text"]))
-    return seeds
+    return [Seed(kind=row.get("kind", kind), source=row.get("source", origin), text=row["text"])
+            for _, row in read_jsonl(lines, origin, SeedError, "text")]
 
 
 def jsonl_seeds(path: str | Path, limit: int) -> list[Seed]:
