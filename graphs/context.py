@@ -18,7 +18,8 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from stepstones.graphs.bands import Band, default_bands, validate_bands
 from stepstones.tools.sandbox.base import SandboxConfig
-from stepstones.tools.schema import Record
+from stepstones.tools.schema import Record, validation_summary
+from stepstones.tools.store import DEFAULT_BANK
 
 ENV_PREFIX = "STEPSTONES_"
 
@@ -123,7 +124,7 @@ class RunContext(Record):
     prices: dict[str, tuple[float, float]] = Field(
         default_factory=dict,
         description="model -> (input, output) USD per 1M tokens, for cost in the report")
-    bank: str = Field("stepstones-out/bank.sqlite", description="problem bank path")
+    bank: str = Field(str(DEFAULT_BANK), description="problem bank path")
 
     @field_validator("students")
     @classmethod
@@ -202,14 +203,6 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def _one_line(exc: ValidationError, origin: str) -> str:
-    errors = exc.errors()
-    first = errors[0]
-    where = ".".join(str(x) for x in first["loc"]) or "(top)"
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"invalid configuration from {origin}: {where}: {first['msg']}{more}"
-
-
 def load_context(
     config_file: str | Path | None = None,
     overrides: Mapping[str, Any] | None = None,
@@ -232,6 +225,7 @@ def load_context(
     try:
         return RunContext.model_validate(merged)
     except ValidationError as exc:
-        raise ConfigError(_one_line(exc, origin)) from exc
+        raise ConfigError(
+            f"invalid configuration from {origin}: {validation_summary(exc)}") from exc
     except ValueError as exc:
         raise ConfigError(f"invalid configuration from {origin}: {exc}") from exc

@@ -36,7 +36,7 @@ from stepstones.tools.schedule import (
     schedule,
 )
 from stepstones.tools.schema import IOStyle, Problem, Record, TestCase
-from stepstones.tools.store import Bank
+from stepstones.tools.store import Bank, RunNotFound
 from stepstones.tools.task_prompt import task_messages
 
 Format = Literal["jsonl", "parquet", "hf"]
@@ -271,19 +271,6 @@ def _replace_dir(tmp: Path, out: Path, force: bool) -> None:
     os.replace(tmp, out)
 
 
-def resolve_run(bank: Bank, run_id: str | None) -> str:
-    """The run to export: `run_id` if the bank has it, else the bank's newest run."""
-    if run_id is not None:
-        if bank.get_run(run_id) is None:
-            known = ", ".join(r["id"] for r in bank.runs()[:5]) or "none"
-            raise ExportError(f"run {run_id!r} not found in {bank.path} (recent runs: {known})")
-        return run_id
-    runs = bank.runs()
-    if not runs:
-        raise ExportError(f"{bank.path} holds no runs; run `stepstones run` first")
-    return str(runs[0]["id"])
-
-
 def export_run(
     bank: Bank,
     out: str | Path,
@@ -308,7 +295,10 @@ def export_run(
     out = Path(out)
     if out.exists() and not force and not (out.is_dir() and not any(out.iterdir())):
         raise ExportError(f"{out} already exists and is not empty (use --force to replace it)")
-    run = resolve_run(bank, run_id)
+    try:
+        run = bank.resolve_run(run_id)
+    except RunNotFound as exc:
+        raise ExportError(str(exc)) from None
     config = json.loads((bank.get_run(run) or {}).get("config") or "{}")
     problems = list(bank.problems(run))
     if not problems:

@@ -29,6 +29,15 @@ from stepstones.tools.schema import (
     content_hash,
 )
 
+DEFAULT_OUT = Path("stepstones-out")
+"""Where `stepstones run` writes when no --out is given; its bank is DEFAULT_BANK."""
+BANK_FILE = "bank.sqlite"
+DEFAULT_BANK = DEFAULT_OUT / BANK_FILE
+
+
+class RunNotFound(LookupError):
+    """A run id the bank does not hold (or an empty bank); the message lists the recent runs."""
+
 
 class Bank:
     """A SQLite problem bank at `path` (created on first use, survives restarts)."""
@@ -130,6 +139,18 @@ class Bank:
         """All runs, newest first."""
         with self._lock:
             return list(self.db.table("runs").rows_where(order_by="created desc"))
+
+    def resolve_run(self, run_id: str | None) -> str:
+        """`run_id` if this bank has it, else the newest run; RunNotFound says which exist."""
+        if run_id is not None:
+            if self.get_run(run_id) is None:
+                known = ", ".join(r["id"] for r in self.runs()[:5]) or "none"
+                raise RunNotFound(f"run {run_id!r} not found in {self.path} (recent runs: {known})")
+            return run_id
+        runs = self.runs()
+        if not runs:
+            raise RunNotFound(f"{self.path} holds no runs; run `stepstones run` first")
+        return str(runs[0]["id"])
 
     # -- records ----------------------------------------------------------------------------
 

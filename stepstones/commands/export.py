@@ -10,10 +10,9 @@ from rich.console import Console
 
 from stepstones.tools.export import FORMATS, ExportError, export_run
 from stepstones.tools.schedule import SCHEDULES, parse_mix
-from stepstones.tools.store import Bank
+from stepstones.tools.store import DEFAULT_BANK, Bank
 
 console = Console(stderr=True)
-DEFAULT_BANK = Path("stepstones-out/bank.sqlite")
 
 
 def export(

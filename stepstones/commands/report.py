@@ -9,8 +9,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from stepstones.tools.store import DEFAULT_BANK
+
 console = Console(stderr=True)
-DEFAULT_BANK = Path("stepstones-out/bank.sqlite")
 
 
 def report(

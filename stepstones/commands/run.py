@@ -16,6 +16,7 @@ from rich.table import Table
 
 from stepstones.graphs.context import ConfigError, load_context
 from stepstones.runner import Progress, RunResult, RunStopped, run_pipeline, stored_context
+from stepstones.tools.store import DEFAULT_OUT
 
 console = Console(stderr=True)
 
@@ -60,8 +61,8 @@ def print_summary(result: RunResult) -> None:
 def run(
     config: Annotated[Path | None, typer.Option(
         "--config", "-c", help="TOML or JSON config file (see README: configuration).")] = None,
-    out: Annotated[Path, typer.Option(help="Run directory: bank, checkpoints, report.")] = Path(
-        "stepstones-out"),
+    out: Annotated[Path, typer.Option(
+        help="Run directory: bank, checkpoints, report.")] = DEFAULT_OUT,
     seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same run).")] = None,
     resume: Annotated[str | None, typer.Option(
         help="Continue the run with this id from its last checkpoint in --out.")] = None,

@@ -15,7 +15,7 @@ from stepstones.graphs.bands import TOO_EASY, TOO_HARD, Band
 from stepstones.graphs.context import RunContext
 from stepstones.reporting import plots
 from stepstones.tools.schema import TurnOutcome
-from stepstones.tools.store import Bank
+from stepstones.tools.store import Bank, RunNotFound
 
 OUTSIDE = (TOO_EASY, TOO_HARD, "invalid")
 """Turn outcomes that fill no band: every student passed, none did, or no valid problem."""
@@ -38,14 +38,10 @@ def run_bands(bank: Bank, run_id: str) -> list[Band]:
 
 def resolve_run(bank: Bank, run_id: str | None) -> str:
     """`run_id`, or the bank's newest run; DynamicsError when there is none."""
-    if run_id is not None:
-        if bank.get_run(run_id) is None:
-            raise DynamicsError(f"unknown run {run_id} in {bank.path}")
-        return run_id
-    runs = bank.runs()
-    if not runs:
-        raise DynamicsError(f"no runs in {bank.path}")
-    return str(runs[0]["id"])
+    try:
+        return bank.resolve_run(run_id)
+    except RunNotFound as exc:
+        raise DynamicsError(str(exc)) from None
 
 
 def ordered_turns(bank: Bank, run_id: str) -> list[TurnOutcome]:
