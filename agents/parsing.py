@@ -24,6 +24,7 @@ from stepstones.agents.models import ModelSettings
 from stepstones.agents.sampling import call_with_retries, describe
 from stepstones.agents.usage import UsageMeter
 from stepstones.tools.codeblocks import THINK, extract_code, fences
+from stepstones.tools.schema import validation_summary
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -115,15 +116,6 @@ def _load(candidate: str) -> Any:
         return json.loads(fixed)
 
 
-def _validation_reason(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:3]:
-        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
-        parts.append(f"{loc}: {err['msg']}")
-    more = exc.error_count() - len(parts)
-    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
-
-
 def parse_reply(text: str, schema: type[M]) -> M:
     """The first JSON object in `text` that validates against `schema`.
 
@@ -150,7 +142,7 @@ def parse_reply(text: str, schema: type[M]) -> M:
         try:
             return schema.model_validate(value)
         except ValidationError as exc:
-            schema_error = schema_error or _validation_reason(exc)
+            schema_error = schema_error or validation_summary(exc, limit=3)
         except (ValueError, TypeError, RecursionError) as exc:
             schema_error = schema_error or f"invalid values: {str(exc)[:160]}"
     if schema_error is not None:

@@ -11,7 +11,7 @@ import hashlib
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 IOStyle = Literal["function", "stdio"]
 """`function`: tests call `entry_point(*args)`, inputs are JSON arrays of positional arguments and
@@ -56,6 +56,16 @@ def content_hash(*parts: Any, length: int = 16) -> str:
     """Stable short id from JSON-serialisable parts: a replayed step gets the same id."""
     blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:length]
+
+
+def validation_summary(exc: ValidationError, limit: int = 1) -> str:
+    """A pydantic error as one line: `where: what` for the first `limit` errors, and a count
+    of the rest (a config, a problem file and a model's reply all report errors this way)."""
+    errors = exc.errors()
+    parts = [f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
+             for e in errors[:limit]]
+    more = len(errors) - len(parts)
+    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
 
 
 class Record(BaseModel):

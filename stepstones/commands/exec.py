@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from stepstones.tools.schema import Problem, Verdict
+from stepstones.tools.schema import Problem, Verdict, validation_summary
 
 
 def _fail(message: str) -> typer.Exit:
@@ -56,9 +56,7 @@ def exec_command(
     except OSError as exc:
         raise _fail(f"cannot read {exc.filename}: {exc.strerror}") from None
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(root)"
-        raise _fail(f"{problem} is not a valid problem: {where}: {first['msg']}") from None
+        raise _fail(f"{problem} is not a valid problem: {validation_summary(exc)}") from None
     if backend not in ("local", "e2b"):
         raise _fail(f"unknown backend {backend!r}; choose local or e2b")
     try:
