@@ -1,17 +1,23 @@
 """Token and cost accounting per agent role and model.
 
-One meter per run: every model call records its tokens here (students through sampling, teacher
-and critic through parsing), and the run's report stores `totals()`. Recording happens from the
-event loop and from worker threads (in-process engines), so a lock guards the counters.
+Every model call records its tokens here (students through sampling, teacher and critic through
+parsing), and each run's report stores its own `totals(run_id)`. One meter serves every run of a
+compiled graph (LangGraph's server runs many threads through one), so a call is counted under
+the run whose node made it: `current_run`, a context variable the graph's nodes set, which
+asyncio tasks and worker threads inherit. A lock guards the counters.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import NamedTuple
 
 from stepstones.tools.schema import Usage
+
+current_run: ContextVar[str] = ContextVar("stepstones_run", default="")
+"""The run a model call belongs to; "" outside any run (a script calling an agent directly)."""
 
 
 class Price(NamedTuple):
@@ -40,14 +46,15 @@ class UsageMeter:
     def __init__(self, prices: Mapping[str, Price | tuple[float, float]] | None = None) -> None:
         self.prices = {name: Price(*p) for name, p in (prices or {}).items()}
         self._lock = threading.Lock()
-        self._counts: dict[tuple[str, str], list[int]] = {}
+        self._counts: dict[str, dict[tuple[str, str], list[int]]] = {}
 
     def record(
         self, agent: str, model: str, input_tokens: int, output_tokens: int, calls: int = 1
     ) -> None:
-        """Add one call's (or `calls` calls') tokens to the agent's and model's totals."""
+        """Add one call's (or `calls` calls') tokens to the current run's agent and model."""
         with self._lock:
-            row = self._counts.setdefault((agent, model), [0, 0, 0])
+            run = self._counts.setdefault(current_run.get(), {})
+            row = run.setdefault((agent, model), [0, 0, 0])
             row[0] += calls
             row[1] += max(0, int(input_tokens))
             row[2] += max(0, int(output_tokens))
@@ -56,10 +63,12 @@ class UsageMeter:
         """The price of `model` by its spec or bare name, or None when unknown."""
         return self.prices.get(model) or self.prices.get(_bare(model))
 
-    def totals(self) -> list[Usage]:
-        """One Usage per (agent, model) seen, sorted, with the cost where the price is known."""
+    def totals(self, run_id: str | None = None) -> list[Usage]:
+        """One Usage per (agent, model) the run (default: the current one) called, sorted, with
+        the cost where the price is known."""
         with self._lock:
-            rows = sorted((k, list(v)) for k, v in self._counts.items())
+            run = self._counts.get(current_run.get() if run_id is None else run_id, {})
+            rows = sorted((k, list(v)) for k, v in run.items())
         out = []
         for (agent, model), (calls, tokens_in, tokens_out) in rows:
             price = self.price(model)
@@ -78,6 +87,6 @@ class UsageMeter:
             )
         return out
 
-    def total_cost(self) -> float:
+    def total_cost(self, run_id: str | None = None) -> float:
         """The run's total cost in USD over every agent (0.0 where prices are unknown)."""
-        return round(sum(float(u.cost_usd) for u in self.totals()), 6)
+        return round(sum(float(u.cost_usd) for u in self.totals(run_id)), 6)

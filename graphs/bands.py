@@ -1,4 +1,4 @@
-"""Difficulty bands and the teacher's next move, as pure functions of pass rates and counts.
+"""Difficulty bands, the teacher's next move and when to stop, as pure functions.
 
 A problem every student solves (pass rate 1) or none does (pass rate 0) gives a GRPO-style
 trainer no signal; those are "too easy" / "too hard" and steer the teacher instead of filling a
@@ -8,17 +8,29 @@ band. Everything in between lands in the band whose pass-rate interval holds it.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
 
 from pydantic import Field, model_validator
 
-from stepstones.tools.schema import Record
+from stepstones.tools.schema import Record, TurnOutcome
 
 TOO_EASY = "too_easy"
 TOO_HARD = "too_hard"
 
 Move = Literal["harder", "easier", "next_seed"]
+
+StopReason = Literal[
+    "quotas_filled", "teacher_failed", "students_failed", "teacher_budget", "wall_time",
+    "seeds_exhausted",
+]
+"""Why a run stopped (report.json's `stop_reason`)."""
+
+LineageStop = Literal[
+    "single_turn", "turns_spent", "band_full", "exhausted", "discarded", "no_open_band",
+]
+"""Why a lineage stopped growing (report.json's `lineages.stop_reasons`)."""
 
 
 class Band(Record):
@@ -81,9 +93,10 @@ def open_bands(counts: Mapping[str, int], bands: Sequence[Band]) -> list[Band]:
     return [b for b in bands if counts.get(b.name, 0) < b.quota]
 
 
-def quotas_filled(counts: Mapping[str, int], bands: Sequence[Band]) -> bool:
-    """True when every band has at least its quota."""
-    return not open_bands(counts, bands)
+def band_counts(outcomes: Iterable[TurnOutcome]) -> Counter[str]:
+    """Valid problems per band (too easy / too hard ones are not in any band)."""
+    return Counter(o.band for o in outcomes
+                   if o.valid and o.band not in (None, TOO_EASY, TOO_HARD))
 
 
 def next_move(pass_rate: float | None, counts: Mapping[str, int], bands: Sequence[Band]) -> Move:
@@ -106,3 +119,51 @@ def next_move(pass_rate: float | None, counts: Mapping[str, int], bands: Sequenc
     others = [b for b in candidates if b.name != here] or candidates
     target = min(others, key=lambda b: abs(b.mid - pass_rate))
     return "harder" if target.mid < pass_rate else "easier"
+
+
+def lineage_stop(
+    last: TurnOutcome, move: Move, *, turns: int, stale: int, multi_turn: bool,
+    max_turns: int,
+) -> LineageStop | Literal["retry"] | None:
+    """Whether a lineage stops after its last turn, and why; "retry" repeats the same move.
+
+    A lineage stops when the run is single-turn, its turns are spent, it landed in a full
+    band twice in a row (`stale`: it has nothing left to give), its family has no variant
+    left in that direction, or there is no open band for it. A turn nobody could measure
+    (a model failed, not the problem) is tried again with the same move.
+    """
+    if not multi_turn:
+        return "single_turn"
+    if turns >= max_turns:
+        return "turns_spent"
+    if stale >= 2:
+        return "band_full"
+    if not last.valid and last.model_failures and not last.rejections:
+        return "retry"
+    if move == "next_seed" and any(r.code == "exhausted" for r in last.rejections):
+        return "exhausted"
+    if move == "next_seed":
+        return "discarded" if not last.valid else "no_open_band"
+    return None
+
+
+def run_stop(
+    counts: Mapping[str, int], bands: Sequence[Band], *, teacher_dropped: bool,
+    students_left: int, teacher_calls: int, max_teacher_calls: int, elapsed_s: float,
+    max_wall_s: float | None,
+) -> StopReason | None:
+    """Whether the run stops before its next round, and why (the first reason that holds).
+
+    `seeds_exhausted` is not decided here: it depends on whether a new lineage could start.
+    """
+    if not open_bands(counts, bands):
+        return "quotas_filled"
+    if teacher_dropped:
+        return "teacher_failed"
+    if students_left == 0:
+        return "students_failed"
+    if teacher_calls >= max_teacher_calls:
+        return "teacher_budget"
+    if max_wall_s is not None and elapsed_s > max_wall_s:
+        return "wall_time"
+    return None

@@ -1,7 +1,11 @@
-"""The parts a run uses (teacher, students, critic, sandbox, bank), injected or built lazily.
+"""The parts a run uses (teacher, students, critic, sandbox, bank), injected or built lazily,
+and what belongs to one run alone (its clock, session and dedup index: `RunScope`).
 
 Nothing is built at import, so `langgraph dev` loads the graph without keys or models; the
-first node of a run builds what the caller did not inject, once per process and context.
+first node of a run builds what the caller did not inject, once per process and context. The
+parts are stateless between runs and shared by every run with that context (LangGraph's server
+runs many threads through one compiled graph); anything a run accumulates lives in its scope,
+keyed by run id, and leaves with `end_run`.
 """
 
 from __future__ import annotations
@@ -21,12 +25,24 @@ from stepstones.agents.preflight import ModelCheck
 from stepstones.agents.student import Student
 from stepstones.agents.summarizer import LLMSummarizer
 from stepstones.agents.teacher import Teacher
-from stepstones.agents.usage import UsageMeter
-from stepstones.graphs.context import RunContext
+from stepstones.agents.usage import UsageMeter, current_run
+from stepstones.graphs.context import RunContext, get_context
 from stepstones.tools.dedup import NearDupIndex, problem_text
 from stepstones.tools.sandbox import get_sandbox
 from stepstones.tools.sandbox.base import Sandbox
 from stepstones.tools.store import Bank
+
+
+@dataclass
+class RunScope:
+    """What one run accumulates in this process: made on its first node here, so a resumed
+    run starts a new clock and session, and a second run never inherits the first's."""
+
+    session: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    started: float = field(default_factory=time.monotonic)
+    dedup: NearDupIndex | None = None
+    rounds: dict[str, int] = field(default_factory=dict)
+    """The round in which each indexed problem entered the run's dedup index."""
 
 
 @dataclass
@@ -40,22 +56,30 @@ class Components:
     bank: Bank
     meter: UsageMeter
     summarizer: LLMSummarizer | None = None
-    session: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
-    started: float = field(default_factory=time.monotonic)
-    _dedup: dict[str, NearDupIndex] = field(default_factory=dict)
-    _rounds: dict[str, dict[str, int]] = field(default_factory=dict)
+    _scopes: dict[str, RunScope] = field(default_factory=dict)
+
+    def scope(self, run_id: str) -> RunScope:
+        """The run's scope, made on first use."""
+        return self._scopes.setdefault(run_id, RunScope())
+
+    def end_run(self, run_id: str) -> None:
+        """Forget a finished run's scope (its dedup index is the largest thing a run holds).
+
+        Its usage counts stay in the meter, a few numbers per model, for a last progress line.
+        """
+        self._scopes.pop(run_id, None)
 
     async def dedup(self, run_id: str, threshold: float) -> NearDupIndex:
         """The run's near-duplicate index, rebuilt from the bank on first use (resume-safe)."""
-        index = self._dedup.get(run_id)
-        if index is None:
+        scope = self.scope(run_id)
+        if scope.dedup is None:
             index = await asyncio.to_thread(self._load_dedup, run_id, threshold)
-            index = self._dedup.setdefault(run_id, index)
-        return index
+            scope.dedup = scope.dedup or index
+        return scope.dedup
 
     def _load_dedup(self, run_id: str, threshold: float) -> NearDupIndex:
         index = NearDupIndex(threshold=threshold)
-        rounds = self._rounds.setdefault(run_id, {})
+        rounds = self.scope(run_id).rounds
         for outcome in self.bank.turns(run_id):
             if outcome.valid and outcome.problem_id:
                 rounds.setdefault(outcome.problem_id, outcome.round)
@@ -65,7 +89,7 @@ class Components:
 
     def accepted_in(self, run_id: str, problem_id: str, round_: int) -> None:
         """Note the round in which a problem entered the run's dedup index."""
-        self._rounds.setdefault(run_id, {}).setdefault(problem_id, round_)
+        self.scope(run_id).rounds.setdefault(problem_id, round_)
 
     async def recent(self, run_id: str, round_: int) -> set[str]:
         """Indexed problems not from a round before `round_` (unknown round: a replayed one).
@@ -74,11 +98,11 @@ class Components:
         their turn records; treating them as recent keeps a resumed run equal to an
         uninterrupted one.
         """
-        index = self._dedup.get(run_id)
-        if index is None:
+        scope = self.scope(run_id)
+        if scope.dedup is None:
             return set()
-        rounds = self._rounds.get(run_id, {})
-        return {key for key in index.keys() if rounds.get(key, round_) >= round_}  # noqa: SIM118
+        return {key for key in scope.dedup.keys()  # noqa: SIM118
+                if scope.rounds.get(key, round_) >= round_}
 
     def model_checks(self) -> list[ModelCheck]:
         """Every chat model this run calls, by role, for the preflight (simulations have none)."""
@@ -170,13 +194,33 @@ class ComponentResolver:
                     build_components, ctx, **self.injected)  # type: ignore[arg-type]
             return self._cache[key]
 
-    def tokens(self) -> int:
-        """LLM tokens (in + out) spent so far by everything this resolver built."""
+    def tokens(self, run_id: str) -> int:
+        """LLM tokens (in + out) the run has spent so far in this process."""
         return sum(u.input_tokens + u.output_tokens
-                   for comps in self._cache.values() for u in comps.meter.totals())
+                   for comps in self._cache.values() for u in comps.meter.totals(run_id))
 
     async def aclose(self) -> None:
         """Close everything built so far."""
         for comps in self._cache.values():
             await comps.aclose()
         self._cache.clear()
+
+
+@dataclass(frozen=True)
+class Parts:
+    """How a node reaches its context and components: bound into every node by the wiring
+    (`graphs/curriculum.py`), so each node is a plain module function a test can call."""
+
+    resolver: ComponentResolver
+    context_required: bool = True
+    """False only for Studio's graph, which may start a thread with an empty context form."""
+
+    def context(self, runtime: object) -> RunContext:
+        """The run's context (MissingContext when the caller passed none and one is required)."""
+        return get_context(runtime, required=self.context_required)
+
+    async def get(self, runtime: object, run_id: str) -> tuple[RunContext, Components]:
+        """The context and components, with this node's model calls counted under `run_id`."""
+        ctx = self.context(runtime)
+        current_run.set(run_id)
+        return ctx, await self.resolver.get(ctx)

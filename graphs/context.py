@@ -139,10 +139,23 @@ class RunContext(Record):
         return self
 
 
-def get_context(runtime: Any) -> RunContext:
-    """The run's context from a node's runtime, with defaults when the caller passed none."""
+class MissingContext(RuntimeError):
+    """The graph was invoked without a run context (outside Studio, that is a mistake)."""
+
+
+def get_context(runtime: Any, *, required: bool = True) -> RunContext:
+    """The run's context from a node's runtime.
+
+    A caller that passed none gets MissingContext: silently running on defaults would bank a
+    run that is not the one configured. Studio, which may start a thread with an empty
+    context form, compiles its graph with `required=False` and gets the defaults.
+    """
     ctx = getattr(runtime, "context", None)
     if ctx is None:
+        if required:
+            raise MissingContext(
+                "the curriculum graph was invoked without a context: pass "
+                "context=RunContext(...) to invoke/ainvoke/astream (stepstones.graphs.RunContext)")
         return RunContext()
     if isinstance(ctx, RunContext):
         return ctx

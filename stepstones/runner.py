@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field
 
 from stepstones.agents.preflight import preflight
 from stepstones.gc_tuning import tuned_gc
+from stepstones.graphs.bands import band_counts
 from stepstones.graphs.components import ComponentResolver, model_settings
 from stepstones.graphs.context import ConfigError, RunContext
 from stepstones.graphs.curriculum import build_graph
@@ -128,8 +129,6 @@ async def postgres_checkpointer(url: str) -> AsyncIterator[BaseCheckpointSaver[A
 
 
 def _progress(run_id: str, state: RunState, ctx: RunContext, tokens: int = 0) -> Progress:
-    from stepstones.graphs.curriculum import band_counts
-
     outcomes = state.get("outcomes", [])
     counts = band_counts(outcomes)
     return Progress(
@@ -229,7 +228,7 @@ async def _stream(
 ) -> None:
     async for values in graph.astream(inputs, config, context=ctx, stream_mode="values"):
         if on_progress is not None and values.get("outcomes") is not None:
-            on_progress(_progress(run_id, values, ctx, resolver.tokens()))
+            on_progress(_progress(run_id, values, ctx, resolver.tokens(run_id)))
 
 
 async def _cancellable(work: Coroutine[Any, Any, None], run_id: str, out: Path) -> None:

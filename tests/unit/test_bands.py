@@ -10,7 +10,6 @@ from stepstones.graphs.bands import (
     default_bands,
     next_move,
     open_bands,
-    quotas_filled,
     validate_bands,
 )
 
@@ -28,8 +27,8 @@ def test_band_of(rate: float, band: str) -> None:
 
 def test_quotas() -> None:
     assert [b.name for b in open_bands({"hard": 2, "medium": 1}, BANDS)] == ["medium", "easy"]
-    assert not quotas_filled({"hard": 2, "medium": 1, "easy": 5}, BANDS)
-    assert quotas_filled({"hard": 2, "medium": 2, "easy": 2}, BANDS)
+    assert open_bands({"hard": 2, "medium": 1, "easy": 5}, BANDS)
+    assert not open_bands({"hard": 2, "medium": 2, "easy": 2}, BANDS)
 
 
 def test_next_move_extremes() -> None:

@@ -53,3 +53,23 @@ def test_recording_from_many_threads_loses_nothing() -> None:
         t.join()
     (u,) = meter.totals()
     assert (u.calls, u.input_tokens, u.output_tokens) == (16000, 16000, 32000)
+
+
+async def test_each_run_counts_its_own_calls_through_one_meter() -> None:
+    """One meter serves every run of a compiled graph; a call counts under the run whose
+    node made it, in asyncio tasks and worker threads alike."""
+    import asyncio
+
+    from stepstones.agents.usage import current_run
+
+    meter = UsageMeter()
+
+    async def node(run: str, calls: int) -> None:
+        current_run.set(run)
+        for _ in range(calls):
+            await asyncio.to_thread(meter.record, "student", "m", 10, 1)
+
+    await asyncio.gather(node("a", 2), node("b", 3))
+    assert [u.calls for u in meter.totals("a")] == [2]
+    assert [u.calls for u in meter.totals("b")] == [3]
+    assert meter.totals("c") == [] and meter.totals() == []  # outside any run

@@ -1,0 +1,159 @@
+"""The run graph's nodes: start a run, schedule each round's turns, finish with the report.
+
+`schedule_turns` is the band router. After every round it moves each lineage harder (too
+easy), easier (too hard), towards an open band, or ends it (`bands.lineage_stop`), starts new
+lineages from the seed queue up to the run's concurrency, and stops the run when
+`bands.run_stop` says so. Each node takes `parts` (bound by the wiring in
+`graphs/curriculum.py`) to reach its context and components.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import Counter
+from typing import Any
+
+from langgraph.runtime import Runtime
+from langgraph.types import Send
+
+from stepstones.graphs.bands import (
+    StopReason,
+    band_counts,
+    lineage_stop,
+    next_move,
+    open_bands,
+    run_stop,
+)
+from stepstones.graphs.components import Parts
+from stepstones.graphs.context import RunContext
+from stepstones.graphs.health import health_key, newly_dropped, track
+from stepstones.graphs.report import build_report
+from stepstones.graphs.state import LineageState, RunState, TurnInput
+from stepstones.tools.schema import ModelDrop, Seed
+from stepstones.tools.seeds import load_seeds
+
+io = asyncio.to_thread
+"""Blocking work (SQLite, files) runs off the event loop: LangGraph's server refuses it there."""
+
+
+async def start_run(
+    state: RunState, runtime: Runtime[RunContext], *, parts: Parts
+) -> dict[str, Any]:
+    """Record the run and its seeds in the bank; the run's scope starts its clock here."""
+    run_id = state.get("run_id") or uuid.uuid4().hex[:12]
+    ctx, comps = await parts.get(runtime, run_id)
+    comps.scope(run_id)
+    seeds: list[Seed] = state.get("seeds") or []
+    if not seeds:
+        seeds = await io(load_seeds, ctx.seeds.source, ctx.seeds.limit, ctx.seed)
+    if ctx.budget.max_seeds is not None:
+        seeds = seeds[: ctx.budget.max_seeds]
+    await io(comps.bank.start_run, run_id, ctx.model_dump(mode="json"))
+    await io(comps.bank.add_seeds, run_id, seeds)
+    return {"run_id": run_id, "queue": seeds, "lineages": {}, "outcomes": [], "counted": 0,
+            "round": 0, "stop_reason": None, "model_health": {}, "dropped": {}}
+
+
+async def schedule_turns(
+    state: RunState, runtime: Runtime[RunContext], *, parts: Parts
+) -> dict[str, Any]:
+    """Count the last round, move or end each lineage, start new ones, or stop the run."""
+    ctx, comps = await parts.get(runtime, state["run_id"])
+    budget, bands = ctx.budget, ctx.bands
+    outcomes = state.get("outcomes", [])
+    counted = state.get("counted", 0)
+    lineages = dict(state.get("lineages", {}))
+    counts: Counter[str] = band_counts(outcomes[:counted])
+    updates: dict[str, LineageState] = {}
+    names = {b.name for b in bands}
+    health = dict(state.get("model_health", {}))
+    dropped = dict(state.get("dropped", {}))
+    drops: list[ModelDrop] = []
+    for o in outcomes[counted:]:
+        health = track(health, o, comps.teacher.name)
+        for drop in newly_dropped(health, dropped, o, state.get("round", 0) + 1):
+            dropped[health_key(drop.role, drop.model)] = drop
+            drops.append(drop)
+        lin = updates.get(o.lineage_id, lineages[o.lineage_id])
+        if o.valid and o.band in names:
+            # Landing in a full band twice in a row means this lineage has nothing left
+            # to give; too easy / too hard turns only steer it and do not count.
+            is_open = o.band in {b.name for b in open_bands(counts, bands)}
+            counts[o.band] += 1
+            lin = lin.model_copy(update={"stale": 0 if is_open else lin.stale + 1})
+        updates[o.lineage_id] = lin
+    for lid, lin in updates.items():
+        last = next(o for o in reversed(outcomes) if o.lineage_id == lid)
+        move = next_move(last.pass_rate if last.valid else None, counts, bands)
+        reason = lineage_stop(last, move, turns=lin.turns, stale=lin.stale,
+                              multi_turn=ctx.multi_turn, max_turns=budget.max_turns_per_seed)
+        if reason == "retry":
+            updates[lid] = lin
+        elif reason:
+            updates[lid] = lin.model_copy(update={"active": False, "stop_reason": reason})
+        else:
+            updates[lid] = lin.model_copy(update={"direction": move})
+    lineages.update(updates)
+    for drop in drops:
+        await io(comps.bank.put_model_drop, state["run_id"], drop)
+    queue = state.get("queue", [])
+    taken = 0
+    stop: StopReason | None = run_stop(
+        counts, bands, teacher_dropped=health_key("teacher", comps.teacher.name) in dropped,
+        students_left=sum(health_key("student", s) not in dropped for s in comps.students),
+        teacher_calls=sum(o.teacher_calls for o in outcomes),
+        max_teacher_calls=budget.max_teacher_calls,
+        elapsed_s=time.monotonic() - comps.scope(state["run_id"]).started,
+        max_wall_s=budget.max_wall_s)
+    if stop is None:
+        active = sum(lin.active for lin in lineages.values())
+        while active < ctx.concurrency and taken < len(queue):
+            seed = queue[taken]
+            taken += 1
+            index = len(lineages)
+            lid = f"L{index:04d}-{seed.id[:6]}"
+            lineages[lid] = updates[lid] = LineageState(lineage_id=lid, index=index, seed=seed)
+            active += 1
+        if not active:
+            stop = "seeds_exhausted"
+    # Tokens so far, every round: a killed run loses at most one round's accounting.
+    await io(comps.bank.set_usage, state["run_id"], comps.meter.totals(state["run_id"]),
+             comps.scope(state["run_id"]).session)
+    return {"lineages": updates, "queue": taken, "counted": len(outcomes),
+            "round": state.get("round", 0) + 1, "stop_reason": stop,
+            "model_health": health, "dropped": dropped}
+
+
+def route_after_schedule(
+    state: RunState, runtime: Runtime[RunContext], *, parts: Parts
+) -> list[Send] | str:
+    """A Send per active lineage (its turn), or finish_run once a stop reason is set."""
+    if state.get("stop_reason"):
+        return "finish_run"
+    active = sorted((lin for lin in state["lineages"].values() if lin.active),
+                    key=lambda lin: lin.lineage_id)
+    # Near the teacher budget, start only as many turns as calls remain (each costs at
+    # least one); the overshoot is then at most the repairs of those last turns.
+    spent = sum(o.teacher_calls for o in state.get("outcomes", []))
+    active = active[: max(1, parts.context(runtime).budget.max_teacher_calls - spent)]
+    dropped = sorted(d.model for d in state.get("dropped", {}).values() if d.role == "student")
+    return [Send("run_turn", TurnInput(run_id=state["run_id"], lineage=lin,
+                                       round=state.get("round", 0), dropped=dropped))
+            for lin in active]
+
+
+async def finish_run(
+    state: RunState, runtime: Runtime[RunContext], *, parts: Parts
+) -> dict[str, Any]:
+    """Store the final usage and the report; the run's scope ends here."""
+    run_id = state["run_id"]
+    ctx, comps = await parts.get(runtime, run_id)
+    await io(comps.bank.set_usage, run_id, comps.meter.totals(run_id), comps.scope(run_id).session)
+    rejections = await io(comps.bank.rejections, run_id)
+    report = build_report(state, ctx, await io(comps.bank.usage, run_id),
+                          [r["codes"] for r in rejections])
+    await io(comps.bank.finish_run, run_id, "finished", report)
+    comps.end_run(run_id)
+    return {"report": report}

@@ -1,0 +1,281 @@
+"""The turn subgraph's nodes: one teacher turn of one lineage, from draft to band.
+
+generate_problem -> critique_problem -> (invalid: generate_problem again as a repair, bounded,
+else discard_problem) -> [review_problem: an optional human interrupt] -> (valid)
+solve_problem -> summarize_performance -> assign_band. A turn in which no student sample could
+be judged (every model call failed) is discarded without a band.
+
+`solve_problem` runs every student concurrently in one task; a Send per student cost about
+1.4 ms more per turn in the orchestration benchmark (docs/benchmarks.md), and a sandbox
+failure is re-judged inside the node before the node's retry re-samples. Each node takes
+`parts` (bound by the wiring in `graphs/curriculum.py`) to reach its context and components.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from langgraph.runtime import Runtime
+from langgraph.types import interrupt
+
+from stepstones.agents.critic import InfraError
+from stepstones.agents.summarizer import summarize
+from stepstones.agents.teacher import TeacherRequest
+from stepstones.graphs.bands import band_of
+from stepstones.graphs.components import Components, Parts
+from stepstones.graphs.context import RunContext
+from stepstones.graphs.state import ReviewDecision, TurnState
+from stepstones.tools.dedup import problem_text
+from stepstones.tools.sandbox.base import Submission
+from stepstones.tools.schema import (
+    Attempt,
+    Critique,
+    ModelFailure,
+    Problem,
+    Rejection,
+    TurnOutcome,
+    Verdict,
+)
+
+io = asyncio.to_thread
+"""Blocking work (SQLite, files) runs off the event loop: LangGraph's server refuses it there."""
+
+
+async def generate_problem(
+    state: TurnState, runtime: Runtime[RunContext], *, parts: Parts
+) -> dict[str, Any]:
+    """A draft from the teacher, or its repair after a rejection; a reply that is no problem
+    is a recorded `malformed` rejection, a failed model call a ModelFailure."""
+    _ctx, comps = await parts.get(runtime, state["run_id"])
+    lin = state["lineage"]
+    critique = state.get("critique")
+    repairing = critique is not None and not critique.valid
+    repairs = state.get("repairs", 0) + int(repairing)
+    request = TeacherRequest(
+        seed=lin.seed, lineage_index=lin.index, lineage_id=lin.lineage_id, turn=lin.turns,
+        direction=lin.direction, attempt=repairs, parent=lin.parent, summary=lin.summary,
+        rejected=state.get("problem") if repairing else None,
+        critique=critique if repairing else None,
+    )
+    result = await comps.teacher.write(request)
+    if result.exhausted:
+        return {"problem": None, "exhausted": True, "repairs": repairs,
+                "critique": Critique(valid=False, rejections=[Rejection(
+                    code="exhausted", message=result.failure or "no variant left")])}
+    calls = state.get("teacher_calls", 0) + 1
+    if result.model_error:
+        failure = ModelFailure(model=comps.teacher.name, role="teacher",
+                               error=result.failure or "the model call failed")
+        return {"problem": None, "critique": None, "teacher_calls": calls,
+                "repairs": repairs, "model_failures": [failure]}
+    if result.problem is None:
+        malformed = Critique(valid=False, rejections=[Rejection(
+            code="malformed", message=f"the reply was not a usable problem: {result.failure}"
+        )])
+        await io(comps.bank.put_rejection, state["run_id"], lin.lineage_id, lin.turns,
+                 repairs, None, malformed)
+        return {"problem": None, "critique": malformed, "teacher_calls": calls,
+                "repairs": repairs}
+    problem = result.problem
+    if problem.lineage.root_id is None and lin.problem_ids:
+        problem.lineage.root_id = lin.problem_ids[0]
+    return {"problem": problem, "critique": None, "teacher_calls": calls, "repairs": repairs,
+            "reviewed": False}
+
+async def critique_problem(
+    state: TurnState, runtime: Runtime[RunContext], *, parts: Parts
+) -> dict[str, Any]:
+    """The critic's verdict on the draft; a rejection is banked with its reasons."""
+    problem = state.get("problem")
+    if problem is None:
+        return {}
+    ctx, comps = await parts.get(runtime, state["run_id"])
+    lin = state["lineage"]
+    # Only problems accepted in earlier rounds count as duplicates: what lineages running
+    # beside this one accept in the same round depends on timing, and a run must not.
+    exclude = await comps.recent(state["run_id"], state["round"])
+    if lin.parent:
+        exclude.add(lin.parent.id)
+    critique = await comps.critic.review(
+        problem, (await comps.dedup(state["run_id"], ctx.critic.dedup_threshold)), exclude)
+    if not critique.valid:
+        await io(comps.bank.put_rejected, state["run_id"], lin.lineage_id, lin.turns,
+                 state.get("repairs", 0), problem, critique)
+        return {"critique": critique}
+    timed = problem.model_copy(update={"time_limit_s": critique.time_limit_s})
+    return {"critique": critique, "problem": timed}
+
+def repair_or_discard(state: TurnState, ctx: RunContext) -> str:
+    """Another draft while repairs are left; none after a model failure or a spent family."""
+    if state.get("exhausted") or state.get("model_failures"):
+        return "discard_problem"
+    if state.get("repairs", 0) < ctx.budget.max_repairs:
+        return "generate_problem"
+    return "discard_problem"
+
+def route_after_critique(
+    state: TurnState, runtime: Runtime[RunContext], *, parts: Parts
+) -> str:
+    """Valid: to review (when asked) or the students; invalid: repair or discard."""
+    critique, problem = state.get("critique"), state.get("problem")
+    if critique is not None and critique.valid and problem is not None:
+        if parts.context(runtime).human_review:
+            return "review_problem"
+        return "solve_problem"
+    return repair_or_discard(state, parts.context(runtime))
+
+async def review_problem(
+    state: TurnState, runtime: Runtime[RunContext], *, parts: Parts
+) -> dict[str, Any]:
+    """Human in the loop (off by default): approve, edit or reject before students see it."""
+    _ctx, comps = await parts.get(runtime, state["run_id"])
+    problem, lin = state["problem"], state["lineage"]
+    if problem is None:
+        raise RuntimeError("review_problem reached without a problem")
+    answer = interrupt({
+        "kind": "review_problem", "lineage_id": lin.lineage_id, "turn": lin.turns,
+        "problem": problem.model_dump(mode="json", exclude={"wrong_solutions"}),
+        "answer_with": {"action": "approve | edit | reject",
+                        "problem": "fields to change (edit)", "reason": "why (reject)"},
+    })
+    decision = ReviewDecision.model_validate(
+        answer if isinstance(answer, dict) else {"action": str(answer)})
+    if decision.action == "approve":
+        return {"reviewed": True}
+    if decision.action == "edit":
+        fields = {**problem.model_dump(), **decision.problem, "id": ""}
+        return {"problem": Problem.model_validate(fields), "critique": None,
+                "reviewed": False}
+    critique = Critique(valid=False, rejections=[Rejection(
+        code="reviewer_rejected", message=decision.reason[:500])])
+    await io(comps.bank.put_rejected, state["run_id"], lin.lineage_id, lin.turns,
+             state.get("repairs", 0), problem, critique)
+    return {"critique": critique, "reviewed": False}
+
+def route_after_review(
+    state: TurnState, runtime: Runtime[RunContext], *, parts: Parts
+) -> str:
+    """Approved: to the students; edited: checked again; rejected: repair or discard."""
+    if state.get("reviewed"):
+        return "solve_problem"
+    if state.get("critique") is None:
+        return "critique_problem"  # an edited problem is checked again
+    return repair_or_discard(state, parts.context(runtime))
+
+async def solve_as(name: str, problem: Problem, ctx: RunContext,
+                   comps: Components) -> tuple[list[Attempt], ModelFailure | None]:
+    """One student's k samples, each judged in the sandbox, and what its model failed to give.
+
+    A sample whose model call failed (after the sampling layer's retries) is no attempt:
+    it is reported as a ModelFailure and counts in no pass rate, band or reward.
+    """
+    solutions = await comps.students[name].solve(
+        problem, ctx.student_samples.get(name, ctx.samples))
+    failed = [s for s in solutions if s.error is not None]
+    answered = [(i, s) for i, s in enumerate(solutions) if s.error is None]
+    coded = [(i, s) for i, s in answered if s.code is not None]
+    verdicts = await comps.sandbox.run(
+        [Submission.for_problem(problem, s.code or "") for _, s in coded])
+    retry = [j for j, v in enumerate(verdicts) if v.status == "sandbox_error"]
+    if retry:
+        again = await comps.sandbox.run(
+            [Submission.for_problem(problem, coded[j][1].code or "") for j in retry])
+        for j, v in zip(retry, again, strict=True):
+            if v.status == "sandbox_error":
+                raise InfraError(f"sandbox failed judging {name}'s attempt: {v.error}")
+            verdicts[j] = v
+    by_sample = {i: v for (i, _), v in zip(coded, verdicts, strict=True)}
+    attempts = []
+    for i, s in answered:
+        verdict = by_sample.get(i) or Verdict(
+            status="wrong_answer", total=len(problem.tests), error="no code in the reply")
+        attempts.append(Attempt(problem_id=problem.id, student=name, sample=i, code=s.code,
+                                raw=s.raw, verdict=verdict))
+    failure = None
+    if failed:
+        failure = ModelFailure(model=name, samples=len(failed),
+                               error=failed[0].error or "the model call failed")
+    return attempts, failure
+
+async def solve_problem(
+    state: TurnState, runtime: Runtime[RunContext], *, parts: Parts
+) -> dict[str, Any]:
+    """Every student at once (one task, not a Send per student: see the module docstring)."""
+    ctx, comps = await parts.get(runtime, state["run_id"])
+    problem = state.get("problem")
+    if problem is None:
+        raise RuntimeError("solve_problem reached without a problem")
+    names = [n for n in comps.students if n not in set(state.get("dropped", []))]
+    per_student = await asyncio.gather(*(solve_as(n, problem, ctx, comps) for n in names))
+    # Banked with the turn's result (assign_band); until then the checkpoint holds them.
+    return {"attempts": [a for attempts, _ in per_student for a in attempts],
+            "model_failures": [f for _, f in per_student if f is not None],
+            "answered": [n for n, (_, f) in zip(names, per_student, strict=True)
+                         if f is None]}
+
+def route_after_solve(state: TurnState) -> str:
+    """To the summary; a turn with no judged sample has nothing to measure the problem by."""
+    return "summarize_performance" if state.get("attempts") else "discard_problem"
+
+
+async def summarize_performance(
+    state: TurnState, runtime: Runtime[RunContext], *, parts: Parts
+) -> dict[str, Any]:
+    """The performance summary the teacher reads next turn (an LLM adds its reading if set)."""
+    _ctx, comps = await parts.get(runtime, state["run_id"])
+    problem = state.get("problem")
+    if problem is None:
+        raise RuntimeError("summarize_performance reached without a problem")
+    names = sorted({a.student for a in state.get("attempts", [])})
+    summary = summarize(problem, state.get("attempts", []), names)
+    if comps.summarizer is not None:
+        summary = await comps.summarizer.annotate(problem, state.get("attempts", []), summary)
+    return {"summary": summary}
+
+async def assign_band(
+    state: TurnState, runtime: Runtime[RunContext], *, parts: Parts
+) -> dict[str, Any]:
+    """Band the problem by its pass rate and bank the turn in one transaction."""
+    ctx, comps = await parts.get(runtime, state["run_id"])
+    lin, summary, problem = state["lineage"], state.get("summary"), state.get("problem")
+    if summary is None or problem is None:
+        raise RuntimeError("assign_band reached without a problem and its summary")
+    band = band_of(summary.pass_rate, ctx.bands)
+    banded = problem.model_copy(update={
+        "band": band, "pass_rate": summary.pass_rate,
+        "pass_rates": {s.student: s.pass_rate for s in summary.students}})
+    (await comps.dedup(state["run_id"], ctx.critic.dedup_threshold)).add(
+        banded.id, problem_text(banded))
+    comps.accepted_in(state["run_id"], banded.id, state["round"])
+    outcome = TurnOutcome(
+        lineage_id=lin.lineage_id, seed_id=lin.seed.id, turn=lin.turns,
+        round=state["round"], direction=lin.direction,
+        teacher_calls=state.get("teacher_calls", 0), problem_id=banded.id, valid=True,
+        band=band, pass_rate=summary.pass_rate,
+        model_failures=state.get("model_failures", []), answered=state.get("answered", []))
+    # One transaction per banded turn: problem, attempts, summary and turn record together.
+    await io(comps.bank.put_turn_result, state["run_id"], lin.lineage_id, banded,
+             state.get("attempts", []), summary, outcome)
+    grown = lin.model_copy(update={
+        "turns": lin.turns + 1, "parent": banded, "summary": summary,
+        "problem_ids": [*lin.problem_ids, banded.id]})
+    return {"outcomes": [outcome], "lineages": {lin.lineage_id: grown}}
+
+async def discard_problem(
+    state: TurnState, runtime: Runtime[RunContext], *, parts: Parts
+) -> dict[str, Any]:
+    """End a turn without a banded problem: recorded, and the lineage's turn spent."""
+    _ctx, comps = await parts.get(runtime, state["run_id"])
+    lin, critique = state["lineage"], state.get("critique")
+    outcome = TurnOutcome(
+        lineage_id=lin.lineage_id, seed_id=lin.seed.id, turn=lin.turns,
+        round=state["round"], direction=lin.direction,
+        teacher_calls=state.get("teacher_calls", 0),
+        problem_id=p.id if (p := state.get("problem")) else None, valid=False,
+        discarded=True, rejections=critique.rejections if critique and not critique.valid
+        else [], model_failures=state.get("model_failures", []),
+        answered=state.get("answered", []))
+    await io(comps.bank.put_turn, state["run_id"], outcome)
+    return {"outcomes": [outcome],
+            "lineages": {lin.lineage_id: lin.model_copy(update={"turns": lin.turns + 1})}}
