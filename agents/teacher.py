@@ -47,7 +47,12 @@ class TeacherRequest(Record):
     parent: Problem | None = None
     summary: PerformanceSummary | None = None
     rejected: Problem | None = None
+    rejected_reply: str | None = Field(
+        None, description="the model's own reply that could not be parsed (when repairing one)")
     critique: Critique | None = Field(None, description="set when repairing a rejected draft")
+    target: tuple[float, float] | None = Field(
+        None, description="the pass-rate range the variant should land in (the open band the "
+        "scheduler steers towards)")
 
 
 class TeacherResult(Record):
@@ -194,15 +199,26 @@ class ProblemDraft(Record):
                        io_style=self.io_style, tests=tests,
                        reference_solution=self.reference_solution, lineage=lineage)
 
+    @classmethod
+    def of(cls, problem: Problem, max_tests: int = 12) -> ProblemDraft:
+        """A problem in the schema the teacher writes, so a reply that copies it is valid."""
+        tests = []
+        for t in problem.tests[:max_tests]:
+            if problem.io_style == "function":
+                tests.append(DraftTest(args=json.loads(t.input), expected=json.loads(t.expected)))
+            else:
+                tests.append(DraftTest(stdin=t.input, expected=t.expected))
+        return cls(title=problem.title, statement=problem.statement,
+                   entry_point=problem.entry_point, io_style=problem.io_style, tests=tests,
+                   reference_solution=problem.reference_solution)
+
+
+REPLY_SHOWN = 4000
+"""How much of a failed reply the repair prompt quotes back to the model."""
+
 
 def _problem_json(problem: Problem) -> str:
-    shown = {
-        "title": problem.title, "statement": problem.statement,
-        "entry_point": problem.entry_point, "io_style": problem.io_style,
-        "tests": [t.model_dump() for t in problem.tests[:12]],
-        "reference_solution": problem.reference_solution,
-    }
-    return json.dumps(shown, indent=2)
+    return ProblemDraft.of(problem).model_dump_json(indent=2, exclude_none=True)
 
 
 class LLMTeacher:
@@ -216,18 +232,29 @@ class LLMTeacher:
     def prompt(self, request: TeacherRequest) -> str:
         """The user message for this request: propose, refine or repair."""
         if request.critique is not None:
+            if request.rejected is not None:
+                shown = f"```json\n{_problem_json(request.rejected)}\n```"
+            else:
+                reply = (request.rejected_reply or "(empty)")[:REPLY_SHOWN]
+                shown = f"Your reply, which was not a usable problem:\n````\n{reply}\n````"
             return render(
                 "teacher_repair",
-                problem=_problem_json(request.rejected) if request.rejected else "(unparseable)",
-                feedback=request.critique.feedback,
-                direction=request.direction,
+                seed_kind=request.seed.kind, seed=request.seed.text, rejected=shown,
+                feedback=request.critique.feedback, direction=request.direction,
             )
         if request.parent is not None and request.summary is not None:
+            if request.target is not None:
+                lo, hi = request.target
+                target = (f"Aim for a pass rate between {lo:.2f} and {hi:.2f} for these "
+                          f"students (this problem's was {request.summary.pass_rate:.2f}).")
+            else:
+                target = ""
             return render(
                 "teacher_refine",
                 problem=_problem_json(request.parent),
                 summary=request.summary.text,
                 direction=request.direction,
+                target=target,
             )
         return render("teacher_propose", seed_kind=request.seed.kind, seed=request.seed.text)
 

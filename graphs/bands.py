@@ -99,6 +99,23 @@ def band_counts(outcomes: Iterable[TurnOutcome]) -> Counter[str]:
                    if o.valid and o.band not in (None, TOO_EASY, TOO_HARD))
 
 
+def move_target(
+    pass_rate: float | None, counts: Mapping[str, int], bands: Sequence[Band]
+) -> Band | None:
+    """The open band a lineage's next variant should land in: the nearest open band other
+    than the one it is in (None when no band is open or the lineage has no pass rate yet).
+    The teacher's refine prompt names its pass-rate range, as the paper's prompt names 0.35-0.65.
+    """
+    if pass_rate is None:
+        return None
+    candidates = open_bands(counts, bands)
+    if not candidates:
+        return None
+    here = band_of(pass_rate, bands)
+    others = [b for b in candidates if b.name != here] or candidates
+    return min(others, key=lambda b: abs(b.mid - pass_rate))
+
+
 def next_move(pass_rate: float | None, counts: Mapping[str, int], bands: Sequence[Band]) -> Move:
     """Where the lineage goes next, given its last problem's pass rate and the band counts.
 
@@ -112,12 +129,9 @@ def next_move(pass_rate: float | None, counts: Mapping[str, int], bands: Sequenc
         return "harder"
     if pass_rate <= 0.0:
         return "easier"
-    candidates = open_bands(counts, bands)
-    if not candidates:
+    target = move_target(pass_rate, counts, bands)
+    if target is None:
         return "next_seed"
-    here = band_of(pass_rate, bands)
-    others = [b for b in candidates if b.name != here] or candidates
-    target = min(others, key=lambda b: abs(b.mid - pass_rate))
     return "harder" if target.mid < pass_rate else "easier"
 
 

@@ -22,6 +22,7 @@ from stepstones.graphs.bands import (
     StopReason,
     band_counts,
     lineage_stop,
+    move_target,
     next_move,
     open_bands,
     run_stop,
@@ -86,7 +87,8 @@ async def schedule_turns(
         updates[o.lineage_id] = lin
     for lid, lin in updates.items():
         last = next(o for o in reversed(outcomes) if o.lineage_id == lid)
-        move = next_move(last.pass_rate if last.valid else None, counts, bands)
+        rate = last.pass_rate if last.valid else None
+        move = next_move(rate, counts, bands)
         reason = lineage_stop(last, move, turns=lin.turns, stale=lin.stale,
                               multi_turn=ctx.multi_turn, max_turns=budget.max_turns_per_seed)
         if reason == "retry":
@@ -94,7 +96,9 @@ async def schedule_turns(
         elif reason:
             updates[lid] = lin.model_copy(update={"active": False, "stop_reason": reason})
         else:
-            updates[lid] = lin.model_copy(update={"direction": move})
+            band = move_target(rate, counts, bands)
+            updates[lid] = lin.model_copy(update={
+                "direction": move, "target": (band.lo, band.hi) if band else None})
     lineages.update(updates)
     for drop in drops:
         await io(comps.bank.put_model_drop, state["run_id"], drop)

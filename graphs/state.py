@@ -43,6 +43,8 @@ class LineageState(Record):
     problem_ids: list[str] = Field(default_factory=list)
     stale: int = Field(0, description="turns in a row that filled no open band")
     stop_reason: str | None = None
+    target: tuple[float, float] | None = Field(
+        None, description="pass-rate range of the open band the next variant should land in")
 
 
 def merge_lineages(
@@ -125,6 +127,8 @@ class TurnState(TurnInput, total=False):
     """One teacher turn: draft, critique, repairs, student attempts, summary and band."""
 
     problem: Problem | None
+    rejected_reply: str | None
+    """The teacher's unparseable reply, quoted back to it in the repair prompt."""
     critique: Critique | None
     reviewed: bool
     exhausted: bool

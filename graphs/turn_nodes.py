@@ -56,7 +56,8 @@ async def generate_problem(
         seed=lin.seed, lineage_index=lin.index, lineage_id=lin.lineage_id, turn=lin.turns,
         direction=lin.direction, attempt=repairs, parent=lin.parent, summary=lin.summary,
         rejected=state.get("problem") if repairing else None,
-        critique=critique if repairing else None,
+        rejected_reply=state.get("rejected_reply") if repairing else None,
+        critique=critique if repairing else None, target=lin.target,
     )
     result = await comps.teacher.write(request)
     if result.exhausted:
@@ -76,12 +77,12 @@ async def generate_problem(
         await io(comps.bank.put_rejection, state["run_id"], lin.lineage_id, lin.turns,
                  repairs, None, malformed)
         return {"problem": None, "critique": malformed, "teacher_calls": calls,
-                "repairs": repairs}
+                "repairs": repairs, "rejected_reply": result.raw}
     problem = result.problem
     if problem.lineage.root_id is None and lin.problem_ids:
         problem.lineage.root_id = lin.problem_ids[0]
     return {"problem": problem, "critique": None, "teacher_calls": calls, "repairs": repairs,
-            "reviewed": False}
+            "reviewed": False, "rejected_reply": None}
 
 async def critique_problem(
     state: TurnState, runtime: Runtime[RunContext], *, parts: Parts

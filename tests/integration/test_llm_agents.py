@@ -70,6 +70,39 @@ def test_refine_prompt_carries_the_summary_and_direction_and_repair_the_critique
     assert "[weak_tests] add X" in text
 
 
+async def test_a_reply_that_copies_the_parent_as_shown_is_a_valid_problem():
+    """The refine prompt shows the parent in the schema the teacher must write (it used to show
+    the sandbox's {"input": "<json string>"} while the system prompt asked for {"args": [...]})."""
+    parent = make_problem()
+    teacher = LLMTeacher("fake", FakeListChatModel(responses=["x"]))
+    text = teacher.prompt(request(parent=parent, summary=summarize(parent, [], ["s"]),
+                                  direction="harder", turn=1))
+    shown = text.split("```json\n", 1)[1].split("\n```", 1)[0]
+    copier = LLMTeacher("fake", FakeListChatModel(responses=[shown]))
+    result = await copier.write(request(parent=parent, direction="harder", turn=1))
+    assert result.problem is not None, result.failure
+    assert result.problem.tests == parent.tests[:12]
+    assert result.problem.reference_solution == parent.reference_solution
+
+
+def test_the_repair_of_an_unparseable_reply_shows_the_seed_and_the_reply():
+    critique = Critique(valid=False, rejections=[
+        Rejection(code="malformed", message="the reply was not a usable problem: no JSON")])
+    teacher = LLMTeacher("fake", FakeListChatModel(responses=["x"]))
+    text = teacher.prompt(request(critique=critique, attempt=1,
+                                  rejected_reply="Let me think... def solve(xs): ..."))
+    assert SEED.text in text and "Let me think... def solve(xs)" in text
+    assert "[malformed]" in text and "(unparseable)" not in text
+
+
+def test_the_refine_prompt_names_the_target_pass_rate_range():
+    parent = make_problem()
+    teacher = LLMTeacher("fake", FakeListChatModel(responses=["x"]))
+    text = teacher.prompt(request(parent=parent, summary=summarize(parent, [], ["s"]),
+                                  direction="harder", turn=1, target=(0.41, 0.59)))
+    assert "between 0.41 and 0.59" in text
+
+
 async def test_student_extracts_code_from_each_sample_and_none_when_there_is_none():
     replies = ["```python\ndef solve(xs):\n    return sorted(xs)\n```", "Sorry, no idea."]
     student = LLMStudent("fake", FakeListChatModel(responses=replies), ModelSettings())
@@ -138,3 +171,25 @@ async def test_the_teacher_reads_the_llm_summarizers_analysis(tmp_path: Path, sa
     await graph.ainvoke({"run_id": "r", "seeds": [SEED]}, {"configurable": {"thread_id": "t"}},
                         context=ctx)
     assert "ANALYSIS-MARKER" in teacher.requests[1].summary.text
+
+
+async def test_the_graph_quotes_an_unparseable_draft_back_in_its_repair(tmp_path: Path, sandbox):
+    seen: list[str] = []
+
+    class Recording(FakeListChatModel):
+        def _call(self, messages, *args, **kwargs):  # type: ignore[no-untyped-def]
+            seen.append(str(messages[-1].content))
+            return super()._call(messages, *args, **kwargs)
+
+    teacher_model = Recording(responses=["garbage", "more garbage", json.dumps(DRAFT)])
+    ctx = RunContext(
+        bank=str(tmp_path / "bank.sqlite"), samples=1, concurrency=1,
+        seeds=SeedConfig(source="puzzles"), critic=CriticConfig(decontaminate=False),
+        budget=Budget(max_seeds=1, max_turns_per_seed=1),
+        bands=[Band(name="all", lo=0.0, hi=1.0, quota=3)])
+    graph = build_graph(checkpointer=InMemorySaver(), teacher=LLMTeacher("fake", teacher_model),
+                        students=[always_wrong()], sandbox=sandbox, bank=Bank(ctx.bank))
+    await graph.ainvoke({"run_id": "r", "seeds": [SEED]}, {"configurable": {"thread_id": "t"}},
+                        context=ctx)
+    repair = seen[2]  # after the draft and parsing's own repair request
+    assert "more garbage" in repair and SEED.text in repair and "[malformed]" in repair
