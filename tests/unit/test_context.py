@@ -4,7 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from stepstones.graphs.context import ConfigError, RunContext, get_context, load_context
+from stepstones.graphs.context import (
+    ConfigError,
+    MissingContext,
+    RunContext,
+    get_context,
+    load_context,
+)
 
 
 def test_defaults() -> None:
@@ -53,11 +59,13 @@ def test_missing_file() -> None:
         load_context("/nonexistent/config.toml", environ={})
 
 
-def test_get_context_defaults_and_coercion() -> None:
+def test_get_context_is_required_outside_studio_and_coerced() -> None:
     class R:
         context = None
 
-    assert get_context(R()) == RunContext()
+    with pytest.raises(MissingContext):
+        get_context(R())
+    assert get_context(R(), required=False) == RunContext()
     R.context = {"samples": 3}  # type: ignore[assignment]
     assert get_context(R()).samples == 3
 
