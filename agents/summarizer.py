@@ -1,6 +1,9 @@
 """The performance summary: what the teacher reads back after students attempt a problem.
 
-Pass rate per student, counts of each kind of failure and a few telling errors or wrong outputs.
+Pass rate per student with its sample count and confidence interval, counts of each kind of
+failure, a few telling errors or wrong outputs, and, as the paper's teacher sees them,
+representative successful and failed solutions (bounded code, with the failing input, expected
+and got), so the teacher can see for instance that trivial solutions pass.
 The numbers are computed, never generated: they must be exact for band routing. The text is what
 goes into the teacher's refine prompt; `LLMSummarizer` (optional) appends a model's reading of
 the failures to it.
@@ -23,11 +26,52 @@ from stepstones.tools.schema import (
     PerformanceSummary,
     Problem,
     Record,
+    ShownSolution,
     StudentStats,
     Verdict,
+    wilson_interval,
 )
 
 MAX_EXAMPLES = 4
+SHOWN_PER_OUTCOME = 2
+"""Representative solutions shown: up to this many that passed and this many that failed."""
+CODE_SHOWN = 1200
+"""Characters of a shown solution's code."""
+
+
+def _shown_failure(problem: Problem, verdict: Verdict) -> str | None:
+    for test in verdict.tests:
+        if test.status == "passed":
+            continue
+        given = problem.tests[test.index].input if 0 <= test.index < len(problem.tests) else "?"
+        if test.status == "wrong_answer":
+            return (f"input {given!s:.120}: expected {test.expected!s:.120}, "
+                    f"got {test.output!s:.120}")
+        last = (test.error or "").strip().splitlines()[-1:] or [""]
+        return f"input {given!s:.120}: {test.status} {last[0]:.160}".rstrip()
+    return f"{verdict.status}: {verdict.error:.160}" if verdict.error else verdict.status
+
+
+def representative(problem: Problem, attempts: Sequence[Attempt]) -> list[ShownSolution]:
+    """Up to SHOWN_PER_OUTCOME distinct passing and failing solutions, from different students
+    first, in attempt order (deterministic: the same attempts give the same summary)."""
+    shown: list[ShownSolution] = []
+    for passed in (True, False):
+        pool = [a for a in attempts if a.code is not None and a.verdict.ok == passed]
+        picked: list[Attempt] = []
+        for first_pass in (True, False):  # one per student first, then any
+            for a in pool:
+                if len(picked) >= SHOWN_PER_OUTCOME:
+                    break
+                if a in picked or any(p.code == a.code for p in picked):
+                    continue
+                if first_pass and any(p.student == a.student for p in picked):
+                    continue
+                picked.append(a)
+        shown.extend(ShownSolution(
+            student=a.student, sample=a.sample, passed=passed, code=(a.code or "")[:CODE_SHOWN],
+            failure=None if passed else _shown_failure(problem, a.verdict)) for a in picked)
+    return shown
 
 
 def _failure_kind(attempt: Attempt) -> str:
@@ -73,20 +117,31 @@ def summarize(problem: Problem, attempts: Sequence[Attempt], students: Sequence[
         if line and line not in examples:
             examples.append(line)
     summary = PerformanceSummary(problem_id=problem.id, pass_rate=pass_rate, students=stats,
-                                 failures=dict(all_failures), examples=examples)
+                                 failures=dict(all_failures), examples=examples,
+                                 solutions=representative(problem, judged))
     summary.text = render_summary(summary)
     return summary
 
 
 def render_summary(summary: PerformanceSummary) -> str:
     """The summary as the teacher's prompt shows it."""
-    lines = [f"Overall pass rate: {summary.pass_rate:.0%}"]
+    passed = sum(s.passed for s in summary.students)
+    samples = sum(s.samples for s in summary.students)
+    lo, hi = wilson_interval(passed, samples)
+    lines = [f"Overall pass rate: {summary.pass_rate:.0%} ({passed}/{samples} samples, "
+             f"95% interval {lo:.0%}-{hi:.0%})"]
     for s in summary.students:
         kinds = ", ".join(f"{k} x{v}" for k, v in sorted(s.failures.items())) or "no failures"
         lines.append(f"- {s.student}: {s.passed}/{s.samples} passed ({kinds})")
     if summary.examples:
         lines.append("Telling failures:")
         lines.extend(f"- {e}" for e in summary.examples)
+    if summary.solutions:
+        lines.append("Representative solutions:")
+        for shown in summary.solutions:
+            outcome = "passed" if shown.passed else f"failed ({shown.failure})"
+            lines.append(f"- {shown.student}, sample {shown.sample}: {outcome}")
+            lines.append(f"```python\n{shown.code.rstrip()}\n```")
     return "\n".join(lines)
 
 

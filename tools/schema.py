@@ -195,6 +195,20 @@ class Attempt(Record):
         return self
 
 
+def wilson_interval(passed: int, samples: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95% Wilson score interval of a pass rate: honest at 0/k and k/k, unlike p +- 2se.
+
+    With the k samples a run draws, a pass rate is an estimate; the interval says how wide.
+    """
+    if samples <= 0:
+        return (0.0, 1.0)
+    p = passed / samples
+    denom = 1 + z * z / samples
+    centre = (p + z * z / (2 * samples)) / denom
+    half = z * ((p * (1 - p) / samples + z * z / (4 * samples * samples)) ** 0.5) / denom
+    return (round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4))
+
+
 class StudentStats(Record):
     """One student's results on one problem."""
 
@@ -203,6 +217,22 @@ class StudentStats(Record):
     passed: int
     pass_rate: float
     failures: dict[str, int] = Field(default_factory=dict, description="failure kind -> count")
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """The pass rate's 95% confidence interval over this student's samples."""
+        return wilson_interval(self.passed, self.samples)
+
+
+class ShownSolution(Record):
+    """A student's solution as the teacher's summary shows it: the paper's teacher sees
+    representative successful and failed solutions, not only a pass rate."""
+
+    student: str
+    sample: int
+    passed: bool
+    code: str = Field(description="the solution's code, cut to a bounded length")
+    failure: str | None = Field(None, description="the first failing test: input, expected, got")
 
 
 class PerformanceSummary(Record):
@@ -215,6 +245,8 @@ class PerformanceSummary(Record):
     examples: list[str] = Field(
         default_factory=list, description="a few telling errors or wrong outputs"
     )
+    solutions: list[ShownSolution] = Field(
+        default_factory=list, description="representative successful and failed solutions")
     text: str = Field("", description="the summary as the teacher's prompt shows it")
 
 
