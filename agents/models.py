@@ -73,6 +73,11 @@ class ModelSettings(Record):
     engine_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="vllm.LLM arguments for vllm-local: (dtype, ...)"
     )
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="provider options passed through: ChatOpenAI's own fields (reasoning_effort, "
+        "top_p, seed, ...) as they are, anything else in the request body (vLLM's top_k, ...)",
+    )
 
 
 def is_simulated(spec: str) -> bool:
@@ -198,7 +203,14 @@ def _chat_openai(
 ) -> BaseChatModel:
     from langchain_openai import ChatOpenAI
 
+    # ChatOpenAI's own fields go to it as arguments; anything else rides in the request body,
+    # where the openai SDK lets through what it does not know (vLLM's sampling extras).
+    own = {k: v for k, v in settings.options.items() if k in ChatOpenAI.model_fields}
+    body = {k: v for k, v in settings.options.items() if k not in own}
+    if not on_openai:
+        body["max_tokens"] = settings.max_tokens
     return ChatOpenAI(
+        **own,
         model=model,
         base_url=base_url,
         api_key=SecretStr(api_key),
@@ -212,7 +224,7 @@ def _chat_openai(
         http_async_client=_loop_local_http_client(),
         # ChatOpenAI sends the limit as `max_completion_tokens`, which llama.cpp's server
         # ignores (it would generate to the end of its context); others accept both names.
-        extra_body=None if on_openai else {"max_tokens": settings.max_tokens},
+        extra_body=body or None,
     )
 
 

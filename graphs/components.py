@@ -128,12 +128,20 @@ def model_settings(ctx: RunContext) -> ModelSettings:
                          engine_kwargs=ctx.vllm_engine, seed=ctx.seed)
 
 
-def student_settings(ctx: RunContext, student: str) -> ModelSettings:
-    """The shared settings with this student's own reply length, where it has one."""
+def role_settings(ctx: RunContext, role: str) -> ModelSettings:
+    """The shared settings with this role's own (`roles` in the config) laid over them; a
+    role is `teacher`, `critic`, `summarizer` or a student's spec."""
     settings = model_settings(ctx)
-    if student in ctx.student_max_tokens:
-        settings = settings.model_copy(update={"max_tokens": ctx.student_max_tokens[student]})
-    return settings
+    own = ctx.roles.get(role)
+    if own is None:
+        return settings
+    update = {k: v for k, v in own.model_dump(exclude={"options"}).items() if v is not None}
+    return settings.model_copy(update={**update, "options": dict(own.options)})
+
+
+def student_settings(ctx: RunContext, student: str) -> ModelSettings:
+    """A student's settings (its entry in `roles`, over the shared ones)."""
+    return role_settings(ctx, student)
 
 
 def build_components(
@@ -148,8 +156,8 @@ def build_components(
 ) -> Components:
     """Components from the context, with any injected ones used as given."""
     meter = meter or UsageMeter(prices=ctx.prices)
-    settings = model_settings(ctx)
-    teacher = teacher or build_teacher(ctx.teacher, seed=ctx.seed, settings=settings, meter=meter)
+    teacher = teacher or build_teacher(ctx.teacher, seed=ctx.seed,
+                                       settings=role_settings(ctx, "teacher"), meter=meter)
     if students is None:
         built = {s: build_student(s, seed=ctx.seed, settings=student_settings(ctx, s),
                                   meter=meter) for s in ctx.students}
@@ -163,14 +171,14 @@ def build_components(
         min_kill_rate=ctx.critic.min_mutant_kill_rate,
         determinism_runs=ctx.critic.determinism_runs,
         benchmark=ctx.critic.decontaminate,
-        model=build_chat_model(ctx.critic.model, settings), meter=meter,
+        model=build_chat_model(ctx.critic.model, role_settings(ctx, "critic")), meter=meter,
         model_name=ctx.critic.model or "",
     )
     # Read the decontamination index now, with everything else built once, not in the first
     # critique: the runner freezes what exists after the build (stepstones.gc_tuning).
     critic.benchmark()
     if summarizer is None and ctx.summarizer is not None:
-        model = build_chat_model(ctx.summarizer, settings)
+        model = build_chat_model(ctx.summarizer, role_settings(ctx, "summarizer"))
         summarizer = LLMSummarizer(ctx.summarizer, model, meter=meter) if model else None
     return Components(teacher=teacher, students=built, critic=critic, sandbox=sandbox,
                       bank=bank or Bank(ctx.bank), meter=meter, summarizer=summarizer)

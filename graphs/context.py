@@ -76,6 +76,26 @@ def default_students() -> list[str]:
     return list(SIMULATED_STUDENTS)
 
 
+class RoleSettings(Record):
+    """One role's model settings; what is left unset comes from the run's shared settings.
+
+    A reasoning teacher needs far more tokens than a student's reply, and a provider's own
+    options (`reasoning_effort`, `top_p`, vLLM's sampling extras) differ by role: `options`
+    passes them through to the model (see docs/models.md).
+    """
+
+    max_tokens: int | None = Field(None, ge=16)
+    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    timeout_s: float | None = Field(None, gt=0)
+    max_retries: int | None = Field(None, ge=0)
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="provider options passed through to the model")
+
+
+DEFAULT_ROLES = {"embedded": RoleSettings(max_tokens=384)}
+"""Entries every run's `roles` starts from; a config's entries are laid over them."""
+
+
 class RunContext(Record):
     """Everything a run needs to know; LangGraph passes it to every node as runtime.context."""
 
@@ -92,10 +112,17 @@ class RunContext(Record):
     student_samples: dict[str, int] = Field(
         default_factory=lambda: {"embedded": 1},
         description="per-student k overriding `samples` (a CPU model is slow: fewer samples)")
-    student_max_tokens: dict[str, int] = Field(
-        default_factory=lambda: {"embedded": 384},
-        description="per-student reply length overriding `max_tokens` (SmolLM2's solutions fit "
-        "in 384 tokens; each token costs ~15 ms on a CPU core)")
+    roles: dict[str, RoleSettings] = Field(
+        default_factory=lambda: dict(DEFAULT_ROLES),
+        description="model settings per role, overriding the shared ones: keys `teacher`, "
+        "`critic`, `summarizer` or a student spec (default: SmolLM2's solutions fit in 384 "
+        "tokens, each costing ~15 ms on a CPU core)")
+
+    @field_validator("roles", mode="after")
+    @classmethod
+    def _default_roles(cls, roles: dict[str, RoleSettings]) -> dict[str, RoleSettings]:
+        return {**DEFAULT_ROLES, **roles}
+
     bands: list[Band] = Field(default_factory=default_bands)
     budget: Budget = Field(default_factory=Budget)
     critic: CriticConfig = Field(default_factory=CriticConfig)

@@ -282,3 +282,39 @@ def test_the_embedded_student_gets_its_own_reply_length_and_stop() -> None:
     assert isinstance(model, embedded.LlamaCppChatModel)
     assert model.max_tokens == 384 and model.seed == 5
     assert model.default_stop == models.EMBEDDED_STOP
+
+
+def test_each_role_gets_its_own_settings_and_provider_options() -> None:
+    """A reasoning teacher needs more tokens than a student, and its own provider options."""
+    from stepstones.graphs.components import role_settings
+    from stepstones.graphs.context import RoleSettings, RunContext
+
+    ctx = RunContext(max_tokens=2048, timeout_s=60, roles={
+        "teacher": RoleSettings(max_tokens=16384, timeout_s=600,
+                                options={"reasoning_effort": "high"}),
+        "vllm:s@http://127.0.0.1:9/v1": RoleSettings(temperature=1.0, options={"top_k": 20}),
+    })
+    teacher = role_settings(ctx, "teacher")
+    assert (teacher.max_tokens, teacher.timeout_s) == (16384, 600)
+    critic = role_settings(ctx, "critic")
+    assert (critic.max_tokens, critic.timeout_s, critic.options) == (2048, 60, {})
+    model = get_chat_model("openai:o4-mini", teacher.model_copy(update={"api_key": "k"}))
+    assert model.reasoning_effort == "high" and model.max_tokens == 16384  # type: ignore[attr-defined]
+    student = get_chat_model("vllm:s@http://127.0.0.1:9/v1",
+                             role_settings(ctx, "vllm:s@http://127.0.0.1:9/v1"))
+    assert student.extra_body == {"top_k": 20, "max_tokens": 2048}  # type: ignore[attr-defined]
+    assert student.temperature == 1.0  # type: ignore[attr-defined]
+    # The embedded student's short replies are the default entry of the same table.
+    assert role_settings(RunContext(), "embedded").max_tokens == 384
+
+
+def test_the_per_role_example_in_the_docs_loads_as_pasted_and_keeps_the_defaults() -> None:
+    import tomllib
+
+    from stepstones.graphs.components import role_settings
+    from stepstones.graphs.context import RunContext
+
+    text = (ROOT / "docs" / "models.md").read_text().split("## Settings per role", 1)[1]
+    ctx = RunContext.model_validate(tomllib.loads(text.split("```toml\n", 1)[1].split("```")[0]))
+    assert role_settings(ctx, "teacher").max_tokens == 16384
+    assert role_settings(ctx, "embedded").max_tokens == 384  # the default entry stays
