@@ -92,10 +92,13 @@ def _example(verdict: Verdict) -> str | None:
     return f"{verdict.status}: {verdict.error:.160}" if verdict.error else None
 
 
-def summarize(problem: Problem, attempts: Sequence[Attempt], students: Sequence[str]) -> (
-    PerformanceSummary
-):
-    """Summarise attempts (sandbox errors excluded: infrastructure is never a student's fault)."""
+def summarize(problem: Problem, attempts: Sequence[Attempt], students: Sequence[str],
+              target: str | None = None) -> PerformanceSummary:
+    """Summarise attempts (sandbox errors excluded: infrastructure is never a student's fault).
+
+    The headline pass rate, which bands the problem, is the target student's when there is
+    one, else pooled over every judged sample.
+    """
     judged = [a for a in attempts if a.verdict.status != "sandbox_error"]
     stats = []
     all_failures: Counter[str] = Counter()
@@ -107,8 +110,9 @@ def summarize(problem: Problem, attempts: Sequence[Attempt], students: Sequence[
         stats.append(StudentStats(
             student=student, samples=len(mine), passed=passed,
             pass_rate=passed / len(mine) if mine else 0.0, failures=dict(failures)))
-    total = sum(s.samples for s in stats)
-    pass_rate = sum(s.passed for s in stats) / total if total else 0.0
+    counted = [s for s in stats if target is None or s.student == target]
+    total = sum(s.samples for s in counted)
+    pass_rate = sum(s.passed for s in counted) / total if total else 0.0
     examples: list[str] = []
     for attempt in judged:
         if attempt.verdict.ok or len(examples) >= MAX_EXAMPLES:
@@ -118,21 +122,24 @@ def summarize(problem: Problem, attempts: Sequence[Attempt], students: Sequence[
             examples.append(line)
     summary = PerformanceSummary(problem_id=problem.id, pass_rate=pass_rate, students=stats,
                                  failures=dict(all_failures), examples=examples,
-                                 solutions=representative(problem, judged))
+                                 solutions=representative(problem, judged), target=target)
     summary.text = render_summary(summary)
     return summary
 
 
 def render_summary(summary: PerformanceSummary) -> str:
     """The summary as the teacher's prompt shows it."""
-    passed = sum(s.passed for s in summary.students)
-    samples = sum(s.samples for s in summary.students)
+    counted = [s for s in summary.students if summary.target in (None, s.student)]
+    passed = sum(s.passed for s in counted)
+    samples = sum(s.samples for s in counted)
     lo, hi = wilson_interval(passed, samples)
-    lines = [f"Overall pass rate: {summary.pass_rate:.0%} ({passed}/{samples} samples, "
+    whose = f"{summary.target}'s pass rate" if summary.target else "Overall pass rate"
+    lines = [f"{whose}: {summary.pass_rate:.0%} ({passed}/{samples} samples, "
              f"95% interval {lo:.0%}-{hi:.0%})"]
     for s in summary.students:
         kinds = ", ".join(f"{k} x{v}" for k, v in sorted(s.failures.items())) or "no failures"
-        lines.append(f"- {s.student}: {s.passed}/{s.samples} passed ({kinds})")
+        mark = " (target)" if s.student == summary.target else ""
+        lines.append(f"- {s.student}{mark}: {s.passed}/{s.samples} passed ({kinds})")
     if summary.examples:
         lines.append("Telling failures:")
         lines.extend(f"- {e}" for e in summary.examples)

@@ -109,6 +109,10 @@ class RunContext(Record):
         None, description="a model that adds its reading of the failures to the computed "
         "performance summary; None: the computed summary only")
     samples: int = Field(4, ge=1, le=64, description="samples per student per problem (k)")
+    target_student: str | None = Field(
+        None, description="the student whose pass rate is a problem's difficulty (the policy "
+        "to be trained, as in the paper); the others' are recorded beside it. None: pooled "
+        "over every student")
     student_samples: dict[str, int] = Field(
         default_factory=lambda: {"embedded": 1},
         description="per-student k overriding `samples` (a CPU model is slow: fewer samples)")
@@ -164,6 +168,28 @@ class RunContext(Record):
     def _bands_valid(self) -> RunContext:
         validate_bands(self.bands)
         return self
+
+    @model_validator(mode="after")
+    def _target_measures_something(self) -> RunContext:
+        target = self.target_student
+        if target is None:
+            return self
+        if target not in self.students:
+            raise ValueError(f"target_student {target!r} is not one of the students "
+                             f"({', '.join(self.students)})")
+        if target.startswith("sim:") and self.teacher != "procedural":
+            raise ValueError(
+                f"target_student {target!r} is simulated: on a problem an LLM teacher wrote it "
+                "has no difficulty to read (a fixed 0.5), so its pass rate measures nothing; "
+                "name an LLM student as the target")
+        return self
+
+    def simulated_on_llm_problems(self) -> list[str]:
+        """Simulated students whose pass rates pool into an LLM teacher's problems' bands,
+        where they measure nothing (the report says so)."""
+        if self.teacher == "procedural" or self.target_student is not None:
+            return []
+        return [s for s in self.students if s.startswith("sim:")]
 
 
 class MissingContext(RuntimeError):

@@ -89,7 +89,7 @@ def graph_builder(
     turn.add_conditional_edges(
         "review_problem", bind(turn_.route_after_review),
         ["solve_problem", "critique_problem", "generate_problem", "discard_problem"])
-    turn.add_conditional_edges("solve_problem", turn_.route_after_solve,
+    turn.add_conditional_edges("solve_problem", bind(turn_.route_after_solve),
                                ["summarize_performance", "discard_problem"])
     turn.add_edge("summarize_performance", "assign_band")
     turn.add_edge("assign_band", END)

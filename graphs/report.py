@@ -96,5 +96,17 @@ def build_report(
         "model_failures": _model_failures(outcomes),
         "dropped_models": [d.model_dump(mode="json") for d in state.get("dropped", {}).values()],
         "config": {"teacher": ctx.teacher, "students": ctx.students, "samples": ctx.samples,
-                   "seed": ctx.seed, "multi_turn": ctx.multi_turn},
+                   "seed": ctx.seed, "multi_turn": ctx.multi_turn,
+                   "target_student": ctx.target_student},
+        "difficulty_from": ctx.target_student or "every student, pooled",
+        "warnings": _warnings(ctx),
     }
+
+
+def _warnings(ctx: RunContext) -> list[str]:
+    sims = ctx.simulated_on_llm_problems()
+    if not sims:
+        return []
+    return [f"simulated students ({', '.join(sims)}) pool into the bands of problems an LLM "
+            "teacher wrote; they have no difficulty to read on such problems (a fixed 0.5), so "
+            "their pass rates measure nothing: set target_student to an LLM student"]

@@ -106,7 +106,9 @@ async def schedule_turns(
     taken = 0
     stop: StopReason | None = run_stop(
         counts, bands, teacher_dropped=health_key("teacher", comps.teacher.name) in dropped,
-        students_left=sum(health_key("student", s) not in dropped for s in comps.students),
+        # Without its target student a run cannot measure another problem.
+        students_left=0 if ctx.target_student and health_key("student", ctx.target_student)
+        in dropped else sum(health_key("student", s) not in dropped for s in comps.students),
         teacher_calls=sum(o.teacher_calls for o in outcomes),
         max_teacher_calls=budget.max_teacher_calls,
         elapsed_s=time.monotonic() - comps.scope(state["run_id"]).started,

@@ -84,6 +84,7 @@ async def generate_problem(
     return {"problem": problem, "critique": None, "teacher_calls": calls, "repairs": repairs,
             "reviewed": False, "rejected_reply": None}
 
+
 async def critique_problem(
     state: TurnState, runtime: Runtime[RunContext], *, parts: Parts
 ) -> dict[str, Any]:
@@ -107,6 +108,7 @@ async def critique_problem(
     timed = problem.model_copy(update={"time_limit_s": critique.time_limit_s})
     return {"critique": critique, "problem": timed}
 
+
 def repair_or_discard(state: TurnState, ctx: RunContext) -> str:
     """Another draft while repairs are left; none after a model failure or a spent family."""
     if state.get("exhausted") or state.get("model_failures"):
@@ -114,6 +116,7 @@ def repair_or_discard(state: TurnState, ctx: RunContext) -> str:
     if state.get("repairs", 0) < ctx.budget.max_repairs:
         return "generate_problem"
     return "discard_problem"
+
 
 def route_after_critique(
     state: TurnState, runtime: Runtime[RunContext], *, parts: Parts
@@ -125,6 +128,7 @@ def route_after_critique(
             return "review_problem"
         return "solve_problem"
     return repair_or_discard(state, parts.context(runtime))
+
 
 async def review_problem(
     state: TurnState, runtime: Runtime[RunContext], *, parts: Parts
@@ -154,6 +158,7 @@ async def review_problem(
              state.get("repairs", 0), problem, critique)
     return {"critique": critique, "reviewed": False}
 
+
 def route_after_review(
     state: TurnState, runtime: Runtime[RunContext], *, parts: Parts
 ) -> str:
@@ -163,6 +168,7 @@ def route_after_review(
     if state.get("critique") is None:
         return "critique_problem"  # an edited problem is checked again
     return repair_or_discard(state, parts.context(runtime))
+
 
 async def solve_as(name: str, problem: Problem, ctx: RunContext,
                    comps: Components) -> tuple[list[Attempt], ModelFailure | None]:
@@ -199,6 +205,7 @@ async def solve_as(name: str, problem: Problem, ctx: RunContext,
                                error=failed[0].error or "the model call failed")
     return attempts, failure
 
+
 async def solve_problem(
     state: TurnState, runtime: Runtime[RunContext], *, parts: Parts
 ) -> dict[str, Any]:
@@ -215,24 +222,29 @@ async def solve_problem(
             "answered": [n for n, (_, f) in zip(names, per_student, strict=True)
                          if f is None]}
 
-def route_after_solve(state: TurnState) -> str:
-    """To the summary; a turn with no judged sample has nothing to measure the problem by."""
-    return "summarize_performance" if state.get("attempts") else "discard_problem"
+
+def route_after_solve(state: TurnState, runtime: Runtime[RunContext], *, parts: Parts) -> str:
+    """To the summary; a turn with no judged sample (of the target student, when there is
+    one) has nothing to measure the problem by."""
+    target = parts.context(runtime).target_student
+    attempts = [a for a in state.get("attempts", []) if target in (None, a.student)]
+    return "summarize_performance" if attempts else "discard_problem"
 
 
 async def summarize_performance(
     state: TurnState, runtime: Runtime[RunContext], *, parts: Parts
 ) -> dict[str, Any]:
     """The performance summary the teacher reads next turn (an LLM adds its reading if set)."""
-    _ctx, comps = await parts.get(runtime, state["run_id"])
+    ctx, comps = await parts.get(runtime, state["run_id"])
     problem = state.get("problem")
     if problem is None:
         raise RuntimeError("summarize_performance reached without a problem")
     names = sorted({a.student for a in state.get("attempts", [])})
-    summary = summarize(problem, state.get("attempts", []), names)
+    summary = summarize(problem, state.get("attempts", []), names, target=ctx.target_student)
     if comps.summarizer is not None:
         summary = await comps.summarizer.annotate(problem, state.get("attempts", []), summary)
     return {"summary": summary}
+
 
 async def assign_band(
     state: TurnState, runtime: Runtime[RunContext], *, parts: Parts
@@ -262,6 +274,7 @@ async def assign_band(
         "turns": lin.turns + 1, "parent": banded, "summary": summary,
         "problem_ids": [*lin.problem_ids, banded.id]})
     return {"outcomes": [outcome], "lineages": {lin.lineage_id: grown}}
+
 
 async def discard_problem(
     state: TurnState, runtime: Runtime[RunContext], *, parts: Parts

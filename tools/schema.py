@@ -247,6 +247,8 @@ class PerformanceSummary(Record):
     )
     solutions: list[ShownSolution] = Field(
         default_factory=list, description="representative successful and failed solutions")
+    target: str | None = Field(
+        None, description="the student whose pass rate is `pass_rate` (None: pooled)")
     text: str = Field("", description="the summary as the teacher's prompt shows it")
 
 

@@ -55,6 +55,8 @@ def print_summary(result: RunResult) -> None:
     for drop in r.get("dropped_models", []):
         out.print(f"  dropped {drop['role']} {escape(drop['model'])} from round {drop['round']}: "
                   f"{escape(drop['reason'])}", highlight=False)
+    for warning in r.get("warnings", []):
+        out.print(f"  [yellow]warning:[/yellow] {escape(warning)}", highlight=False)
     out.print(f"  bank: {result.out / 'bank.sqlite'}  report: {result.out / 'report.json'}")
 
 

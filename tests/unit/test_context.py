@@ -93,3 +93,17 @@ def test_checkpoints_is_turn_or_step_and_anything_else_is_one_clear_error() -> N
     assert load_context(environ={"STEPSTONES_CHECKPOINTS": "step"}).checkpoints == "step"
     with pytest.raises(ConfigError, match=r"checkpoints: Input should be 'turn' or 'step'"):
         load_context(overrides={"checkpoints": "node"}, environ={})
+
+
+def test_a_target_student_must_be_a_student_that_can_measure_the_problem() -> None:
+    with pytest.raises(ValueError, match="not one of the students"):
+        RunContext(students=["sim:expert"], target_student="sim:novice")
+    with pytest.raises(ValueError, match="measures nothing"):
+        RunContext(teacher="openai:gpt-4o-mini", students=["sim:expert", "openai:gpt-4o-mini"],
+                   target_student="sim:expert")
+    ok = RunContext(teacher="openai:gpt-4o-mini", students=["sim:expert", "openai:gpt-4o-mini"],
+                    target_student="openai:gpt-4o-mini")
+    assert ok.simulated_on_llm_problems() == []
+    pooled = RunContext(teacher="openai:gpt-4o-mini", students=["sim:expert", "openai:m"])
+    assert pooled.simulated_on_llm_problems() == ["sim:expert"]
+    assert RunContext().simulated_on_llm_problems() == []  # procedural problems have levels

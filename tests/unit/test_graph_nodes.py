@@ -39,8 +39,15 @@ def outcome(**kw: Any) -> TurnOutcome:
 
 
 def test_after_solving_a_turn_with_no_judged_sample_is_discarded() -> None:
-    assert turn_nodes.route_after_solve({"attempts": []}) == "discard_problem"  # type: ignore[typeddict-item]
-    assert turn_nodes.route_after_solve({"attempts": [object()]}) == "summarize_performance"  # type: ignore[typeddict-item]
+    parts = Parts(ComponentResolver())
+    one: Any = {"attempts": [SimpleNamespace(student="sim:expert")]}
+    assert turn_nodes.route_after_solve(
+        {"attempts": []}, runtime(RunContext()), parts=parts) == "discard_problem"
+    assert turn_nodes.route_after_solve(
+        one, runtime(RunContext()), parts=parts) == "summarize_performance"
+    # With a target student, only its samples can measure the problem.
+    targeted = RunContext(students=["sim:expert", "sim:novice"], target_student="sim:novice")
+    assert turn_nodes.route_after_solve(one, runtime(targeted), parts=parts) == "discard_problem"
 
 
 def test_an_invalid_draft_is_repaired_while_repairs_are_left() -> None:

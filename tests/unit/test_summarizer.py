@@ -55,3 +55,18 @@ def test_a_pass_rate_interval_is_honest_at_the_edges() -> None:
     assert wilson_interval(0, 4)[0] == 0.0 and wilson_interval(0, 4)[1] > 0.4
     assert wilson_interval(32, 32)[1] == 1.0 and wilson_interval(32, 32)[0] > 0.88
     assert wilson_interval(0, 0) == (0.0, 1.0)
+
+
+def test_with_a_target_student_its_pass_rate_is_the_difficulty() -> None:
+    ok = Verdict(status="passed", passed=1, total=1)
+    wrong = Verdict(status="wrong_answer", total=1, tests=[
+        TestOutcome(index=0, status="wrong_answer", output="5", expected="4")])
+    attempts = [_attempt("policy", 0, ok), _attempt("policy", 1, wrong),
+                _attempt("policy", 2, wrong), _attempt("policy", 3, wrong),
+                _attempt("strong", 0, ok), _attempt("strong", 1, ok)]
+    pooled = summarize(P, attempts, ["policy", "strong"])
+    targeted = summarize(P, attempts, ["policy", "strong"], target="policy")
+    assert pooled.pass_rate == 0.5 and targeted.pass_rate == 0.25
+    assert {s.student: s.pass_rate for s in targeted.students} == {"policy": 0.25, "strong": 1.0}
+    assert targeted.text.startswith("policy's pass rate: 25% (1/4 samples")
+    assert "- policy (target): 1/4 passed" in targeted.text
