@@ -18,6 +18,8 @@ from stepstones.tools.schema import Record, TurnOutcome
 
 TOO_EASY = "too_easy"
 TOO_HARD = "too_hard"
+BETWEEN = "between_bands"
+"""A pass rate in a gap between bands, where the run's `band_gaps` is "none" (the paper's bins)."""
 
 Move = Literal["harder", "easier", "next_seed"]
 
@@ -75,8 +77,9 @@ def validate_bands(bands: Sequence[Band]) -> None:
             raise ValueError(f"bands {a.name!r} and {b.name!r} overlap")
 
 
-def band_of(pass_rate: float, bands: Sequence[Band]) -> str:
-    """The band holding `pass_rate`, or TOO_EASY (1.0) / TOO_HARD (0.0) / the nearest band."""
+def band_of(pass_rate: float, bands: Sequence[Band], gaps: str = "nearest") -> str:
+    """The band holding `pass_rate`, or TOO_EASY (1.0) / TOO_HARD (0.0); a rate in a gap
+    between bands goes to the nearest band, or with `gaps="none"` to BETWEEN."""
     if pass_rate >= 1.0:
         return TOO_EASY
     if pass_rate <= 0.0:
@@ -84,7 +87,8 @@ def band_of(pass_rate: float, bands: Sequence[Band]) -> str:
     for band in bands:
         if band.lo < pass_rate <= band.hi:
             return band.name
-    # A gap between configured bands: nearest band by centre.
+    if gaps == "none":
+        return BETWEEN
     return min(bands, key=lambda b: abs(b.mid - pass_rate)).name
 
 
@@ -96,7 +100,7 @@ def open_bands(counts: Mapping[str, int], bands: Sequence[Band]) -> list[Band]:
 def band_counts(outcomes: Iterable[TurnOutcome]) -> Counter[str]:
     """Valid problems per band (too easy / too hard ones are not in any band)."""
     return Counter(o.band for o in outcomes
-                   if o.valid and o.band not in (None, TOO_EASY, TOO_HARD))
+                   if o.valid and o.band not in (None, TOO_EASY, TOO_HARD, BETWEEN))
 
 
 def move_target(
@@ -133,6 +137,22 @@ def next_move(pass_rate: float | None, counts: Mapping[str, int], bands: Sequenc
     if target is None:
         return "next_seed"
     return "harder" if target.mid < pass_rate else "easier"
+
+
+def steer(
+    pass_rate: float | None, counts: Mapping[str, int], bands: Sequence[Band], rule: str = "bands",
+    target: tuple[float, float] | None = None,
+) -> Move:
+    """The next move under the run's direction rule. "paper" (section 3.3): harder when the
+    pass rate is above the target range (0.65), easier when it is 0; otherwise, and under
+    "bands", towards the nearest open band (`next_move`)."""
+    if rule == "paper" and pass_rate is not None and open_bands(counts, bands):
+        hi = target[1] if target is not None else 0.65
+        if pass_rate > hi:
+            return "harder"
+        if pass_rate <= 0.0:
+            return "easier"
+    return next_move(pass_rate, counts, bands)
 
 
 def lineage_stop(

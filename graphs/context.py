@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from stepstones.graphs.bands import Band, default_bands, validate_bands
+from stepstones.graphs.presets import preset_values
 from stepstones.tools.sandbox.base import SandboxConfig
 from stepstones.tools.schema import Record, validation_summary
 from stepstones.tools.store import DEFAULT_BANK
@@ -109,6 +110,16 @@ class RunContext(Record):
         None, description="a model that adds its reading of the failures to the computed "
         "performance summary; None: the computed summary only")
     samples: int = Field(4, ge=1, le=64, description="samples per student per problem (k)")
+    preset: str = Field("default", description="the preset the settings started from")
+    direction_rule: Literal["bands", "paper"] = Field(
+        "bands", description="bands: towards the nearest open band; paper: harder if the pass "
+        "rate is above the target range, easier if it is 0, else towards an open band")
+    target_range: tuple[float, float] | None = Field(
+        None, description="the pass-rate range the refine prompt names (the paper: 0.35-0.65); "
+        "None: the range of the open band the scheduler steers towards")
+    band_gaps: Literal["nearest", "none"] = Field(
+        "nearest", description="a pass rate between configured bands: in the nearest band, or "
+        "in none (`between_bands`, steered like a too easy / too hard problem)")
     target_student: str | None = Field(
         None, description="the student whose pass rate is a problem's difficulty (the policy "
         "to be trained, as in the paper); the others' are recorded beside it. None: pooled "
@@ -273,14 +284,25 @@ def load_context(
     config_file: str | Path | None = None,
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
+    preset: str | None = None,
 ) -> RunContext:
-    """Defaults < config file < STEPSTONES_* env < overrides, validated; ConfigError if bad."""
+    """Defaults < preset < config file < STEPSTONES_* env < overrides, validated; ConfigError
+    if bad. The preset may also be named by the file or the environment (`preset = "paper"`)."""
     merged: dict[str, Any] = {}
     origin = "defaults"
-    if config_file is not None:
-        merged = read_config_file(config_file)
-        origin = str(config_file)
+    from_file = read_config_file(config_file) if config_file is not None else {}
     env = env_overrides(environ)
+    name = preset or env.get("preset") or from_file.get("preset")
+    if name is not None:
+        try:
+            merged = preset_values(str(name))
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        origin = f"preset {name}"
+    if config_file is not None:
+        merged = _deep_merge(merged, {k: v for k, v in from_file.items() if k != "preset"})
+        origin = f"{origin} + {config_file}" if name is not None else str(config_file)
+    env = {k: v for k, v in env.items() if k != "preset"}
     if env:
         merged = _deep_merge(merged, env)
         origin += " + STEPSTONES_* environment"
@@ -288,6 +310,8 @@ def load_context(
     if given:
         merged = _deep_merge(merged, given)
         origin += " + command line"
+    if name is not None:
+        merged["preset"] = str(name)
     try:
         return RunContext.model_validate(merged)
     except ValidationError as exc:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
-from stepstones.graphs.bands import TOO_EASY, TOO_HARD
+from stepstones.graphs.bands import BETWEEN, TOO_EASY, TOO_HARD
 from stepstones.graphs.context import RunContext
 from stepstones.graphs.state import RunState
 from stepstones.tools.schema import TurnOutcome, Usage
@@ -76,7 +76,8 @@ def build_report(
         "stop_reason": state.get("stop_reason"),
         "bands": bands,
         "all_bands_filled": all(b["filled"] for b in bands.values()),
-        "outside_bands": {TOO_EASY: in_band.get(TOO_EASY, 0), TOO_HARD: in_band.get(TOO_HARD, 0)},
+        "outside_bands": {TOO_EASY: in_band.get(TOO_EASY, 0), TOO_HARD: in_band.get(TOO_HARD, 0),
+                          BETWEEN: in_band.get(BETWEEN, 0)},
         "problems": {"valid": len(valid), "turns": len(outcomes),
                      "discarded": sum(o.discarded for o in outcomes)},
         "teacher_calls": calls,
@@ -97,7 +98,7 @@ def build_report(
         "dropped_models": [d.model_dump(mode="json") for d in state.get("dropped", {}).values()],
         "config": {"teacher": ctx.teacher, "students": ctx.students, "samples": ctx.samples,
                    "seed": ctx.seed, "multi_turn": ctx.multi_turn,
-                   "target_student": ctx.target_student},
+                   "target_student": ctx.target_student, "preset": ctx.preset},
         "difficulty_from": ctx.target_student or "every student, pooled",
         "warnings": _warnings(ctx),
     }

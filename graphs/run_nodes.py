@@ -23,9 +23,9 @@ from stepstones.graphs.bands import (
     band_counts,
     lineage_stop,
     move_target,
-    next_move,
     open_bands,
     run_stop,
+    steer,
 )
 from stepstones.graphs.components import Parts
 from stepstones.graphs.context import RunContext
@@ -88,7 +88,7 @@ async def schedule_turns(
     for lid, lin in updates.items():
         last = next(o for o in reversed(outcomes) if o.lineage_id == lid)
         rate = last.pass_rate if last.valid else None
-        move = next_move(rate, counts, bands)
+        move = steer(rate, counts, bands, ctx.direction_rule, ctx.target_range)
         reason = lineage_stop(last, move, turns=lin.turns, stale=lin.stale,
                               multi_turn=ctx.multi_turn, max_turns=budget.max_turns_per_seed)
         if reason == "retry":
@@ -97,8 +97,8 @@ async def schedule_turns(
             updates[lid] = lin.model_copy(update={"active": False, "stop_reason": reason})
         else:
             band = move_target(rate, counts, bands)
-            updates[lid] = lin.model_copy(update={
-                "direction": move, "target": (band.lo, band.hi) if band else None})
+            target = ctx.target_range or ((band.lo, band.hi) if band else None)
+            updates[lid] = lin.model_copy(update={"direction": move, "target": target})
     lineages.update(updates)
     for drop in drops:
         await io(comps.bank.put_model_drop, state["run_id"], drop)

@@ -254,7 +254,7 @@ async def assign_band(
     lin, summary, problem = state["lineage"], state.get("summary"), state.get("problem")
     if summary is None or problem is None:
         raise RuntimeError("assign_band reached without a problem and its summary")
-    band = band_of(summary.pass_rate, ctx.bands)
+    band = band_of(summary.pass_rate, ctx.bands, ctx.band_gaps)
     banded = problem.model_copy(update={
         "band": band, "pass_rate": summary.pass_rate,
         "pass_rates": {s.student: s.pass_rate for s in summary.students}})

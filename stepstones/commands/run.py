@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from stepstones.graphs.context import ConfigError, load_context
+from stepstones.graphs.presets import presets_help
 from stepstones.runner import Progress, RunResult, RunStopped, run_pipeline, stored_context
 from stepstones.tools.store import DEFAULT_OUT
 
@@ -78,6 +79,9 @@ def run(
     samples: Annotated[int | None, typer.Option("--samples", "-k",
                                                 help="Samples per student (k).")] = None,
     quota: Annotated[int | None, typer.Option(help="Problems wanted in every band.")] = None,
+    preset: Annotated[str | None, typer.Option(
+        help=f"Start from a named preset (a config file and flags still win). {presets_help()}."
+    )] = None,
     concurrency: Annotated[int | None, typer.Option(help="Lineages in flight.")] = None,
     postgres: Annotated[str | None, typer.Option(
         help="Postgres URL for the checkpointer (default: SQLite in --out).")] = None,
@@ -92,7 +96,7 @@ def run(
                                          "samples": samples, "concurrency": concurrency}
             if students:
                 overrides["students"] = [s.strip() for s in students.split(",") if s.strip()]
-            ctx = load_context(config, overrides)
+            ctx = load_context(config, overrides, preset=preset)
             if quota is not None:
                 ctx = ctx.model_copy(update={"bands": [
                     b.model_copy(update={"quota": quota}) for b in ctx.bands]})

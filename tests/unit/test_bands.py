@@ -57,3 +57,21 @@ def test_band_validation() -> None:
     with pytest.raises(ValueError, match="unique"):
         validate_bands([Band(name="a", lo=0, hi=0.5, quota=1), Band(name="a", lo=0.5, hi=1,
                                                                     quota=1)])
+
+
+def test_a_rate_between_bins_is_in_none_when_gaps_are_none() -> None:
+    from stepstones.graphs.bands import BETWEEN, Band
+
+    bins = [Band(name="hard", lo=0.05, hi=0.16, quota=1), Band(name="easy", lo=0.81, hi=0.91,
+                                                                quota=1)]
+    assert band_of(0.5, bins) in ("hard", "easy")  # nearest, the default
+    assert band_of(0.5, bins, "none") == BETWEEN and band_of(0.1, bins, "none") == "hard"
+
+
+def test_the_papers_direction_rule() -> None:
+    from stepstones.graphs.bands import steer
+
+    assert steer(0.7, {}, BANDS, "paper", (0.35, 0.65)) == "harder"  # above the target
+    assert steer(0.0, {}, BANDS, "paper") == "easier"
+    assert steer(0.5, {}, BANDS, "paper") == next_move(0.5, {}, BANDS)  # else: band steering
+    assert steer(0.7, {}, BANDS, "bands") == next_move(0.7, {}, BANDS)

@@ -107,3 +107,19 @@ def test_a_target_student_must_be_a_student_that_can_measure_the_problem() -> No
     pooled = RunContext(teacher="openai:gpt-4o-mini", students=["sim:expert", "openai:m"])
     assert pooled.simulated_on_llm_problems() == ["sim:expert"]
     assert RunContext().simulated_on_llm_problems() == []  # procedural problems have levels
+
+
+def test_a_preset_sits_between_the_defaults_and_the_config_file(tmp_path: Path) -> None:
+    paper = load_context(preset="paper", environ={})
+    assert paper.samples == 32 and paper.direction_rule == "paper"
+    assert paper.target_range == (0.35, 0.65) and paper.band_gaps == "none"
+    assert [(b.name, b.lo, b.hi) for b in paper.bands] == [
+        ("hard", 0.05, 0.16), ("medium", 0.41, 0.59), ("easy", 0.81, 0.91)]
+    assert paper.preset == "paper" and load_context(environ={}).preset == "default"
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('preset = "paper-broad"\nsamples = 8\n')
+    broad = load_context(cfg, environ={})
+    assert broad.samples == 8 and len(broad.bands) == 4  # the file wins over its preset
+    assert load_context(cfg, {"samples": 16}, environ={}).samples == 16
+    with pytest.raises(ConfigError, match="unknown preset 'papr': choose default, paper"):
+        load_context(preset="papr", environ={})
