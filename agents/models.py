@@ -80,6 +80,15 @@ class ModelSettings(Record):
     )
 
 
+def bare_model_name(spec: str) -> str:
+    """The model's own name in a spec, as prices are listed: `openai:gpt-4o-mini` ->
+    `gpt-4o-mini`; `vllm:M@http://h/v1` -> `M`; a name without a provider is itself."""
+    _, sep, rest = spec.partition(":")
+    name = rest if sep and "/" not in spec.split(":", 1)[0] else spec
+    at = name.rfind("@http")
+    return name[:at] if at >= 0 else name
+
+
 def is_simulated(spec: str) -> bool:
     """True for the simulation mode (`procedural`, `sim:...`), which is not a chat model."""
     spec = spec.strip()

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import NamedTuple
 
+from stepstones.agents.models import bare_model_name
 from stepstones.tools.schema import Usage
 
 current_run: ContextVar[str] = ContextVar("stepstones_run", default="")
@@ -25,14 +26,6 @@ class Price(NamedTuple):
 
     input_per_m: float
     output_per_m: float
-
-
-def _bare(model: str) -> str:
-    """`openai:gpt-4o-mini` -> `gpt-4o-mini`; `vllm:M@http://h/v1` -> `M`."""
-    _, sep, rest = model.partition(":")
-    name = rest if sep and "/" not in model.split(":", 1)[0] else model
-    at = name.rfind("@http")
-    return name[:at] if at >= 0 else name
 
 
 class UsageMeter:
@@ -61,7 +54,7 @@ class UsageMeter:
 
     def price(self, model: str) -> Price | None:
         """The price of `model` by its spec or bare name, or None when unknown."""
-        return self.prices.get(model) or self.prices.get(_bare(model))
+        return self.prices.get(model) or self.prices.get(bare_model_name(model))
 
     def totals(self, run_id: str | None = None) -> list[Usage]:
         """One Usage per (agent, model) the run (default: the current one) called, sorted, with

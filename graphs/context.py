@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from stepstones.agents.models import is_simulated
 from stepstones.graphs.bands import Band, default_bands, validate_bands
 from stepstones.graphs.presets import preset_values
 from stepstones.tools.sandbox.base import SandboxConfig
@@ -188,7 +189,7 @@ class RunContext(Record):
         if target not in self.students:
             raise ValueError(f"target_student {target!r} is not one of the students "
                              f"({', '.join(self.students)})")
-        if target.startswith("sim:") and self.teacher != "procedural":
+        if is_simulated(target) and self.teacher != "procedural":
             raise ValueError(
                 f"target_student {target!r} is simulated: on a problem an LLM teacher wrote it "
                 "has no difficulty to read (a fixed 0.5), so its pass rate measures nothing; "
@@ -200,7 +201,7 @@ class RunContext(Record):
         where they measure nothing (the report says so)."""
         if self.teacher == "procedural" or self.target_student is not None:
             return []
-        return [s for s in self.students if s.startswith("sim:")]
+        return [s for s in self.students if is_simulated(s)]
 
 
 class MissingContext(RuntimeError):

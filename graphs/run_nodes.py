@@ -35,7 +35,7 @@ from stepstones.graphs.state import LineageState, RunState, TurnInput
 from stepstones.tools.schema import ModelDrop, Seed
 from stepstones.tools.seeds import load_seeds
 
-io = asyncio.to_thread
+in_thread = asyncio.to_thread
 """Blocking work (SQLite, files) runs off the event loop: LangGraph's server refuses it there."""
 
 
@@ -48,11 +48,11 @@ async def start_run(
     comps.scope(run_id)
     seeds: list[Seed] = state.get("seeds") or []
     if not seeds:
-        seeds = await io(load_seeds, ctx.seeds.source, ctx.seeds.limit, ctx.seed)
+        seeds = await in_thread(load_seeds, ctx.seeds.source, ctx.seeds.limit, ctx.seed)
     if ctx.budget.max_seeds is not None:
         seeds = seeds[: ctx.budget.max_seeds]
-    await io(comps.bank.start_run, run_id, ctx.model_dump(mode="json"))
-    await io(comps.bank.add_seeds, run_id, seeds)
+    await in_thread(comps.bank.start_run, run_id, ctx.model_dump(mode="json"))
+    await in_thread(comps.bank.add_seeds, run_id, seeds)
     return {"run_id": run_id, "queue": seeds, "lineages": {}, "outcomes": [], "counted": 0,
             "round": 0, "stop_reason": None, "model_health": {}, "dropped": {}}
 
@@ -101,7 +101,7 @@ async def schedule_turns(
             updates[lid] = lin.model_copy(update={"direction": move, "target": target})
     lineages.update(updates)
     for drop in drops:
-        await io(comps.bank.put_model_drop, state["run_id"], drop)
+        await in_thread(comps.bank.put_model_drop, state["run_id"], drop)
     queue = state.get("queue", [])
     taken = 0
     stop: StopReason | None = run_stop(
@@ -125,7 +125,7 @@ async def schedule_turns(
         if not active:
             stop = "seeds_exhausted"
     # Tokens so far, every round: a killed run loses at most one round's accounting.
-    await io(comps.bank.set_usage, state["run_id"], comps.meter.totals(state["run_id"]),
+    await in_thread(comps.bank.set_usage, state["run_id"], comps.meter.totals(state["run_id"]),
              comps.scope(state["run_id"]).session)
     return {"lineages": updates, "queue": taken, "counted": len(outcomes),
             "round": state.get("round", 0) + 1, "stop_reason": stop,
@@ -156,10 +156,11 @@ async def finish_run(
     """Store the final usage and the report; the run's scope ends here."""
     run_id = state["run_id"]
     ctx, comps = await parts.get(runtime, run_id)
-    await io(comps.bank.set_usage, run_id, comps.meter.totals(run_id), comps.scope(run_id).session)
-    rejections = await io(comps.bank.rejections, run_id)
-    report = build_report(state, ctx, await io(comps.bank.usage, run_id),
+    await in_thread(comps.bank.set_usage, run_id, comps.meter.totals(run_id),
+                    comps.scope(run_id).session)
+    rejections = await in_thread(comps.bank.rejections, run_id)
+    report = build_report(state, ctx, await in_thread(comps.bank.usage, run_id),
                           [r["codes"] for r in rejections])
-    await io(comps.bank.finish_run, run_id, "finished", report)
+    await in_thread(comps.bank.finish_run, run_id, "finished", report)
     comps.end_run(run_id)
     return {"report": report}

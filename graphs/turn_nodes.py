@@ -38,7 +38,7 @@ from stepstones.tools.schema import (
     Verdict,
 )
 
-io = asyncio.to_thread
+in_thread = asyncio.to_thread
 """Blocking work (SQLite, files) runs off the event loop: LangGraph's server refuses it there."""
 
 
@@ -74,7 +74,7 @@ async def generate_problem(
         malformed = Critique(valid=False, rejections=[Rejection(
             code="malformed", message=f"the reply was not a usable problem: {result.failure}"
         )])
-        await io(comps.bank.put_rejection, state["run_id"], lin.lineage_id, lin.turns,
+        await in_thread(comps.bank.put_rejection, state["run_id"], lin.lineage_id, lin.turns,
                  repairs, None, malformed)
         return {"problem": None, "critique": malformed, "teacher_calls": calls,
                 "repairs": repairs, "rejected_reply": result.raw}
@@ -102,7 +102,7 @@ async def critique_problem(
     critique = await comps.critic.review(
         problem, (await comps.dedup(state["run_id"], ctx.critic.dedup_threshold)), exclude)
     if not critique.valid:
-        await io(comps.bank.put_rejected, state["run_id"], lin.lineage_id, lin.turns,
+        await in_thread(comps.bank.put_rejected, state["run_id"], lin.lineage_id, lin.turns,
                  state.get("repairs", 0), problem, critique)
         return {"critique": critique}
     timed = problem.model_copy(update={"time_limit_s": critique.time_limit_s})
@@ -154,7 +154,7 @@ async def review_problem(
                 "reviewed": False}
     critique = Critique(valid=False, rejections=[Rejection(
         code="reviewer_rejected", message=decision.reason[:500])])
-    await io(comps.bank.put_rejected, state["run_id"], lin.lineage_id, lin.turns,
+    await in_thread(comps.bank.put_rejected, state["run_id"], lin.lineage_id, lin.turns,
              state.get("repairs", 0), problem, critique)
     return {"critique": critique, "reviewed": False}
 
@@ -268,7 +268,7 @@ async def assign_band(
         band=band, pass_rate=summary.pass_rate,
         model_failures=state.get("model_failures", []), answered=state.get("answered", []))
     # One transaction per banded turn: problem, attempts, summary and turn record together.
-    await io(comps.bank.put_turn_result, state["run_id"], lin.lineage_id, banded,
+    await in_thread(comps.bank.put_turn_result, state["run_id"], lin.lineage_id, banded,
              state.get("attempts", []), summary, outcome)
     grown = lin.model_copy(update={
         "turns": lin.turns + 1, "parent": banded, "summary": summary,
@@ -290,6 +290,6 @@ async def discard_problem(
         discarded=True, rejections=critique.rejections if critique and not critique.valid
         else [], model_failures=state.get("model_failures", []),
         answered=state.get("answered", []))
-    await io(comps.bank.put_turn, state["run_id"], outcome)
+    await in_thread(comps.bank.put_turn, state["run_id"], outcome)
     return {"outcomes": [outcome],
             "lineages": {lin.lineage_id: lin.model_copy(update={"turns": lin.turns + 1})}}

@@ -11,13 +11,13 @@ from stepstones.agents.families import (
     alignment,
     digits,
     dp,
-    graphs,
+    graph_tasks,
     lists,
     numbers,
-    parsing,
     search,
     simulation,
     strings,
+    text_parsing,
     trading,
 )
 from stepstones.agents.families.base import BugKind, FamilyInstance, TaskFamily
@@ -25,8 +25,8 @@ from stepstones.agents.families.base import BugKind, FamilyInstance, TaskFamily
 
 def _registry() -> dict[str, TaskFamily]:
     registry: dict[str, TaskFamily] = {}
-    for module in (strings, lists, numbers, digits, search, parsing, dp, alignment, trading, graphs,
-                   simulation):
+    for module in (strings, lists, numbers, digits, search, text_parsing, dp, alignment, trading,
+                   graph_tasks, simulation):
         for family in module.FAMILIES:
             if family.name in registry:
                 raise ValueError(f"two task families are named {family.name!r}")

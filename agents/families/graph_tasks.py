@@ -361,7 +361,7 @@ class MazeRoute(TaskFamily):
         )
 
 
-class Components(TaskFamily):
+class ConnectedComponents(TaskFamily):
     """Connected components of an undirected graph read from stdin (stdio style)."""
 
     name = "graph_components"
@@ -465,4 +465,4 @@ class Components(TaskFamily):
         )
 
 
-FAMILIES: tuple[TaskFamily, ...] = (Islands(), MazeRoute(), Components())
+FAMILIES: tuple[TaskFamily, ...] = (Islands(), MazeRoute(), ConnectedComponents())
