@@ -132,7 +132,7 @@ class RunContext(Record):
         default_factory=lambda: dict(DEFAULT_ROLES),
         description="model settings per role, overriding the shared ones: keys `teacher`, "
         "`critic`, `summarizer` or a student spec (default: SmolLM2's solutions fit in 384 "
-        "tokens, each costing ~15 ms on a CPU core)")
+        "tokens; docs/models.md)")
 
     @field_validator("roles", mode="after")
     @classmethod

@@ -5,9 +5,9 @@ else discard_problem) -> [review_problem: an optional human interrupt] -> (valid
 solve_problem -> summarize_performance -> assign_band. A turn in which no student sample could
 be judged (every model call failed) is discarded without a band.
 
-`solve_problem` runs every student concurrently in one task; a Send per student cost about
-1.4 ms more per turn in the orchestration benchmark (docs/benchmarks.md), and a sandbox
-failure is re-judged inside the node before the node's retry re-samples. Each node takes
+`solve_problem` runs every student concurrently in one task (a Send per student measured
+slower in the orchestration benchmark, docs/benchmarks.md), and a sandbox failure is re-judged
+inside the node before the node's retry re-samples. Each node takes
 `parts` (bound by the wiring in `graphs/curriculum.py`) to reach its context and components.
 """
 
