@@ -43,7 +43,7 @@ class LlamaCppEngine:
     def chat(self, messages: list[dict[str, str]], params: dict[str, Any]) -> dict[str, Any]:
         """One completion; `seed`, `temperature`, `max_tokens`, `stop` as llama.cpp takes them."""
         reply: Any = self.llm.create_chat_completion(
-            messages=messages,  # type: ignore[arg-type]  # llama_cpp's TypedDicts for the same dicts
+            messages=messages,  # type: ignore[arg-type,unused-ignore]  # llama_cpp TypedDicts
             seed=params.get("seed"),
             temperature=params.get("temperature", 0.7),
             max_tokens=params.get("max_tokens", 1024),
