@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from stepstones.reporting.machine import machine_line
 from stepstones.tools.sandbox.base import SandboxConfig, Submission
 from stepstones.tools.sandbox.harness import read_frame, write_frame
-from stepstones.tools.sandbox.judge import judge, make_job
+from stepstones.tools.sandbox.judge import judge, make_job, seal
 from stepstones.tools.sandbox.local import LocalSandbox, _bwrap_argv
 from stepstones.tools.schema import TestCase
 
@@ -57,6 +57,7 @@ def _fresh(sub: Submission, uid: int) -> bool:
     assert proc.stdin is not None and proc.stdout is not None
     read_frame(proc.stdout.fileno())  # ready
     write_frame(proc.stdin.fileno(), make_job(sub))
+    write_frame(proc.stdin.fileno(), seal()[1])
     proc.stdin.close()
     answer = read_frame(proc.stdout.fileno())
     proc.wait()

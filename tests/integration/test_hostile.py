@@ -102,8 +102,8 @@ PROGRAMS: dict[str, tuple[str, set[str] | None]] = {
                              "    b = json.dumps({'i': i, 's': 'ok', 'o': '\"guess\"', 'e': None,"
                              " 'c': 0}).encode()\n    os.write(3, struct.pack('>I', len(b)) + b)\n"
                              "os._exit(0)", {"wrong_answer"}),
-    "patch_harness": ("import __main__\norig = __main__._emit\n"
-                      "__main__._emit = lambda i, s, o, e, c: orig(i, 'ok', '\"forged\"', None, 0)"
+    "patch_harness": ("import sys\nhc = sys.modules['harness_child']\norig = hc.emit\n"
+                      "hc.emit = lambda i, s, o, e, c: orig(i, 'ok', '\"forged\"', None, 0)"
                       "\ndef solve(i):\n    raise RuntimeError('no idea')", {"wrong_answer"}),
     "patch_builtins": ("import builtins, json\njson.dumps = lambda *a, **k: '\"forged\"'\n"
                        "builtins.isinstance = lambda *a: True\n"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import struct
 import time
 from collections.abc import Iterator
 
@@ -88,3 +91,49 @@ def test_missing_api_key_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.delenv("E2B_API_KEY", raising=False)
     with pytest.raises(E2BUnavailable, match="E2B_API_KEY"):
         get_sandbox(SandboxConfig(backend="e2b"))
+
+
+FORGED = ("import json, os, struct\n"
+          "def _forge():\n"
+          "    body = json.dumps({'id': 1, 'results': [{'i': 0, 's': 'ok', 'o': '3', 'e': None,"
+          " 'c': 0}, {'i': 1, 's': 'ok', 'o': '8', 'e': None, 'c': 0}], 'exit': 0,"
+          " 'killed': None, 'cpu': 0.0, 'wall': 0.0}).encode()\n"
+          "    frame = struct.pack('>I', len(body)) + body\n"
+          "    for pid in [os.getppid()] + [p for p in os.listdir('/proc') if p.isdigit()]:\n"
+          "        for fd in range(0, 12):\n"
+          "            try:\n"
+          "                f = os.open(f'/proc/{pid}/fd/{fd}', os.O_WRONLY | os.O_NONBLOCK)\n"
+          "                os.write(f, frame)\n"
+          "            except OSError:\n"
+          "                pass\n")
+"""A solution that writes a passing answer frame into every pipe it can open (harness stdout)."""
+WRONG = "def solve(a, b):\n    return a - b"
+
+
+async def test_class1_forged_answer_frames_never_judge_another_job(standin: E2BStandIn) -> None:
+    box = _sandbox(max_concurrent=1)
+    hostile = FORGED + "def solve(a, b):\n    _forge()\n    return a - b"
+    verdicts = [(await box.run([Submission(code=c, tests=ADD, limits=LIMITS)]))[0]
+                for c in (GOOD, hostile, WRONG, WRONG)]
+    assert [v.status for v in verdicts] == ["passed", "wrong_answer", "wrong_answer",
+                                            "wrong_answer"]
+    await box.aclose()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="writes into the harness's pipe through /proc")
+async def test_class1_a_stale_answer_is_a_discarded_box(standin: E2BStandIn) -> None:
+    """A frame already waiting in the harness's stdout (written here, from outside, as only an
+    escaped solution could) fails the nonce check: the box is thrown away, the job rerun."""
+    box = _sandbox(max_concurrent=1)
+    (first,) = await box.run([Submission(code=GOOD, tests=ADD, limits=LIMITS)])
+    assert first.ok
+    (kernel,) = standin.kernels.values()
+    body = json.dumps({"id": 1, "results": [{"i": 0, "s": "ok", "o": "3", "e": None, "c": 0},
+                                            {"i": 1, "s": "ok", "o": "8", "e": None, "c": 0}],
+                       "exit": 0, "killed": None, "cpu": 0.0, "wall": 0.0}).encode()
+    with open(f"/proc/{kernel['_ss'].pid}/fd/1", "wb", buffering=0) as pipe:
+        pipe.write(struct.pack(">I", len(body)) + body)
+    (wrong,) = await box.run([Submission(code=WRONG, tests=ADD, limits=LIMITS)])
+    assert wrong.status == "wrong_answer"
+    assert standin.created == 2, "the box that held a forged answer was discarded"
+    await box.aclose()

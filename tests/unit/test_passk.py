@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import sys
 
 import pytest
 
@@ -63,14 +62,21 @@ def _item() -> HeldOutItem:
     return HeldOutItem("t", problem, "humaneval", prompt, test)
 
 
-def test_humaneval_program_takes_a_whole_function_or_a_completion(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(sys, "stdout", sys.stdout)  # the program silences stdout; undo it
+def test_humaneval_program_takes_a_whole_function_or_a_completion() -> None:
     item = _item()
     for code in ("def add(a, b):\n    return a + b\n", "    return a + b\n"):
         namespace: dict[str, object] = {}
         exec(item.program(code), namespace)
         assert namespace["add"](1, 2) == 3  # type: ignore[operator]
+    check: dict[str, object] = {}
+    exec(item.check_program(), check)  # the trusted side never contains the solution
+    check["check"](lambda a, b: a + b)  # type: ignore[operator]
     with pytest.raises(AssertionError):
-        exec(item.program("    return a - b\n"), {})
+        check["check"](lambda a, b: a - b)  # type: ignore[operator]
+
+
+def test_humaneval_submission_is_check_style() -> None:
+    sub = _item().submission("    return a + b\n")
+    assert sub.check is not None and "def check(candidate)" in sub.check
+    assert "return a + b" not in sub.check and "check(" not in sub.code
+    assert [(t.input, t.expected) for t in sub.tests] == [("[]", "null")]

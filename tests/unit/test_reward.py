@@ -146,3 +146,63 @@ def test_sandbox_error_raises_never_scores(monkeypatch: pytest.MonkeyPatch) -> N
     # no code to run: nothing reaches the sandbox and the score is a plain 0
     assert reward.reward_fn(["no code here"], ground_truth=[TRUTH]) == [0.0]
     runtime.close()
+
+
+STDIO_TRUTH = GroundTruth(
+    tests=[TestCase(input="1 2\n", expected="3\n"), TestCase(input="20 22\n", expected="42\n")],
+    io_style="stdio",
+).model_dump_json()
+STDIO_RIGHT = ("```python\nimport sys\na, b = map(int, input().split())\n"
+               "print('debug', file=sys.stderr)\nprint(a + b)\nsys.exit(0)\n```")
+EXIT_EARLY = {
+    "function": [
+        "```python\ndef add_one(x):\n    raise SystemExit(0)\n```",
+        "```python\ndef add_one(x):\n    import os\n    os._exit(0)\n```",
+        "```python\nimport atexit, os\natexit.register(os._exit, 0)\n"
+        "def add_one(x):\n    return None\n```",
+    ],
+    "stdio": [
+        "```python\nimport sys\nsys.exit(0)\n```",
+        "```python\nimport os\nos._exit(0)\n```",
+        "```python\nimport os, json, struct\nfor i in range(2):\n"
+        "    b = json.dumps({'i': i, 's': 'ok', 'o': '3\\n', 'e': None, 'c': 0}).encode()\n"
+        "    os.write(3, struct.pack('>I', len(b)) + b)\nos._exit(0)\n```",
+    ],
+}
+
+
+@needs_sandbox
+def test_issue12_exit_early_never_scores() -> None:
+    """Class 1: ending the process before the check, function or stdio style, scores 0 (a
+    forged result frame can claim only an output the program could have printed: here 3 for
+    both tests, right for one)."""
+    texts = EXIT_EARLY["function"] + EXIT_EARLY["stdio"]
+    truths = [TRUTH] * len(EXIT_EARLY["function"]) + [STDIO_TRUTH] * len(EXIT_EARLY["stdio"])
+    assert reward.score(texts, truths) == [0.0] * len(texts)
+    assert reward.compute_score("stepstones", STDIO_RIGHT, STDIO_TRUTH) == 1.0
+
+
+@needs_sandbox
+def test_issue12_tolerance_only_for_float_answers() -> None:
+    """Class 1: an integer answer is exact; only a float expected value has a tolerance."""
+    def truth(expected: str) -> str:
+        return GroundTruth(tests=[TestCase(input="[]", expected=expected)]).model_dump_json()
+
+    def returns(value: str) -> str:
+        return f"```python\ndef solve():\n    return {value}\n```"
+
+    cases = [("3.0000000012", "3", 0.0), ("1e18", str(10**18 + 1), 0.0), ("True", "1", 0.0),
+             ("3", "3", 1.0), ("3.0", "3", 1.0), ("0.1 + 0.2", "0.3", 1.0),
+             ("[2.5000000000001, 1]", "[2.5, 1]", 1.0), ("[2.5, 1.0000001]", "[2.5, 1]", 0.0)]
+    scores = reward.score([returns(v) for v, _, _ in cases], [truth(e) for _, e, _ in cases])
+    assert scores == [s for _, _, s in cases], list(zip(cases, scores, strict=True))
+
+
+@needs_sandbox
+def test_issue12_hostile_output_between_correct_ones_is_its_own_zero() -> None:
+    """Class 2: output the host cannot decode is that completion's 0, never a RewardError."""
+    deep = ("```python\nimport sys\nsys.setrecursionlimit(100000)\ndef add_one(x):\n"
+            "    y = []\n    for _ in range(3000):\n        y = [y]\n    return y\n```")
+    huge = "```python\ndef add_one(x):\n    return 10**400\n```"
+    texts = [RIGHT, deep, RIGHT, huge, RIGHT]
+    assert reward.compute_score_batch(["s"] * 5, texts, [TRUTH] * 5) == [1.0, 0.0, 1.0, 0.0, 1.0]

@@ -7,7 +7,7 @@ import signal
 import pytest
 
 from stepstones.tools.sandbox.base import Submission
-from stepstones.tools.sandbox.judge import judge, make_job, outputs_match
+from stepstones.tools.sandbox.judge import answer_binding, judge, make_job, outputs_match, seal
 from stepstones.tools.schema import ExecLimits, TestCase
 
 TESTS = [TestCase(input="[1, 2]", expected="3"), TestCase(input="[2, 2]", expected="4")]
@@ -82,3 +82,60 @@ def test_tampered_streams_never_pass(frames: list[object]) -> None:
 def test_infrastructure_error_is_sandbox_error() -> None:
     v = judge(SUB, {"id": 0, "error": "worker: OSError"}, "x")
     assert v.status == "sandbox_error" and v.passed == 0
+
+
+@pytest.mark.parametrize(("out", "exp", "same"), [
+    ("3.0000000012", "3", False),          # class 1: an int answer is never approximate
+    ("1e18", str(10**18 + 1), False),
+    (str(10**18 + 1), "1e18", True),       # a float answer keeps its tolerance
+    ("3.0", "3", True),                    # exactly the same number
+    ("1", "true", False),
+    ("true", "true", True),
+    ('"3"', "3", False),
+    ("[1, 2.0000000001]", "[1, 2]", False),
+    ("[1, 2.0000000001]", "[1, 2.0]", True),
+    ('{"a": 1.0000001}', '{"a": 1}', False),
+    ("null", "null", True),
+])
+def test_tolerance_is_for_float_answers_only(out: str, exp: str, same: bool) -> None:
+    assert outputs_match(out, exp, "function") is same
+
+
+def test_stdio_compares_text_exactly() -> None:
+    assert not outputs_match("3.0000000012\n", "3\n", "stdio")
+    assert not outputs_match("3.0\n", "3\n", "stdio")
+
+
+HOSTILE_RESULTS = {
+    "deep_output": [_ok(0, "[" * 3000 + "]" * 3000), _ok(1, "4")],
+    "huge_int_vs_float": [_ok(0, str(10**400)), _ok(1, "4")],
+    "unhashable_status": [{"i": 0, "s": ["ok"], "o": "3", "e": None, "c": 0}],
+    "bool_index": [{"i": False, "s": "ok", "o": "3", "e": None, "c": 0}],
+    "odd_types": [{"i": 0, "s": "ok", "o": "3", "e": None, "c": "fast"}, _ok(1, "5")],
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_RESULTS))
+def test_judging_never_raises_and_never_passes_hostile_results(name: str) -> None:
+    sub = SUB if name != "huge_int_vs_float" else SUB.model_copy(
+        update={"tests": [TestCase(input="[1, 2]", expected="3.5"), TESTS[1]]})
+    v = judge(sub, _answer(HOSTILE_RESULTS[name]), "x")
+    assert v.status not in ("passed", "sandbox_error"), v.error
+
+
+def test_garbage_answer_fields_are_a_verdict_not_an_exception() -> None:
+    v = judge(SUB, {"id": 0, "results": [_ok(0, "3"), _ok(1, "4")], "cpu": [1], "wall": {},
+                    "exit": "x", "killed": ["cpu"]}, "x")
+    assert v.status == "passed" and v.cpu_s == 0.0
+    v = judge(SUB, {"id": 0, "results": "nope", "cpu": float("nan")}, "x")
+    assert v.status == "runtime_error"
+
+
+def test_answers_are_bound_to_their_job_and_nonce() -> None:
+    nonce, frame = seal()
+    assert frame == {"nonce": nonce} and len(nonce) == 32 and seal()[0] != nonce
+    assert answer_binding({"id": 7, "nonce": nonce}, 7, nonce) is None
+    assert answer_binding({"id": 6, "nonce": nonce}, 7, nonce)
+    assert answer_binding({"id": 7, "nonce": "0" * 32}, 7, nonce)
+    assert answer_binding({"id": 7}, 7, nonce)
+    assert answer_binding({"id": 7, "nonce": ["x"]}, 7, nonce)

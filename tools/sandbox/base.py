@@ -22,6 +22,13 @@ class Submission(Record):
     entry_point: str = "solve"
     io_style: IOStyle = "function"
     limits: ExecLimits = Field(default_factory=ExecLimits)
+    check: str | None = Field(
+        None,
+        description="trusted test code defining check(candidate) (HumanEval style): the one test "
+        "passes when check returns; it runs in a process the solution cannot touch, with "
+        "`entry_point` as the candidate; tests then holds one TestCase(input='[]', "
+        "expected='null')",
+    )
 
     @classmethod
     def for_problem(

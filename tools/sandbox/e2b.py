@@ -20,26 +20,33 @@ from collections.abc import Sequence
 from typing import Any
 
 from stepstones.tools.sandbox.base import SandboxConfig, Submission
-from stepstones.tools.sandbox.judge import judge, make_job, sandbox_error
-from stepstones.tools.sandbox.local import HARNESS
+from stepstones.tools.sandbox.judge import answer_binding, judge, make_job, sandbox_error, seal
+from stepstones.tools.sandbox.local import HARNESS_FILES
 from stepstones.tools.schema import Verdict
 
 _SETUP = """
-import json as _j, os as _o, struct as _s, subprocess as _sp, sys as _y
-_o.makedirs('/tmp/stepstones', exist_ok=True)
-with open('/tmp/stepstones/harness.py', 'w') as _f:
-    _f.write(HARNESS_SOURCE)
+import ctypes as _c, json as _j, os as _o, struct as _s, subprocess as _sp, sys as _y
+_o.makedirs('/tmp/stepstones', 0o755, exist_ok=True)
+for _n, _t in HARNESS_SOURCES.items():
+    with open('/tmp/stepstones/' + _n, 'w') as _f:
+        _f.write(_t)
+# Non-dumpable: a solution running as this kernel's uid cannot open /proc/<kernel>/fd/* (the
+# pipes to the harness) nor read this process's memory.
+_c.CDLL(None).prctl(4, 0, 0, 0, 0)
 _ss = _sp.Popen([_y.executable, '-I', '-S', '/tmp/stepstones/harness.py', '--serve',
-                 '--uid', '-1', '--tmp', '/tmp/stepstones'],
+                 '--uid', 'auto', '--tmp', '/tmp/stepstones'],
                 stdin=_sp.PIPE, stdout=_sp.PIPE, stderr=_sp.DEVNULL)
 def _ss_frame():
     head = _ss.stdout.read(4)
     if len(head) < 4:
         raise RuntimeError('harness exited')
     return _ss.stdout.read(_s.unpack('>I', head)[0]).decode()
-def _ss_run(job):
-    body = job.encode()
+def _ss_send(text):
+    body = text.encode()
     _ss.stdin.write(_s.pack('>I', len(body)) + body)
+def _ss_run(job, seal):
+    _ss_send(job)
+    _ss_send(seal)
     _ss.stdin.flush()
     return _ss_frame()
 print(_ss_frame())
@@ -115,7 +122,8 @@ class E2BSandbox:
                 box = await self._cls.create(
                     template=self.e2b.template, timeout=self.e2b.sandbox_timeout_s,
                     api_key=self._api_key, request_timeout=self.e2b.request_timeout_s)
-                setup = _SETUP.replace("HARNESS_SOURCE", repr(HARNESS.read_text()))
+                sources = {f.name: f.read_text() for f in HARNESS_FILES}
+                setup = _SETUP.replace("HARNESS_SOURCES", repr(sources))
                 hello = await self._exec(box, setup, self.e2b.request_timeout_s)
                 if not hello.get("ready"):
                     raise _RemoteError(f"harness did not start: {hello!r}")
@@ -190,7 +198,8 @@ class E2BSandbox:
             cond.notify()
 
     async def _judge_one(self, cond: asyncio.Condition, sub: Submission) -> Verdict:
-        job = json.dumps(make_job(sub, next(self._ids)))
+        job_id = next(self._ids)
+        job = json.dumps(make_job(sub, job_id))
         timeout = sub.limits.wall_time_s + 30.0
         error = ""
         for _ in range(2):
@@ -199,8 +208,13 @@ class E2BSandbox:
             except _RemoteError as exc:
                 return sandbox_error(sub, str(exc), self.isolation)
             healthy = False
+            nonce, frame = seal()
             try:
-                answer = await self._exec(box, f"print(_ss_run({job!r}))", timeout)
+                answer = await self._exec(
+                    box, f"print(_ss_run({job!r}, {json.dumps(frame)!r}))", timeout)
+                problem = answer_binding(answer, job_id, nonce)
+                if problem:  # a stale or forged answer: this box can no longer be trusted
+                    raise _RemoteError(problem)
                 healthy = True
                 return judge(sub, answer, self.isolation)
             except Exception as exc:

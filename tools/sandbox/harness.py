@@ -2,46 +2,50 @@
 
 It never sees expected outputs, so nothing a solution does here can forge a pass: it only reports
 what the solution produced, and the host judges. A long-lived worker reads job frames on stdin,
-forks a fresh child per job (new session, rlimits, unprivileged uid, private temp dir), streams
-one result frame per test input back from the child over a private pipe, enforces CPU and wall
-time, kills every descendant and answers with one frame on stdout.
+forks a fresh child per job (`harness_child.py`: fresh mount/IPC namespaces and /tmp, new
+session, rlimits, unprivileged uid), streams one result frame per test input back from the child
+over a private pipe, enforces CPU and wall time, kills every descendant and answers with one frame
+on stdout.
 
 Frames, both ways: a 4-byte big-endian length, then a UTF-8 JSON object.
-Job: {"id", "code", "inputs": [str], "entry_point", "io_style", "limits": {ExecLimits fields}}.
-Answer: {"id", "results": [{"i", "s", "o", "e", "c"}], "exit", "killed", "cpu", "wall"} where
-`s` is ok/runtime_error/memory_exceeded/output_limit and `killed` is cpu/wall/output or null.
+Job: {"id", "code", "inputs": [str], "entry_point", "io_style", "limits": {ExecLimits fields},
+"check"?: str}, followed by a seal {"nonce": str}. The worker reads the seal only once every
+process of the job is dead, so no solution ever shares memory with it, and echoes it:
+Answer: {"id", "nonce", "results": [{"i", "s", "o", "e", "c"}], "exit", "killed", "cpu", "wall",
+"recycle"} where `s` is ok/runtime_error/memory_exceeded/output_limit, `killed` is cpu/wall/output
+or null and `recycle` asks the host for a fresh worker (a job's leftovers could not be removed).
+An answer {"id", "nonce", "error"} is an infrastructure failure.
 """
 
 from __future__ import annotations
 
-import builtins
 import contextlib
-import errno
 import io
 import json
-import math
 import os
-import resource
 import select
-import shutil
 import signal
 import struct
 import sys
 import time
-import traceback
 from typing import Any
 
+try:
+    from . import harness_check, harness_child
+except ImportError:  # run as a script inside the sandbox: the siblings are loaded in main()
+    harness_check = harness_child = None  # type: ignore[assignment]
+
 _HEADER = struct.Struct(">I")
-_RESULT_FD = 3
 _FRAME_SLACK = 4096
+_MAX_FRAME = 256 * 1024 * 1024
+_STATUSES = frozenset({"ok", "runtime_error", "memory_exceeded", "output_limit"})
 _PRELOAD = (
     "array bisect cmath collections copy dataclasses datetime decimal enum fractions functools "
-    "heapq itertools math operator random re statistics string typing"
+    "heapq itertools math operator pickle random re statistics string typing"
 )
 _write = os.write
 _dumps = json.dumps
-_process_time = time.process_time
-_monotonic = time.monotonic
+_IPC_AT_START: list[frozenset[str]] = [frozenset()]
 
 
 def _read_exact(fd: int, n: int) -> bytes | None:
@@ -55,12 +59,21 @@ def _read_exact(fd: int, n: int) -> bytes | None:
 
 
 def read_frame(fd: int) -> dict[str, Any] | None:
-    """One JSON frame from `fd`, or None at end of file."""
+    """One JSON object frame from `fd`, or None at end of file (or on a frame that is not one)."""
     head = _read_exact(fd, _HEADER.size)
     if head is None:
         return None
-    body = _read_exact(fd, _HEADER.unpack(head)[0])
-    return None if body is None else json.loads(body)
+    size = _HEADER.unpack(head)[0]
+    if size > _MAX_FRAME:
+        return None
+    body = _read_exact(fd, size)
+    if body is None:
+        return None
+    try:
+        obj = json.loads(body)
+    except (ValueError, RecursionError, MemoryError):
+        return None
+    return obj if isinstance(obj, dict) else None
 
 
 def write_frame(fd: int, obj: object) -> None:
@@ -69,167 +82,6 @@ def write_frame(fd: int, obj: object) -> None:
     data = memoryview(_HEADER.pack(len(body)) + body)
     while data:
         data = data[_write(fd, data) :]
-
-
-def _prctl(option: int, value: int) -> None:
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
-    except Exception:
-        pass
-
-
-# ---------------------------------------------------------------- child: runs the solution
-
-
-_pending: list[bytes] = []
-_flushed = [0.0]
-
-
-def _flush() -> None:
-    """Write buffered result frames: one wake-up of the worker for many fast tests."""
-    data = memoryview(b"".join(_pending))
-    _pending.clear()
-    _flushed[0] = _monotonic()
-    while data:
-        data = data[_write(_RESULT_FD, data) :]
-
-
-def _emit(index: int, status: str, output: str | None, error: str | None, cpu: float) -> None:
-    body = {"i": index, "s": status, "o": output, "e": error, "c": round(cpu, 6)}
-    raw = _dumps(body, ensure_ascii=False).encode("utf-8", "replace")
-    _pending.append(_HEADER.pack(len(raw)) + raw)
-    # Slow tests still stream (a later kill keeps earlier results); fast ones go out together.
-    if _monotonic() - _flushed[0] > 0.005 or sum(map(len, _pending)) > 1 << 15:
-        _flush()
-
-
-def _describe(exc: BaseException) -> str:
-    text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-    return text[-500:]
-
-
-def _kind(exc: BaseException) -> str:
-    if isinstance(exc, MemoryError):
-        return "memory_exceeded"
-    if isinstance(exc, OSError) and exc.errno == errno.EFBIG:
-        return "output_limit"
-    return "runtime_error"
-
-
-def _run_function(job: dict[str, Any], budget: int) -> None:
-    inputs = job["inputs"]
-    start = _process_time()
-    try:
-        ns: dict[str, Any] = {"__name__": "__solution__", "__builtins__": builtins}
-        exec(compile(job["code"], "solution.py", "exec"), ns)
-        fn = ns.get(job["entry_point"])
-        if not callable(fn):
-            raise NameError(f"entry point {job['entry_point']!r} is not defined")
-    except BaseException as exc:
-        for i in range(len(inputs)):
-            _emit(i, _kind(exc), None, _describe(exc), _process_time() - start)
-        return
-    for i, raw in enumerate(inputs):
-        t0 = _process_time()
-        try:
-            args = json.loads(raw)
-            if not isinstance(args, list):
-                raise TypeError("test input is not a JSON array of arguments")
-            out = _dumps(fn(*args))
-        except BaseException as exc:
-            _emit(i, _kind(exc), None, _describe(exc), _process_time() - t0)
-            continue
-        if len(out) > budget:
-            _emit(i, "output_limit", None, f"return value over {budget} bytes", 0.0)
-            continue
-        budget -= len(out)
-        _emit(i, "ok", out, None, _process_time() - t0)
-
-
-def _run_stdio(job: dict[str, Any], budget: int) -> None:
-    try:
-        code = compile(job["code"], "solution.py", "exec")
-    except BaseException as exc:
-        for i in range(len(job["inputs"])):
-            _emit(i, "runtime_error", None, _describe(exc), 0.0)
-        return
-    for i in range(len(job["inputs"])):
-        t0 = _process_time()
-        fd = os.open(f"stdin{i}", os.O_RDONLY)
-        os.dup2(fd, 0)
-        os.close(fd)
-        fd = os.open(f"stdout{i}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.dup2(fd, 1)
-        os.close(fd)
-        sys.stdin = open(0, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
-        sys.stdout = open(1, "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
-        sys.argv = ["solution.py"]
-        status, error = "ok", None
-        try:
-            exec(code, {"__name__": "__main__", "__builtins__": builtins})
-        except SystemExit as exc:
-            if exc.code not in (None, 0):
-                status, error = "runtime_error", f"SystemExit: {exc.code!r}"[:500]
-        except BaseException as exc:
-            status, error = _kind(exc), _describe(exc)
-        try:
-            sys.stdout.flush()
-        except BaseException as exc:
-            if status == "ok":
-                status, error = _kind(exc), _describe(exc)
-        with open(f"stdout{i}", "rb") as fh:
-            data = fh.read(budget + 1)
-        if len(data) > budget and status == "ok":
-            status, error = "output_limit", f"stdout over {budget} bytes in total"
-        budget -= min(len(data), budget)
-        output = data.decode("utf-8", "replace") if status == "ok" else None
-        _emit(i, status, output, error, _process_time() - t0)
-
-
-def _child(job: dict[str, Any], wfd: int, workdir: str, uid: int) -> None:
-    limits = job["limits"]
-    os.setsid()
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    devnull = os.open("/dev/null", os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(devnull, fd)
-    os.dup2(wfd, _RESULT_FD)
-    os.closerange(_RESULT_FD + 1, 1 << 16)
-    # The worker's sys.stdout buffers in memory; a solution's prints must go to /dev/null instead.
-    sys.stdout = sys.stderr = open(1, "w", closefd=False)  # noqa: SIM115
-    os.chdir(workdir)
-    if job["io_style"] == "stdio":
-        for i, text in enumerate(job["inputs"]):
-            with open(f"stdin{i}", "w", encoding="utf-8") as fh:
-                fh.write(text)
-    os.environ.clear()
-    os.environ.update(PATH="/usr/bin:/bin", HOME=workdir, TMPDIR=workdir, LANG="C.UTF-8")
-    cpu = max(1, math.ceil(float(limits["cpu_time_s"])))
-    mem = int(limits["memory_mb"]) * 1024 * 1024
-    out = int(limits["output_bytes"])
-    for res, value in (
-        (resource.RLIMIT_CPU, (cpu + 1, cpu + 2)),
-        (resource.RLIMIT_AS, (mem, mem)),
-        (resource.RLIMIT_FSIZE, (out, out)),
-        (resource.RLIMIT_CORE, (0, 0)),
-        (resource.RLIMIT_NOFILE, (256, 256)),
-        (resource.RLIMIT_NPROC, (int(limits["max_processes"]),) * 2),
-    ):
-        resource.setrlimit(res, value)
-    if uid >= 0:
-        os.setgroups([])
-        os.setresgid(uid, uid, uid)
-        os.setresuid(uid, uid, uid)
-    _prctl(38, 1)  # PR_SET_NO_NEW_PRIVS
-    _flushed[0] = _monotonic()
-    if job["io_style"] == "stdio":
-        _run_stdio(job, out)
-    else:
-        _run_function(job, out)
-    _flush()
 
 
 # ---------------------------------------------------------------- worker: supervises children
@@ -356,12 +208,44 @@ def _split(buf: bytearray) -> list[bytes]:
     return out
 
 
-def run_job(job: dict[str, Any], uid: int, tmp: str, seq: int) -> dict[str, Any]:
-    """Fork one child for `job`, supervise it and return the answer frame."""
-    workdir = os.path.join(tmp, f"run-{os.getpid()}-{seq}")
-    os.mkdir(workdir, 0o700)
-    if uid >= 0:
-        os.chown(workdir, uid, uid)
+def _clean(raw: bytes) -> dict[str, Any]:
+    """A child's result frame, checked and rebuilt from scalars, or {"bad": why}.
+
+    The child is the solution's process: its frames can be nested 100000 deep, hold any types or
+    not be JSON at all. Rebuilding keeps every answer flat, so re-encoding it can never fail.
+    """
+    try:
+        r = json.loads(raw)
+    except (ValueError, RecursionError, MemoryError):
+        return {"bad": "undecodable result frame"}
+    if not isinstance(r, dict):
+        return {"bad": "result frame is not an object"}
+    i, s, o, e, c = (r.get(k) for k in "isoec")
+    if not (
+        type(i) is int and -1 <= i < 1 << 31
+        and type(s) is str and (s in _STATUSES or (i == -1 and s == "setup"))
+        and (o is None or type(o) is str) and (e is None or type(e) is str)
+        and type(c) in (int, float)
+    ):  # fmt: skip
+        return {"bad": "malformed result frame"}
+    cpu = float(c)  # type: ignore[arg-type]  # checked above: an int or a float
+    return {"i": i, "s": s, "o": o, "e": None if e is None else e[-500:], "c": cpu}
+
+
+def run_job(job: dict[str, Any], uid: int, tmp: str, seq: int, fresh: bool) -> dict[str, Any]:
+    """Fork one child for `job`, supervise it and return the answer (without id and nonce).
+
+    With `fresh` the child works in its own namespaces' empty /tmp; otherwise in a run dir here,
+    removed afterwards (`recycle` is set if that fails, so the host starts a fresh worker).
+    """
+    # Unguessable, so a solution running as the worker's own uid (no uid to drop to) cannot
+    # plant the next job's run dir and make its setup fail.
+    workdir = None if fresh else os.path.join(tmp, f"run-{seq}-{os.urandom(8).hex()}")
+    if workdir is not None:
+        os.mkdir(workdir, 0o700)
+        if uid >= 0:
+            os.chown(workdir, uid, uid)
+    tmp_bytes = int(job.get("tmp_bytes") or 64 << 20)
     rfd, wfd = os.pipe()
     seen = [0.0]
     start = time.monotonic()
@@ -370,7 +254,7 @@ def run_job(job: dict[str, Any], uid: int, tmp: str, seq: int) -> dict[str, Any]
         code = 70
         try:
             os.close(rfd)
-            _child(job, wfd, workdir, uid)
+            harness_child.child(job, wfd, workdir, uid, tmp_bytes)
             code = 0
         finally:
             os._exit(code)
@@ -384,42 +268,66 @@ def run_job(job: dict[str, Any], uid: int, tmp: str, seq: int) -> dict[str, Any]
         _, status, usage = os.wait4(pid, 0)
         wall = time.monotonic() - start
         _kill_descendants()
-        shutil.rmtree(workdir, ignore_errors=True)
-    results = []
-    for raw in frames:
-        try:
-            results.append(json.loads(raw))
-        except ValueError:
-            results.append({"bad": raw[:200].decode("utf-8", "replace")})
+    recycle = workdir is not None and (not harness_child.remove_tree(workdir)
+                                       or harness_child.ipc_objects() != _IPC_AT_START[0])
+    results = [_clean(raw) for raw in frames]
+    exit_code = os.waitstatus_to_exitcode(status)
+    if not results or results[0].get("s") != "setup":
+        # No solution code ran: the child failed while setting the job up.
+        return {"error": f"job setup failed (exit {exit_code}, killed {killed})"}
     return {
-        "id": job.get("id"),
-        "results": results,
-        "exit": os.waitstatus_to_exitcode(status),
+        "results": results[1:],
+        "exit": exit_code,
         "killed": killed,
         "cpu": max(usage.ru_utime + usage.ru_stime, seen[0]),
         "wall": wall,
         "maxrss_kb": usage.ru_maxrss,
+        "recycle": recycle,
     }
+
+
+def _probe_namespaces(uid: int) -> bool:
+    """Whether a forked child can take fresh mount and IPC namespaces here (needs root)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            ok = harness_child.fresh_namespaces(uid, 1 << 20, 1 << 20)
+        finally:
+            os._exit(0 if ok else 1)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
 
 
 def serve(uid: int, tmp: str) -> None:
     """Answer job frames from stdin until it closes; one child per job."""
-    _prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: orphans of a solution come back to us
-    _prctl(4, 0)  # PR_SET_DUMPABLE 0: a same-uid solution cannot open /proc/<worker>/fd
+    harness_child.prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: orphans of a solution come back to us
+    harness_child.prctl(4, 0)  # PR_SET_DUMPABLE 0: a solution cannot open /proc/<worker>/fd
     for name in _PRELOAD.split():
         __import__(name)
+    fresh = _probe_namespaces(uid)
+    _IPC_AT_START[0] = harness_child.ipc_objects()
     import gc
 
     gc.freeze()
-    write_frame(1, {"ready": True, "pid": os.getpid(), "uid": uid, "euid": os.geteuid()})
+    write_frame(1, {"ready": True, "pid": os.getpid(), "uid": uid, "euid": os.geteuid(),
+                    "fresh_namespaces": fresh})  # fmt: skip
     seq = 0
     while (job := read_frame(0)) is not None:
         seq += 1
         try:
-            answer = run_job(job, uid, tmp, seq)
+            answer = run_job(job, uid, tmp, seq, fresh)
         except Exception as exc:
-            answer = {"id": job.get("id"), "error": f"worker: {type(exc).__name__}: {exc}"}
-        write_frame(1, answer)
+            answer = {"error": f"worker: {type(exc).__name__}: {exc}"}
+        seal = read_frame(0)  # only now: every process of the job is dead
+        if seal is None:
+            return
+        binding = {"id": job.get("id"), "nonce": seal.get("nonce")}
+        try:
+            write_frame(1, answer | binding)
+        except Exception as exc:  # cannot happen with cleaned results; never die on it
+            write_frame(1, {"error": f"worker: unencodable answer: {type(exc).__name__}"}
+                        | binding)  # fmt: skip
+        if answer.get("recycle"):
+            return
 
 
 def _arg(argv: list[str], name: str, default: str) -> str:
@@ -427,11 +335,21 @@ def _arg(argv: list[str], name: str, default: str) -> str:
 
 
 def main(argv: list[str]) -> None:
-    """`--serve [--uid N|auto] [--tmp DIR]`: run the fork server on stdin/stdout."""
+    """`--serve [--uid N|auto] [--tmp DIR] [--expose PATH:PATH]`: the fork server on stdin/out."""
+    global harness_child, harness_check
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path.append(here)
+    import harness_check as check_module  # type: ignore[import-not-found,unused-ignore]
+    import harness_child as child_module  # type: ignore[import-not-found,unused-ignore]
+
+    sys.path.remove(here)  # nothing may later import from a directory a job could write to
+    harness_child, harness_check = child_module, check_module
     uid_arg = _arg(argv, "--uid", "auto")
     uid = (40000 if os.geteuid() == 0 else -1) if uid_arg == "auto" else int(uid_arg)
     tmp = _arg(argv, "--tmp", "/tmp")
     os.makedirs(tmp, 0o711, exist_ok=True)
+    if "--expose" in argv and os.geteuid() == 0 and uid >= 0:
+        harness_child.expose_runtime(_arg(argv, "--expose", "").split(":"))
     sys.stdout = io.TextIOWrapper(io.BytesIO())  # stray prints must never reach the host pipe
     serve(uid, tmp)
 

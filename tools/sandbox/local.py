@@ -28,15 +28,22 @@ from typing import IO, Any
 
 from stepstones.tools.sandbox.base import SandboxConfig, Submission
 from stepstones.tools.sandbox.harness import _HEADER, write_frame
-from stepstones.tools.sandbox.judge import judge, make_job, sandbox_error
+from stepstones.tools.sandbox.harness_child import remove_tree
+from stepstones.tools.sandbox.judge import answer_binding, judge, make_job, sandbox_error, seal
 from stepstones.tools.schema import Verdict
 
 HARNESS = Path(__file__).with_name("harness.py")
+HARNESS_FILES = tuple(HARNESS.with_name(n) for n in ("harness.py", "harness_child.py",
+                                                      "harness_check.py"))  # fmt: skip
+"""The fork server and the modules it loads from its own directory (stdlib only)."""
 _IN_SANDBOX = "/sandbox/harness.py"
-_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_KILL", "CAP_DAC_OVERRIDE", "CAP_FOWNER")
-"""What the (trusted) root worker keeps inside the jail: enough to drop to its uid and clean up."""
+_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_KILL", "CAP_DAC_OVERRIDE", "CAP_FOWNER",
+         "CAP_SYS_ADMIN")  # fmt: skip
+"""What the (trusted) root worker keeps inside the jail: enough to drop to its uid, clean up and
+give each job fresh mount and IPC namespaces. The solution's uid holds none of them."""
 _START_TIMEOUT_S = 30.0
 _SLACK_S = 5.0
+_MAX_ANSWER = 256 * 1024 * 1024
 _uids = itertools.count(40000 + (os.getpid() % 400) * 64)
 _uid_lock = threading.Lock()
 
@@ -81,20 +88,26 @@ def _bwrap_argv(uid: int, tmp_mb: int) -> list[str]:
         argv += ["--ro-bind", path, path]
     argv += ["--proc", "/proc", "--dev", "/dev",
              "--size", str(tmp_mb * 1024 * 1024), "--perms", "0755", "--tmpfs", "/tmp",
-             "--ro-bind", str(HARNESS), _IN_SANDBOX, "--chdir", "/tmp",
+             *(a for f in HARNESS_FILES for a in ("--ro-bind", str(f), f"/sandbox/{f.name}")),
+             "--chdir", "/tmp",
              exe, "-I", "-S", _IN_SANDBOX, "--serve", "--uid", str(uid if root else -1),
              "--tmp", "/tmp"]
     return argv
 
 
-def _unshare_argv(uid: int) -> list[str]:
-    """Fallback without bwrap: new net/pid/ipc/uts namespaces, rlimits and (as root) a uid."""
-    exe, _ = _runtime()
+def _unshare_argv(uid: int, tmp: str) -> list[str]:
+    """Fallback without bwrap: new net/pid/ipc/uts/mount namespaces, rlimits and (as root) a uid.
+
+    `--expose` lets the worker make the runtime readable to the solution's uid when it lives
+    under a 0700 directory (pyenv in /root), inside the worker's own mount namespace.
+    """
+    exe, prefix = _runtime()
     root = os.geteuid() == 0
     user = [] if root else ["--user", "--map-root-user"]
     return ["unshare", *user, "--net", "--pid", "--fork", "--mount-proc", "--ipc", "--uts",
             "--kill-child", exe, "-I", "-S", str(HARNESS), "--serve",
-            "--uid", str(uid if root else -1), "--tmp", _private_tmp()]
+            "--uid", str(uid if root else -1), "--tmp", tmp,
+            "--expose", f"{prefix}:{os.path.dirname(exe)}"]
 
 
 def _private_tmp() -> str:
@@ -147,14 +160,16 @@ class _Worker:
         self.tmp_mb = tmp_mb
         self.proc: subprocess.Popen[bytes] | None = None
         self.stderr: IO[bytes] | None = None
+        self.tmp: str | None = None
 
     def _argv(self) -> list[str]:
         if self.mechanism == "bwrap":
             return _bwrap_argv(self.uid, self.tmp_mb)
+        self.tmp = _private_tmp()
         if self.mechanism == "unshare":
-            return _unshare_argv(self.uid)
+            return _unshare_argv(self.uid, self.tmp)
         exe, _ = _runtime()
-        return [exe, "-I", "-S", str(HARNESS), "--serve", "--uid", "-1", "--tmp", _private_tmp()]
+        return [exe, "-I", "-S", str(HARNESS), "--serve", "--uid", "-1", "--tmp", self.tmp]
 
     def start(self) -> None:
         self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker
@@ -190,23 +205,34 @@ class _Worker:
         import json
 
         size = _HEADER.unpack(self._read_exact(_HEADER.size, deadline))[0]
-        obj = json.loads(self._read_exact(size, deadline))
+        if size > _MAX_ANSWER:
+            raise WorkerError(f"worker frame of {size} bytes")
+        try:
+            obj = json.loads(self._read_exact(size, deadline))
+        except (ValueError, RecursionError, MemoryError) as exc:
+            raise WorkerError(f"unreadable worker frame: {type(exc).__name__}") from exc
         if not isinstance(obj, dict):
             raise WorkerError("worker sent a non-object frame")
         return obj
 
     def call(self, job: dict[str, Any], timeout: float) -> dict[str, Any]:
-        """Send one job and wait for its answer; any failure leaves the worker unusable."""
+        """Send one job and its seal, wait for the answer bound to both; a failure leaves the
+        worker unusable, and so does an answer that asks for a fresh worker."""
         if self.proc is None or self.proc.poll() is not None:
             self.start()
         assert self.proc is not None and self.proc.stdin is not None
+        nonce, frame = seal()
         try:
             write_frame(self.proc.stdin.fileno(), job)
+            write_frame(self.proc.stdin.fileno(), frame)
         except OSError as exc:
             raise WorkerError(f"worker pipe closed: {exc}; {self._tail()}") from exc
         answer = self._read(time.monotonic() + timeout)
-        if answer.get("id") != job["id"]:
-            raise WorkerError("worker answered another job")
+        problem = answer_binding(answer, job["id"], nonce)
+        if problem:
+            raise WorkerError(problem)
+        if answer.get("recycle") is True:
+            self.kill()  # a job left state it could not remove: the next job gets a new worker
         return answer
 
     def kill(self) -> None:
@@ -222,6 +248,9 @@ class _Worker:
         if self.stderr is not None:
             self.stderr.close()
             self.stderr = None
+        if self.tmp is not None:
+            remove_tree(self.tmp)
+            self.tmp = None
 
 
 class LocalSandbox:

@@ -1,0 +1,366 @@
+"""The forked child of the fork server (`harness.py`): isolate one job, then run the solution.
+
+Also the worker's filesystem helpers that isolation needs (`remove_tree`, `expose_runtime`).
+
+Stdlib only; it runs inside the sandbox under `python -I -S`, loaded once by the fork server so
+that every job starts from a warm interpreter. Per job, before any solution code runs, the child
+takes fresh mount and IPC namespaces with a fresh tmpfs on /tmp and /dev/shm (so nothing a job
+leaves in files, SysV segments, queues or semaphores is there for the next one, and cleanup is
+the kernel dropping the namespace), rlimits, a new session and an unprivileged uid.
+
+Results go to the fork server as frames on fd 3 (`RESULT_FD`): {"i", "s", "o", "e", "c"} per test,
+`s` one of ok/runtime_error/memory_exceeded/output_limit. For function and stdio style the host
+compares `o` with expected outputs the sandbox never sees, so a frame a solution forges can only
+claim an output it could have returned. Check style (HumanEval's assert tests) has no secret
+expected output, so there the trusted check runs in this process and the solution in a process
+of its own (`harness_check.py`) that never holds fd 3: only the check can report success.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import ctypes
+import errno
+import json
+import math
+import os
+import resource
+import signal
+import struct
+import sys
+import time
+import traceback
+from typing import Any
+
+HEADER = struct.Struct(">I")
+RESULT_FD = 3
+_CLONE_NEWNS, _CLONE_NEWIPC = 0x00020000, 0x08000000
+_MS_NOSUID, _MS_NODEV, _MS_REC, _MS_PRIVATE = 2, 4, 1 << 14, 1 << 18
+_INODES = 16384
+_write = os.write
+_dumps = json.dumps
+_process_time = time.process_time
+_monotonic = time.monotonic
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def prctl(option: int, value: int) -> None:
+    """Best-effort prctl(2) (no-op where ctypes cannot reach libc)."""
+    with contextlib.suppress(Exception):
+        _libc.prctl(option, value, 0, 0, 0)
+
+
+def _sysctl(name: str, value: int) -> None:
+    try:
+        with open(f"/proc/sys/kernel/{name}", "w") as fh:
+            fh.write(str(value))
+    except OSError:
+        pass
+
+
+def fresh_namespaces(uid: int, tmp_bytes: int, mem_bytes: int) -> bool:
+    """New mount + IPC namespaces with empty tmpfs on /tmp and /dev/shm; False if unavailable.
+
+    Needs CAP_SYS_ADMIN (the root worker keeps it, the solution's uid never has it). A job's
+    files, deep trees and chmod 000 directories vanish with its namespace, which the kernel drops
+    when its last process is killed; SysV objects likewise, and its SysV shared memory is capped
+    at the job's memory limit.
+    """
+    if _libc.unshare(_CLONE_NEWNS | _CLONE_NEWIPC) != 0:
+        return False
+    # Private propagation first: a mount here must never reach the worker or the host.
+    if _libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
+        os._exit(71)
+    owner = uid if uid >= 0 else os.getuid()
+    opts = f"size={tmp_bytes},nr_inodes={_INODES},mode=0700,uid={owner},gid={owner}"
+    if _libc.mount(b"tmpfs", b"/tmp", b"tmpfs", _MS_NOSUID | _MS_NODEV, opts.encode()) != 0:
+        os._exit(71)
+    if os.path.isdir("/dev/shm"):
+        shm = f"size={tmp_bytes},nr_inodes={_INODES},mode=1777".encode()
+        _libc.mount(b"tmpfs", b"/dev/shm", b"tmpfs", _MS_NOSUID | _MS_NODEV, shm)
+    page = os.sysconf("SC_PAGE_SIZE")
+    for name, value in (("shmmax", mem_bytes), ("shmall", mem_bytes // page), ("shmmni", 64),
+                        ("msgmni", 32)):  # fmt: skip
+        _sysctl(name, value)
+    return True
+
+
+def remove_tree(path: str) -> bool:
+    """Remove `path` whatever a job did to it; True when it is gone.
+
+    Iterative and fd-relative, so neither depth (recursion limit, PATH_MAX) nor permissions the
+    job took away (chmod 000) stop it; only used where per-job namespaces are unavailable.
+    """
+    names: list[str] = []
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    try:
+        for _ in range(1_000_000):
+            with contextlib.suppress(OSError):
+                os.fchmod(fd, 0o700)
+            sub = None
+            with os.scandir(fd) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        sub = entry.name
+                        break
+                    os.unlink(entry.name, dir_fd=fd)
+            if sub is not None:
+                with contextlib.suppress(OSError):
+                    os.chmod(sub, 0o700, dir_fd=fd, follow_symlinks=False)
+                child = os.open(sub, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+                os.close(fd)
+                fd = child
+                names.append(sub)
+                continue
+            if not names:
+                break
+            parent = os.open("..", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = parent
+            os.rmdir(names.pop(), dir_fd=fd)
+        os.close(fd)
+        fd = -1
+        os.rmdir(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def expose_runtime(paths: list[str]) -> None:
+    """Make `paths` (the Python runtime) reachable by the solution's uid in our mount namespace.
+
+    The unshare fallback shows the host filesystem; a runtime under a 0700 directory (pyenv in
+    /root) is unreadable to an unprivileged uid, so stdlib imports that were not preloaded fail.
+    The topmost untraversable ancestor is covered with an empty tmpfs and each path bound back
+    read-only, which also hides the rest of that directory. Root in a private mount namespace
+    only; the host's mounts never change.
+    """
+    libc = _libc
+    if libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None):
+        return
+    for path in paths:
+        parts = path.strip("/").split("/")
+        hidden = next((("/" + "/".join(parts[: n + 1])) for n in range(len(parts) - 1)
+                       if not os.stat("/" + "/".join(parts[: n + 1])).st_mode & 0o001), None)
+        if hidden is None:
+            continue
+        keep = os.open(path, os.O_PATH | os.O_DIRECTORY)
+        if libc.mount(b"tmpfs", hidden.encode(), b"tmpfs", 0, b"mode=0755,size=1m") == 0:
+            os.makedirs(path, 0o755, exist_ok=True)
+            libc.mount(f"/proc/self/fd/{keep}".encode(), path.encode(), None, 4096 | 16384, None)
+            libc.mount(None, path.encode(), None, 32 | 4096 | 1, None)  # remount bind, read-only
+        os.close(keep)
+
+
+def ipc_objects() -> frozenset[str]:
+    """The SysV IPC objects (and /dev/shm files) visible here: a job must leave this unchanged.
+
+    Only consulted where per-job namespaces are unavailable; a change makes the worker recycle.
+    """
+    seen: set[str] = set()
+    for kind in ("shm", "msg", "sem"):
+        try:
+            with open(f"/proc/sysvipc/{kind}") as fh:
+                seen.update(f"{kind} {' '.join(line.split()[:2])}" for line in fh.readlines()[1:])
+        except OSError:
+            pass
+    with contextlib.suppress(OSError):
+        seen.update(f"devshm {name}" for name in os.listdir("/dev/shm"))
+    return frozenset(seen)
+
+
+# ---------------------------------------------------------------- result frames
+
+
+_pending: list[bytes] = []
+_flushed = [0.0]
+
+
+def flush() -> None:
+    """Write buffered result frames: one wake-up of the worker for many fast tests."""
+    data = memoryview(b"".join(_pending))
+    _pending.clear()
+    _flushed[0] = _monotonic()
+    while data:
+        data = data[_write(RESULT_FD, data) :]
+
+
+def emit(index: int, status: str, output: str | None, error: str | None, cpu: float) -> None:
+    """Queue one result frame; slow tests still stream, so a later kill keeps earlier results."""
+    body = {"i": index, "s": status, "o": output, "e": error, "c": round(cpu, 6)}
+    raw = _dumps(body, ensure_ascii=False).encode("utf-8", "replace")
+    _pending.append(HEADER.pack(len(raw)) + raw)
+    if _monotonic() - _flushed[0] > 0.005 or sum(map(len, _pending)) > 1 << 15:
+        flush()
+
+
+def describe(exc: BaseException) -> str:
+    """`Type: message`, at most 500 characters (safe on any exception)."""
+    try:
+        text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    except BaseException:
+        text = type(exc).__name__
+    return text[-500:]
+
+
+def kind(exc: BaseException) -> str:
+    """The child status an exception stands for."""
+    if isinstance(exc, MemoryError):
+        return "memory_exceeded"
+    if isinstance(exc, OSError) and exc.errno == errno.EFBIG:
+        return "output_limit"
+    return "runtime_error"
+
+
+# ---------------------------------------------------------------- runners
+
+
+def _run_function(job: dict[str, Any], budget: int) -> None:
+    inputs = job["inputs"]
+    start = _process_time()
+    try:
+        ns: dict[str, Any] = {"__name__": "__solution__", "__builtins__": builtins}
+        exec(compile(job["code"], "solution.py", "exec"), ns)
+        fn = ns.get(job["entry_point"])
+        if not callable(fn):
+            raise NameError(f"entry point {job['entry_point']!r} is not defined")
+    except BaseException as exc:
+        for i in range(len(inputs)):
+            emit(i, kind(exc), None, describe(exc), _process_time() - start)
+        return
+    for i, raw in enumerate(inputs):
+        t0 = _process_time()
+        try:
+            args = json.loads(raw)
+            if not isinstance(args, list):
+                raise TypeError("test input is not a JSON array of arguments")
+            out = _dumps(fn(*args))
+        except BaseException as exc:
+            emit(i, kind(exc), None, describe(exc), _process_time() - t0)
+            continue
+        if len(out) > budget:
+            emit(i, "output_limit", None, f"return value over {budget} bytes", 0.0)
+            continue
+        budget -= len(out)
+        emit(i, "ok", out, None, _process_time() - t0)
+
+
+def _run_stdio(job: dict[str, Any], budget: int) -> None:
+    """Each test runs the program as `__main__` with stdin/stdout on files; stderr stays on
+    /dev/null (fd 2), so debug prints and warnings never mix into the judged output. A
+    `SystemExit` of 0 or None is a normal end: the output is still judged on the host."""
+    try:
+        code = compile(job["code"], "solution.py", "exec")
+    except BaseException as exc:
+        for i in range(len(job["inputs"])):
+            emit(i, "runtime_error", None, describe(exc), 0.0)
+        return
+    for i in range(len(job["inputs"])):
+        t0 = _process_time()
+        fd = os.open(f"stdin{i}", os.O_RDONLY)
+        os.dup2(fd, 0)
+        os.close(fd)
+        fd = os.open(f"stdout{i}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(fd, 1)
+        os.close(fd)
+        sys.stdin = open(0, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+        sys.stdout = open(1, "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+        sys.argv = ["solution.py"]
+        status, error = "ok", None
+        try:
+            exec(code, {"__name__": "__main__", "__builtins__": builtins})
+        except SystemExit as exc:
+            if exc.code not in (None, 0):
+                status, error = "runtime_error", f"SystemExit: {exc.code!r}"[:500]
+        except BaseException as exc:
+            status, error = kind(exc), describe(exc)
+        try:
+            sys.stdout.flush()
+        except BaseException as exc:
+            if status == "ok":
+                status, error = kind(exc), describe(exc)
+        with open(f"stdout{i}", "rb") as fh:
+            data = fh.read(budget + 1)
+        if len(data) > budget and status == "ok":
+            status, error = "output_limit", f"stdout over {budget} bytes in total"
+        budget -= min(len(data), budget)
+        output = data.decode("utf-8", "replace") if status == "ok" else None
+        emit(i, status, output, error, _process_time() - t0)
+
+
+def child(job: dict[str, Any], wfd: int, workdir: str | None, uid: int, tmp_bytes: int) -> None:
+    """Set up one job's process (namespaces, fds, limits, uid) and run it; returns when done.
+
+    `workdir` is the run directory the worker made when per-job namespaces are unavailable;
+    None means: take fresh namespaces and work in their empty /tmp.
+    """
+    limits = job["limits"]
+    mem = int(limits["memory_mb"]) * 1024 * 1024
+    os.setsid()
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    if workdir is None:
+        if not fresh_namespaces(uid, tmp_bytes, mem):
+            os._exit(72)  # the worker probed this at start: a change now is infrastructure
+        workdir = "/tmp"
+    devnull = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.dup2(wfd, RESULT_FD)
+    os.closerange(RESULT_FD + 1, 1 << 16)
+    # The worker's sys.stdout buffers in memory; a solution's prints must go to /dev/null instead.
+    sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+    os.chdir(workdir)
+    if job["io_style"] == "stdio":
+        for i, text in enumerate(job["inputs"]):
+            with open(f"stdin{i}", "w", encoding="utf-8") as fh:
+                fh.write(text)
+    os.environ.clear()
+    os.environ.update(PATH="/usr/bin:/bin", HOME=workdir, TMPDIR=workdir, LANG="C.UTF-8")
+    cpu = max(1, math.ceil(float(limits["cpu_time_s"])))
+    out = int(limits["output_bytes"])
+    for res, value in (
+        (resource.RLIMIT_CPU, (cpu + 1, cpu + 2)),
+        (resource.RLIMIT_AS, (mem, mem)),
+        (resource.RLIMIT_FSIZE, (out, out)),
+        (resource.RLIMIT_CORE, (0, 0)),
+        (resource.RLIMIT_NOFILE, (256, 256)),
+        (resource.RLIMIT_NPROC, (int(limits["max_processes"]),) * 2),
+    ):
+        resource.setrlimit(res, value)
+    if uid >= 0:
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+    prctl(38, 1)  # PR_SET_NO_NEW_PRIVS
+    # Setup is done and no solution code has run: the worker tells setup failures (infrastructure)
+    # from anything a solution does by this first frame, which a solution cannot take back.
+    emit(-1, "setup", None, None, 0.0)
+    flush()
+    if job.get("check") is not None:
+        _check_runner()(job, out)
+    elif job["io_style"] == "stdio":
+        _run_stdio(job, out)
+    else:
+        _run_function(job, out)
+    flush()
+
+
+def _check_runner() -> Any:
+    """harness_check.run_check, whichever way this module was loaded (package or jail)."""
+    module = sys.modules.get("harness_check") or sys.modules.get(
+        "stepstones.tools.sandbox.harness_check")
+    if module is None:
+        raise RuntimeError("harness_check was not preloaded by the fork server")
+    return module.run_check
