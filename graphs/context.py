@@ -19,6 +19,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from stepstones.agents.models import is_simulated
 from stepstones.graphs.bands import Band, default_bands, validate_bands
 from stepstones.graphs.presets import preset_values
+from stepstones.tools.corpus import CorpusConfig
 from stepstones.tools.sandbox.base import SandboxConfig
 from stepstones.tools.schema import Record, validation_summary
 from stepstones.tools.store import DEFAULT_BANK
@@ -42,12 +43,14 @@ class Budget(Record):
     max_seeds: int | None = Field(None, ge=1, description="seeds drawn at most")
 
 
-class SeedConfig(Record):
-    """Where seeds come from: bundled sources work offline; a JSONL path is the user's own."""
+class SeedConfig(CorpusConfig):
+    """Where seeds come from, and how windows are cut from a corpus (README, "Seed sources")."""
 
     source: str = Field(
         "stdlib",
-        description="stdlib (functions from Python's own library), puzzles (bundled), "
+        description="stdlib (functions from Python's own library), windows (25-50-line windows "
+        "of it), windows:CORPUS (a folder, .jsonl, .parquet, a saved dataset or hf:NAME), "
+        "solutions:PATH (passing solutions in a bank or a JSONL), puzzles (bundled), mixed, "
         "or a path to a JSONL file with a `text` field per line",
     )
     limit: int = Field(200, ge=1, description="seeds loaded at most")

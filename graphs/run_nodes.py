@@ -48,7 +48,8 @@ async def start_run(
     comps.scope(run_id)
     seeds: list[Seed] = state.get("seeds") or []
     if not seeds:
-        seeds = await in_thread(load_seeds, ctx.seeds.source, ctx.seeds.limit, ctx.seed)
+        seeds = await in_thread(load_seeds, ctx.seeds.source, ctx.seeds.limit, ctx.seed,
+                                 ctx.seeds)
     if ctx.budget.max_seeds is not None:
         seeds = seeds[: ctx.budget.max_seeds]
     await in_thread(comps.bank.start_run, run_id, ctx.model_dump(mode="json"))

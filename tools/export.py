@@ -9,7 +9,10 @@ One record layout for every format (jsonl, parquet, a saved `datasets.DatasetDic
 
 Nested values whose keys vary between rows (per-student pass rates, the tests) are JSON strings,
 so Arrow gives every row the same schema and a round trip returns exactly what was written.
-Problems overlapping HumanEval and in-bank near-duplicates are left out and listed in the card.
+Problems whose pass rate is outside the keep range (the paper's 0.01 <= p <= 0.97: nearly no
+or nearly every sample passes, no signal for a group-relative trainer) stay in the bank but are
+not exported unless asked; then those overlapping HumanEval and in-bank near-duplicates are left
+out. The card and export.json count each.
 Everything is written into a temporary folder beside `out` and renamed into place at the end.
 """
 
@@ -27,6 +30,7 @@ from typing import Any, Literal
 
 from stepstones.tools.decontam import BenchmarkError, BenchmarkIndex, contaminated
 from stepstones.tools.dedup import NearDupIndex, problem_text
+from stepstones.tools.export_card import dataset_card, summary
 from stepstones.tools.schedule import (
     ScheduleName,
     Step,
@@ -42,6 +46,8 @@ from stepstones.tools.task_prompt import task_messages
 Format = Literal["jsonl", "parquet", "hf"]
 FORMATS: tuple[Format, ...] = ("jsonl", "parquet", "hf")
 DATA_SOURCE = "stepstones"
+KEEP_RANGE = (0.01, 0.97)
+"""Pass rates exported by default, inclusive (arXiv 2603.24202, "Filtering")."""
 
 class ExportError(RuntimeError):
     """An export that cannot proceed; the message is one line a user can act on."""
@@ -71,9 +77,9 @@ class Exclusion:
     """A problem left out of the export, and why."""
 
     id: str
-    reason: Literal["contaminated", "duplicate"]
+    reason: Literal["out_of_range", "contaminated", "duplicate"]
     match: str
-    score: float
+    score: float | None
 
 
 @dataclass
@@ -90,6 +96,7 @@ class ExportResult:
     excluded: list[Exclusion] = field(default_factory=list)
     decontaminated: bool = True
     config: dict[str, Any] = field(default_factory=dict)
+    keep_range: tuple[float, float] | None = KEEP_RANGE
 
 
 def to_record(problem: Problem, step: Step, *, system: bool = True) -> dict[str, Any]:
@@ -163,6 +170,37 @@ def arrow_schema() -> Any:
         ("entry_point", s), ("io_style", s), ("time_limit_s", f), ("reference_solution", s),
         ("curriculum_index", i), ("stage", s),
     ])  # fmt: skip
+
+
+def parse_keep_range(text: str) -> tuple[float, float]:
+    """`LO,HI` as a pass-rate range; ValueError unless 0 <= LO <= HI <= 1."""
+    try:
+        lo, hi = (float(x) for x in text.split(","))
+    except ValueError:
+        raise ValueError(f"keep range {text!r}: expected LO,HI such as 0.01,0.97") from None
+    if not 0.0 <= lo <= hi <= 1.0:
+        raise ValueError(f"keep range {text!r}: need 0 <= LO <= HI <= 1")
+    return lo, hi
+
+
+def in_keep_range(
+    problems: Sequence[Problem], keep_range: tuple[float, float] | None
+) -> tuple[list[Problem], list[Exclusion]]:
+    """Problems whose pass rate lies in `keep_range` (inclusive), and the others; None keeps all.
+
+    A problem without a measured pass rate is outside any range.
+    """
+    if keep_range is None:
+        return list(problems), []
+    lo, hi = keep_range
+    kept: list[Problem] = []
+    out: list[Exclusion] = []
+    for p in problems:
+        if p.pass_rate is not None and lo <= p.pass_rate <= hi:
+            kept.append(p)
+        else:
+            out.append(Exclusion(p.id, "out_of_range", f"outside {lo:g}-{hi:g}", p.pass_rate))
+    return kept, out
 
 
 def screen(
@@ -284,10 +322,12 @@ def export_run(
     benchmark: BenchmarkIndex | Literal["humaneval"] | None = "humaneval",
     dup_threshold: float = 0.8,
     force: bool = False,
+    keep_range: tuple[float, float] | None = KEEP_RANGE,
 ) -> ExportResult:
     """Write a run's valid, clean problems to `out` (a folder) in curriculum order, with a card.
 
-    `benchmark=None` skips decontamination (the card says so). Raises ExportError or ValueError
+    Only pass rates in `keep_range` are exported (None: every one); `benchmark=None` skips
+    decontamination (the card says so). Raises ExportError or ValueError
     with nothing written when the run, the format or the schedule is unusable.
     """
     if fmt not in FORMATS:
@@ -308,9 +348,13 @@ def export_run(
             benchmark = BenchmarkIndex.humaneval()
         except BenchmarkError as exc:
             raise ExportError(f"{exc} (or pass --no-decontam)") from exc
-    kept, excluded = screen(problems, benchmark, dup_threshold)
+    ranged, off_range = in_keep_range(problems, keep_range)
+    kept, screened = screen(ranged, benchmark, dup_threshold)
+    excluded = off_range + screened
     if not kept:
-        raise ExportError(f"run {run!r}: all {len(problems)} problems were excluded")
+        hint = (f" ({len(off_range)} outside the keep range; --include-unbanded keeps them)"
+                if off_range else "")
+        raise ExportError(f"run {run!r}: all {len(problems)} problems were excluded{hint}")
     ranges = bands_from_config(config)
     steps = schedule(kept, schedule_name, bands=ranges, mix=mix, seed=seed)
     per_band = Counter(r.problem.band or "unbanded" for r in steps)
@@ -320,6 +364,7 @@ def export_run(
         bands={b: per_band[b] for b in band_order(kept, ranges) if per_band[b]},
         stages=[(name, len(part)) for name, part in _stage_groups(rows)],
         excluded=excluded, decontaminated=benchmark is not None, config=config,
+        keep_range=keep_range,
     )  # fmt: skip
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
@@ -332,99 +377,3 @@ def export_run(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return result
-
-
-def summary(result: ExportResult) -> dict[str, Any]:
-    """The machine-readable side of the card (`export.json`)."""
-    reasons = Counter(e.reason for e in result.excluded)
-    return {
-        "run_id": result.run_id,
-        "format": result.format,
-        "schedule": result.schedule,
-        "rows": result.rows,
-        "bands": result.bands,
-        "stages": dict(result.stages),
-        "decontaminated": result.decontaminated,
-        "excluded": {"contaminated": reasons["contaminated"], "duplicate": reasons["duplicate"]},
-        "exclusions": [e.__dict__ for e in result.excluded],
-    }
-
-
-_FIELDS = """\
-| column | meaning |
-|---|---|
-| `prompt` | chat messages [{role, content}]: statement, what to implement, one example |
-| `data_source`, `ability` | `stepstones`, `code` (verl routes rewards by data_source) |
-| `reward_model` | {style: rule, ground_truth: JSON of tests, entry_point, io_style, time_limit_s} |
-| `extra_info` | id, index, title, band, pass_rate, pass_rates (JSON), family, level, lineage |
-| `id`, `title`, `statement` | content-hash id and the problem |
-| `band`, `pass_rate` | difficulty band; mean pass rate over all student samples |
-| `tests` | JSON list of {input, expected}; function style: input is a JSON argument array |
-| `entry_point`, `io_style`, `time_limit_s` | how tests call a solution; CPU seconds per run |
-| `reference_solution` | a solution that passes every test (never shown in the prompt) |
-| `curriculum_index`, `stage` | position in the schedule and its stage |
-"""
-
-
-def dataset_card(result: ExportResult) -> str:
-    """The README.md written beside the data: fields, counts, exclusions and how it was made."""
-    ext = {"jsonl": "train.jsonl", "parquet": "train.parquet", "hf": "train/*.arrow"}[result.format]
-    reasons = Counter(e.reason for e in result.excluded)
-    cfg = result.config
-    students = ", ".join(map(str, cfg.get("students", []))) or "?"
-    bands = "\n".join(f"| {name} | {n} |" for name, n in result.bands.items())
-    stages = "\n".join(f"| {k} | {name} | {n} |" for k, (name, n) in enumerate(result.stages))
-    decontam = (
-        "HumanEval n-gram decontamination (13-word and normalised 10-token code n-grams)"
-        if result.decontaminated
-        else "**not decontaminated** (exported with --no-decontam)"
-    )
-    return f"""---
-configs:
-- config_name: default
-  data_files:
-  - split: train
-    path: {ext}
-tags: [code, reinforcement-learning, curriculum, stepstones]
----
-
-# stepstones curriculum: run `{result.run_id}`
-
-{result.rows} Python coding problems with tests, a reference solution, a difficulty band from
-measured student pass rates and their stepping-stone lineage, ordered by the
-`{result.schedule}` schedule. Rows are in curriculum order; `curriculum_index` gives it too.
-
-## How it was made
-
-stepstones ran a teacher ({cfg.get("teacher", "?")}) that writes problems, a critic that runs
-each reference against its tests and rejects weak, leaking or duplicate problems, and students
-({students}; {cfg.get("samples", "?")} samples each) whose pass rates place every problem in a
-band. Seed {cfg.get("seed", "?")}.
-Exported with {decontam}, then MinHash near-duplicate removal within the bank.
-
-Left out: {reasons["contaminated"]} contaminated, {reasons["duplicate"]} near-duplicates
-(ids in `export.json`).
-
-## Counts per band
-
-| band | rows |
-|---|---|
-{bands}
-
-## Stages (`{result.schedule}`)
-
-| # | stage | rows |
-|---|---|---|
-{stages}
-
-## Fields
-
-{_FIELDS}
-## Use
-
-verl: `data.train_files={ext.replace("/*.arrow", "")}` and
-`custom_reward_function.path=<site-packages>/stepstones/tools/reward.py`,
-`custom_reward_function.name=compute_score`. TRL: `GRPOTrainer(reward_funcs=reward_fn, ...)`
-with `from stepstones.tools.reward import reward_fn`. Rewards run completions in the same
-sandbox that measured the pass rates.
-"""

@@ -274,12 +274,23 @@ class Critique(Record):
 
 
 class Seed(Record):
-    """What inspires a lineage: a real code snippet or a coding puzzle."""
+    """What inspires a lineage: a real code snippet, a successful solution or a coding puzzle.
+
+    Provenance fields are set where the source knows them (windows cut from a corpus, solutions
+    from a bank); seeds written before they existed load with them empty.
+    """
 
     id: str = ""
-    kind: Literal["code", "puzzle", "family"] = "code"
+    kind: Literal["code", "solution", "puzzle", "family"] = "code"
     source: str = Field("", description="where it came from, e.g. stdlib:json/decoder.py")
     text: str
+    origin: str | None = Field(None, description="the corpus: stdlib, a folder, a file, a "
+                               "dataset name or a bank")
+    path: str | None = Field(None, description="the file inside the corpus (a bank: run/problem)")
+    row: int | None = Field(None, description="the row of a table or dataset (JSONL: its line)")
+    first_line: int | None = Field(None, description="the window's first line (1-based)")
+    last_line: int | None = Field(None, description="the window's last line (inclusive)")
+    license: str | None = Field(None, description="the licence, where the corpus names one")
 
     @model_validator(mode="after")
     def _fill_id(self) -> Seed:

@@ -1,20 +1,32 @@
-"""Seed sources: what inspires each lineage. All work offline.
+"""Seed sources: what inspires each lineage. The bundled ones work offline.
 
-`stdlib` samples real functions from the Python standard library's own source files (real code
-the interpreter already ships), `puzzles` reads a small bundled set of coding puzzles, and any
-other value is a path to the user's JSONL file with a `text` field per line.
+- `stdlib`: whole functions (5-40 lines) from the standard library's own sources;
+- `windows`, `windows:CORPUS`: 25-50-line windows cut at random from a corpus, as the paper
+  cuts them from starcoderdata (`tools/corpus.py`: the standard library by default, or a
+  folder, .jsonl, .parquet, a saved Hugging Face dataset or `hf:NAME`); a bare folder,
+  .parquet, saved dataset or `hf:NAME` means windows too;
+- `solutions:PATH`: passing student solutions from a stepstones bank, or a JSONL of solutions;
+- `puzzles`: a small bundled set of coding puzzles; `mixed`: stdlib functions and puzzles;
+- any other path: the user's own JSONL, one seed per line (`text`), as it is.
+
+Windows and solutions are deduplicated (whitespace-blind; solutions by code shape) and carry
+their provenance: corpus, file and line range or row, and licence where the corpus has one.
 """
 
 from __future__ import annotations
 
 import ast
+import json
 import random
 import sysconfig
 from importlib import resources
 from pathlib import Path
 
+from stepstones.tools.corpus import CorpusConfig, CorpusError, Document, documents
+from stepstones.tools.dedup import normalize_code
 from stepstones.tools.jsonl import read_jsonl
-from stepstones.tools.schema import Seed
+from stepstones.tools.schema import Seed, content_hash
+from stepstones.tools.store import Bank
 
 
 class SeedError(ValueError):
@@ -85,8 +97,129 @@ def jsonl_seeds(path: str | Path, limit: int) -> list[Seed]:
     return seeds[:limit]
 
 
-def load_seeds(source: str, limit: int, seed: int = 0) -> list[Seed]:
-    """Seeds from a named source (`stdlib`, `puzzles`, `mixed`) or a JSONL path."""
+def cut_windows(text: str, rng: random.Random, lines: tuple[int, int], count: int
+                ) -> list[tuple[int, int]]:
+    """Up to `count` non-overlapping (first, last) 1-based line ranges of `lines` lines each.
+
+    The text is tiled from a random offset with windows of random length; a text shorter
+    than the lowest length gives none. Windows of mostly blank or comment lines are skipped.
+    """
+    lo, hi = lines
+    rows = text.splitlines()
+    spans: list[tuple[int, int]] = []
+    pos = rng.randrange(max(1, min(lo, len(rows) - lo + 1)))
+    while len(rows) - pos >= lo:
+        end = pos + min(rng.randint(lo, hi), len(rows) - pos)
+        code = sum(1 for r in rows[pos:end] if r.strip() and not r.lstrip().startswith("#"))
+        if 2 * code >= end - pos:
+            spans.append((pos + 1, end))
+        pos = end
+    return sorted(rng.sample(spans, min(count, len(spans))))
+
+
+def _window_seed(doc: Document, first: int, last: int) -> Seed:
+    text = "\n".join(doc.text.splitlines()[first - 1 : last])
+    where = doc.path if doc.path is not None else f"row {doc.row}"
+    return Seed(kind="code", source=f"{doc.origin}:{where}:{first}-{last}", text=text,
+                origin=doc.origin, path=doc.path, row=doc.row, first_line=first,
+                last_line=last, license=doc.license)
+
+
+def window_seeds(corpus: str, limit: int, rng: random.Random,
+                 cfg: CorpusConfig | None = None) -> list[Seed]:
+    """Up to `limit` distinct windows from `corpus`, documents in a seeded random order.
+
+    A document whose text (whitespace aside) was met before is skipped, as is a window equal
+    to an earlier one: copies of a file would otherwise give overlapping windows.
+    """
+    cfg = cfg or CorpusConfig()
+    seen: set[str] = set()
+    out: list[Seed] = []
+    try:
+        for doc in documents(corpus, rng, cfg):
+            whole = content_hash(" ".join(doc.text.split()))
+            if whole in seen:
+                continue
+            seen.add(whole)
+            for first, last in cut_windows(doc.text, rng, cfg.window_lines,
+                                           cfg.windows_per_document):
+                seed = _window_seed(doc, first, last)
+                key = " ".join(seed.text.split())
+                if key not in seen:
+                    seen.add(key)
+                    out.append(seed)
+            if len(out) >= limit:
+                break
+    except CorpusError as exc:
+        raise SeedError(str(exc)) from exc
+    if not out:
+        lo, hi = cfg.window_lines
+        raise SeedError(f"corpus {corpus} has no window of {lo}-{hi} lines")
+    return out[:limit]
+
+
+def _bank_solutions(path: Path) -> list[Seed]:
+    bank = Bank(path)
+    try:
+        return [
+            Seed(kind="solution", source=f"bank:{run['id']}:{a.problem_id}:{a.student}",
+                 text=a.code, origin=str(path), path=f"{run['id']}/{a.problem_id}")
+            for run in bank.runs() for a in bank.attempts(run["id"])
+            if a.verdict.ok and a.code
+        ]
+    finally:
+        bank.close()
+
+
+def solution_seeds(path: str | Path, limit: int, rng: random.Random,
+                   cfg: CorpusConfig | None = None) -> list[Seed]:
+    """Distinct successful solutions: a bank's passing attempts (every run), or a JSONL file's
+    rows (`solution`, `code` or `text`), shuffled by `rng`; duplicates by code shape dropped."""
+    p = Path(path)
+    if not p.is_file():
+        raise SeedError(f"no solutions file at {p} (a bank.sqlite or a .jsonl)")
+    if p.suffix in (".jsonl", ".json"):
+        cfg = cfg or CorpusConfig()
+        if cfg.text_column is None:
+            cfg = cfg.model_copy(update={"text_column": _solution_column(p)})
+        try:
+            pool = [Seed(kind="solution", source=f"{p}:{d.row}", text=d.text, origin=str(p),
+                         row=d.row, license=d.license)
+                    for d in documents(str(p), random.Random(0), cfg)]
+        except CorpusError as exc:
+            raise SeedError(str(exc)) from exc
+        pool.sort(key=lambda s: s.row or 0)
+    else:
+        pool = _bank_solutions(p)
+    seen: set[str] = set()
+    unique = []
+    for seed in pool:
+        key = normalize_code(seed.text)
+        if key not in seen:
+            seen.add(key)
+            unique.append(seed)
+    if not unique:
+        raise SeedError(f"{p} holds no successful solutions")
+    rng.shuffle(unique)
+    return unique[:limit]
+
+
+def _solution_column(path: Path) -> str | None:
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                return None
+            keys = row if isinstance(row, dict) else {}
+            return next((k for k in ("solution", "code", "text") if k in keys), None)
+    return None
+
+
+def load_seeds(source: str, limit: int, seed: int = 0,
+               corpus: CorpusConfig | None = None) -> list[Seed]:
+    """Seeds from a named source (`stdlib`, `windows[:CORPUS]`, `solutions:PATH`, `puzzles`,
+    `mixed`), a corpus (folder, .parquet, saved dataset, `hf:NAME`) or a JSONL path."""
     rng = random.Random(seed)
     if source == "stdlib":
         return stdlib_seeds(limit, rng)
@@ -97,4 +230,11 @@ def load_seeds(source: str, limit: int, seed: int = 0) -> list[Seed]:
         both = stdlib_seeds(half, rng) + puzzle_seeds(limit - half, rng)
         rng.shuffle(both)
         return both
+    if source == "windows" or source.startswith("windows:"):
+        return window_seeds(source.partition(":")[2] or "stdlib", limit, rng, corpus)
+    if source.startswith("solutions:"):
+        return solution_seeds(source.partition(":")[2], limit, rng, corpus)
+    path = Path(source)
+    if source.startswith("hf:") or path.is_dir() or path.suffix == ".parquet":
+        return window_seeds(source, limit, rng, corpus)
     return jsonl_seeds(source, limit)

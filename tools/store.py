@@ -65,7 +65,9 @@ class Bank:
                 pk="id", if_not_exists=True,
             )
             t("seeds").create(
-                {"run_id": str, "id": str, "kind": str, "source": str, "text": str},
+                {"run_id": str, "id": str, "kind": str, "source": str, "text": str,
+                 "origin": str, "path": str, "row": int, "first_line": int, "last_line": int,
+                 "license": str},
                 pk=("run_id", "id"), if_not_exists=True,
             )
             t("problems").create(
@@ -155,10 +157,12 @@ class Bank:
     # -- records ----------------------------------------------------------------------------
 
     def add_seeds(self, run_id: str, seeds: list[Seed]) -> None:
-        """Store the seeds a run draws from."""
+        """Store the seeds a run draws from (a bank from before the provenance columns gets
+        them added)."""
         with self._lock:
             self.db.table("seeds").upsert_all(
-                [{"run_id": run_id, **s.model_dump()} for s in seeds], pk=("run_id", "id")
+                [{"run_id": run_id, **s.model_dump()} for s in seeds], pk=("run_id", "id"),
+                alter=True,
             )
 
     def _write(self, rows: list[tuple[str, list[dict[str, Any]]]]) -> None:

@@ -8,7 +8,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from stepstones.tools.export import FORMATS, ExportError, export_run
+from stepstones.tools.export import (
+    FORMATS,
+    KEEP_RANGE,
+    ExportError,
+    export_run,
+    parse_keep_range,
+)
 from stepstones.tools.schedule import SCHEDULES, parse_mix
 from stepstones.tools.store import DEFAULT_BANK, Bank
 
@@ -44,6 +50,16 @@ def export(
         bool,
         typer.Option("--no-decontam", help="Skip HumanEval decontamination (the card says so)."),
     ] = False,
+    keep_range: Annotated[
+        str,
+        typer.Option(help="Pass rates exported, LO,HI inclusive (the paper's filter); the "
+                     "others stay in the bank."),
+    ] = f"{KEEP_RANGE[0]:g},{KEEP_RANGE[1]:g}",
+    include_unbanded: Annotated[
+        bool,
+        typer.Option("--include-unbanded",
+                     help="Export every pass rate, ignoring --keep-range (p = 0 and p = 1 too)."),
+    ] = False,
     force: Annotated[bool, typer.Option(help="Replace --out if it exists.")] = False,
 ) -> None:
     """Export a run's valid problems with tests, reference, band, pass rates and lineage."""
@@ -57,6 +73,7 @@ def export(
         if not bank.is_file():
             raise ExportError(f"no bank at {bank} (pass --bank PATH/bank.sqlite)")
         ratios = parse_mix(mix) if mix is not None else None
+        kept_range = None if include_unbanded else parse_keep_range(keep_range)
         store = Bank(bank)
         try:
             result = export_run(
@@ -64,6 +81,7 @@ def export(
                 schedule_name=schedule,
                 mix=ratios, seed=seed, system_prompt=system_prompt,
                 benchmark=None if no_decontam else "humaneval", force=force,
+                keep_range=kept_range,
             )  # fmt: skip
         finally:
             store.close()
@@ -74,7 +92,8 @@ def export(
     bands = ", ".join(f"{b} {n}" for b, n in result.bands.items())
     typer.echo(
         f"run {result.run_id}: {result.rows} rows ({bands}) -> {result.out} "
-        f"[{result.format}, {result.schedule}]; excluded {reasons.count('contaminated')} "
+        f"[{result.format}, {result.schedule}]; excluded {reasons.count('out_of_range')} "
+        f"outside the keep range, {reasons.count('contaminated')} "
         f"contaminated, {reasons.count('duplicate')} duplicates"
     )
 

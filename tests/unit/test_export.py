@@ -199,3 +199,57 @@ def test_cli_export(bank: Bank, tmp_path: Path) -> None:
     assert bad.exit_code == 2
     assert "run 'missing' not found" in bad.output
     assert not (tmp_path / "bad").exists()
+
+
+def _ranged_bank(tmp_path: Path) -> Bank:
+    """Pass rates 0, 0.005, 0.5, 0.97, 0.99 and 1, and one never measured."""
+    b = Bank(tmp_path / "ranged.sqlite")
+    b.start_run("r", {"bands": BANDS})
+    for n, rate in enumerate([0.0, 0.005, 0.5, 0.97, 0.99, 1.0, None], start=1):
+        p = make_problem(n, "easy", 0.5).model_copy(update={"pass_rate": rate, "band": None})
+        b.put_problem("r", p.id, p, valid=True)
+    return b
+
+
+def test_pass_rates_outside_the_keep_range_stay_in_the_bank_not_the_export(
+    tmp_path: Path,
+) -> None:
+    bank = _ranged_bank(tmp_path)
+    result = export_run(bank, tmp_path / "d", benchmark=None)
+    assert result.keep_range == (0.01, 0.97)
+    rows = [json.loads(x) for x in (tmp_path / "d" / "train.jsonl").read_text().splitlines()]
+    assert sorted(r["pass_rate"] for r in rows) == [0.5, 0.97]  # the range is inclusive
+    assert len(list(bank.problems("r"))) == 7  # nothing leaves the bank
+    meta = json.loads((tmp_path / "d" / "export.json").read_text())
+    assert meta["keep_range"] == [0.01, 0.97] and meta["excluded"]["out_of_range"] == 5
+    assert sorted((e["score"] is None, e["reason"]) for e in meta["exclusions"]) == [
+        (False, "out_of_range")] * 4 + [(True, "out_of_range")]
+    card = (tmp_path / "d" / "README.md").read_text()
+    assert "0.01 <= p <= 0.97 only: 5 problems" in card and "5 outside the keep range" in card
+
+    everything = export_run(bank, tmp_path / "all", benchmark=None, keep_range=None)
+    assert everything.rows == 7 and not everything.excluded
+    assert "every pass rate" in (tmp_path / "all" / "README.md").read_text()
+    wide = export_run(bank, tmp_path / "w", benchmark=None, keep_range=(0.0, 1.0))
+    assert wide.rows == 6  # a problem without a pass rate is in no range
+    with pytest.raises(ExportError, match="--include-unbanded keeps them"):
+        export_run(bank, tmp_path / "none", benchmark=None, keep_range=(0.6, 0.9))
+
+
+def test_cli_keep_range_and_include_unbanded(tmp_path: Path) -> None:
+    from stepstones.cli import _register_commands, app
+
+    _register_commands()
+    bank = _ranged_bank(tmp_path)
+    bank.close()
+    runner = CliRunner()
+    base = ["export", "--bank", str(bank.path), "--no-decontam"]
+    done = runner.invoke(app, [*base, "--out", str(tmp_path / "a")])
+    assert done.exit_code == 0, done.output
+    assert "2 rows" in done.output and "5 outside the keep range" in done.output
+    done = runner.invoke(app, [*base, "--out", str(tmp_path / "b"), "--include-unbanded"])
+    assert done.exit_code == 0 and "7 rows" in done.output
+    done = runner.invoke(app, [*base, "--out", str(tmp_path / "c"), "--keep-range", "0,0.5"])
+    assert done.exit_code == 0 and "3 rows" in done.output
+    bad = runner.invoke(app, [*base, "--out", str(tmp_path / "e"), "--keep-range", "0.9,0.1"])
+    assert bad.exit_code == 2 and "LO <= HI" in bad.output and not (tmp_path / "e").exists()
