@@ -173,7 +173,8 @@ async def test_humaneval_canonical_passes_and_wrong_fails(sandbox: Sandbox) -> N
     subs = [item.submission(code) for code in (canonical, completion, wrong, "print(")]
     verdicts = await sandbox.run(subs)
     assert [v.status for v in verdicts[:2]] == ["passed", "passed"]
-    assert verdicts[2].status == "runtime_error" and "AssertionError" in (verdicts[2].error or "")
+    # a failed assert is a wrong answer (not a crash), and says which assert failed
+    assert verdicts[2].status == "wrong_answer" and "AssertionError" in (verdicts[2].error or "")
     assert verdicts[3].status == "runtime_error"
     noisy = item.submission("print('chatty')\n" + canonical)
     assert (await sandbox.run([noisy]))[0].ok  # prints are not failures

@@ -226,7 +226,9 @@ def _judge(sub: Submission, answer: dict[str, Any], isolation: str) -> Verdict:
                 out = r["o"] if isinstance(r["o"], str) else ""
                 status = "passed" if outputs_match(out, case.expected, sub.io_style) else (
                     "wrong_answer")
-                error = None if status == "passed" else "output differs from expected"
+                # a check-style test reports why its assert failed; keep that for the summary
+                error = None if status == "passed" else (
+                    _short(r.get("e")) or "output differs from expected")
             else:
                 status, error = r["s"], r.get("e")
             c = r.get("c")
