@@ -221,7 +221,7 @@ class Critic:
             ev.wrong = dict(zip(problem.wrong_solutions, rest[:n_wrong], strict=True))
             ev.mutants = rest[n_wrong:]
         text = problem_text(problem)
-        ev.duplicates = dedup.query(text, exclude=exclude | {problem.id})
+        ev.duplicates = dedup.query(text, exclude=exclude)
         # The first use reads the benchmark file (off the event loop); later ones cost nothing,
         # so they skip the hop to a worker thread, which is dearer than the lookup.
         index = (self.benchmark() if self._benchmark is not True
@@ -247,7 +247,9 @@ class Critic:
     ) -> Critique:
         """Judge a problem against `dedup` (the run's accepted problems) minus `exclude`.
 
-        The problem's own id is always excluded: a replayed turn meets itself in the bank.
+        The problem's own id is not excluded: the same problem accepted before is a duplicate.
+        A replayed turn that meets itself in the bank is the caller's to exclude (the graph
+        excludes what was accepted in the round being replayed).
         """
         ev, limit = await self.gather(problem, dedup, exclude or set())
         rejections = [r for check in RUBRIC if (r := check(ev)) is not None]

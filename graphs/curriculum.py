@@ -246,7 +246,8 @@ def graph_builder(
         # Only problems accepted in earlier rounds count as duplicates: what lineages running
         # beside this one accept in the same round depends on timing, and a run must not.
         exclude = await comps.recent(state["run_id"], state["round"])
-        if lin.parent:
+        # A variant may resemble its parent; a copy of it (the same content id) is a duplicate.
+        if lin.parent and lin.parent.id != problem.id:
             exclude.add(lin.parent.id)
         critique = await comps.critic.review(
             problem, (await comps.dedup(state["run_id"], ctx.critic.dedup_threshold)), exclude)
@@ -364,25 +365,44 @@ def graph_builder(
         banded = problem.model_copy(update={
             "band": band, "pass_rate": summary.pass_rate,
             "pass_rates": {s.student: s.pass_rate for s in summary.students}})
-        (await comps.dedup(state["run_id"], ctx.critic.dedup_threshold)).add(
-            banded.id, problem_text(banded))
-        comps.accepted_in(state["run_id"], banded.id, state["round"])
         outcome = TurnOutcome(
             lineage_id=lin.lineage_id, seed_id=lin.seed.id, turn=lin.turns,
             round=state["round"], direction=lin.direction,
             teacher_calls=state.get("teacher_calls", 0), problem_id=banded.id, valid=True,
             band=band, pass_rate=summary.pass_rate)
-        # One transaction per banded turn: problem, attempts, summary and turn record together.
-        await io(comps.bank.put_turn_result, state["run_id"], lin.lineage_id, banded,
-                 state.get("attempts", []), summary, outcome)
+        # One transaction per banded turn: problem, attempts, summary and turn record together,
+        # unless another turn banked this very problem first (a lineage beside this one in the
+        # same round, which the critic's duplicate check leaves out): then it is a duplicate.
+        holder = await io(comps.bank.put_turn_result, state["run_id"], lin.lineage_id, banded,
+                          state.get("attempts", []), summary, outcome)
+        if holder is not None:
+            return await discard_duplicate(state, comps, banded, holder)
+        (await comps.dedup(state["run_id"], ctx.critic.dedup_threshold)).add(
+            banded.id, problem_text(banded))
+        comps.accepted_in(state["run_id"], banded.id, state["round"])
         grown = lin.model_copy(update={
             "turns": lin.turns + 1, "parent": banded, "summary": summary,
             "problem_ids": [*lin.problem_ids, banded.id]})
         return {"outcomes": [outcome], "lineages": {lin.lineage_id: grown}}
 
+    async def discard_duplicate(state: TurnState, comps: Components, problem: Problem,
+                                holder: str) -> dict[str, Any]:
+        """End a turn whose problem another turn banked first: a recorded duplicate."""
+        lin = state["lineage"]
+        critique = Critique(valid=False, rejections=[Rejection(
+            code="duplicate", message=f"the same problem as {problem.id}, banked by {holder}")])
+        await io(comps.bank.put_rejected, state["run_id"], lin.lineage_id, lin.turns,
+                 state.get("repairs", 0), problem, critique)
+        return await discarded(state, comps, critique)
+
     async def discard_problem(state: TurnState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         _ctx, comps = await parts(runtime)
-        lin, critique = state["lineage"], state.get("critique")
+        return await discarded(state, comps)
+
+    async def discarded(state: TurnState, comps: Components,
+                        critique: Critique | None = None) -> dict[str, Any]:
+        """The turn's outcome without a problem: recorded, and the lineage's turn spent."""
+        lin, critique = state["lineage"], critique or state.get("critique")
         outcome = TurnOutcome(
             lineage_id=lin.lineage_id, seed_id=lin.seed.id, turn=lin.turns,
             round=state["round"], direction=lin.direction,

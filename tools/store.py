@@ -205,12 +205,32 @@ class Bank:
         self, run_id: str, lineage_id: str, turn: int, attempt: int, problem: Problem,
         critique: Critique,
     ) -> None:
-        """A rejected problem and why, together (one transaction)."""
-        self._write([
-            ("problems", [self._problem_row(run_id, lineage_id, problem, valid=False)]),
-            ("rejections", [self._rejection_row(run_id, lineage_id, turn, attempt, problem,
-                                                critique)]),
-        ])
+        """A rejected problem and why, together (one transaction).
+
+        A rejected copy of a problem the run already banked as valid (a duplicate) records only
+        the rejection: the banked row, keyed by the same content id, stays as it is.
+        """
+        rejection = self._rejection_row(run_id, lineage_id, turn, attempt, problem, critique)
+        with self._lock:
+            if self._valid_holder(run_id, problem.id) is not None:
+                self._write([("rejections", [rejection])])
+                return
+            self._write([
+                ("problems", [self._problem_row(run_id, lineage_id, problem, valid=False)]),
+                ("rejections", [rejection]),
+            ])
+
+    def _valid_holder(self, run_id: str, problem_id: str,
+                      turn_key: tuple[str, int] | None = None) -> str | None:
+        """The lineage of a valid turn record naming `problem_id`, other than `turn_key`'s."""
+        rows = self.db.execute(
+            "select lineage_id, turn from turns where run_id = ? and "
+            "json_extract(record, '$.problem_id') = ? and json_extract(record, '$.valid') "
+            "order by lineage_id, turn", [run_id, problem_id]).fetchall()
+        for lineage_id, turn in rows:
+            if (lineage_id, turn) != turn_key:
+                return str(lineage_id)
+        return None
 
     def put_turn(self, run_id: str, outcome: TurnOutcome) -> None:
         """Record the compact outcome of one teacher turn."""
@@ -219,15 +239,25 @@ class Bank:
     def put_turn_result(
         self, run_id: str, lineage_id: str, problem: Problem, attempts: list[Attempt],
         summary: PerformanceSummary, outcome: TurnOutcome,
-    ) -> None:
+    ) -> str | None:
         """Everything a banded turn produced, in one transaction: the bank never holds a
-        problem's attempts without its summary and turn record, or the reverse."""
-        self._write([
-            ("problems", [self._problem_row(run_id, lineage_id, problem, valid=True)]),
-            ("attempts", self._attempt_rows(run_id, attempts)),
-            ("summaries", [self._summary_row(run_id, summary)]),
-            ("turns", [self._turn_row(run_id, outcome)]),
-        ])
+        problem's attempts without its summary and turn record, or the reverse.
+
+        Returns None when written; when another turn already banked this problem, writes
+        nothing and returns that turn's lineage (the problem is a duplicate). The same turn
+        replayed after a crash is not another turn: it rewrites its own rows.
+        """
+        with self._lock:
+            holder = self._valid_holder(run_id, problem.id, (outcome.lineage_id, outcome.turn))
+            if holder is not None:
+                return holder
+            self._write([
+                ("problems", [self._problem_row(run_id, lineage_id, problem, valid=True)]),
+                ("attempts", self._attempt_rows(run_id, attempts)),
+                ("summaries", [self._summary_row(run_id, summary)]),
+                ("turns", [self._turn_row(run_id, outcome)]),
+            ])
+            return None
 
     def set_usage(self, run_id: str, usage: list[Usage], session: str = "") -> None:
         """Replace one process's (`session`) per-agent usage totals of a run.
