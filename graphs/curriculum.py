@@ -197,9 +197,13 @@ def graph_builder(
     async def finish_run(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         ctx, comps = await parts(runtime)
         await io(comps.bank.set_usage, state["run_id"], comps.meter.totals(), comps.session)
+        # The report counts what the bank holds (one source of truth); a problem that a
+        # replayed turn replaced is retired first, so the report and an export agree.
+        await io(comps.bank.retire_orphans, state["run_id"])
         rejections = await io(comps.bank.rejections, state["run_id"])
         report = build_report(state, ctx, await io(comps.bank.usage, state["run_id"]),
-                              [r["codes"] for r in rejections])
+                              [r["codes"] for r in rejections],
+                              outcomes=await io(comps.bank.turns, state["run_id"]))
         await io(comps.bank.finish_run, state["run_id"], "finished", report)
         return {"report": report}
 

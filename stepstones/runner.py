@@ -31,6 +31,7 @@ from stepstones.graphs.components import ComponentResolver
 from stepstones.graphs.context import ConfigError, RunContext
 from stepstones.graphs.curriculum import build_graph
 from stepstones.graphs.state import SERDE_ALLOWLIST, RunState
+from stepstones.integrity import BankMismatch, verify
 from stepstones.tools.schema import TurnOutcome
 from stepstones.tools.store import Bank
 
@@ -46,6 +47,7 @@ class RunResult(BaseModel):
     out: Path
     stop_reason: str | None
     report: dict[str, Any]
+    already_finished: bool = False
 
 
 class Progress(BaseModel):
@@ -187,16 +189,10 @@ async def run_pipeline(
         # The components are built: freeze them with the rest of the heap (see gc_tuning).
         async with saver_cm as saver, _gc_tuned():
             graph = build_graph(checkpointer=saver, resolver=resolver)
-            if resume:
-                snapshot = await graph.aget_state(config)
-                if not snapshot.values:
-                    raise ConfigError(f"no checkpoint for run {run_id} in {out}")
-                # A kill right after a node wrote its results leaves `next` empty but the
-                # task (with its saved writes) pending: only no tasks at all means finished.
-                if not snapshot.next and not snapshot.tasks:
-                    raise ConfigError(f"run {run_id} already finished; nothing to resume")
-            inputs: Any = None if resume else {"run_id": run_id}
-            while True:
+            inputs = await _entry(graph, config, out, run_id, resume)
+            if inputs is FINISHED:
+                final = await graph.aget_state(config)
+            while inputs is not FINISHED:
                 stream = _stream(graph, inputs, config, ctx, run_id, on_progress, resolver)
                 await (_cancellable(stream, run_id, out) if handle_signals else stream)
                 final = await graph.aget_state(config)
@@ -211,10 +207,74 @@ async def run_pipeline(
     state = final.values
     if final.interrupts:
         return RunResult(run_id=run_id, out=out, stop_reason="awaiting_review", report={})
-    report = dict(state.get("report") or {})
+    report = await asyncio.to_thread(finished_report, out, run_id, state)
     write_json_atomic(out / REPORT_FILE, report)
     return RunResult(run_id=run_id, out=out, stop_reason=state.get("stop_reason"),
-                     report=report)
+                     report=report, already_finished=inputs is FINISHED)
+
+
+FINISHED = object()
+"""`_entry`'s answer for a resumed run that has nothing left to do."""
+
+
+async def _entry(graph: Any, config: RunnableConfig, out: Path, run_id: str,
+                 resume: bool) -> Any:
+    """The graph's input for this start (FINISHED: none), once the bank and checkpoints agree.
+
+    A new run must have neither checkpoints nor bank records under its id; a resumed one must
+    find in the bank every turn its checkpoints hold. A run killed before its first checkpoint
+    has nothing to resume from and starts again.
+    """
+    snapshot = await graph.aget_state(config)
+    bank_path = out / BANK_FILE
+    if not snapshot.values:
+        banked = await asyncio.to_thread(_banked_turns, bank_path, run_id)
+        if banked:
+            raise (BankMismatch if resume else ConfigError)(
+                f"the bank {bank_path} holds {banked} turns of run {run_id} but its "
+                f"checkpoints ({out / CHECKPOINT_FILE}) hold none"
+                + ("" if resume else ": pick another --run-id or --out"))
+        return {"run_id": run_id}
+    if not resume:
+        raise ConfigError(f"run {run_id} already exists in {out}; continue it with "
+                          f"--resume {run_id} or pick another --run-id")
+    outcomes = list(snapshot.values.get("outcomes") or [])
+    await asyncio.to_thread(verify, bank_path, run_id, outcomes, when="on resume")
+    # A kill right after a node wrote its results leaves `next` empty but the task (with its
+    # saved writes) pending: only no tasks at all means finished.
+    if not snapshot.next and not snapshot.tasks:
+        return FINISHED
+    return None
+
+
+def _banked_turns(bank_path: Path, run_id: str) -> int:
+    if not bank_path.exists():
+        return 0
+    bank = Bank(bank_path)
+    try:
+        return bank.count("turns", run_id)
+    finally:
+        bank.close()
+
+
+def finished_report(out: Path, run_id: str, state: RunState) -> dict[str, Any]:
+    """The finished run's report as its bank holds it, once the bank matches the checkpoints.
+
+    Read through a new connection to the bank file, so a bank deleted or replaced while the
+    run wrote to it cannot pass for a whole one.
+    """
+    bank_path = out / BANK_FILE
+    verify(bank_path, run_id, list(state.get("outcomes") or []), when="at the end of the run",
+           exact=True)
+    bank = Bank(bank_path)
+    try:
+        row = bank.get_run(run_id) or {}
+    finally:
+        bank.close()
+    if not row.get("report"):
+        raise BankMismatch(f"the bank {bank_path} holds no report for finished run {run_id}")
+    report: dict[str, Any] = json.loads(row["report"])
+    return report
 
 
 async def _stream(

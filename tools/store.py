@@ -327,6 +327,30 @@ class Bank:
             u.cost_usd += r["cost_usd"]
         return list(totals.values())
 
+    def valid_problem_ids(self, run_id: str) -> set[str]:
+        """Ids of the run's problems stored as valid."""
+        with self._lock:
+            rows = self.db.execute(
+                "select id from problems where run_id = ? and valid = 1", [run_id]).fetchall()
+        return {r[0] for r in rows}
+
+    def retire_orphans(self, run_id: str) -> list[str]:
+        """Mark invalid the valid problems no valid turn record names; returns their ids.
+
+        Only a replay can leave one: a turn redone after a crash that wrote a different problem
+        (a model that does not repeat itself) rewrites its turn record, and the first problem
+        is then no part of the run's result.
+        """
+        with self._lock, self.db.conn:
+            named = {r[0] for r in self.db.execute(
+                "select json_extract(record, '$.problem_id') from turns where run_id = ? and "
+                "json_extract(record, '$.valid')", [run_id]).fetchall()}
+            orphans = sorted(self.valid_problem_ids(run_id) - named)
+            self.db.conn.executemany(
+                "update problems set valid = 0 where run_id = ? and id = ?",
+                [(run_id, pid) for pid in orphans])
+        return orphans
+
     def count(self, table: str, run_id: str) -> int:
         """Rows of `table` belonging to a run."""
         with self._lock:

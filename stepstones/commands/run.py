@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from stepstones.graphs.context import ConfigError, load_context
+from stepstones.integrity import BankMismatch
 from stepstones.runner import Progress, RunResult, RunStopped, run_pipeline, stored_context
 
 console = Console(stderr=True)
@@ -112,10 +113,16 @@ def run(
     except (ConfigError, ValueError, OSError) as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
         raise typer.Exit(2) from None
+    except BankMismatch as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
+        raise typer.Exit(1) from None
     if result.stop_reason == "awaiting_review":
         console.print(f"run {result.run_id} is waiting for a human review of a problem: answer "
                       "it in LangGraph Studio or rerun with --resume in a terminal.")
         raise typer.Exit(3)
+    if result.already_finished:
+        console.print(f"run {result.run_id} had already finished; report.json rewritten from "
+                      "the bank", soft_wrap=True, highlight=False)
     print_summary(result)
 
 
