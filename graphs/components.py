@@ -126,14 +126,15 @@ def build_components(
         determinism_runs=ctx.critic.determinism_runs,
         benchmark=ctx.critic.decontaminate,
         model=build_chat_model(ctx.critic.model, settings), meter=meter,
-        model_name=ctx.critic.model or "",
+        model_name=ctx.critic.model or "", settings=settings,
     )
     # Read the decontamination index now, with everything else built once, not in the first
     # critique: the runner freezes what exists after the build (stepstones.gc_tuning).
     critic.benchmark()
     if summarizer is None and ctx.summarizer is not None:
         model = build_chat_model(ctx.summarizer, settings)
-        summarizer = LLMSummarizer(ctx.summarizer, model, meter=meter) if model else None
+        summarizer = (LLMSummarizer(ctx.summarizer, model, meter=meter, settings=settings)
+                      if model else None)
     return Components(teacher=teacher, students=built, critic=critic, sandbox=sandbox,
                       bank=bank or Bank(ctx.bank), meter=meter, summarizer=summarizer)
 

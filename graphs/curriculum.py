@@ -226,7 +226,7 @@ def graph_builder(
             return {"problem": None, "exhausted": True, "repairs": repairs,
                     "critique": Critique(valid=False, rejections=[Rejection(
                         code="exhausted", message=result.failure or "no variant left")])}
-        calls = state.get("teacher_calls", 0) + 1
+        calls = state.get("teacher_calls", 0) + result.calls
         if result.problem is None:
             malformed = Critique(valid=False, rejections=[Rejection(
                 code="malformed", message=f"the reply was not a usable problem: {result.failure}"
