@@ -74,23 +74,6 @@ def test_kill_9_then_resume_matches_an_uninterrupted_run(
 
 @needs_bwrap
 @pytest.mark.slow
-def test_sigterm_stops_cleanly_and_says_how_to_resume(tmp_path: Path) -> None:
-    out = tmp_path / "run"
-    proc = start(out, "--run-id", "polite", *ARGS)
-    deadline = time.monotonic() + 300
-    while turns(out) < 2 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130
-    assert "--resume polite" in err
-    resumed = start(out, "--resume", "polite", "--quiet")
-    _, err = resumed.communicate(timeout=600)
-    assert resumed.returncode == 0, err[-2000:]
-
-
-@needs_bwrap
-@pytest.mark.slow
 def test_root_checkpoints_hold_the_rounds_writes_not_the_growing_state(
     baseline: dict[str, object],
 ) -> None:

@@ -80,8 +80,12 @@ def test_a_truncated_bank_wal_is_named_on_resume_or_the_bank_is_whole(
     if rc == 0:
         assert bank_contents(out) == baseline["contents"]
     else:
+        assert rc == 1
         line = one_error_line(err)
-        assert "does not match the checkpoints" in line and "lacks" in line
+        # Either the frames kept no longer hold every checkpointed turn, or SQLite refuses the
+        # file (its -shm index points past the cut): both name the bank.
+        assert "does not match the checkpoints" in line or "cannot read the bank" in line
+        assert str(out / "bank.sqlite") in line
 
 
 @needs_bwrap
@@ -94,7 +98,7 @@ def test_a_truncated_wal_that_loses_every_turn_is_named(tmp_path: Path) -> None:
     rc, err = finish(start_run("--out", str(out), "--resume", "cut", "--quiet"))
     assert rc == 1
     line = one_error_line(err)
-    assert "does not match the checkpoints" in line or "unknown run" in line or "no record" in line
+    assert "does not match the checkpoints" in line or "cannot read the bank" in line
 
 
 @needs_bwrap
