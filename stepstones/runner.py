@@ -16,8 +16,8 @@ import shutil
 import sqlite3
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager, closing
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +89,38 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=False))
     os.replace(tmp, path)
+
+
+LOCK_FILE = ".lock"
+
+
+@contextmanager
+def _only_run_in(out: Path) -> Iterator[None]:
+    """Hold `out` for this run: a second run (or resume) there meanwhile is a ConfigError.
+
+    Two runs writing one directory end with the last finisher's report.json and a bank the
+    first one's report does not describe. The lock is the OS's (flock), so a killed run
+    leaves none behind.
+    """
+    import fcntl
+
+    path = out / LOCK_FILE
+    with path.open("a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "?"
+            raise ConfigError(f"{out} is in use by another stepstones run (pid {holder}); wait "
+                              "for it to finish or pick another --out") from None
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 @asynccontextmanager
@@ -205,6 +237,7 @@ async def _run(
                  if postgres_url else None)
         created = not out.exists()
         out = prepare_out(out)
+        stack.enter_context(_only_run_in(out))
         ctx = ctx.model_copy(update={"bank": str(out / BANK_FILE)})
         stack.push_async_callback(resolver.aclose)
         try:

@@ -95,6 +95,8 @@ class ExportResult:
     excluded: list[Exclusion] = field(default_factory=list)
     decontaminated: bool = True
     config: dict[str, Any] = field(default_factory=dict)
+    run_status: str = "finished"
+    """The run's status in the bank when exported: anything but finished means partial."""
 
 
 def user_prompt(problem: Problem) -> str:
@@ -329,11 +331,13 @@ def export_run(
     benchmark: BenchmarkIndex | Literal["humaneval"] | None = "humaneval",
     dup_threshold: float = 0.8,
     force: bool = False,
+    partial: bool = False,
 ) -> ExportResult:
     """Write a run's valid, clean problems to `out` (a folder) in curriculum order, with a card.
 
     `benchmark=None` skips decontamination (the card says so). Raises ExportError or ValueError
-    with nothing written when the run, the format or the schedule is unusable.
+    with nothing written when the run, the format or the schedule is unusable. A run that has
+    not finished is refused unless `partial`; then export.json and the card say it is partial.
     """
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
@@ -341,7 +345,13 @@ def export_run(
     if out.exists() and not force and not (out.is_dir() and not any(out.iterdir())):
         raise ExportError(f"{out} already exists and is not empty (use --force to replace it)")
     run = resolve_run(bank, run_id)
-    config = json.loads((bank.get_run(run) or {}).get("config") or "{}")
+    row = bank.get_run(run) or {}
+    config = json.loads(row.get("config") or "{}")
+    status = str(row.get("status") or "unknown")
+    if status != "finished" and not partial:
+        raise ExportError(
+            f"run {run!r} has not finished (its status in the bank is {status!r}): an export now "
+            "would hold only part of it; wait for it, or pass --partial to export what it holds")
     problems = list(bank.problems(run))
     if not problems:
         raise ExportError(f"run {run!r} has no valid problems to export")
@@ -362,6 +372,7 @@ def export_run(
         bands={b: per_band[b] for b in band_order(kept, ranges) if per_band[b]},
         stages=[(name, len(part)) for name, part in _stage_groups(rows)],
         excluded=excluded, decontaminated=benchmark is not None, config=config,
+        run_status=status,
     )  # fmt: skip
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
@@ -381,6 +392,8 @@ def summary(result: ExportResult) -> dict[str, Any]:
     reasons = Counter(e.reason for e in result.excluded)
     return {
         "run_id": result.run_id,
+        "run_status": result.run_status,
+        "partial": result.run_status != "finished",
         "format": result.format,
         "schedule": result.schedule,
         "rows": result.rows,
@@ -421,6 +434,9 @@ def dataset_card(result: ExportResult) -> str:
         if result.decontaminated
         else "**not decontaminated** (exported with --no-decontam)"
     )
+    partial = ("" if result.run_status == "finished" else
+               f"\n**Partial:** exported with --partial while the run was {result.run_status}; "
+               "it may have banked more since.\n")
     return f"""---
 configs:
 - config_name: default
@@ -431,7 +447,7 @@ tags: [code, reinforcement-learning, curriculum, stepstones]
 ---
 
 # stepstones curriculum: run `{result.run_id}`
-
+{partial}
 {result.rows} Python coding problems with tests, a reference solution, a difficulty band from
 measured student pass rates and their stepping-stone lineage, ordered by the
 `{result.schedule}` schedule. Rows are in curriculum order; `curriculum_index` gives it too.

@@ -44,6 +44,8 @@ def export(
         typer.Option("--no-decontam", help="Skip HumanEval decontamination (the card says so)."),
     ] = False,
     force: Annotated[bool, typer.Option(help="Replace --out if it exists.")] = False,
+    partial: Annotated[bool, typer.Option(
+        help="Export a run that has not finished (marked partial in the card).")] = False,
 ) -> None:
     """Export a run's valid problems with tests, reference, band, pass rates and lineage."""
     try:
@@ -63,6 +65,7 @@ def export(
                 schedule_name=schedule,
                 mix=ratios, seed=seed, system_prompt=system_prompt,
                 benchmark=None if no_decontam else "humaneval", force=force,
+                partial=partial,
             )  # fmt: skip
         finally:
             store.close()
@@ -75,6 +78,7 @@ def export(
         f"run {result.run_id}: {result.rows} rows ({bands}) -> {result.out} "
         f"[{result.format}, {result.schedule}]; excluded {reasons.count('contaminated')} "
         f"contaminated, {reasons.count('duplicate')} duplicates"
+        + ("" if result.run_status == "finished" else f"; PARTIAL (run {result.run_status})")
     )
 
 

@@ -132,6 +132,21 @@ def test_a_damaged_checkpoint_is_one_clear_line_on_resume(tmp_path: Path) -> Non
     assert (out / "report.json").read_text() == report
 
 
+def test_a_second_run_in_a_busy_out_is_refused_and_writes_nothing(tmp_path: Path) -> None:
+    import fcntl
+
+    out = tmp_path / "out"
+    out.mkdir()
+    with (out / ".lock").open("a+") as held:  # what a run in progress holds
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.write("4242")
+        held.flush()
+        done = stepstones("run", "--out", str(out), "--quiet", "--run-id", "second",
+                          timeout=120)
+    one_clear_line(done, str(out), "in use by another stepstones run (pid 4242)")
+    assert sorted(p.name for p in out.iterdir()) == [".lock"]
+
+
 def test_help_lists_the_commands() -> None:
     done = stepstones("--help")
     assert done.returncode == 0
