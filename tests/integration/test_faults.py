@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import time
@@ -113,3 +114,40 @@ def test_report_and_summary_are_the_banks(baseline: dict[str, Any]) -> None:
     report = baseline["report"]
     assert report == stored
     assert report["problems"]["valid"] == valid
+
+
+def resume_until_killed(out: Path, run_id: str, at_turn: int) -> subprocess.Popen[str] | None:
+    """Resume; SIGKILL it once the bank holds `at_turn` turns (None: it finished first)."""
+    proc = start_run("--out", str(out), "--resume", run_id, "--quiet")
+    deadline = time.monotonic() + 300
+    while bank_turns(out) < at_turn and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if proc.poll() is not None:
+        return proc
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return None
+
+
+@needs_bwrap
+@pytest.mark.slow
+@pytest.mark.parametrize("trial", range(3))
+def test_repeated_kill_9_at_random_points_then_resume_ends_in_the_same_bank(
+    tmp_path: Path, baseline: dict[str, Any], trial: int
+) -> None:
+    """The matrix's kill row: two or three SIGKILLs at random turns, each followed by a resume."""
+    rng = random.Random(1300 + trial)
+    total = baseline["turns"]
+    points = sorted(rng.sample(range(1, total), k=rng.choice((2, 3))))
+    out = tmp_path / "run"
+    kill_9(out, "k", at_turn=points[0])
+    for point in points[1:]:
+        ended = resume_until_killed(out, "k", point)
+        if ended is not None:
+            assert ended.returncode == 0, ended.stderr.read()[-2000:] if ended.stderr else ""
+            break
+    rc, err = finish(start_run("--out", str(out), "--resume", "k", "--quiet"))
+    assert rc == 0, err[-2000:]
+    assert bank_contents(out) == baseline["contents"]
+    report = json.loads((out / "report.json").read_text())
+    assert report["problems"] == baseline["report"]["problems"]
