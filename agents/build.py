@@ -22,7 +22,7 @@ def build_teacher(
     if isinstance(spec, str) and spec in ("procedural", "sim:procedural"):
         return ProceduralTeacher(seed=seed)
     name = spec if isinstance(spec, str) else type(spec).__name__
-    return LLMTeacher(name, get_chat_model(spec, settings), meter=meter)
+    return LLMTeacher(name, get_chat_model(spec, settings), meter=meter, settings=settings)
 
 
 def build_student(

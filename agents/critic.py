@@ -19,6 +19,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage
 from pydantic import Field
 
+from stepstones.agents.models import ModelSettings
 from stepstones.agents.parsing import ainvoke_parsed
 from stepstones.agents.prompting import render
 from stepstones.agents.usage import UsageMeter
@@ -173,6 +174,7 @@ class Critic:
         model: BaseChatModel | None = None,
         meter: UsageMeter | None = None,
         model_name: str = "",
+        settings: ModelSettings | None = None,
     ) -> None:
         self.sandbox = sandbox
         self.sandbox_config = sandbox_config
@@ -181,6 +183,7 @@ class Critic:
         self.determinism_runs = determinism_runs
         self._benchmark = benchmark
         self.model = model
+        self.settings = settings
         self.meter = meter
         self.model_name = model_name or (type(model).__name__ if model is not None else "")
 
@@ -221,7 +224,7 @@ class Critic:
             ev.wrong = dict(zip(problem.wrong_solutions, rest[:n_wrong], strict=True))
             ev.mutants = rest[n_wrong:]
         text = problem_text(problem)
-        ev.duplicates = dedup.query(text, exclude=exclude | {problem.id})
+        ev.duplicates = dedup.query(text, exclude=exclude)
         # The first use reads the benchmark file (off the event loop); later ones cost nothing,
         # so they skip the hop to a worker thread, which is dearer than the lookup.
         index = (self.benchmark() if self._benchmark is not True
@@ -234,11 +237,18 @@ class Critic:
             return []
         shown = {"title": problem.title, "statement": problem.statement,
                  "tests": [t.model_dump() for t in problem.tests[:8]]}
-        review, _failure = await ainvoke_parsed(
+        review, failure = await ainvoke_parsed(
             self.model, [HumanMessage(render("critic_review", problem=json.dumps(shown)))],
-            StatementReview, meter=self.meter, agent="critic", model_name=self.model_name)
-        if review is None or review.valid:
-            return []  # an unparseable review is no evidence against the problem
+            StatementReview, meter=self.meter, agent="critic", model_name=self.model_name,
+            settings=self.settings)
+        if review is None:
+            # Not a pass: the review was asked for and not given. A recorded rejection the
+            # teacher is told about, counted in the report, like a malformed teacher reply.
+            reason = failure.reason if failure else "no reply"
+            message = f"the critic's statement review was unusable: {reason}"
+            return [Rejection(code="critic_unusable", message=message[:500])]
+        if review.valid:
+            return []
         reasons = review.reasons or ["the reviewer found the statement unclear"]
         return [Rejection(code="unclear_statement", message=r[:500]) for r in reasons[:3]]
 
@@ -247,7 +257,9 @@ class Critic:
     ) -> Critique:
         """Judge a problem against `dedup` (the run's accepted problems) minus `exclude`.
 
-        The problem's own id is always excluded: a replayed turn meets itself in the bank.
+        The problem's own id is not excluded: the same problem accepted before is a duplicate.
+        A replayed turn that meets itself in the bank is the caller's to exclude (the graph
+        excludes what was accepted in the round being replayed).
         """
         ev, limit = await self.gather(problem, dedup, exclude or set())
         rejections = [r for check in RUBRIC if (r := check(ev)) is not None]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
@@ -21,7 +22,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from pydantic import BaseModel, ValidationError
 
 from stepstones.agents.models import ModelSettings
-from stepstones.agents.sampling import call_with_retries, describe
+from stepstones.agents.sampling import call_with_retries, clean_text, describe
 from stepstones.agents.usage import UsageMeter
 from stepstones.tools.codeblocks import THINK, extract_code, fences
 from stepstones.tools.schema import validation_summary
@@ -108,12 +109,23 @@ def _candidates(text: str) -> list[str]:
 
 def _load(candidate: str) -> Any:
     try:
-        return json.loads(candidate)
+        return _cleaned(json.loads(candidate))
     except ValueError:
         fixed = _without_trailing_commas(candidate) if len(candidate) <= MAX_SCAN else candidate
         if fixed == candidate:
             raise
-        return json.loads(fixed)
+        return _cleaned(json.loads(fixed))
+
+
+def _cleaned(value: Any) -> Any:
+    """`value` with lone surrogates (a `\\ud800` escape in the JSON) replaced, as in raw text."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, list):
+        return [_cleaned(v) for v in value]
+    if isinstance(value, dict):
+        return {clean_text(k): _cleaned(v) for k, v in value.items()}
+    return value
 
 
 def parse_reply(text: str, schema: type[M]) -> M:
@@ -183,19 +195,25 @@ async def ainvoke_parsed(
     meter: UsageMeter | None = None,
     agent: str = "",
     model_name: str = "",
+    settings: ModelSettings | None = None,
+    on_request: Callable[[], None] | None = None,
 ) -> tuple[M | None, ParseFailure | None]:
     """(record, None) or (None, failure): one call, then one repair call if the reply is bad.
 
     The repair turn carries the bad reply and the parse error, so the model can fix exactly
     that. Model errors (after transient retries) become failures too; this never raises for
     anything a model does. Tokens of both calls go to `meter` under (`agent`, `model_name`).
+    `settings` bound each call (its timeout and transient retries: the role's, not defaults);
+    `on_request` is called before each of the (at most two) calls, so a caller can count them.
     """
     name = model_name or str(getattr(model, "model_name", "") or type(model).__name__)
-    settings = ModelSettings()
+    settings = settings or ModelSettings()
     history = list(messages)
     reason = ""
     raw: str | None = None
     for attempt in range(2):
+        if on_request is not None:
+            on_request()
         try:
             reply = await call_with_retries(
                 partial(model.ainvoke, list(history)),
@@ -208,7 +226,7 @@ async def ainvoke_parsed(
                 return None, ParseFailure(f"{reason}; repair {failed}", raw)
             return None, ParseFailure(failed, raw, model_error=True)
         _record(meter, agent, name, reply)
-        raw = str(reply.text)[:RAW_KEEP]
+        raw = clean_text(str(reply.text))[:RAW_KEEP]
         try:
             return parse_reply(raw, schema), None
         except ReplyParseError as exc:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -79,6 +80,18 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(status, int):
         return status in (408, 409, 425, 429) or status >= 500
     return any(c.__name__ in _TRANSIENT_NAMES for c in type(exc).__mro__)
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """`text` with every lone surrogate (not UTF-8 encodable) replaced by U+FFFD.
+
+    A model (or a server decoding a broken byte sequence) can return one; SQLite, JSON files
+    and the sandbox would then fail to encode the reply, ending the run over one character.
+    """
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def describe(exc: BaseException, timeout_s: float | None = None) -> str:
@@ -177,7 +190,7 @@ def _samples_from_choices(messages: list[Any]) -> list[Sample]:
     onto every choice: split it (prompt evenly, completion by reply length) so that summing the
     samples counts each token once. Per-choice usage (in-process vLLM) is kept as is.
     """
-    texts = [str(m.text) for m in messages]
+    texts = [clean_text(str(m.text)) for m in messages]
     usage = [_tokens(m) for m in messages]
     if len(messages) > 1 and len(set(usage)) == 1:
         ins = _split(usage[0][0], [1] * len(messages))

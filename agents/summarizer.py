@@ -18,6 +18,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage
 from pydantic import Field
 
+from stepstones.agents.models import ModelSettings
 from stepstones.agents.parsing import ainvoke_parsed
 from stepstones.agents.prompting import render
 from stepstones.agents.usage import UsageMeter
@@ -166,10 +167,12 @@ class LLMSummarizer:
     top. A reply that cannot be parsed leaves the computed summary as it is.
     """
 
-    def __init__(self, name: str, model: BaseChatModel, meter: UsageMeter | None = None) -> None:
+    def __init__(self, name: str, model: BaseChatModel, meter: UsageMeter | None = None,
+                 settings: ModelSettings | None = None) -> None:
         self.name = name
         self.model = model
         self.meter = meter
+        self.settings = settings
 
     def prompt(self, problem: Problem, attempts: Sequence[Attempt],
                summary: PerformanceSummary) -> str:
@@ -186,7 +189,8 @@ class LLMSummarizer:
         """`summary` with the model's analysis and suggestions appended to its text."""
         notes, _failure = await ainvoke_parsed(
             self.model, [HumanMessage(self.prompt(problem, attempts, summary))], SummaryNotes,
-            meter=self.meter, agent="summarizer", model_name=self.name)
+            meter=self.meter, agent="summarizer", model_name=self.name,
+            settings=self.settings)
         if notes is None:
             return summary
         extra = [f"Analysis: {notes.analysis}"]

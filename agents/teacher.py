@@ -18,6 +18,7 @@ from pydantic import Field, ValidationError
 
 from stepstones.agents.families import FAMILIES, family_names, get_family
 from stepstones.agents.families.base import FamilyInstance
+from stepstones.agents.models import ModelSettings
 from stepstones.agents.parsing import ainvoke_parsed
 from stepstones.agents.prompting import render
 from stepstones.agents.usage import UsageMeter
@@ -61,6 +62,8 @@ class TeacherResult(Record):
     problem: Problem | None = None
     failure: str | None = None
     raw: str | None = None
+    calls: int = Field(1, description="model requests this result cost (a JSON repair is one "
+                       "more); what the run's max_teacher_calls counts")
     exhausted: bool = Field(
         False, description="no variant is left in the asked direction: end the lineage, no "
         "repairs (the procedural teacher at a family's first or last level)")
@@ -224,10 +227,12 @@ def _problem_json(problem: Problem) -> str:
 class LLMTeacher:
     """A teacher backed by any LangChain chat model, with prompts from agents/prompts/."""
 
-    def __init__(self, name: str, model: BaseChatModel, meter: UsageMeter | None = None) -> None:
+    def __init__(self, name: str, model: BaseChatModel, meter: UsageMeter | None = None,
+                 settings: ModelSettings | None = None) -> None:
         self.name = name
         self.model = model
         self.meter = meter
+        self.settings = settings or ModelSettings()
 
     def prompt(self, request: TeacherRequest) -> str:
         """The user message for this request: propose, refine or repair."""
@@ -261,15 +266,23 @@ class LLMTeacher:
     async def write(self, request: TeacherRequest) -> TeacherResult:
         """One model call (plus one repair of malformed JSON); a failure is recorded, not raised."""
         messages = [SystemMessage(render("teacher_system")), HumanMessage(self.prompt(request))]
+        calls = 0
+
+        def count() -> None:
+            nonlocal calls
+            calls += 1
+
         draft, failure = await ainvoke_parsed(
             self.model, messages, ProblemDraft, meter=self.meter, agent="teacher",
-            model_name=self.name,
+            model_name=self.name, settings=self.settings, on_request=count,
         )
         if draft is None:
             reason = failure.reason if failure else "no reply"
             return TeacherResult(failure=reason, raw=failure.raw if failure else None,
-                                 model_error=failure is not None and failure.model_error)
+                                 model_error=failure is not None and failure.model_error,
+                                 calls=calls)
         try:
-            return TeacherResult(problem=draft.to_problem(_lineage(request)))
+            return TeacherResult(problem=draft.to_problem(_lineage(request)), calls=calls)
         except (ValidationError, TypeError, ValueError) as exc:
-            return TeacherResult(failure=f"draft could not become a problem: {exc}"[:500])
+            return TeacherResult(failure=f"draft could not become a problem: {exc}"[:500],
+                                 calls=calls)

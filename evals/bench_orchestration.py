@@ -9,7 +9,10 @@ anything else fails) are free, so the figure is what stepstones adds on top of i
 execution.
 
     python -m stepstones.evals.bench_orchestration [--turns 300] [--concurrency 8]
-        [--checkpoints turn|step|both] [--python-gc]
+        [--checkpoints turn|step|both] [--python-gc] [--latency-s 0]
+
+`--latency-s T` makes every model call wait T seconds (the teacher's 2T) before it answers,
+to see the overhead next to realistic model time instead of alone.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ class InstantTeacherModel(BaseChatModel):
     """Replies at once with a valid, always different problem draft (a distinct task each)."""
 
     calls: int = 0
+    latency_s: float = 0.0
     references: set[str] = Field(default_factory=set)
     """Reference solutions written so far: the recorded sandbox passes exactly these."""
 
@@ -87,12 +91,16 @@ class InstantTeacherModel(BaseChatModel):
                          run_manager: Any = None, **kwargs: Any) -> ChatResult:
         # Natively async, like the provider clients (ChatOpenAI on httpx): without it LangChain
         # runs _generate in a worker thread, a hop per call that real clients do not make.
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
         return self._generate(messages, stop, **kwargs)
 
 
 class InstantStudentModel(BaseChatModel):
     """Replies at once with a fixed wrong solution in a code fence; `n` choices when asked for
     them, like vLLM (the students' settings decide whether they ask)."""
+
+    latency_s: float = 0.0
 
     @property
     def _llm_type(self) -> str:
@@ -107,6 +115,8 @@ class InstantStudentModel(BaseChatModel):
 
     async def _agenerate(self, messages: list[BaseMessage], stop: Any = None,
                          run_manager: Any = None, **kwargs: Any) -> ChatResult:
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
         return self._generate(messages, stop, **kwargs)  # natively async: see the teacher's
 
 
@@ -165,7 +175,8 @@ class RecordedSandbox:
 
 async def measure(turns: int, concurrency: int, checkpointer: str, workdir: Path,
                   n_native: bool = False, python_gc: bool = False,
-                  checkpoints: Literal["turn", "step"] = "turn") -> dict[str, Any]:
+                  checkpoints: Literal["turn", "step"] = "turn",
+                  latency_s: float = 0.0) -> dict[str, Any]:
     """Run the graph for `turns` teacher turns and time it.
 
     `n_native`: students get their k samples from one request with `n` (vLLM's way), not k
@@ -173,11 +184,13 @@ async def measure(turns: int, concurrency: int, checkpointer: str, workdir: Path
     components are built first and the collector is tuned for the run (stepstones.gc_tuning);
     `python_gc` keeps Python's defaults instead. `checkpoints` is the context's setting: turns
     checkpointed when they pause or fail (the default), or after every node inside them.
+    `latency_s`: each model call waits this long first (the teacher's twice as long).
     """
-    teacher_model = InstantTeacherModel()
+    teacher_model = InstantTeacherModel(latency_s=2 * latency_s)
     settings = ModelSettings(n_native=n_native)
     students: list[Student] = [
-        LLMStudent(f"instant-{i}", InstantStudentModel(), settings) for i in range(2)]
+        LLMStudent(f"instant-{i}", InstantStudentModel(latency_s=latency_s), settings)
+        for i in range(2)]
     ctx = RunContext(
         bank=str(workdir / f"bank-{checkpointer}-{n_native}-{checkpoints}.sqlite"), samples=4,
         concurrency=concurrency, checkpoints=checkpoints,
@@ -235,10 +248,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--python-gc", action="store_true",
                         help="keep Python's garbage-collector defaults instead of the runner's "
                              "tuning (stepstones.gc_tuning)")
+    parser.add_argument("--latency-s", type=float, default=0.0,
+                        help="seconds each model call waits before answering (teacher: twice)")
     args = parser.parse_args(argv)
     print(f"machine: {machine_line()}")
     print("gc: " + ("Python's defaults" if args.python_gc
                     else "the runner's (startup heap frozen, first threshold 10000)"))
+    print(f"model latency: students {args.latency_s} s, teacher {2 * args.latency_s} s per call")
     modes: list[Literal["turn", "step"]] = (
         ["turn", "step"] if args.checkpoints == "both" else [args.checkpoints])
     settings = [(n_native, saver, mode) for n_native in (True, False)
@@ -251,7 +267,7 @@ def main(argv: list[str] | None = None) -> None:
                 runs[n_native, saver, mode].append(asyncio.run(measure(
                     args.turns, args.concurrency, saver,
                     Path(tmp) / f"{n_native}-{saver}-{mode}-{i}", n_native, args.python_gc,
-                    mode)))
+                    mode, args.latency_s)))
     for n_native, saver, mode in settings:
         done = runs[n_native, saver, mode]
         if done[0]["turns"] < args.turns:

@@ -172,14 +172,16 @@ def build_components(
         determinism_runs=ctx.critic.determinism_runs,
         benchmark=ctx.critic.decontaminate,
         model=build_chat_model(ctx.critic.model, role_settings(ctx, "critic")), meter=meter,
-        model_name=ctx.critic.model or "",
+        model_name=ctx.critic.model or "", settings=role_settings(ctx, "critic"),
     )
     # Read the decontamination index now, with everything else built once, not in the first
     # critique: the runner freezes what exists after the build (stepstones.gc_tuning).
     critic.benchmark()
     if summarizer is None and ctx.summarizer is not None:
-        model = build_chat_model(ctx.summarizer, role_settings(ctx, "summarizer"))
-        summarizer = LLMSummarizer(ctx.summarizer, model, meter=meter) if model else None
+        summary_settings = role_settings(ctx, "summarizer")
+        model = build_chat_model(ctx.summarizer, summary_settings)
+        summarizer = (LLMSummarizer(ctx.summarizer, model, meter=meter, settings=summary_settings)
+                      if model else None)
     return Components(teacher=teacher, students=built, critic=critic, sandbox=sandbox,
                       bank=bank or Bank(ctx.bank), meter=meter, summarizer=summarizer)
 

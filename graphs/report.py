@@ -1,7 +1,7 @@
 """The run report (`report.json`): bands against quotas, yield per turn, rejections, lineages.
 
-Computed from the compact turn outcomes in the graph state, so it is the same whether the run
-was resumed or not.
+Computed from the run's turn records as the bank holds them (the graph's `finish_run` passes
+them), so the report counts exactly what the bank has, whether the run was resumed or not.
 """
 
 from __future__ import annotations
@@ -38,13 +38,15 @@ def _model_failures(outcomes: list[TurnOutcome]) -> dict[str, dict[str, int]]:
 def build_report(
     state: RunState, ctx: RunContext, usage: list[Usage],
     rejection_codes: list[list[str]] | None = None,
+    outcomes: list[TurnOutcome] | None = None,
 ) -> dict[str, Any]:
     """A JSON-ready summary of the run.
 
+    `outcomes` are the turn records to count (the bank's; default: the state's).
     `rejection_codes` (one list per recorded rejection, from the bank) counts every rejected
     draft, repairs included; without it only the final reasons of discarded turns are known.
     """
-    outcomes = state.get("outcomes", [])
+    outcomes = state.get("outcomes", []) if outcomes is None else outcomes
     valid = [o for o in outcomes if o.valid]
     in_band = Counter(o.band for o in valid)
     bands = {

@@ -159,9 +159,13 @@ async def finish_run(
     ctx, comps = await parts.get(runtime, run_id)
     await in_thread(comps.bank.set_usage, run_id, comps.meter.totals(run_id),
                     comps.scope(run_id).session)
+    # The report counts what the bank holds (one source of truth); a problem that a replayed
+    # turn replaced is retired first, so the report and an export agree.
+    await in_thread(comps.bank.retire_orphans, run_id)
     rejections = await in_thread(comps.bank.rejections, run_id)
     report = build_report(state, ctx, await in_thread(comps.bank.usage, run_id),
-                          [r["codes"] for r in rejections])
+                          [r["codes"] for r in rejections],
+                          outcomes=await in_thread(comps.bank.turns, run_id))
     await in_thread(comps.bank.finish_run, run_id, "finished", report)
     comps.end_run(run_id)
     return {"report": report}

@@ -64,7 +64,7 @@ async def generate_problem(
         return {"problem": None, "exhausted": True, "repairs": repairs,
                 "critique": Critique(valid=False, rejections=[Rejection(
                     code="exhausted", message=result.failure or "no variant left")])}
-    calls = state.get("teacher_calls", 0) + 1
+    calls = state.get("teacher_calls", 0) + result.calls
     if result.model_error:
         failure = ModelFailure(model=comps.teacher.name, role="teacher",
                                error=result.failure or "the model call failed")
@@ -97,7 +97,8 @@ async def critique_problem(
     # Only problems accepted in earlier rounds count as duplicates: what lineages running
     # beside this one accept in the same round depends on timing, and a run must not.
     exclude = await comps.recent(state["run_id"], state["round"])
-    if lin.parent:
+    # A variant may resemble its parent; a copy of it (the same content id) is a duplicate.
+    if lin.parent and lin.parent.id != problem.id:
         exclude.add(lin.parent.id)
     critique = await comps.critic.review(
         problem, (await comps.dedup(state["run_id"], ctx.critic.dedup_threshold)), exclude)
@@ -258,18 +259,26 @@ async def assign_band(
     banded = problem.model_copy(update={
         "band": band, "pass_rate": summary.pass_rate,
         "pass_rates": {s.student: s.pass_rate for s in summary.students}})
-    (await comps.dedup(state["run_id"], ctx.critic.dedup_threshold)).add(
-        banded.id, problem_text(banded))
-    comps.accepted_in(state["run_id"], banded.id, state["round"])
     outcome = TurnOutcome(
         lineage_id=lin.lineage_id, seed_id=lin.seed.id, turn=lin.turns,
         round=state["round"], direction=lin.direction,
         teacher_calls=state.get("teacher_calls", 0), problem_id=banded.id, valid=True,
         band=band, pass_rate=summary.pass_rate,
         model_failures=state.get("model_failures", []), answered=state.get("answered", []))
-    # One transaction per banded turn: problem, attempts, summary and turn record together.
-    await in_thread(comps.bank.put_turn_result, state["run_id"], lin.lineage_id, banded,
-             state.get("attempts", []), summary, outcome)
+    # One transaction per banded turn: problem, attempts, summary and turn record together,
+    # unless another turn banked this very problem first (a lineage beside this one in the
+    # same round, which the critic's duplicate check leaves out): then it is a duplicate.
+    holder = await in_thread(comps.bank.put_turn_result, state["run_id"], lin.lineage_id,
+                             banded, state.get("attempts", []), summary, outcome)
+    if holder is not None:
+        critique = Critique(valid=False, rejections=[Rejection(
+            code="duplicate", message=f"the same problem as {banded.id}, banked by {holder}")])
+        await in_thread(comps.bank.put_rejected, state["run_id"], lin.lineage_id, lin.turns,
+                        state.get("repairs", 0), banded, critique)
+        return await _discarded(state, comps, critique)
+    (await comps.dedup(state["run_id"], ctx.critic.dedup_threshold)).add(
+        banded.id, problem_text(banded))
+    comps.accepted_in(state["run_id"], banded.id, state["round"])
     grown = lin.model_copy(update={
         "turns": lin.turns + 1, "parent": banded, "summary": summary,
         "problem_ids": [*lin.problem_ids, banded.id]})
@@ -281,7 +290,12 @@ async def discard_problem(
 ) -> dict[str, Any]:
     """End a turn without a banded problem: recorded, and the lineage's turn spent."""
     _ctx, comps = await parts.get(runtime, state["run_id"])
-    lin, critique = state["lineage"], state.get("critique")
+    return await _discarded(state, comps, state.get("critique"))
+
+
+async def _discarded(state: TurnState, comps: Components,
+                     critique: Critique | None) -> dict[str, Any]:
+    lin = state["lineage"]
     outcome = TurnOutcome(
         lineage_id=lin.lineage_id, seed_id=lin.seed.id, turn=lin.turns,
         round=state["round"], direction=lin.direction,

@@ -97,6 +97,8 @@ class ExportResult:
     decontaminated: bool = True
     config: dict[str, Any] = field(default_factory=dict)
     keep_range: tuple[float, float] | None = KEEP_RANGE
+    run_status: str = "finished"
+    """The run's status in the bank when exported: anything but finished means partial."""
 
 
 def to_record(problem: Problem, step: Step, *, system: bool = True) -> dict[str, Any]:
@@ -323,12 +325,14 @@ def export_run(
     dup_threshold: float = 0.8,
     force: bool = False,
     keep_range: tuple[float, float] | None = KEEP_RANGE,
+    partial: bool = False,
 ) -> ExportResult:
     """Write a run's valid, clean problems to `out` (a folder) in curriculum order, with a card.
 
     Only pass rates in `keep_range` are exported (None: every one); `benchmark=None` skips
-    decontamination (the card says so). Raises ExportError or ValueError
-    with nothing written when the run, the format or the schedule is unusable.
+    decontamination (the card says so). Raises ExportError or ValueError with nothing written
+    when the run, the format or the schedule is unusable. A run that has not finished is refused
+    unless `partial`; then export.json and the card say it is partial.
     """
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
@@ -339,7 +343,13 @@ def export_run(
         run = bank.resolve_run(run_id)
     except RunNotFound as exc:
         raise ExportError(str(exc)) from None
-    config = json.loads((bank.get_run(run) or {}).get("config") or "{}")
+    row = bank.get_run(run) or {}
+    config = json.loads(row.get("config") or "{}")
+    status = str(row.get("status") or "unknown")
+    if status != "finished" and not partial:
+        raise ExportError(
+            f"run {run!r} has not finished (its status in the bank is {status!r}): an export now "
+            "would hold only part of it; wait for it, or pass --partial to export what it holds")
     problems = list(bank.problems(run))
     if not problems:
         raise ExportError(f"run {run!r} has no valid problems to export")
@@ -365,6 +375,7 @@ def export_run(
         stages=[(name, len(part)) for name, part in _stage_groups(rows)],
         excluded=excluded, decontaminated=benchmark is not None, config=config,
         keep_range=keep_range,
+        run_status=status,
     )  # fmt: skip
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))

@@ -15,6 +15,8 @@ def summary(result: ExportResult) -> dict[str, Any]:
     reasons = Counter(e.reason for e in result.excluded)
     return {
         "run_id": result.run_id,
+        "run_status": result.run_status,
+        "partial": result.run_status != "finished",
         "format": result.format,
         "schedule": result.schedule,
         "rows": result.rows,
@@ -61,6 +63,9 @@ def dataset_card(result: ExportResult) -> str:
                 "in the bank, not here (`--include-unbanded` exports them)")
     left = (f"{reasons['out_of_range']} outside the keep range, {reasons['contaminated']} "
             f"contaminated, {reasons['duplicate']} near-duplicates")
+    partial = ("" if result.run_status == "finished" else
+               f"\n**Partial:** exported with --partial while the run was {result.run_status}; "
+               "it may have banked more since.\n")
     decontam = (
         "HumanEval n-gram decontamination (13-word and normalised 10-token code n-grams)"
         if result.decontaminated
@@ -76,7 +81,7 @@ tags: [code, reinforcement-learning, curriculum, stepstones]
 ---
 
 # stepstones curriculum: run `{result.run_id}`
-
+{partial}
 {result.rows} Python coding problems with tests, a reference solution, a difficulty band from
 measured student pass rates and their stepping-stone lineage, ordered by the
 `{result.schedule}` schedule. Rows are in curriculum order; `curriculum_index` gives it too.

@@ -47,6 +47,7 @@ RejectionCode = Literal[
     "leaks_solution",
     "contaminated",
     "unclear_statement",
+    "critic_unusable",
     "reviewer_rejected",
     "exhausted",
 ]

@@ -49,7 +49,10 @@ class Bank:
         conn = sqlite3.connect(str(self.path), check_same_thread=False)
         self.db = sqlite_utils.Database(conn, recursive_triggers=False)
         self.db.conn.execute("PRAGMA journal_mode=WAL")
-        self.db.conn.execute("PRAGMA synchronous=NORMAL")
+        # FULL: a commit is on disk before the graph checkpoints the step that made it, so a
+        # power cut can leave the bank ahead of the checkpoints (replayed onto the same rows),
+        # never behind them. One sync per banked turn, next to seconds of model time.
+        self.db.conn.execute("PRAGMA synchronous=FULL")
         self._lock = threading.RLock()
         _ = self.db.supports_on_conflict  # probed once here (it creates a table), not mid-run
         self._ensure_tables()
@@ -236,12 +239,32 @@ class Bank:
         self, run_id: str, lineage_id: str, turn: int, attempt: int, problem: Problem,
         critique: Critique,
     ) -> None:
-        """A rejected problem and why, together (one transaction)."""
-        self._write([
-            ("problems", [self._problem_row(run_id, lineage_id, problem, valid=False)]),
-            ("rejections", [self._rejection_row(run_id, lineage_id, turn, attempt, problem,
-                                                critique)]),
-        ])
+        """A rejected problem and why, together (one transaction).
+
+        A rejected copy of a problem the run already banked as valid (a duplicate) records only
+        the rejection: the banked row, keyed by the same content id, stays as it is.
+        """
+        rejection = self._rejection_row(run_id, lineage_id, turn, attempt, problem, critique)
+        with self._lock:
+            if self._valid_holder(run_id, problem.id) is not None:
+                self._write([("rejections", [rejection])])
+                return
+            self._write([
+                ("problems", [self._problem_row(run_id, lineage_id, problem, valid=False)]),
+                ("rejections", [rejection]),
+            ])
+
+    def _valid_holder(self, run_id: str, problem_id: str,
+                      turn_key: tuple[str, int] | None = None) -> str | None:
+        """The lineage of a valid turn record naming `problem_id`, other than `turn_key`'s."""
+        rows = self.db.execute(
+            "select lineage_id, turn from turns where run_id = ? and "
+            "json_extract(record, '$.problem_id') = ? and json_extract(record, '$.valid') "
+            "order by lineage_id, turn", [run_id, problem_id]).fetchall()
+        for lineage_id, turn in rows:
+            if (lineage_id, turn) != turn_key:
+                return str(lineage_id)
+        return None
 
     def put_turn(self, run_id: str, outcome: TurnOutcome) -> None:
         """Record the compact outcome of one teacher turn."""
@@ -250,15 +273,25 @@ class Bank:
     def put_turn_result(
         self, run_id: str, lineage_id: str, problem: Problem, attempts: list[Attempt],
         summary: PerformanceSummary, outcome: TurnOutcome,
-    ) -> None:
+    ) -> str | None:
         """Everything a banded turn produced, in one transaction: the bank never holds a
-        problem's attempts without its summary and turn record, or the reverse."""
-        self._write([
-            ("problems", [self._problem_row(run_id, lineage_id, problem, valid=True)]),
-            ("attempts", self._attempt_rows(run_id, attempts)),
-            ("summaries", [self._summary_row(run_id, summary)]),
-            ("turns", [self._turn_row(run_id, outcome)]),
-        ])
+        problem's attempts without its summary and turn record, or the reverse.
+
+        Returns None when written; when another turn already banked this problem, writes
+        nothing and returns that turn's lineage (the problem is a duplicate). The same turn
+        replayed after a crash is not another turn: it rewrites its own rows.
+        """
+        with self._lock:
+            holder = self._valid_holder(run_id, problem.id, (outcome.lineage_id, outcome.turn))
+            if holder is not None:
+                return holder
+            self._write([
+                ("problems", [self._problem_row(run_id, lineage_id, problem, valid=True)]),
+                ("attempts", self._attempt_rows(run_id, attempts)),
+                ("summaries", [self._summary_row(run_id, summary)]),
+                ("turns", [self._turn_row(run_id, outcome)]),
+            ])
+            return None
 
     def set_usage(self, run_id: str, usage: list[Usage], session: str = "") -> None:
         """Replace one process's (`session`) per-agent usage totals of a run.
@@ -338,6 +371,30 @@ class Bank:
         """The models a run left out, in the order it dropped them."""
         rows = self._rows("model_drops", "run_id = ?", [run_id], order_by="round, role, model")
         return [ModelDrop.model_validate_json(r["record"]) for r in rows]
+
+    def valid_problem_ids(self, run_id: str) -> set[str]:
+        """Ids of the run's problems stored as valid."""
+        with self._lock:
+            rows = self.db.execute(
+                "select id from problems where run_id = ? and valid = 1", [run_id]).fetchall()
+        return {r[0] for r in rows}
+
+    def retire_orphans(self, run_id: str) -> list[str]:
+        """Mark invalid the valid problems no valid turn record names; returns their ids.
+
+        Only a replay can leave one: a turn redone after a crash that wrote a different problem
+        (a model that does not repeat itself) rewrites its turn record, and the first problem
+        is then no part of the run's result.
+        """
+        with self._lock, self.db.conn:
+            named = {r[0] for r in self.db.execute(
+                "select json_extract(record, '$.problem_id') from turns where run_id = ? and "
+                "json_extract(record, '$.valid')", [run_id]).fetchall()}
+            orphans = sorted(self.valid_problem_ids(run_id) - named)
+            self.db.conn.executemany(
+                "update problems set valid = 0 where run_id = ? and id = ?",
+                [(run_id, pid) for pid in orphans])
+        return orphans
 
     def count(self, table: str, run_id: str) -> int:
         """Rows of `table` belonging to a run."""

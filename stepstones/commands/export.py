@@ -61,6 +61,8 @@ def export(
                      help="Export every pass rate, ignoring --keep-range (p = 0 and p = 1 too)."),
     ] = False,
     force: Annotated[bool, typer.Option(help="Replace --out if it exists.")] = False,
+    partial: Annotated[bool, typer.Option(
+        help="Export a run that has not finished (marked partial in the card).")] = False,
 ) -> None:
     """Export a run's valid problems with tests, reference, band, pass rates and lineage."""
     try:
@@ -82,6 +84,7 @@ def export(
                 mix=ratios, seed=seed, system_prompt=system_prompt,
                 benchmark=None if no_decontam else "humaneval", force=force,
                 keep_range=kept_range,
+                partial=partial,
             )  # fmt: skip
         finally:
             store.close()
@@ -95,6 +98,7 @@ def export(
         f"[{result.format}, {result.schedule}]; excluded {reasons.count('out_of_range')} "
         f"outside the keep range, {reasons.count('contaminated')} "
         f"contaminated, {reasons.count('duplicate')} duplicates"
+        + ("" if result.run_status == "finished" else f"; PARTIAL (run {result.run_status})")
     )
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import sqlite3
 import sys
+import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -16,7 +19,9 @@ from rich.table import Table
 
 from stepstones.graphs.context import ConfigError, load_context
 from stepstones.graphs.presets import presets_help
-from stepstones.runner import Progress, RunResult, RunStopped, run_pipeline, stored_context
+from stepstones.integrity import BankMismatch
+from stepstones.runner import Progress, RunResult, resumable, run_pipeline, stored_context
+from stepstones.stops import RunStopped, SignalStop, StorageError, is_storage_error
 from stepstones.tools.store import DEFAULT_OUT
 
 console = Console(stderr=True)
@@ -88,52 +93,88 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live progress.")] = False,
 ) -> None:
     """Generate a banded curriculum of coding problems (offline by default: no GPU, no key)."""
+    stopper = SignalStop()
+    created = not out.exists()
+    run_id = resume or run_id or uuid.uuid4().hex[:12]
     try:
-        if resume:
-            ctx = stored_context(out, resume)
-        else:
-            overrides: dict[str, Any] = {"seed": seed, "teacher": teacher,
-                                         "samples": samples, "concurrency": concurrency}
-            if students:
-                overrides["students"] = [s.strip() for s in students.split(",") if s.strip()]
-            ctx = load_context(config, overrides, preset=preset)
-            if quota is not None:
-                ctx = ctx.model_copy(update={"bands": [
-                    b.model_copy(update={"quota": quota}) for b in ctx.bands]})
-        live = None if quiet else Live(console=console, refresh_per_second=4, transient=False)
-        told: set[tuple[str, str]] = set()
-
-        def show(p: Progress) -> None:
-            for drop in p.dropped:  # one line each, quiet or not: the run goes on without it
-                if (drop.role, drop.model) not in told:
-                    told.add((drop.role, drop.model))
-                    console.print(
-                        f"[yellow]dropped {drop.role} {escape(drop.model)} from round "
-                        f"{drop.round}: {escape(drop.reason)}[/yellow]", soft_wrap=True)
-            if live is not None:
-                live.update(_table(p))
-
-        if live is not None:
-            live.start()
-        try:
-            result = asyncio.run(run_pipeline(
-                ctx, out, run_id=resume or run_id, resume=resume is not None,
-                postgres_url=postgres, on_progress=show, handle_signals=True,
-                reviewer=_terminal_review(live) if sys.stdin.isatty() else None))
-        finally:
-            if live is not None:
-                live.stop()
+        stopper.install()
+        result = _run(config, out, seed, resume, run_id, teacher, students, samples, quota,
+                      preset, concurrency, postgres, quiet, stopper)
+        if result.stop_reason == "awaiting_review":
+            console.print(f"run {result.run_id} is waiting for a human review of a problem: "
+                          "answer it in LangGraph Studio or rerun with --resume in a terminal.")
+            raise typer.Exit(3)
+        if result.already_finished:
+            console.print(f"run {result.run_id} had already finished; report.json rewritten "
+                          "from the bank", soft_wrap=True, highlight=False)
+        print_summary(result)
     except RunStopped as exc:
-        console.print(f"[yellow]{escape(str(exc))}[/yellow]", soft_wrap=True)
-        raise typer.Exit(130) from None
-    except (ConfigError, ValueError, OSError) as exc:
-        console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
-        raise typer.Exit(2) from None
-    if result.stop_reason == "awaiting_review":
-        console.print(f"run {result.run_id} is waiting for a human review of a problem: answer "
-                      "it in LangGraph Studio or rerun with --resume in a terminal.")
-        raise typer.Exit(3)
-    print_summary(result)
+        if resumable(out, run_id):
+            message = f"{exc}; resume with: stepstones run --out {out} --resume {run_id}"
+        else:
+            message = f"{exc} before run {run_id} had started; nothing to resume"
+            if created:
+                shutil.rmtree(out, ignore_errors=True)
+        console.print(f"[yellow]{escape(message)}[/yellow]", soft_wrap=True, highlight=False)
+        raise typer.Exit(exc.exit_code) from None
+    except (ConfigError, ValueError) as exc:
+        _fail(exc, 2)
+    except (BankMismatch, StorageError) as exc:
+        _fail(exc, 1)
+    except OSError as exc:
+        _fail(exc, 1 if is_storage_error(exc) else 2)
+    except sqlite3.Error as exc:
+        _fail(f"cannot read the run's files in {out}: {exc}", 1)
+
+
+def _fail(exc: BaseException | str, code: int) -> NoReturn:
+    console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
+    raise typer.Exit(code) from None
+
+
+def _run(config: Path | None, out: Path, seed: int | None, resume: str | None, run_id: str,
+         teacher: str | None, students: str | None, samples: int | None, quota: int | None,
+         preset: str | None, concurrency: int | None, postgres: str | None, quiet: bool,
+         stopper: SignalStop) -> RunResult:
+    """Load the run's context (a resume's from its bank) and run it with live progress."""
+    if resume:
+        ctx = stored_context(out, resume)
+    else:
+        overrides: dict[str, Any] = {"seed": seed, "teacher": teacher, "samples": samples,
+                                     "concurrency": concurrency}
+        if students is not None:
+            overrides["students"] = [s.strip() for s in students.split(",") if s.strip()]
+            if not overrides["students"]:
+                raise ConfigError("--students names no student (e.g. sim:novice,sim:expert)")
+        if quota is not None and quota < 1:
+            raise ConfigError(f"--quota must be at least 1, got {quota}")
+        ctx = load_context(config, overrides, preset=preset)
+        if quota is not None:
+            ctx = ctx.model_copy(update={"bands": [
+                b.model_copy(update={"quota": quota}) for b in ctx.bands]})
+    live = None if quiet else Live(console=console, refresh_per_second=4, transient=False)
+    told: set[tuple[str, str]] = set()
+
+    def show(p: Progress) -> None:
+        for drop in p.dropped:  # one line each, quiet or not: the run goes on without it
+            if (drop.role, drop.model) not in told:
+                told.add((drop.role, drop.model))
+                console.print(
+                    f"[yellow]dropped {drop.role} {escape(drop.model)} from round "
+                    f"{drop.round}: {escape(drop.reason)}[/yellow]", soft_wrap=True)
+        if live is not None:
+            live.update(_table(p))
+
+    if live is not None:
+        live.start()
+    try:
+        return asyncio.run(run_pipeline(
+            ctx, out, run_id=run_id, resume=resume is not None, postgres_url=postgres,
+            on_progress=show, stopper=stopper,
+            reviewer=_terminal_review(live) if sys.stdin.isatty() else None))
+    finally:
+        if live is not None:
+            live.stop()
 
 
 def _terminal_review(live: Live | None) -> Callable[[dict[str, Any]], dict[str, Any] | None]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -87,6 +89,72 @@ def test_unwritable_out_is_one_clear_line(tmp_path: Path) -> None:
 def test_resume_of_an_unknown_run_is_a_clear_error(tmp_path: Path) -> None:
     done = stepstones("run", "--out", str(tmp_path), "--resume", "nope", "--quiet")
     assert done.returncode == 2 and "no bank" in done.stderr
+
+
+def one_clear_line(done: subprocess.CompletedProcess[str], *words: str) -> None:
+    """Exit 2 with one line on stderr holding `words`, and no traceback."""
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr[-3000:]
+    assert all(w in lines[0] for w in words), lines[0]
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["--quota", "-1"], ["--quota", "at least 1"]),
+    (["--quota", "0"], ["--quota", "at least 1"]),
+    (["--students", ""], ["--students", "no student"]),
+    (["--students", " , "], ["--students", "no student"]),
+    (["--postgres", "postgresql://me:hunter2@127.0.0.1:1/nodb"], ["Postgres", "127.0.0.1"]),
+])
+def test_bad_flags_are_one_clear_line_and_nothing_written(
+    tmp_path: Path, args: list[str], words: list[str]
+) -> None:
+    out = tmp_path / "out"
+    done = stepstones("run", "--out", str(out), "--quiet", *args, timeout=120)
+    one_clear_line(done, *words)
+    assert "hunter2" not in done.stderr
+    assert not out.exists()
+
+
+def test_an_unisolated_sandbox_is_one_clear_line_and_nothing_written(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "stepstones", "run", "--out", str(out), "--quiet"],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "STEPSTONES_SANDBOX__ISOLATION": "none"})
+    one_clear_line(done, "sandbox", "allow_unisolated")
+    assert not out.exists()
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_a_damaged_checkpoint_is_one_clear_line_on_resume(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done = stepstones("run", "--out", str(out), "--quiet", "--quota", "1", "--run-id", "c",
+                      "--students", "sim:novice,sim:expert")
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = (out / "report.json").read_text()
+    with sqlite3.connect(out / "checkpoints.sqlite") as db:
+        db.execute("update checkpoints set checkpoint = x'c1c1c1c1deadbeef'")
+    done = stepstones("run", "--out", str(out), "--quiet", "--resume", "c")
+    one_clear_line(done, "checkpoints of run c", "damaged", str(out / "checkpoints.sqlite"))
+    assert (out / "report.json").read_text() == report
+
+
+def test_a_second_run_in_a_busy_out_is_refused_and_writes_nothing(tmp_path: Path) -> None:
+    import fcntl
+
+    out = tmp_path / "out"
+    out.mkdir()
+    with (out / ".lock").open("a+") as held:  # what a run in progress holds
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.write("4242")
+        held.flush()
+        done = stepstones("run", "--out", str(out), "--quiet", "--run-id", "second",
+                          timeout=120)
+    one_clear_line(done, str(out), "in use by another stepstones run (pid 4242)")
+    assert sorted(p.name for p in out.iterdir()) == [".lock"]
 
 
 def test_help_lists_the_commands() -> None:

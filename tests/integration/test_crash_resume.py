@@ -24,8 +24,7 @@ from stepstones.graphs import build_graph
 from stepstones.runner import serde, sqlite_checkpointer
 from tests.conftest import needs_bwrap
 from tests.fakes import bank_turns, start_run
-
-ARGS = ["--quota", "3", "--seed", "7", "--quiet"]
+from tests.integration.conftest import ARGS, bank_contents
 
 
 def start(out: Path, *extra: str) -> subprocess.Popen[str]:
@@ -33,26 +32,7 @@ def start(out: Path, *extra: str) -> subprocess.Popen[str]:
 
 
 turns = bank_turns
-
-
-def contents(out: Path) -> dict[str, object]:
-    with sqlite3.connect(out / "bank.sqlite") as db:
-        problems = db.execute("select id, valid from problems").fetchall()
-        # Status, not the count of tests passed: a timeout's count is how far the program got
-        # before the limit, which depends on the machine's load at that moment.
-        attempts = db.execute("select id, problem_id, status from attempts").fetchall()
-        n_attempts = db.execute("select count(*) from attempts").fetchone()[0]
-    return {"problems": sorted(problems), "attempts": sorted(attempts), "rows": n_attempts}
-
-
-@pytest.fixture(scope="module")
-def baseline(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    out = tmp_path_factory.mktemp("baseline")
-    proc = start(out, "--run-id", "base", *ARGS)
-    _, err = proc.communicate(timeout=600)
-    assert proc.returncode == 0, err[-2000:]
-    report = json.loads((out / "report.json").read_text())
-    return {"contents": contents(out), "report": report, "turns": turns(out), "out": out}
+contents = bank_contents
 
 
 @needs_bwrap
@@ -90,23 +70,6 @@ def test_kill_9_then_resume_matches_an_uninterrupted_run(
     assert got["rows"] == len(got["attempts"])  # type: ignore[arg-type]
     report = json.loads((out / "report.json").read_text())
     assert report["bands"] == baseline["report"]["bands"]  # type: ignore[index]
-
-
-@needs_bwrap
-@pytest.mark.slow
-def test_sigterm_stops_cleanly_and_says_how_to_resume(tmp_path: Path) -> None:
-    out = tmp_path / "run"
-    proc = start(out, "--run-id", "polite", *ARGS)
-    deadline = time.monotonic() + 300
-    while turns(out) < 2 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130
-    assert "--resume polite" in err
-    resumed = start(out, "--resume", "polite", "--quiet")
-    _, err = resumed.communicate(timeout=600)
-    assert resumed.returncode == 0, err[-2000:]
 
 
 @needs_bwrap

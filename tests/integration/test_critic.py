@@ -96,10 +96,11 @@ async def test_an_llm_reviewer_can_call_a_statement_unclear(sandbox):
     assert codes(c) == {"unclear_statement"} and "ties" in c.rejections[0].message
 
 
-async def test_an_unparseable_llm_review_is_no_evidence_against_the_problem(sandbox):
+async def test_an_unparseable_llm_review_is_a_recorded_rejection_not_a_pass(sandbox):
     c = await critic(sandbox, model=FakeListChatModel(responses=["no idea", "still no"])).review(
         GOOD, NearDupIndex())
-    assert c.valid
+    assert not c.valid and codes(c) == {"critic_unusable"}
+    assert "no JSON object" in c.rejections[0].message
 
 
 def _verdict(ok: bool) -> Verdict:

@@ -130,7 +130,8 @@ async def test_graph_runs_with_llm_teacher_and_student_including_a_malformed_dra
     config = {"configurable": {"thread_id": "t"}}
     await graph.ainvoke({"run_id": "r", "seeds": [SEED]}, config, context=ctx)
     (outcome,) = (await graph.aget_state(config)).values["outcomes"]
-    assert outcome.valid and outcome.teacher_calls == 2 and outcome.pass_rate == 0.5
+    # Three requests: the first draft, its JSON repair (both garbage), then the second draft.
+    assert outcome.valid and outcome.teacher_calls == 3 and outcome.pass_rate == 0.5
     assert bank.rejections("r")[0]["codes"] == ["malformed"]
     attempts = list(bank.attempts("r"))
     assert {a.student for a in attempts} == {"llm", "wrong"}

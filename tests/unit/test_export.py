@@ -85,6 +85,7 @@ def bank(tmp_path: Path) -> Bank:
     for p in problems:
         b.put_problem("r1", p.lineage.root_id or p.id, p, valid=True)
     b.put_problem("r1", "x", make_problem(9, "easy", 0.9), valid=False)
+    b.finish_run("r1", "finished", {})
     return b
 
 
@@ -208,6 +209,7 @@ def _ranged_bank(tmp_path: Path) -> Bank:
     for n, rate in enumerate([0.0, 0.005, 0.5, 0.97, 0.99, 1.0, None], start=1):
         p = make_problem(n, "easy", 0.5).model_copy(update={"pass_rate": rate, "band": None})
         b.put_problem("r", p.id, p, valid=True)
+    b.finish_run("r", "finished", {})
     return b
 
 
@@ -253,3 +255,20 @@ def test_cli_keep_range_and_include_unbanded(tmp_path: Path) -> None:
     assert done.exit_code == 0 and "3 rows" in done.output
     bad = runner.invoke(app, [*base, "--out", str(tmp_path / "e"), "--keep-range", "0.9,0.1"])
     assert bad.exit_code == 2 and "LO <= HI" in bad.output and not (tmp_path / "e").exists()
+
+
+def test_a_run_in_progress_is_refused_unless_partial_and_then_marked(tmp_path: Path) -> None:
+    b = Bank(tmp_path / "bank.sqlite")
+    b.start_run("r1", {"bands": BANDS, "students": ["sim:novice"]})
+    b.put_problem("r1", "p", make_problem(1, "easy", 0.9), valid=True)
+    with pytest.raises(ExportError, match=r"has not finished.*--partial"):
+        export_run(b, tmp_path / "a", benchmark=None)
+    assert not (tmp_path / "a").exists()
+    result = export_run(b, tmp_path / "b", benchmark=None, partial=True)
+    assert result.rows == 1
+    card = json.loads((tmp_path / "b" / "export.json").read_text())
+    assert card["partial"] is True and card["run_status"] == "running"
+    assert "**Partial:**" in (tmp_path / "b" / "README.md").read_text()
+    b.finish_run("r1", "finished", {})
+    export_run(b, tmp_path / "c", benchmark=None)
+    assert json.loads((tmp_path / "c" / "export.json").read_text())["partial"] is False

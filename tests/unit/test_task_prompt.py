@@ -60,6 +60,7 @@ async def test_the_exported_prompt_is_the_prompt_the_student_was_given(
     try:
         bank.start_run("r", {"bands": [{"name": "all", "lo": 0.0, "hi": 1.0, "quota": 1}]})
         bank.put_problem("r", "lin", p, valid=True)
+        bank.finish_run("r", "finished", {})
         export_run(bank, tmp_path / "out", fmt="jsonl", benchmark=None, schedule_name="lineage")
     finally:
         bank.close()
