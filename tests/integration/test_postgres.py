@@ -79,9 +79,10 @@ def test_run_stop_and_resume_with_the_postgres_checkpointer(
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode in (0, 130), err[-2000:]  # 0 if it finished before the signal
+    # 0 if it finished before the signal; 143 (128 + SIGTERM) as a shell reports a TERM stop
+    assert proc.returncode in (0, 143), err[-2000:]
     assert not (out / "checkpoints.sqlite").exists()  # the checkpoints went to Postgres
-    if proc.returncode == 130:
+    if proc.returncode == 143:
         resumed = cli(*args, "--resume", "pg-run")
         _, err = resumed.communicate(timeout=600)
         assert resumed.returncode == 0, err[-2000:]
