@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -25,7 +26,7 @@ from stepstones.agents.models import ModelSettings
 from stepstones.agents.sampling import call_with_retries, clean_text, describe
 from stepstones.agents.usage import UsageMeter
 from stepstones.tools.codeblocks import THINK, extract_code, fences
-from stepstones.tools.schema import validation_summary
+from stepstones.tools.schema import ModelCall, validation_summary
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -180,6 +181,25 @@ def _record(meter: UsageMeter | None, agent: str, model_name: str, reply: BaseMe
     )
 
 
+def call_messages(messages: list[BaseMessage]) -> list[dict[str, str]]:
+    """LangChain messages as the call log keeps them: role and text."""
+    return [{"role": m.type, "content": clean_text(str(m.text))} for m in messages]
+
+
+def _log(meter: UsageMeter | None, agent: str, model_name: str, messages: list[BaseMessage],
+         started: float, reply: BaseMessage | None, outcome: str, error: str | None) -> None:
+    if meter is None:
+        return
+    usage = (getattr(reply, "usage_metadata", None) or {}) if reply is not None else {}
+    meter.log_call(ModelCall.model_validate({
+        "agent": agent, "model": model_name, "messages": call_messages(messages),
+        "replies": [clean_text(str(reply.text))] if reply is not None else [],
+        "outcome": outcome, "error": error, "at": started,
+        "latency_s": round(time.time() - started, 3),
+        "input_tokens": int(usage.get("input_tokens", 0) or 0),
+        "output_tokens": int(usage.get("output_tokens", 0) or 0)}))
+
+
 def _repair_request(reason: str) -> HumanMessage:
     return HumanMessage(
         f"Your reply could not be used: {reason}. Reply again with only the corrected JSON "
@@ -214,25 +234,31 @@ async def ainvoke_parsed(
     for attempt in range(2):
         if on_request is not None:
             on_request()
+        asked, started = list(history), time.time()
         try:
             reply = await call_with_retries(
-                partial(model.ainvoke, list(history)),
+                partial(model.ainvoke, asked),
                 timeout_s=settings.timeout_s,
                 max_retries=settings.max_retries,
             )
         except Exception as exc:
             failed = f"model call failed: {describe(exc, settings.timeout_s)}"
+            _log(meter, agent, name, asked, started, None, "model_error", failed)
             if attempt:  # the draft was bad already; its repair is what the model could not give
                 return None, ParseFailure(f"{reason}; repair {failed}", raw)
             return None, ParseFailure(failed, raw, model_error=True)
         _record(meter, agent, name, reply)
         raw = clean_text(str(reply.text))[:RAW_KEEP]
         try:
-            return parse_reply(raw, schema), None
+            parsed = parse_reply(raw, schema)
         except ReplyParseError as exc:
             reason = str(exc)
         except Exception as exc:  # a parser bug must not cost the run either
             reason = f"unparseable reply ({describe(exc)})"
+        else:
+            _log(meter, agent, name, asked, started, reply, "ok", None)
+            return parsed, None
+        _log(meter, agent, name, asked, started, reply, "unusable", reason)
         history += [AIMessage(raw), _repair_request(reason)]
     return None, ParseFailure(f"{reason} (after one repair attempt)", raw)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import random
+import time
 from typing import Protocol
 
 from langchain_core.language_models import BaseChatModel
@@ -19,11 +20,11 @@ from pydantic import Field
 
 from stepstones.agents.families import get_family
 from stepstones.agents.models import ModelSettings, endpoint_key
-from stepstones.agents.parsing import extract_code
+from stepstones.agents.parsing import call_messages, extract_code
 from stepstones.agents.sampling import sample
 from stepstones.agents.usage import UsageMeter
 from stepstones.tools.mutate import mutants
-from stepstones.tools.schema import Problem, Record, content_hash
+from stepstones.tools.schema import ModelCall, Problem, Record, content_hash
 from stepstones.tools.task_prompt import task_messages
 
 ABILITY_PRESETS: dict[str, float] = {"novice": 0.2, "intermediate": 0.5, "expert": 0.85}
@@ -136,9 +137,18 @@ class LLMStudent:
 
     async def solve(self, problem: Problem, k: int) -> list[Solution]:
         """k samples through the model (vLLM's `n` where honoured, else concurrent calls)."""
-        samples = await sample(
-            self.model, self.messages(problem), k, settings=self.settings, key=self.key
-        )
+        messages, started = self.messages(problem), time.time()
+        samples = await sample(self.model, messages, k, settings=self.settings, key=self.key)
+        if self.meter is not None:
+            errors = [s.error for s in samples if s.error is not None]
+            self.meter.log_call(ModelCall(
+                agent="student", model=self.name, messages=call_messages(messages),
+                replies=[s.text for s in samples if s.error is None],
+                outcome="model_error" if len(errors) == len(samples) else "ok",
+                error=errors[0] if errors else None, at=started,
+                latency_s=round(time.time() - started, 3),
+                input_tokens=sum(s.input_tokens for s in samples),
+                output_tokens=sum(s.output_tokens for s in samples)))
         out = []
         for s in samples:
             if self.meter is not None:

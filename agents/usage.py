@@ -15,7 +15,7 @@ from contextvars import ContextVar
 from typing import NamedTuple
 
 from stepstones.agents.models import bare_model_name
-from stepstones.tools.schema import Usage
+from stepstones.tools.schema import ModelCall, Usage
 
 current_run: ContextVar[str] = ContextVar("stepstones_run", default="")
 """The run a model call belongs to; "" outside any run (a script calling an agent directly)."""
@@ -40,6 +40,7 @@ class UsageMeter:
         self.prices = {name: Price(*p) for name, p in (prices or {}).items()}
         self._lock = threading.Lock()
         self._counts: dict[str, dict[tuple[str, str], list[int]]] = {}
+        self._calls: dict[str, list[ModelCall]] = {}
 
     def record(
         self, agent: str, model: str, input_tokens: int, output_tokens: int, calls: int = 1
@@ -79,6 +80,17 @@ class UsageMeter:
                 )
             )
         return out
+
+    def log_call(self, call: ModelCall) -> None:
+        """Keep one call's messages and replies for the current run until the run's next
+        `drain_calls` (the graph's nodes write them to the bank every round)."""
+        with self._lock:
+            self._calls.setdefault(current_run.get(), []).append(call)
+
+    def drain_calls(self, run_id: str) -> list[ModelCall]:
+        """The run's calls logged since the last drain, oldest first; the meter forgets them."""
+        with self._lock:
+            return self._calls.pop(run_id, [])
 
     def total_cost(self, run_id: str | None = None) -> float:
         """The run's total cost in USD over every agent (0.0 where prices are unknown)."""

@@ -27,7 +27,7 @@ from stepstones.graphs.bands import (
     run_stop,
     steer,
 )
-from stepstones.graphs.components import Parts
+from stepstones.graphs.components import Components, Parts
 from stepstones.graphs.context import RunContext
 from stepstones.graphs.health import health_key, newly_dropped, track
 from stepstones.graphs.report import build_report
@@ -125,9 +125,8 @@ async def schedule_turns(
             active += 1
         if not active:
             stop = "seeds_exhausted"
-    # Tokens so far, every round: a killed run loses at most one round's accounting.
-    await in_thread(comps.bank.set_usage, state["run_id"], comps.meter.totals(state["run_id"]),
-             comps.scope(state["run_id"]).session)
+    # Tokens and calls so far, every round: a killed run loses at most one round's accounting.
+    await _store_accounting(comps, state["run_id"])
     return {"lineages": updates, "queue": taken, "counted": len(outcomes),
             "round": state.get("round", 0) + 1, "stop_reason": stop,
             "model_health": health, "dropped": dropped}
@@ -151,14 +150,20 @@ def route_after_schedule(
             for lin in active]
 
 
+async def _store_accounting(comps: Components, run_id: str) -> None:
+    """The run's token totals and the model calls logged since the last round, to the bank."""
+    session = comps.scope(run_id).session
+    await in_thread(comps.bank.set_usage, run_id, comps.meter.totals(run_id), session)
+    await in_thread(comps.bank.put_calls, run_id, comps.meter.drain_calls(run_id), session)
+
+
 async def finish_run(
     state: RunState, runtime: Runtime[RunContext], *, parts: Parts
 ) -> dict[str, Any]:
     """Store the final usage and the report; the run's scope ends here."""
     run_id = state["run_id"]
     ctx, comps = await parts.get(runtime, run_id)
-    await in_thread(comps.bank.set_usage, run_id, comps.meter.totals(run_id),
-                    comps.scope(run_id).session)
+    await _store_accounting(comps, run_id)
     # The report counts what the bank holds (one source of truth); a problem that a replayed
     # turn replaced is retired first, so the report and an export agree.
     await in_thread(comps.bank.retire_orphans, run_id)

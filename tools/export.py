@@ -45,6 +45,8 @@ from stepstones.tools.task_prompt import task_messages
 
 Format = Literal["jsonl", "parquet", "hf"]
 FORMATS: tuple[Format, ...] = ("jsonl", "parquet", "hf")
+CALLS_FILE = "model_calls.jsonl"
+"""The run's model calls (messages, replies, tokens, latency, outcome), with --calls."""
 DATA_SOURCE = "stepstones"
 KEEP_RANGE = (0.01, 0.97)
 """Pass rates exported by default, inclusive (arXiv 2603.24202, "Filtering")."""
@@ -326,6 +328,7 @@ def export_run(
     force: bool = False,
     keep_range: tuple[float, float] | None = KEEP_RANGE,
     partial: bool = False,
+    calls: bool = False,
 ) -> ExportResult:
     """Write a run's valid, clean problems to `out` (a folder) in curriculum order, with a card.
 
@@ -383,6 +386,10 @@ def export_run(
         _write_data(rows, tmp, fmt)
         (tmp / "README.md").write_text(dataset_card(result), encoding="utf-8")
         (tmp / "export.json").write_text(json.dumps(summary(result), indent=2), encoding="utf-8")
+        if calls:  # every model request of the run, as the bank's model_calls holds them
+            with (tmp / CALLS_FILE).open("w", encoding="utf-8") as f:
+                for call in bank.calls(run):
+                    f.write(call.model_dump_json() + "\n")
         _replace_dir(tmp, out, force)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -11,7 +11,7 @@ import hashlib
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 IOStyle = Literal["function", "stdio"]
 """`function`: tests call `entry_point(*args)`, inputs are JSON arrays of positional arguments and
@@ -312,6 +312,45 @@ class Usage(Record):
 
 
 ModelRole = Literal["teacher", "student", "critic", "summarizer"]
+
+CALL_TEXT_KEEP = 20_000
+"""Characters kept of each message and reply in the call log: bounded, so a chatty model
+cannot grow the bank without limit (a cut text ends with a note of what was cut)."""
+
+
+def _kept(text: str) -> str:
+    if len(text) <= CALL_TEXT_KEEP:
+        return text
+    return text[:CALL_TEXT_KEEP] + f"\n... [{len(text) - CALL_TEXT_KEEP} more chars not kept]"
+
+
+class ModelCall(Record):
+    """One model request as it happened: what was asked, what came back, and what it cost.
+
+    Kept for every teacher, critic, summarizer and student call (the bank's `model_calls`), so a
+    rejected draft can be read and replayed with the very messages its model was given.
+    """
+
+    agent: str
+    model: str = ""
+    messages: list[dict[str, str]] = Field(description="role and content of each message sent")
+    replies: list[str] = Field(default_factory=list, description="one per sample returned")
+    outcome: Literal["ok", "unusable", "model_error"] = "ok"
+    error: str | None = Field(None, description="why the reply was unusable or the call failed")
+    input_tokens: int = 0
+    output_tokens: int = 0
+    latency_s: float = 0.0
+    at: float = Field(0.0, description="when the call started (Unix time)")
+
+    @field_validator("messages")
+    @classmethod
+    def _cut_messages(cls, v: list[dict[str, str]]) -> list[dict[str, str]]:
+        return [{"role": m.get("role", ""), "content": _kept(m.get("content", ""))} for m in v]
+
+    @field_validator("replies")
+    @classmethod
+    def _cut_replies(cls, v: list[str]) -> list[str]:
+        return [_kept(r) for r in v]
 
 
 class ModelFailure(Record):

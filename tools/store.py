@@ -20,6 +20,7 @@ import sqlite_utils
 from stepstones.tools.schema import (
     Attempt,
     Critique,
+    ModelCall,
     ModelDrop,
     PerformanceSummary,
     Problem,
@@ -108,7 +109,14 @@ class Bank:
                  "record": str},
                 pk=("run_id", "role", "model"), if_not_exists=True,
             )
+            t("model_calls").create(
+                {"id": int, "run_id": str, "session": str, "agent": str, "model": str,
+                 "outcome": str, "error": str, "input_tokens": int, "output_tokens": int,
+                 "latency_s": float, "at": float, "messages": str, "replies": str},
+                pk="id", if_not_exists=True,
+            )
             for table, cols in (("problems", ["run_id", "band"]),
+                                ("model_calls", ["run_id", "agent"]),
                                 ("attempts", ["run_id", "problem_id"])):
                 self.db.table(table).create_index(cols, if_not_exists=True)
 
@@ -360,6 +368,27 @@ class Bank:
             u.output_tokens += r["output_tokens"]
             u.cost_usd += r["cost_usd"]
         return list(totals.values())
+
+    def put_calls(self, run_id: str, calls: list[ModelCall], session: str = "") -> None:
+        """Append model calls to the run's call log (`model_calls`: one row a call, messages
+        and replies as JSON text, so `sqlite-utils rows bank.sqlite model_calls` reads them)."""
+        if not calls:
+            return
+        self._write([("model_calls", [{
+            "run_id": run_id, "session": session, "agent": c.agent, "model": c.model,
+            "outcome": c.outcome, "error": c.error, "input_tokens": c.input_tokens,
+            "output_tokens": c.output_tokens, "latency_s": c.latency_s, "at": c.at,
+            "messages": json.dumps(c.messages), "replies": json.dumps(c.replies)}
+            for c in calls])])
+
+    def calls(self, run_id: str) -> list[ModelCall]:
+        """The run's model calls in the order they were logged."""
+        rows = self._rows("model_calls", "run_id = ?", [run_id], order_by="id")
+        return [ModelCall(
+            agent=r["agent"], model=r["model"], outcome=r["outcome"], error=r["error"],
+            input_tokens=r["input_tokens"], output_tokens=r["output_tokens"],
+            latency_s=r["latency_s"], at=r["at"], messages=json.loads(r["messages"]),
+            replies=json.loads(r["replies"])) for r in rows]
 
     def put_model_drop(self, run_id: str, drop: ModelDrop) -> None:
         """Record that a model was left out of a run (idempotent per run, role and model)."""

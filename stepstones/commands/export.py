@@ -63,6 +63,9 @@ def export(
     force: Annotated[bool, typer.Option(help="Replace --out if it exists.")] = False,
     partial: Annotated[bool, typer.Option(
         help="Export a run that has not finished (marked partial in the card).")] = False,
+    calls: Annotated[bool, typer.Option(
+        "--calls", help="Also write model_calls.jsonl: every model request of the run, with "
+        "its messages, replies, tokens, latency and outcome.")] = False,
 ) -> None:
     """Export a run's valid problems with tests, reference, band, pass rates and lineage."""
     try:
@@ -84,7 +87,7 @@ def export(
                 mix=ratios, seed=seed, system_prompt=system_prompt,
                 benchmark=None if no_decontam else "humaneval", force=force,
                 keep_range=kept_range,
-                partial=partial,
+                partial=partial, calls=calls,
             )  # fmt: skip
         finally:
             store.close()
