@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from langchain_core.language_models import BaseChatModel
 
 from stepstones.agents.models import ModelSettings, endpoint_key, get_chat_model, is_simulated
@@ -16,13 +18,14 @@ from stepstones.agents.usage import UsageMeter
 
 def build_teacher(
     spec: str | BaseChatModel, *, seed: int = 0, settings: ModelSettings | None = None,
-    meter: UsageMeter | None = None,
+    meter: UsageMeter | None = None, prompts: Mapping[str, str] | None = None,
 ) -> Teacher:
     """`procedural` (simulation mode) or any model spec / chat model instance."""
     if isinstance(spec, str) and spec in ("procedural", "sim:procedural"):
         return ProceduralTeacher(seed=seed)
     name = spec if isinstance(spec, str) else type(spec).__name__
-    return LLMTeacher(name, get_chat_model(spec, settings), meter=meter, settings=settings)
+    return LLMTeacher(name, get_chat_model(spec, settings), meter=meter, settings=settings,
+                      prompts=prompts)
 
 
 def build_student(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -175,7 +175,9 @@ class Critic:
         meter: UsageMeter | None = None,
         model_name: str = "",
         settings: ModelSettings | None = None,
+        prompts: Mapping[str, str] | None = None,
     ) -> None:
+        self.prompts = dict(prompts or {})  # the run's overrides of agents/prompts/*.md
         self.sandbox = sandbox
         self.sandbox_config = sandbox_config
         self.mutant_count = mutant_count
@@ -237,8 +239,9 @@ class Critic:
             return []
         shown = {"title": problem.title, "statement": problem.statement,
                  "tests": [t.model_dump() for t in problem.tests[:8]]}
+        prompt = render("critic_review", self.prompts, problem=json.dumps(shown))
         review, failure = await ainvoke_parsed(
-            self.model, [HumanMessage(render("critic_review", problem=json.dumps(shown)))],
+            self.model, [HumanMessage(prompt)],
             StatementReview, meter=self.meter, agent="critic", model_name=self.model_name,
             settings=self.settings)
         if review is None:

@@ -12,7 +12,7 @@ the failures to it.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage
@@ -168,7 +168,9 @@ class LLMSummarizer:
     """
 
     def __init__(self, name: str, model: BaseChatModel, meter: UsageMeter | None = None,
-                 settings: ModelSettings | None = None) -> None:
+                 settings: ModelSettings | None = None,
+                 prompts: Mapping[str, str] | None = None) -> None:
+        self.prompts = dict(prompts or {})  # the run's overrides of agents/prompts/*.md
         self.name = name
         self.model = model
         self.meter = meter
@@ -181,7 +183,7 @@ class LLMSummarizer:
         shown = "\n\n".join(
             f"{a.student} ({_example(a.verdict) or a.verdict.status}):\n```python\n"
             f"{(a.code or '')[:1500]}\n```" for a in failing) or "(none)"
-        return render("summarizer_analyze", statement=problem.statement[:4000],
+        return render("summarizer_analyze", self.prompts, statement=problem.statement[:4000],
                       results=summary.text, attempts=shown)
 
     async def annotate(self, problem: Problem, attempts: Sequence[Attempt],

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from langchain_core.language_models import BaseChatModel
@@ -228,11 +229,13 @@ class LLMTeacher:
     """A teacher backed by any LangChain chat model, with prompts from agents/prompts/."""
 
     def __init__(self, name: str, model: BaseChatModel, meter: UsageMeter | None = None,
-                 settings: ModelSettings | None = None) -> None:
+                 settings: ModelSettings | None = None,
+                 prompts: Mapping[str, str] | None = None) -> None:
         self.name = name
         self.model = model
         self.meter = meter
         self.settings = settings or ModelSettings()
+        self.prompts = dict(prompts or {})  # the run's overrides of agents/prompts/*.md
 
     def prompt(self, request: TeacherRequest) -> str:
         """The user message for this request: propose, refine or repair."""
@@ -243,7 +246,7 @@ class LLMTeacher:
                 reply = (request.rejected_reply or "(empty)")[:REPLY_SHOWN]
                 shown = f"Your reply, which was not a usable problem:\n````\n{reply}\n````"
             return render(
-                "teacher_repair",
+                "teacher_repair", self.prompts,
                 seed_kind=request.seed.kind, seed=request.seed.text, rejected=shown,
                 feedback=request.critique.feedback, direction=request.direction,
             )
@@ -255,17 +258,19 @@ class LLMTeacher:
             else:
                 target = ""
             return render(
-                "teacher_refine",
+                "teacher_refine", self.prompts,
                 problem=_problem_json(request.parent),
                 summary=request.summary.text,
                 direction=request.direction,
                 target=target,
             )
-        return render("teacher_propose", seed_kind=request.seed.kind, seed=request.seed.text)
+        return render("teacher_propose", self.prompts, seed_kind=request.seed.kind,
+                      seed=request.seed.text)
 
     async def write(self, request: TeacherRequest) -> TeacherResult:
         """One model call (plus one repair of malformed JSON); a failure is recorded, not raised."""
-        messages = [SystemMessage(render("teacher_system")), HumanMessage(self.prompt(request))]
+        messages = [SystemMessage(render("teacher_system", self.prompts)),
+                    HumanMessage(self.prompt(request))]
         calls = 0
 
         def count() -> None:

@@ -157,7 +157,8 @@ def build_components(
     """Components from the context, with any injected ones used as given."""
     meter = meter or UsageMeter(prices=ctx.prices)
     teacher = teacher or build_teacher(ctx.teacher, seed=ctx.seed,
-                                       settings=role_settings(ctx, "teacher"), meter=meter)
+                                       settings=role_settings(ctx, "teacher"), meter=meter,
+                                       prompts=ctx.prompts)
     if students is None:
         built = {s: build_student(s, seed=ctx.seed, settings=student_settings(ctx, s),
                                   meter=meter) for s in ctx.students}
@@ -173,6 +174,7 @@ def build_components(
         benchmark=ctx.critic.decontaminate,
         model=build_chat_model(ctx.critic.model, role_settings(ctx, "critic")), meter=meter,
         model_name=ctx.critic.model or "", settings=role_settings(ctx, "critic"),
+        prompts=ctx.prompts,
     )
     # Read the decontamination index now, with everything else built once, not in the first
     # critique: the runner freezes what exists after the build (stepstones.gc_tuning).
@@ -180,8 +182,8 @@ def build_components(
     if summarizer is None and ctx.summarizer is not None:
         summary_settings = role_settings(ctx, "summarizer")
         model = build_chat_model(ctx.summarizer, summary_settings)
-        summarizer = (LLMSummarizer(ctx.summarizer, model, meter=meter, settings=summary_settings)
-                      if model else None)
+        summarizer = (LLMSummarizer(ctx.summarizer, model, meter=meter, settings=summary_settings,
+                                    prompts=ctx.prompts) if model else None)
     return Components(teacher=teacher, students=built, critic=critic, sandbox=sandbox,
                       bank=bank or Bank(ctx.bank), meter=meter, summarizer=summarizer)
 

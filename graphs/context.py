@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from stepstones.agents.models import is_simulated
+from stepstones.agents.prompting import check_override, read_overrides
 from stepstones.graphs.bands import Band, default_bands, validate_bands
 from stepstones.graphs.presets import preset_values
 from stepstones.tools.corpus import CorpusConfig
@@ -172,6 +173,23 @@ class RunContext(Record):
         description="model -> (input, output) USD per 1M tokens, for cost in the report")
     bank: str = Field(str(DEFAULT_BANK), description="problem bank path")
 
+    prompt_files: dict[str, str] = Field(
+        default_factory=dict, exclude=True,
+        description="agent prompts to replace: name (e.g. teacher_refine) -> path of a .md "
+        "template using the default's $placeholders; read into `prompts` at load")
+    prompts: dict[str, str] = Field(
+        default_factory=dict,
+        description="the replaced prompts' texts, as the run used them (kept in the bank)")
+
+    @model_validator(mode="after")
+    def _read_prompts(self) -> RunContext:
+        if self.prompt_files:
+            self.prompts = {**self.prompts, **read_overrides(self.prompt_files)}
+            self.prompt_files = {}
+        for name, text in self.prompts.items():
+            check_override(name, text)
+        return self
+
     @field_validator("students")
     @classmethod
     def _some_students(cls, value: list[str]) -> list[str]:
@@ -304,6 +322,11 @@ def load_context(
             raise ConfigError(str(exc)) from None
         origin = f"preset {name}"
     if config_file is not None:
+        files = from_file.get("prompt_files")
+        if isinstance(files, dict):  # relative to the config file, as a reader expects
+            here = Path(config_file).parent
+            from_file["prompt_files"] = {k: str(here / v) if isinstance(v, str) else v
+                                         for k, v in files.items()}
         merged = _deep_merge(merged, {k: v for k, v in from_file.items() if k != "preset"})
         origin = f"{origin} + {config_file}" if name is not None else str(config_file)
     env = {k: v for k, v in env.items() if k != "preset"}
