@@ -43,6 +43,7 @@ RejectionCode = Literal[
     "reference_fails",
     "nondeterministic",
     "weak_tests",
+    "trivial",
     "duplicate",
     "leaks_solution",
     "contaminated",
