@@ -262,3 +262,37 @@ async def test_fuzzing_rejects_broken_and_trivial_tasks(sandbox, kw, code, reaso
     assert isinstance(problem, Problem)
     rejections = await env.validate(problem, sandbox)
     assert any(r.code == code and reason in r.message for r in rejections), rejections
+
+
+# ---------------------------------------------------------------- derived drafts (offline)
+
+
+async def test_family_problems_derive_valid_problems_of_every_environment(sandbox):
+    import random
+
+    from stepstones.agents.families import FAMILIES
+    from stepstones.agents.teacher import problem_from_instance
+    from stepstones.tools.environments.derive import DRAFTS, derive, derive_fuzzing
+
+    made = set()
+    for name in list(FAMILIES)[:3]:
+        source = problem_from_instance(FAMILIES[name].generate(2, random.Random(3)), LIN)
+        for env_name in DRAFTS:
+            env = get_environment(env_name)
+            draft = derive(source, env_name, random.Random(5))
+            assert derive(source, env_name, random.Random(5)) == draft  # reproducible
+            problem = await env.build(draft, LIN, sandbox)
+            assert isinstance(problem, Problem), (name, env_name, problem)
+            if env_name == "code":
+                assert problem.tests == source.tests  # gold by execution = the family's
+            assert await env.validate(problem, sandbox) == [], (name, env_name)
+            made.add(env_name)
+        draft = await derive_fuzzing(source, random.Random(5), sandbox)
+        if draft is not None:
+            env = get_environment("fuzzing")
+            problem = await env.build(draft, LIN, sandbox)
+            assert await env.validate(problem, sandbox) == [], name
+            reply = json.dumps(draft.witness)
+            assert await judged(sandbox, env, problem, reply) is True
+            made.add("fuzzing")
+    assert made == {"code", "induction", "deduction", "abduction", "fuzzing"}
