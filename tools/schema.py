@@ -43,6 +43,7 @@ RejectionCode = Literal[
     "reference_fails",
     "nondeterministic",
     "weak_tests",
+    "trivial",
     "duplicate",
     "leaks_solution",
     "contaminated",
@@ -105,6 +106,11 @@ class Problem(Record):
     tests: list[TestCase] = Field(min_length=1)
     reference_solution: str
     lineage: Lineage
+    environment: str = Field("code", description="the environment (tools/environments) that "
+                             "made it and judges answers to it")
+    spec: dict[str, Any] = Field(
+        default_factory=dict, description="environment-specific JSON the environment judges "
+        "with (e.g. deduction: input and output; fuzzing: the checks and the witness)")
     family: str | None = Field(None, description="procedural task family, if any")
     level: int | None = Field(None, description="procedural difficulty level, if any")
     time_limit_s: float | None = Field(
@@ -126,14 +132,21 @@ class Problem(Record):
         return self
 
     def compute_id(self) -> str:
-        """The content id: the same problem text, tests and reference always hash alike."""
-        return content_hash(
+        """The content id: the same problem text, tests and reference always hash alike.
+
+        The environment and its spec join the hash only outside `code`, so every code problem
+        keeps the id it had before environments existed (banks and golden runs stay valid).
+        """
+        parts: list[Any] = [
             self.statement,
             self.entry_point,
             self.io_style,
             [t.model_dump() for t in self.tests],
             self.reference_solution,
-        )
+        ]
+        if self.environment != "code":
+            parts += [self.environment, self.spec]
+        return content_hash(*parts)
 
 
 class ExecLimits(Record):

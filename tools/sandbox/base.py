@@ -29,6 +29,12 @@ class Submission(Record):
         "`entry_point` as the candidate; tests then holds one TestCase(input='[]', "
         "expected='null')",
     )
+    record_outputs: bool = Field(
+        False,
+        description="a gold run (tools/environments/gold.py): nothing is compared, every test "
+        "that ran to completion is `passed` with its whole output, untruncated; only ever set "
+        "for trusted reference programs, never for an answer being judged",
+    )
 
     @classmethod
     def for_problem(
