@@ -19,7 +19,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, closing, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -273,7 +273,7 @@ async def _run(
             if not pending or len(answers) < len(pending):
                 break
             inputs = Command(resume=answers)
-    state = final.values
+    state = cast("RunState", final.values)
     if final.interrupts:
         return RunResult(run_id=run_id, out=out, stop_reason="awaiting_review", report={})
     report = await asyncio.to_thread(finished_report, out, run_id, state)

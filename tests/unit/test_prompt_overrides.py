@@ -60,7 +60,7 @@ def test_a_bad_override_is_a_config_error_before_the_run(
 def test_a_missing_override_file_names_it(tmp_path: Path) -> None:
     cfg = tmp_path / "run.toml"
     cfg.write_text('[prompt_files]\nteacher_refine = "nowhere.md"\n')
-    with pytest.raises(ConfigError, match="cannot read .*nowhere.md"):
+    with pytest.raises(ConfigError, match=r"cannot read .*nowhere\.md"):
         load_context(cfg)
 
 
