@@ -38,6 +38,14 @@ def user_message(problem: Problem) -> str:
 
 
 def task_messages(problem: Problem, *, system: bool = True) -> list[Message]:
-    """The messages a student is given for `problem` (without the system one if asked)."""
-    head = [{"role": "system", "content": system_message()}] if system else []
-    return [*head, {"role": "user", "content": user_message(problem)}]
+    """The messages a student is given for `problem` (without the system one if asked): the
+    code environment's, or the task and reply form of the problem's own environment."""
+    if problem.environment == "code":
+        sys_text, user = system_message(), user_message(problem)
+    else:
+        from stepstones.tools.environments import get_environment  # it imports this module
+
+        env = get_environment(problem.environment)
+        sys_text, user = env.system_prompt(), env.task_prompt(problem)
+    head = [{"role": "system", "content": sys_text}] if system else []
+    return [*head, {"role": "user", "content": user}]
