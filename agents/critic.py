@@ -25,6 +25,7 @@ from stepstones.agents.prompting import render
 from stepstones.agents.usage import UsageMeter
 from stepstones.tools.decontam import BenchmarkIndex, contaminated
 from stepstones.tools.dedup import NearDupIndex, problem_text
+from stepstones.tools.environments import SandboxFailure, get_environment
 from stepstones.tools.mutate import mutants, trivial_solutions
 from stepstones.tools.sandbox.base import Sandbox, SandboxConfig, Submission
 from stepstones.tools.sandbox.calibrate import calibrate
@@ -255,6 +256,28 @@ class Critic:
         reasons = review.reasons or ["the reviewer found the statement unclear"]
         return [Rejection(code="unclear_statement", message=r[:500]) for r in reasons[:3]]
 
+    async def _review_environment(self, problem: Problem, dedup: NearDupIndex,
+                                  exclude: set[str]) -> Critique:
+        """A problem of another environment: its own validity checks (gold re-run, not
+        trivial, witnesses confirmed), then the duplicate and benchmark-leak checks.
+
+        The code rubric's mutants and trivial solutions judge code against tests; an answer
+        that is a value or an input has the environment's own triviality checks instead."""
+        try:
+            rejections = await get_environment(problem.environment).validate(problem,
+                                                                             self.sandbox)
+        except SandboxFailure as exc:
+            raise InfraError(f"sandbox failed validating the problem: {exc}") from exc
+        ev = Evidence(problem=problem, reference=[])
+        ev.duplicates = dedup.query(problem_text(problem), exclude=exclude)
+        index = await asyncio.to_thread(self.benchmark)
+        ev.contamination = contaminated(problem, index) if index is not None else None
+        rejections += [r for check in (not_duplicate, not_contaminated)
+                       if (r := check(ev)) is not None]
+        if not rejections:
+            rejections = await self._statement_review(problem)
+        return Critique(valid=not rejections, rejections=rejections)
+
     async def review(
         self, problem: Problem, dedup: NearDupIndex, exclude: set[str] | None = None
     ) -> Critique:
@@ -264,6 +287,8 @@ class Critic:
         A replayed turn that meets itself in the bank is the caller's to exclude (the graph
         excludes what was accepted in the round being replayed).
         """
+        if problem.environment != "code":
+            return await self._review_environment(problem, dedup, exclude or set())
         ev, limit = await self.gather(problem, dedup, exclude or set())
         rejections = [r for check in RUBRIC if (r := check(ev)) is not None]
         if not rejections:

@@ -22,6 +22,7 @@ from stepstones.agents.families import get_family
 from stepstones.agents.models import ModelSettings, endpoint_key
 from stepstones.agents.parsing import call_messages, extract_code
 from stepstones.agents.sampling import sample
+from stepstones.agents.sim_environments import right_answer
 from stepstones.agents.usage import UsageMeter
 from stepstones.tools.mutate import mutants
 from stepstones.tools.schema import ModelCall, Problem, Record, content_hash
@@ -98,6 +99,14 @@ class SimulatedStudent:
         out = []
         for i in range(k):
             rng = random.Random(content_hash(self.seed, problem.id, self.name, i))
+            if problem.environment != "code":  # an answer in the environment's form
+                if rng.random() < p:
+                    reply = right_answer(problem)
+                else:
+                    reply = (self._bug(problem, rng) if problem.wrong_solutions
+                             else "I do not know.")
+                out.append(Solution(code=reply, raw=reply))
+                continue
             code = problem.reference_solution if rng.random() < p else self._bug(problem, rng)
             out.append(Solution(code=code))
         return out
@@ -154,7 +163,12 @@ class LLMStudent:
             if self.meter is not None:
                 self.meter.record("student", self.name, s.input_tokens, s.output_tokens,
                                   calls=s.requests)
-            code = extract_code(s.text, problem.entry_point) if s.error is None else None
+            if s.error is not None:
+                code = None
+            elif problem.environment != "code":  # the answer is the reply; its judge parses it
+                code = s.text
+            else:
+                code = extract_code(s.text, problem.entry_point)
             out.append(Solution(code=code, raw=s.text, input_tokens=s.input_tokens,
                                 output_tokens=s.output_tokens, error=s.error))
         return out

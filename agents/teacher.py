@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from stepstones.agents.families import FAMILIES, family_names, get_family
 from stepstones.agents.families.base import FamilyInstance
@@ -23,6 +23,8 @@ from stepstones.agents.models import ModelSettings
 from stepstones.agents.parsing import ainvoke_parsed
 from stepstones.agents.prompting import render
 from stepstones.agents.usage import UsageMeter
+from stepstones.tools.environments import get_environment
+from stepstones.tools.environments.drafts import draft_json
 from stepstones.tools.schema import (
     Critique,
     Direction,
@@ -31,6 +33,7 @@ from stepstones.tools.schema import (
     PerformanceSummary,
     Problem,
     Record,
+    Rejection,
     Seed,
     TestCase,
     content_hash,
@@ -55,12 +58,22 @@ class TeacherRequest(Record):
     target: tuple[float, float] | None = Field(
         None, description="the pass-rate range the variant should land in (the open band the "
         "scheduler steers towards)")
+    environment: str = Field("code", description="the lineage's environment (tools/"
+                             "environments): the rules and draft the teacher writes")
 
 
 class TeacherResult(Record):
-    """A problem, or the reason none could be made (a recorded rejection, never a crash)."""
+    """A draft or a problem, or the reason none could be made (a recorded rejection, never a
+    crash). An LLM teacher gives a `draft` (programs and inputs): the graph computes its gold
+    answers by execution. The procedural teacher gives a `problem` of the code environment,
+    which for another `environment` is the source the graph derives that environment's from."""
 
     problem: Problem | None = None
+    draft: Any = Field(None, description="the environment's draft record, not yet executed")
+    environment: str = "code"
+    rejections: list[Rejection] = Field(
+        default_factory=list, description="why the draft could not be built (gold by "
+        "execution failed): the teacher is told these, as a critic's")
     failure: str | None = None
     raw: str | None = None
     calls: int = Field(1, description="model requests this result cost (a JSON repair is one "
@@ -81,6 +94,11 @@ class Teacher(Protocol):
     async def write(self, request: TeacherRequest) -> TeacherResult:
         """A new problem, variant or repair as the request asks."""
         ...
+
+
+def lineage_of(request: TeacherRequest) -> Lineage:
+    """The lineage record of the problem a request asks for."""
+    return _lineage(request)
 
 
 def _lineage(request: TeacherRequest) -> Lineage:
@@ -159,7 +177,8 @@ class ProceduralTeacher:
         rng = random.Random(content_hash(self.seed, request.lineage_id, request.turn,
                                          request.attempt, level))
         instance = family.generate(level, rng)
-        return TeacherResult(problem=problem_from_instance(instance, _lineage(request)))
+        return TeacherResult(problem=problem_from_instance(instance, _lineage(request)),
+                             environment=request.environment)
 
 
 def problem_from_instance(instance: FamilyInstance, lineage: Lineage) -> Problem:
@@ -222,7 +241,7 @@ REPLY_SHOWN = 4000
 
 
 def _problem_json(problem: Problem) -> str:
-    return ProblemDraft.of(problem).model_dump_json(indent=2, exclude_none=True)
+    return draft_json(problem)
 
 
 class LLMTeacher:
@@ -269,7 +288,9 @@ class LLMTeacher:
 
     async def write(self, request: TeacherRequest) -> TeacherResult:
         """One model call (plus one repair of malformed JSON); a failure is recorded, not raised."""
-        messages = [SystemMessage(render("teacher_system", self.prompts)),
+        env = get_environment(request.environment)
+        messages = [SystemMessage(render("teacher_system", self.prompts,
+                                         rules=env.teacher_rules())),
                     HumanMessage(self.prompt(request))]
         calls = 0
 
@@ -278,7 +299,7 @@ class LLMTeacher:
             calls += 1
 
         draft, failure = await ainvoke_parsed(
-            self.model, messages, ProblemDraft, meter=self.meter, agent="teacher",
+            self.model, messages, env.draft_model, meter=self.meter, agent="teacher",
             model_name=self.name, settings=self.settings, on_request=count,
         )
         if draft is None:
@@ -286,8 +307,5 @@ class LLMTeacher:
             return TeacherResult(failure=reason, raw=failure.raw if failure else None,
                                  model_error=failure is not None and failure.model_error,
                                  calls=calls)
-        try:
-            return TeacherResult(problem=draft.to_problem(_lineage(request)), calls=calls)
-        except (ValidationError, TypeError, ValueError) as exc:
-            return TeacherResult(failure=f"draft could not become a problem: {exc}"[:500],
-                                 calls=calls)
+        # Programs and inputs only: the graph runs them for the gold answers (build_problem).
+        return TeacherResult(draft=draft, environment=request.environment, calls=calls)

@@ -9,7 +9,7 @@ anything else fails) are free, so the figure is what stepstones adds on top of i
 execution.
 
     python -m stepstones.evals.bench_orchestration [--turns 300] [--concurrency 8]
-        [--checkpoints turn|step|both] [--python-gc] [--latency-s 0]
+        [--checkpoints turn|step|both] [--latency-s 0]
 
 `--latency-s T` makes every model call wait T seconds (the teacher's 2T) before it answers,
 to see the overhead next to realistic model time instead of alone.
@@ -26,7 +26,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,7 +40,6 @@ from pydantic import Field
 from stepstones.agents.models import ModelSettings
 from stepstones.agents.student import LLMStudent, Student
 from stepstones.agents.teacher import LLMTeacher
-from stepstones.gc_tuning import tuned_gc
 from stepstones.graphs.bands import Band
 from stepstones.graphs.components import ComponentResolver
 from stepstones.graphs.context import Budget, CriticConfig, RunContext, SeedConfig
@@ -57,8 +56,9 @@ class InstantTeacherModel(BaseChatModel):
 
     calls: int = 0
     latency_s: float = 0.0
-    references: set[str] = Field(default_factory=set)
-    """Reference solutions written so far: the recorded sandbox passes exactly these."""
+    references: dict[str, int] = Field(default_factory=dict)
+    """Reference solutions written so far and their offsets: the recorded sandbox passes
+    exactly these, and computes their gold outputs (sum of x + offset) as running them would."""
 
     @property
     def _llm_type(self) -> str:
@@ -78,13 +78,12 @@ class InstantTeacherModel(BaseChatModel):
                           f"return the sum of the elements each increased by {offset}. "
                           f"Function solve(xs) -> int. Variant code {n * 7919 % 10007}."),
             "entry_point": "solve",
-            "tests": [{"args": [xs], "expected": sum(x + offset for x in xs)}
-                      for xs in ([1, 2], [], [5], [3, 4, 5], [-1, 7], [n, n])],
+            "inputs": [[xs] for xs in ([1, 2], [], [5], [3, 4, 5], [-1, 7], [n, n])],
             "reference_solution": (f"def solve(xs):\n    total = 0\n    for x in xs:\n"
                                    f"        total += x + {offset}\n    return total\n"
                                    f"# {' '.join(words)} {n}\n"),
         }
-        self.references.add(str(draft["reference_solution"]).strip())
+        self.references[str(draft["reference_solution"]).strip()] = offset
         return ChatResult(generations=[ChatGeneration(message=AIMessage(json.dumps(draft)))])
 
     async def _agenerate(self, messages: list[BaseMessage], stop: Any = None,
@@ -151,7 +150,7 @@ class RecordedSandbox:
     name = "recorded"
     isolation = "none (recorded verdicts: benchmark only)"
 
-    def __init__(self, references: set[str]) -> None:
+    def __init__(self, references: dict[str, int]) -> None:
         self.references = references
         self.calls = 0
 
@@ -159,7 +158,15 @@ class RecordedSandbox:
         self.calls += len(submissions)
         out = []
         for sub in submissions:
-            ok = sub.code.strip() in self.references
+            offset = self.references.get(sub.code.strip())
+            if sub.record_outputs and offset is not None:  # a gold run of a reference
+                tests = [TestOutcome(index=i, status="passed", cpu_s=0.0001, output=json.dumps(
+                    sum(x + offset for x in json.loads(t.input)[0])))
+                    for i, t in enumerate(sub.tests)]
+                out.append(Verdict(status="passed", passed=len(tests), total=len(tests),
+                                   tests=tests, isolation=self.isolation, limits=sub.limits))
+                continue
+            ok = offset is not None
             status = "passed" if ok else "wrong_answer"
             tests = [TestOutcome(index=i, status=status, output=t.expected if ok else "0",
                                  expected=t.expected, cpu_s=0.0001)
@@ -174,15 +181,14 @@ class RecordedSandbox:
 
 
 async def measure(turns: int, concurrency: int, checkpointer: str, workdir: Path,
-                  n_native: bool = False, python_gc: bool = False,
+                  n_native: bool = False,
                   checkpoints: Literal["turn", "step"] = "turn",
                   latency_s: float = 0.0) -> dict[str, Any]:
     """Run the graph for `turns` teacher turns and time it.
 
     `n_native`: students get their k samples from one request with `n` (vLLM's way), not k
     requests (llama.cpp's server, unknown OpenAI-compatible servers). Like the runner, the
-    components are built first and the collector is tuned for the run (stepstones.gc_tuning);
-    `python_gc` keeps Python's defaults instead. `checkpoints` is the context's setting: turns
+    components are built first. `checkpoints` is the context's setting: turns
     checkpointed when they pause or fail (the default), or after every node inside them.
     `latency_s`: each model call waits this long first (the teacher's twice as long).
     """
@@ -210,7 +216,7 @@ async def measure(turns: int, concurrency: int, checkpointer: str, workdir: Path
     async def go(saver: Any) -> tuple[float, float]:
         """(wall seconds, CPU seconds of this process): CPU time is what the work costs."""
         graph = build_graph(checkpointer=saver, resolver=resolver)
-        with nullcontext() if python_gc else tuned_gc(), collector.timing():
+        with collector.timing():
             start, cpu = time.perf_counter(), time.process_time()
             await graph.ainvoke({"run_id": "bench"}, config, context=ctx)
             return time.perf_counter() - start, time.process_time() - cpu
@@ -245,15 +251,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="the context's `checkpoints`: a turn's inner steps checkpointed "
                              "only when it pauses or fails (turn, the default) or after every "
                              "node (step); both: measure each")
-    parser.add_argument("--python-gc", action="store_true",
-                        help="keep Python's garbage-collector defaults instead of the runner's "
-                             "tuning (stepstones.gc_tuning)")
     parser.add_argument("--latency-s", type=float, default=0.0,
                         help="seconds each model call waits before answering (teacher: twice)")
     args = parser.parse_args(argv)
     print(f"machine: {machine_line()}")
-    print("gc: " + ("Python's defaults" if args.python_gc
-                    else "the runner's (startup heap frozen, first threshold 10000)"))
     print(f"model latency: students {args.latency_s} s, teacher {2 * args.latency_s} s per call")
     modes: list[Literal["turn", "step"]] = (
         ["turn", "step"] if args.checkpoints == "both" else [args.checkpoints])
@@ -266,8 +267,8 @@ def main(argv: list[str] | None = None) -> None:
             for n_native, saver, mode in settings:
                 runs[n_native, saver, mode].append(asyncio.run(measure(
                     args.turns, args.concurrency, saver,
-                    Path(tmp) / f"{n_native}-{saver}-{mode}-{i}", n_native, args.python_gc,
-                    mode, args.latency_s)))
+                    Path(tmp) / f"{n_native}-{saver}-{mode}-{i}", n_native, mode,
+                    args.latency_s)))
     for n_native, saver, mode in settings:
         done = runs[n_native, saver, mode]
         if done[0]["turns"] < args.turns:

@@ -177,7 +177,7 @@ def build_components(
         prompts=ctx.prompts,
     )
     # Read the decontamination index now, with everything else built once, not in the first
-    # critique: the runner freezes what exists after the build (stepstones.gc_tuning).
+    # critique (whose turn would wait for it).
     critic.benchmark()
     if summarizer is None and ctx.summarizer is not None:
         summary_settings = role_settings(ctx, "summarizer")

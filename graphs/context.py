@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -180,6 +181,33 @@ class RunContext(Record):
     prompts: dict[str, str] = Field(
         default_factory=dict,
         description="the replaced prompts' texts, as the run used them (kept in the bank)")
+
+    environments: dict[str, float] = Field(
+        default_factory=lambda: {"code": 1.0},
+        description="environments (tools/environments: code, induction, abduction, deduction, "
+        "fuzzing) and their weights: each lineage draws one, its stones stay in it")
+
+    @field_validator("environments")
+    @classmethod
+    def _known_environments(cls, value: dict[str, float]) -> dict[str, float]:
+        from stepstones.tools.environments import get_environment
+
+        if not value:
+            raise ValueError("at least one environment is needed (e.g. code)")
+        for name, weight in value.items():
+            get_environment(name)  # a ValueError naming the known ones
+            if not weight > 0:
+                raise ValueError(f"environment {name!r} needs a weight above 0, got {weight}")
+        return value
+
+    def environment_for(self, lineage_index: int) -> str:
+        """The environment of the run's `lineage_index`-th lineage: a weighted draw seeded by
+        the run's seed and the index, so a resume or a rerun draws the same."""
+        names = sorted(self.environments)
+        if len(names) == 1:
+            return names[0]
+        rng = random.Random(f"{self.seed}:environment:{lineage_index}")
+        return rng.choices(names, [self.environments[n] for n in names])[0]
 
     @model_validator(mode="after")
     def _read_prompts(self) -> RunContext:

@@ -121,7 +121,8 @@ async def schedule_turns(
             taken += 1
             index = len(lineages)
             lid = f"L{index:04d}-{seed.id[:6]}"
-            lineages[lid] = updates[lid] = LineageState(lineage_id=lid, index=index, seed=seed)
+            lineages[lid] = updates[lid] = LineageState(
+                lineage_id=lid, index=index, seed=seed, environment=ctx.environment_for(index))
             active += 1
         if not active:
             stop = "seeds_exhausted"

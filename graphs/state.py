@@ -45,6 +45,7 @@ class LineageState(Record):
     stop_reason: str | None = None
     target: tuple[float, float] | None = Field(
         None, description="pass-rate range of the open band the next variant should land in")
+    environment: str = Field("code", description="the environment of every stone in the chain")
 
 
 def merge_lineages(

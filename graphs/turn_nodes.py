@@ -20,13 +20,16 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from stepstones.agents.critic import InfraError
+from stepstones.agents.sim_environments import derived_problem
+from stepstones.agents.student import Solution
 from stepstones.agents.summarizer import summarize
-from stepstones.agents.teacher import TeacherRequest
+from stepstones.agents.teacher import TeacherRequest, TeacherResult, lineage_of
 from stepstones.graphs.bands import band_of
 from stepstones.graphs.components import Components, Parts
 from stepstones.graphs.context import RunContext
 from stepstones.graphs.state import ReviewDecision, TurnState
 from stepstones.tools.dedup import problem_text
+from stepstones.tools.environments import SandboxFailure, get_environment
 from stepstones.tools.sandbox.base import Submission
 from stepstones.tools.schema import (
     Attempt,
@@ -58,8 +61,11 @@ async def generate_problem(
         rejected=state.get("problem") if repairing else None,
         rejected_reply=state.get("rejected_reply") if repairing else None,
         critique=critique if repairing else None, target=lin.target,
+        environment=lin.environment,
     )
     result = await comps.teacher.write(request)
+    if not result.exhausted and not result.model_error:
+        result = await build_problem(result, request, comps)
     if result.exhausted:
         return {"problem": None, "exhausted": True, "repairs": repairs,
                 "critique": Critique(valid=False, rejections=[Rejection(
@@ -71,7 +77,7 @@ async def generate_problem(
         return {"problem": None, "critique": None, "teacher_calls": calls,
                 "repairs": repairs, "model_failures": [failure]}
     if result.problem is None:
-        malformed = Critique(valid=False, rejections=[Rejection(
+        malformed = Critique(valid=False, rejections=result.rejections or [Rejection(
             code="malformed", message=f"the reply was not a usable problem: {result.failure}"
         )])
         await in_thread(comps.bank.put_rejection, state["run_id"], lin.lineage_id, lin.turns,
@@ -83,6 +89,38 @@ async def generate_problem(
         problem.lineage.root_id = lin.problem_ids[0]
     return {"problem": problem, "critique": None, "teacher_calls": calls, "repairs": repairs,
             "reviewed": False, "rejected_reply": None}
+
+
+async def build_problem(result: TeacherResult, request: TeacherRequest,
+                        comps: Components) -> TeacherResult:
+    """The teacher's draft as a problem, every gold answer computed by running its programs in
+    the sandbox (never taken from the teacher); or the build's reasons as rejections.
+
+    The procedural teacher's family problem is derived into the lineage's environment here
+    (simulation mode); a code problem it wrote is already built (its gold is the family's own
+    reference run on its inputs)."""
+    env = result.environment
+    try:
+        if result.draft is not None:
+            built = await get_environment(env).build(result.draft, lineage_of(request),
+                                                     comps.sandbox)
+        elif result.problem is not None and result.problem.environment != env:
+            derived = await derived_problem(result.problem, env, lineage_of(request),
+                                            comps.sandbox)
+            if derived is None:
+                return TeacherResult(exhausted=True, calls=result.calls, failure=(
+                    f"task family {result.problem.family} has no {env} form"))
+            built = derived
+        else:
+            return result
+    except SandboxFailure as exc:
+        raise InfraError(f"sandbox failed computing gold answers: {exc}") from exc
+    if isinstance(built, list):
+        reply = (result.draft.model_dump_json(indent=1) if result.draft is not None
+                 else result.raw)
+        return TeacherResult(failure="; ".join(r.message for r in built)[:500], raw=reply,
+                             rejections=built, calls=result.calls, environment=env)
+    return result.model_copy(update={"problem": built, "draft": None})
 
 
 async def critique_problem(
@@ -171,6 +209,15 @@ def route_after_review(
     return repair_or_discard(state, parts.context(runtime))
 
 
+def submission(problem: Problem, solution: Solution) -> Submission | None:
+    """The sandbox job that judges one answer: code against the tests, or the answer in the
+    problem's environment's form (None: no usable answer, a wrong answer without a run)."""
+    if problem.environment == "code":
+        return None if solution.code is None else Submission.for_problem(problem, solution.code)
+    reply = solution.raw if solution.raw is not None else (solution.code or "")
+    return get_environment(problem.environment).submission(problem, reply)
+
+
 async def solve_as(name: str, problem: Problem, ctx: RunContext,
                    comps: Components) -> tuple[list[Attempt], ModelFailure | None]:
     """One student's k samples, each judged in the sandbox, and what its model failed to give.
@@ -182,22 +229,22 @@ async def solve_as(name: str, problem: Problem, ctx: RunContext,
         problem, ctx.student_samples.get(name, ctx.samples))
     failed = [s for s in solutions if s.error is not None]
     answered = [(i, s) for i, s in enumerate(solutions) if s.error is None]
-    coded = [(i, s) for i, s in answered if s.code is not None]
-    verdicts = await comps.sandbox.run(
-        [Submission.for_problem(problem, s.code or "") for _, s in coded])
+    jobs = [(i, sub) for i, s in answered if (sub := submission(problem, s)) is not None]
+    verdicts = await comps.sandbox.run([sub for _, sub in jobs])
     retry = [j for j, v in enumerate(verdicts) if v.status == "sandbox_error"]
     if retry:
-        again = await comps.sandbox.run(
-            [Submission.for_problem(problem, coded[j][1].code or "") for j in retry])
+        again = await comps.sandbox.run([jobs[j][1] for j in retry])
         for j, v in zip(retry, again, strict=True):
             if v.status == "sandbox_error":
                 raise InfraError(f"sandbox failed judging {name}'s attempt: {v.error}")
             verdicts[j] = v
-    by_sample = {i: v for (i, _), v in zip(coded, verdicts, strict=True)}
+    by_sample = {i: v for (i, _), v in zip(jobs, verdicts, strict=True)}
     attempts = []
     for i, s in answered:
         verdict = by_sample.get(i) or Verdict(
-            status="wrong_answer", total=len(problem.tests), error="no code in the reply")
+            status="wrong_answer", total=len(problem.tests),
+            error="no code in the reply" if problem.environment == "code"
+            else "no usable answer in the reply")
         attempts.append(Attempt(problem_id=problem.id, student=name, sample=i, code=s.code,
                                 raw=s.raw, verdict=verdict))
     failure = None

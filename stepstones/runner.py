@@ -28,7 +28,6 @@ from langgraph.types import Command
 from pydantic import BaseModel, Field
 
 from stepstones.agents.preflight import preflight
-from stepstones.gc_tuning import tuned_gc
 from stepstones.graphs.bands import band_counts
 from stepstones.graphs.components import ComponentResolver, model_settings
 from stepstones.graphs.context import ConfigError, RunContext
@@ -259,8 +258,6 @@ async def _run(
             raise
         if saver is None:
             saver = await stack.enter_async_context(sqlite_checkpointer(out / CHECKPOINT_FILE))
-        # The components are built: freeze them with the rest of the heap (see gc_tuning).
-        stack.enter_context(tuned_gc())
         graph = build_graph(checkpointer=saver, resolver=resolver)
         inputs = await _entry(graph, config, out, run_id, resume)
         final = await graph.aget_state(config)

@@ -87,6 +87,10 @@ def run(
     preset: Annotated[str | None, typer.Option(
         help=f"Start from a named preset (a config file and flags still win). {presets_help()}."
     )] = None,
+    environments: Annotated[str | None, typer.Option(
+        help="Environments, comma-separated, each with an optional weight: code, induction, "
+        "abduction, deduction, fuzzing (e.g. code,deduction or code=2,fuzzing=1; default "
+        "code).")] = None,
     concurrency: Annotated[int | None, typer.Option(help="Lineages in flight.")] = None,
     postgres: Annotated[str | None, typer.Option(
         help="Postgres URL for the checkpointer (default: SQLite in --out).")] = None,
@@ -99,7 +103,7 @@ def run(
     try:
         stopper.install()
         result = _run(config, out, seed, resume, run_id, teacher, students, samples, quota,
-                      preset, concurrency, postgres, quiet, stopper)
+                      preset, environments, concurrency, postgres, quiet, stopper)
         if result.stop_reason == "awaiting_review":
             console.print(f"run {result.run_id} is waiting for a human review of a problem: "
                           "answer it in LangGraph Studio or rerun with --resume in a terminal.")
@@ -127,6 +131,22 @@ def run(
         _fail(f"cannot read the run's files in {out}: {exc}", 1)
 
 
+def parse_environments(text: str) -> dict[str, float]:
+    """`code,deduction` or `code=2,deduction=1` as environment weights (ConfigError if bad)."""
+    weights: dict[str, float] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        name, _, weight = part.partition("=")
+        try:
+            weights[name.strip()] = float(weight) if weight else 1.0
+        except ValueError:
+            raise ConfigError(f"--environments: {part!r} is not NAME or NAME=WEIGHT") from None
+    if not weights:
+        raise ConfigError("--environments names no environment (e.g. code,deduction)")
+    return weights
+
+
 def _fail(exc: BaseException | str, code: int) -> NoReturn:
     console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True, highlight=False)
     raise typer.Exit(code) from None
@@ -134,8 +154,8 @@ def _fail(exc: BaseException | str, code: int) -> NoReturn:
 
 def _run(config: Path | None, out: Path, seed: int | None, resume: str | None, run_id: str,
          teacher: str | None, students: str | None, samples: int | None, quota: int | None,
-         preset: str | None, concurrency: int | None, postgres: str | None, quiet: bool,
-         stopper: SignalStop) -> RunResult:
+         preset: str | None, environments: str | None, concurrency: int | None,
+         postgres: str | None, quiet: bool, stopper: SignalStop) -> RunResult:
     """Load the run's context (a resume's from its bank) and run it with live progress."""
     if resume:
         ctx = stored_context(out, resume)
@@ -146,6 +166,8 @@ def _run(config: Path | None, out: Path, seed: int | None, resume: str | None, r
             overrides["students"] = [s.strip() for s in students.split(",") if s.strip()]
             if not overrides["students"]:
                 raise ConfigError("--students names no student (e.g. sim:novice,sim:expert)")
+        if environments is not None:
+            overrides["environments"] = parse_environments(environments)
         if quota is not None and quota < 1:
             raise ConfigError(f"--quota must be at least 1, got {quota}")
         ctx = load_context(config, overrides, preset=preset)

@@ -15,6 +15,7 @@ from stepstones.agents.teacher import LLMTeacher, TeacherRequest
 from stepstones.graphs import build_graph
 from stepstones.graphs.bands import Band
 from stepstones.graphs.context import Budget, CriticConfig, RunContext, SeedConfig
+from stepstones.tools.environments import CODE
 from stepstones.tools.schema import Critique, Rejection, Seed
 from stepstones.tools.store import Bank
 from tests.fakes import always_wrong, make_problem
@@ -23,11 +24,10 @@ DRAFT = {
     "title": "Sort a list",
     "statement": "Given a list of integers xs, return it sorted in ascending order. solve(xs).",
     "entry_point": "solve",
-    "tests": [{"args": [[3, 1, 2]], "expected": [1, 2, 3]}, {"args": [[]], "expected": []},
-              {"args": [[2, 2, 1]], "expected": [1, 2, 2]},
-              {"args": [[-5, 9, 0]], "expected": [-5, 0, 9]}],
+    "inputs": [[[3, 1, 2]], [[]], [[2, 2, 1]], [[-5, 9, 0]]],
     "reference_solution": "def solve(xs):\n    return sorted(xs)\n",
 }
+"""A code draft as the teacher writes it: inputs only, the sandbox computes the outputs."""
 SEED = Seed(id="s0", kind="puzzle", text="sort things")
 
 
@@ -39,24 +39,23 @@ def request(**kw) -> TeacherRequest:
 async def test_teacher_parses_a_fenced_reply_with_prose_around_it():
     reply = "Here is the problem:\n```json\n" + json.dumps(DRAFT) + "\n```\nEnjoy."
     result = await LLMTeacher("fake", FakeListChatModel(responses=[reply])).write(request())
-    assert result.problem is not None, result.failure
-    assert result.problem.tests[0].input == "[[3, 1, 2]]"
-    assert result.problem.tests[0].expected == "[1, 2, 3]"
-    assert result.problem.lineage.seed_id == "s0" and result.problem.lineage.parent_id is None
+    assert result.draft is not None, result.failure
+    assert result.problem is None  # no gold answers until the sandbox has run the reference
+    assert result.draft.inputs[0] == [[3, 1, 2]] and result.environment == "code"
 
 
 async def test_teacher_gets_one_repair_for_a_malformed_reply():
     model = FakeListChatModel(responses=['{"title": "Sort", "statement": ', json.dumps(DRAFT)])
     result = await LLMTeacher("fake", model).write(request())
-    assert result.problem is not None and result.problem.title == "Sort a list"
+    assert result.draft is not None and result.draft.title == "Sort a list"
 
 
 async def test_teacher_failure_after_the_repair_is_a_reason_not_a_crash():
-    bad = {**DRAFT, "tests": "three tests"}
+    bad = {**DRAFT, "inputs": "three tests"}
     model = FakeListChatModel(responses=["I cannot do that.", json.dumps(bad)])
     result = await LLMTeacher("fake", model).write(request())
-    assert result.problem is None and result.failure
-    assert "tests" in result.failure
+    assert result.problem is None and result.draft is None and result.failure
+    assert "inputs" in result.failure
 
 
 def test_refine_prompt_carries_the_summary_and_direction_and_repair_the_critique():
@@ -70,7 +69,7 @@ def test_refine_prompt_carries_the_summary_and_direction_and_repair_the_critique
     assert "[weak_tests] add X" in text
 
 
-async def test_a_reply_that_copies_the_parent_as_shown_is_a_valid_problem():
+async def test_a_reply_that_copies_the_parent_as_shown_is_a_valid_problem(sandbox):
     """The refine prompt shows the parent in the schema the teacher must write (it used to show
     the sandbox's {"input": "<json string>"} while the system prompt asked for {"args": [...]})."""
     parent = make_problem()
@@ -80,9 +79,11 @@ async def test_a_reply_that_copies_the_parent_as_shown_is_a_valid_problem():
     shown = text.split("```json\n", 1)[1].split("\n```", 1)[0]
     copier = LLMTeacher("fake", FakeListChatModel(responses=[shown]))
     result = await copier.write(request(parent=parent, direction="harder", turn=1))
-    assert result.problem is not None, result.failure
-    assert result.problem.tests == parent.tests[:12]
-    assert result.problem.reference_solution == parent.reference_solution
+    assert result.draft is not None, result.failure
+    built = await CODE.build(result.draft, parent.lineage, sandbox)
+    assert not isinstance(built, list), built
+    assert built.tests == parent.tests[:12]  # the shown inputs, their outputs executed again
+    assert built.reference_solution == parent.reference_solution
 
 
 def test_the_repair_of_an_unparseable_reply_shows_the_seed_and_the_reply():

@@ -155,7 +155,7 @@ def draft(i: int) -> str:
     statement, reference, cases = TASKS[i]
     return json.dumps({"title": f"task {i}", "statement": statement + " solve(xs).",
                        "entry_point": "solve", "reference_solution": reference,
-                       "tests": [{"args": a, "expected": e} for a, e in cases]})
+                       "inputs": [a for a, _ in cases]})
 
 
 async def test_a_json_repair_counts_against_the_teacher_call_budget(
