@@ -33,7 +33,7 @@ import json
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 from stepstones.tools.environments import Truth, get_environment
 from stepstones.tools.export import GroundTruth
@@ -120,7 +120,7 @@ def configure(sandbox: SandboxConfig | Mapping[str, Any] | None = None) -> None:
     _RUNTIME.configure(cfg)
 
 
-TruthLike = Truth | GroundTruth | str | Mapping[str, Any]
+TruthLike: TypeAlias = Truth | GroundTruth | str | Mapping[str, Any]
 """A row's ground truth as a trainer hands it over: a record, its JSON, a dict or reward_model."""
 
 
