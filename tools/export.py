@@ -5,7 +5,12 @@ One record layout for every format (jsonl, parquet, a saved `datasets.DatasetDic
 - verl's RL columns: `prompt` (chat messages), `data_source`, `ability`,
   `reward_model = {"style": "rule", "ground_truth": <JSON string>}` and `extra_info`;
 - flat columns a TRL reward function receives as keyword arguments (`id`, `band`, `pass_rate`,
-  `tests`, `entry_point`, `io_style`, ...), and `curriculum_index` / `stage` from the schedule.
+  `environment`, `tests`, `entry_point`, `io_style`, `spec`, `program`, ...), and
+  `curriculum_index` / `stage` from the schedule.
+
+Every row names its environment (tools/environments) and its ground truth is that
+environment's `Truth`: all `tools.reward` needs to re-judge an answer by execution. A code row's
+ground truth is the `GroundTruth` JSON it always was, so existing consumers read it unchanged.
 
 Nested values whose keys vary between rows (per-student pass rates, the tests) are JSON strings,
 so Arrow gives every row the same schema and a round trip returns exactly what was written.
@@ -30,6 +35,7 @@ from typing import Any, Literal
 
 from stepstones.tools.decontam import BenchmarkError, BenchmarkIndex, contaminated
 from stepstones.tools.dedup import NearDupIndex, problem_text
+from stepstones.tools.environments import Truth, get_environment
 from stepstones.tools.export_card import dataset_card, summary
 from stepstones.tools.schedule import (
     ScheduleName,
@@ -56,7 +62,11 @@ class ExportError(RuntimeError):
 
 
 class GroundTruth(Record):
-    """What a verifier needs to judge a completion: the contract between export and reward."""
+    """What a verifier needs to judge a code completion: the wire form of a code row's truth.
+
+    Code rows keep exactly this JSON (consumers written before environments existed parse it);
+    rows of other environments carry the whole `Truth`, see `ground_truth`.
+    """
 
     tests: list[TestCase]
     entry_point: str = "solve"
@@ -74,6 +84,24 @@ class GroundTruth(Record):
         )
 
 
+CODE_ONLY_EXCLUDED = {"environment", "spec", "program"}
+"""`Truth` fields a code row's ground truth leaves out: the code judge uses none of them."""
+
+
+def truth_of(problem: Problem) -> Truth:
+    """What re-judging an answer to `problem` needs, from its own environment (never a hidden
+    reference: code and induction keep theirs out, abduction and fuzzing show f anyway)."""
+    return get_environment(problem.environment).truth(problem)
+
+
+def ground_truth(problem: Problem) -> str:
+    """The row's `reward_model.ground_truth` JSON: `GroundTruth` for code, else the `Truth`."""
+    truth = truth_of(problem)
+    if truth.environment == "code":
+        return truth.model_dump_json(exclude=CODE_ONLY_EXCLUDED)
+    return truth.model_dump_json()
+
+
 @dataclass(frozen=True)
 class Exclusion:
     """A problem left out of the export, and why."""
@@ -86,7 +114,8 @@ class Exclusion:
 
 @dataclass
 class ExportResult:
-    """What an export wrote: where, how many rows per band and stage, what it left out."""
+    """What an export wrote: where, how many rows per band, stage and environment, what it
+    left out."""
 
     run_id: str
     out: Path
@@ -101,19 +130,22 @@ class ExportResult:
     keep_range: tuple[float, float] | None = KEEP_RANGE
     run_status: str = "finished"
     """The run's status in the bank when exported: anything but finished means partial."""
+    environments: dict[str, int] = field(default_factory=dict)
+    """Rows per environment, in first-seen curriculum order."""
 
 
 def to_record(problem: Problem, step: Step, *, system: bool = True) -> dict[str, Any]:
     """One dataset row: verl's columns, TRL-friendly flat columns and the curriculum position."""
     lin = problem.lineage
-    truth = GroundTruth.of(problem).model_dump_json()
+    truth = truth_of(problem)
     return {
         "prompt": task_messages(problem, system=system),
         "data_source": DATA_SOURCE,
         "ability": "code",
-        "reward_model": {"style": "rule", "ground_truth": truth},
+        "reward_model": {"style": "rule", "ground_truth": ground_truth(problem)},
         "extra_info": {
             "id": problem.id,
+            "environment": problem.environment,
             "index": step.index,
             "title": problem.title,
             "band": problem.band,
@@ -130,14 +162,17 @@ def to_record(problem: Problem, step: Step, *, system: bool = True) -> dict[str,
             },
         },
         "id": problem.id,
+        "environment": problem.environment,
         "title": problem.title,
         "statement": problem.statement,
         "band": problem.band,
         "pass_rate": problem.pass_rate,
-        "tests": json.dumps([t.model_dump() for t in problem.tests], ensure_ascii=False),
-        "entry_point": problem.entry_point,
-        "io_style": problem.io_style,
-        "time_limit_s": problem.time_limit_s,
+        "tests": json.dumps([t.model_dump() for t in truth.tests], ensure_ascii=False),
+        "entry_point": truth.entry_point,
+        "io_style": truth.io_style,
+        "time_limit_s": truth.time_limit_s,
+        "spec": json.dumps(truth.spec, sort_keys=True, ensure_ascii=False),
+        "program": truth.program,
         "reference_solution": problem.reference_solution,
         "curriculum_index": step.index,
         "stage": step.stage,
@@ -155,6 +190,7 @@ def arrow_schema() -> Any:
     extra = pa.struct(
         [
             ("id", s),
+            ("environment", s),
             ("index", i),
             ("title", s),
             ("band", s),
@@ -170,8 +206,9 @@ def arrow_schema() -> Any:
         ("data_source", s), ("ability", s),
         ("reward_model", pa.struct([("style", s), ("ground_truth", s)])),
         ("extra_info", extra),
-        ("id", s), ("title", s), ("statement", s), ("band", s), ("pass_rate", f), ("tests", s),
-        ("entry_point", s), ("io_style", s), ("time_limit_s", f), ("reference_solution", s),
+        ("id", s), ("environment", s), ("title", s), ("statement", s), ("band", s),
+        ("pass_rate", f), ("tests", s), ("entry_point", s), ("io_style", s), ("time_limit_s", f),
+        ("spec", s), ("program", s), ("reference_solution", s),
         ("curriculum_index", i), ("stage", s),
     ])  # fmt: skip
 
@@ -372,6 +409,7 @@ def export_run(
     steps = schedule(kept, schedule_name, bands=ranges, mix=mix, seed=seed)
     per_band = Counter(r.problem.band or "unbanded" for r in steps)
     rows = [to_record(s.problem, s, system=system_prompt) for s in steps]
+    per_env = Counter(r["environment"] for r in rows)
     result = ExportResult(
         run_id=run, out=out, format=fmt, schedule=schedule_name, rows=len(rows),
         bands={b: per_band[b] for b in band_order(kept, ranges) if per_band[b]},
@@ -379,6 +417,7 @@ def export_run(
         excluded=excluded, decontaminated=benchmark is not None, config=config,
         keep_range=keep_range,
         run_status=status,
+        environments=dict(per_env),
     )  # fmt: skip
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))

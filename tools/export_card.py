@@ -1,5 +1,5 @@
 """The human and machine sides of an export's record: the dataset card (README.md) and
-export.json, with counts per band and stage and what was left out and why."""
+export.json, with counts per band, stage and environment and what was left out and why."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ def summary(result: ExportResult) -> dict[str, Any]:
         "rows": result.rows,
         "bands": result.bands,
         "stages": dict(result.stages),
+        "environments": result.environments,
         "decontaminated": result.decontaminated,
         "keep_range": list(result.keep_range) if result.keep_range is not None else None,
         "excluded": {"out_of_range": reasons["out_of_range"],
@@ -33,15 +34,17 @@ def summary(result: ExportResult) -> dict[str, Any]:
 _FIELDS = """\
 | column | meaning |
 |---|---|
-| `prompt` | chat messages [{role, content}]: statement, what to implement, one example |
+| `prompt` | chat messages [{role, content}]: the student's task prompt of its environment |
 | `data_source`, `ability` | `stepstones`, `code` (verl routes rewards by data_source) |
-| `reward_model` | {style: rule, ground_truth: JSON of tests, entry_point, io_style, time_limit_s} |
-| `extra_info` | id, index, title, band, pass_rate, pass_rates (JSON), family, level, lineage |
-| `id`, `title`, `statement` | content-hash id and the problem |
+| `reward_model` | {style: rule, ground_truth: JSON: tests..time_limit_s, + environment..program} |
+| `extra_info` | id, environment, index, title, band, pass_rate, pass_rates (JSON), family, ... |
+| `id`, `environment` | content-hash id; code, induction, abduction, deduction or fuzzing |
+| `title`, `statement` | the problem |
 | `band`, `pass_rate` | difficulty band; mean pass rate over all student samples |
-| `tests` | JSON list of {input, expected}; function style: input is a JSON argument array |
+| `tests` | JSON list of {input, expected}, expected by execution; input a JSON argument array |
 | `entry_point`, `io_style`, `time_limit_s` | how tests call a solution; CPU seconds per run |
-| `reference_solution` | a solution that passes every test (never shown in the prompt) |
+| `spec`, `program` | environment JSON (e.g. pre_test); f where the judge runs it on an answer |
+| `reference_solution` | the teacher's program (never in the prompt where the student writes it) |
 | `curriculum_index`, `stage` | position in the schedule and its stage |
 """
 
@@ -53,6 +56,7 @@ def dataset_card(result: ExportResult) -> str:
     cfg = result.config
     students = ", ".join(map(str, cfg.get("students", []))) or "?"
     bands = "\n".join(f"| {name} | {n} |" for name, n in result.bands.items())
+    envs = "\n".join(f"| {name} | {n} |" for name, n in result.environments.items())
     stages = "\n".join(f"| {k} | {name} | {n} |" for k, (name, n) in enumerate(result.stages))
     if result.keep_range is None:
         kept = "every pass rate (exported with --include-unbanded)"
@@ -85,6 +89,7 @@ tags: [code, reinforcement-learning, curriculum, stepstones]
 {result.rows} Python coding problems with tests, a reference solution, a difficulty band from
 measured student pass rates and their stepping-stone lineage, ordered by the
 `{result.schedule}` schedule. Rows are in curriculum order; `curriculum_index` gives it too.
+Each row names its environment; every environment's rows are scored by execution.
 
 ## How it was made
 
@@ -101,6 +106,12 @@ Left out: {left} (ids in `export.json`).
 | band | rows |
 |---|---|
 {bands}
+
+## Counts per environment
+
+| environment | rows |
+|---|---|
+{envs}
 
 ## Stages (`{result.schedule}`)
 

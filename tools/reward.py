@@ -8,11 +8,16 @@ Three entry points over one batched scorer:
   `reward_manager=batch` signature (a whole step in one sandbox call);
 - `reward_fn(completions, **kwargs)`: TRL `GRPOTrainer(reward_funcs=...)`; the row's ground truth
   arrives as a dataset column in kwargs (`reward_model`, `ground_truth`, or `tests` +
-  `entry_point` + `io_style`).
+  `entry_point` + `io_style`, with `environment`, `spec` and `program` outside code).
 
-A completion scores 1.0 when every test passes, else 0.0 (or the fraction passed with
-`partial_credit=True`). Infrastructure failure (`sandbox_error`) raises `RewardError`: a broken
-sandbox must stop training, never teach the policy that correct code is worth 0.
+Every environment is scored by execution: the ground truth is the row's environment's `Truth`
+(a code row's `GroundTruth` JSON reads as one), the environment turns the completion into a
+sandbox job (`Environment.answer`), and the completion scores 1.0 iff the verdict is passed.
+No usable answer (no code, no parseable value) is 0.0 without running anything. Code rows may
+ask for the fraction of tests passed (`partial_credit=True`); the other environments' rewards
+are 0/1 as the paper's Table 1 defines them. Infrastructure failure (`sandbox_error`) raises
+`RewardError`: a broken sandbox must stop training, never teach the policy that a right answer
+is worth 0.
 
 Trainers call rewards from many threads and worker processes, with or without their own event
 loop. Each process therefore owns one sandbox, built lazily under a lock on a private event-loop
@@ -28,23 +33,16 @@ import json
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
+from stepstones.tools.environments import Truth, get_environment
 from stepstones.tools.export import GroundTruth
 from stepstones.tools.sandbox import Sandbox, SandboxConfig, Submission, get_sandbox
-from stepstones.tools.schema import Verdict
+from stepstones.tools.schema import ExecLimits, Verdict
 
 
 class RewardError(RuntimeError):
     """The sandbox failed (infrastructure, not the completion): no score can be given."""
-
-
-def _extract(text: str, entry_point: str) -> str | None:
-    # The students' own extractor, so a completion earns the reward its pass rate promised.
-    from stepstones.tools.codeblocks import extract_code
-
-    code: str | None = extract_code(text, entry_point)
-    return code
 
 
 class _Runtime:
@@ -122,25 +120,45 @@ def configure(sandbox: SandboxConfig | Mapping[str, Any] | None = None) -> None:
     _RUNTIME.configure(cfg)
 
 
-def parse_ground_truth(value: GroundTruth | str | Mapping[str, Any]) -> GroundTruth:
-    """A ground truth from its JSON string, a dict, or a `reward_model` dict holding either."""
-    if isinstance(value, GroundTruth):
+TruthLike: TypeAlias = Truth | GroundTruth | str | Mapping[str, Any]
+"""A row's ground truth as a trainer hands it over: a record, its JSON, a dict or reward_model."""
+
+
+def parse_ground_truth(value: TruthLike) -> Truth:
+    """A ground truth from its JSON string, a dict, or a `reward_model` dict holding either.
+
+    A code row's `GroundTruth` (no `environment` field) is a code `Truth`.
+    """
+    if isinstance(value, Truth):
         return value
+    if isinstance(value, GroundTruth):
+        return Truth.model_validate(value.model_dump())
     if isinstance(value, Mapping) and "ground_truth" in value:
         return parse_ground_truth(value["ground_truth"])
     if isinstance(value, str):
-        return GroundTruth.model_validate_json(value)
-    return GroundTruth.model_validate(dict(value))
+        return Truth.model_validate_json(value)
+    return Truth.model_validate(dict(value))
+
+
+def job(truth: Truth, completion: str, limits: ExecLimits) -> Submission | None:
+    """The sandbox job that judges `completion` in the truth's environment; None: no answer.
+
+    For code this is the students' extractor and the row's tests under its calibrated CPU
+    limit, so a completion earns the reward its band's pass rate promised.
+    """
+    return get_environment(truth.environment).answer(truth, completion, limits)
 
 
 def score(
     completions: Sequence[str],
-    truths: Sequence[GroundTruth | str | Mapping[str, Any]],
+    truths: Sequence[TruthLike],
     *,
     partial_credit: bool = False,
     sandbox: SandboxConfig | Mapping[str, Any] | None = None,
 ) -> list[float]:
-    """Scores of completions against their ground truths, judged in one sandbox call."""
+    """Scores of completions against their ground truths, judged in one sandbox call.
+
+    An unknown environment is a ValueError before anything runs (the dataset is not ours)."""
     if len(completions) != len(truths):
         raise ValueError(f"{len(completions)} completions but {len(truths)} ground truths")
     if sandbox is not None:
@@ -148,14 +166,12 @@ def score(
     parsed = [parse_ground_truth(t) for t in truths]
     limits = _RUNTIME._config.limits
     pending: list[tuple[int, Submission]] = []
+    for truth in parsed:
+        get_environment(truth.environment)  # unknown: ValueError naming the known ones
     for i, (text, truth) in enumerate(zip(completions, parsed, strict=True)):
-        code = _extract(text, truth.entry_point)
-        if code is None:
-            continue
-        lim = limits if truth.time_limit_s is None else limits.model_copy(
-            update={"cpu_time_s": truth.time_limit_s})  # fmt: skip
-        pending.append((i, Submission(code=code, tests=truth.tests, entry_point=truth.entry_point,
-                                      io_style=truth.io_style, limits=lim)))  # fmt: skip
+        sub = job(truth, text, limits)
+        if sub is not None:
+            pending.append((i, sub))
     scores = [0.0] * len(completions)
     if not pending:
         return scores
@@ -168,7 +184,7 @@ def score(
     for (i, _), verdict in zip(pending, verdicts, strict=True):
         if verdict.ok:
             scores[i] = 1.0
-        elif partial_credit and verdict.total:
+        elif partial_credit and verdict.total and parsed[i].environment == "code":
             scores[i] = verdict.passed / verdict.total
     return scores
 
@@ -183,7 +199,7 @@ def compute_score(
     sandbox: SandboxConfig | Mapping[str, Any] | None = None,
     **_: Any,
 ) -> float:
-    """verl's custom reward: 1.0 if the completion passes every test, else 0.0."""
+    """verl's custom reward: 1.0 if the sandbox passes the completion's answer, else 0.0."""
     return score([solution_str], [ground_truth], partial_credit=partial_credit,
                  sandbox=sandbox)[0]  # fmt: skip
 
@@ -210,6 +226,22 @@ def completion_text(completion: str | Sequence[Mapping[str, Any]]) -> str:
     return str(messages[-1].get("content") or "") if messages else ""
 
 
+FLAT_COLUMNS = ("environment", "entry_point", "io_style", "time_limit_s", "program")
+"""Flat export columns that are `Truth` fields as they are (`tests` and `spec` are JSON text)."""
+
+
+def _truth_from_flat(i: int, tests: Any, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """Row i's truth from the flat columns; a column absent or None keeps the field's default."""
+    row: dict[str, Any] = {"tests": json.loads(tests) if isinstance(tests, str) else tests}
+    for c in FLAT_COLUMNS:
+        if kwargs.get(c) is not None and kwargs[c][i] is not None:
+            row[c] = kwargs[c][i]
+    if kwargs.get("spec") is not None and kwargs["spec"][i] is not None:
+        spec = kwargs["spec"][i]
+        row["spec"] = json.loads(spec) if isinstance(spec, str) else spec
+    return row
+
+
 def _truths_from_columns(n: int, kwargs: Mapping[str, Any]) -> list[Any]:
     """Per-row ground truths from the dataset columns TRL passes as keyword arguments."""
     if kwargs.get("ground_truth") is not None:
@@ -217,12 +249,7 @@ def _truths_from_columns(n: int, kwargs: Mapping[str, Any]) -> list[Any]:
     elif kwargs.get("reward_model") is not None:
         truths = list(kwargs["reward_model"])
     elif kwargs.get("tests") is not None:
-        cols = ("entry_point", "io_style", "time_limit_s")
-        truths = [
-            {"tests": json.loads(t) if isinstance(t, str) else t,
-             **{c: kwargs[c][i] for c in cols if kwargs.get(c) is not None}}
-            for i, t in enumerate(kwargs["tests"])
-        ]  # fmt: skip
+        truths = [_truth_from_flat(i, t, kwargs) for i, t in enumerate(kwargs["tests"])]
     else:
         raise ValueError(
             "no ground truth: the dataset needs a `reward_model`, `ground_truth` or `tests` column "

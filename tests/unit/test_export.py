@@ -272,3 +272,20 @@ def test_a_run_in_progress_is_refused_unless_partial_and_then_marked(tmp_path: P
     b.finish_run("r1", "finished", {})
     export_run(b, tmp_path / "c", benchmark=None)
     assert json.loads((tmp_path / "c" / "export.json").read_text())["partial"] is False
+
+
+def test_code_rows_keep_their_ground_truth_json_and_name_their_environment(
+    bank: Bank, tmp_path: Path
+) -> None:
+    export_run(bank, tmp_path / "j", benchmark=None)
+    rows = [json.loads(x) for x in (tmp_path / "j" / "train.jsonl").read_text().splitlines()]
+    for row in rows:
+        problem = bank.problem("r1", row["id"])
+        assert problem is not None
+        # byte for byte what a code row held before environments existed
+        assert row["reward_model"]["ground_truth"] == GroundTruth.of(problem).model_dump_json()
+        assert row["environment"] == row["extra_info"]["environment"] == "code"
+        assert row["spec"] == "{}" and row["program"] is None
+    meta = json.loads((tmp_path / "j" / "export.json").read_text())
+    assert meta["environments"] == {"code": len(rows)}
+    assert f"| code | {len(rows)} |" in (tmp_path / "j" / "README.md").read_text()

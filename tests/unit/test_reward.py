@@ -206,3 +206,17 @@ def test_issue12_hostile_output_between_correct_ones_is_its_own_zero() -> None:
     huge = "```python\ndef add_one(x):\n    return 10**400\n```"
     texts = [RIGHT, deep, RIGHT, huge, RIGHT]
     assert reward.compute_score_batch(["s"] * 5, texts, [TRUTH] * 5) == [1.0, 0.0, 1.0, 0.0, 1.0]
+
+
+@needs_sandbox
+def test_partial_credit_is_for_code_only_and_truths_name_their_environment() -> None:
+    """Outside code the reward is 0/1 (Table 1): an induction f^ right on 2 of 4 pairs is 0."""
+    from stepstones.tools.environments import Truth
+
+    induction = Truth.model_validate_json(TRUTH).model_copy(update={"environment": "induction"})
+    assert reward.score([WRONG, RIGHT], [induction] * 2, partial_credit=True) == [0.0, 1.0]
+    assert reward.score([WRONG], [GroundTruth.model_validate_json(TRUTH)],
+                        partial_credit=True) == [0.5]  # a GroundTruth record is a code truth
+    unknown = induction.model_copy(update={"environment": "nonesuch"}).model_dump_json()
+    with pytest.raises(ValueError, match="unknown environment 'nonesuch'"):
+        reward.compute_score("stepstones", RIGHT, unknown)
