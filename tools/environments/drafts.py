@@ -31,7 +31,8 @@ def _inputs(problem: Problem, skip: int = 0) -> list[Any]:
 def draft_of(problem: Problem) -> Record:
     """The problem as its environment's draft (model_construct: a shortened input list or a
     derived problem need not meet a draft's own minimums to be shown)."""
-    common = {"title": problem.title or "task", "entry_point": problem.entry_point}
+    common: dict[str, Any] = {"title": problem.title or "task",
+                              "entry_point": problem.entry_point}
     spec = problem.spec
     match problem.environment:
         case "induction":
@@ -41,12 +42,12 @@ def draft_of(problem: Problem) -> Record:
         case "deduction" | "abduction":
             model = DeductionDraft if problem.environment == "deduction" else AbductionDraft
             return model.model_construct(**common, program=problem.reference_solution,
-                                         input=spec.get("input"), probes=spec.get("probes", []))
+                                         input=spec.get("input", []), probes=spec.get("probes", []))
         case "fuzzing":
             return FuzzingDraft.model_construct(
                 **common, message=problem.statement, program=problem.reference_solution,
                 pre_test=spec.get("pre_test", ""), test=spec.get("test", ""),
-                witness=spec.get("witness"), inputs=_inputs(problem, skip=1))
+                witness=spec.get("witness", []), inputs=_inputs(problem, skip=1))
         case _:
             return CodeDraft.model_construct(
                 **common, statement=problem.statement, io_style=problem.io_style,
