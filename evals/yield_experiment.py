@@ -9,8 +9,16 @@ and per band, as the mean and spread over random seeds. The budget should bind (
 than a budget can fill) so both modes spend the same number of calls; calls actually used are
 reported because in-flight lineages finish after the budget is reached.
 
-    python -m stepstones.evals.yield_experiment --out docs/experiments/yield \
-        [--seeds 0,1,2] [--quota 20] [--budget 60] [--config FILE]
+Beside banded problems per call it reports the paper's own measure, the fraction of viable
+problems after filtering: valid problems whose pass rate is inside the keep range (0.01 <= p
+<= 0.97, what the export keeps) per teacher call. With `--environments a,b` the experiment
+runs once per environment (every lineage in that one), each into its own subfolder.
+
+    python -m stepstones.evals.yield_experiment [--out stepstones-out/experiments/yield] \
+        [--seeds 0,1,2] [--quota 20] [--budget 60] [--config FILE] [--environments code,...]
+
+It writes to scratch by default; pass `--out docs/experiments/yield` to replace the committed
+figures.
 """
 
 from __future__ import annotations
@@ -30,6 +38,8 @@ from stepstones.graphs.context import ConfigError, RunContext, load_context
 from stepstones.reporting import plots
 from stepstones.reporting.machine import machine
 from stepstones.runner import run_pipeline
+from stepstones.tools.export import KEEP_RANGE
+from stepstones.tools.store import Bank
 
 MODES: dict[str, bool] = {"single-turn": False, "multi-turn": True}
 """Mode label -> RunContext.multi_turn; the only field that differs between the two arms."""
@@ -47,9 +57,18 @@ def arm_context(
     return base.model_copy(update=update)
 
 
-def run_metrics(report: dict[str, Any], wall_s: float) -> dict[str, Any]:
-    """One run's numbers: problems per band, per teacher call used, and how the run ended."""
+def viable_count(pass_rates: Sequence[float | None]) -> int:
+    """Valid problems the paper's filter keeps: 0.01 <= p <= 0.97 (the export's keep range)."""
+    lo, hi = KEEP_RANGE
+    return sum(p is not None and lo <= p <= hi for p in pass_rates)
+
+
+def run_metrics(report: dict[str, Any], wall_s: float,
+                pass_rates: Sequence[float | None] = ()) -> dict[str, Any]:
+    """One run's numbers: problems per band, per teacher call used, and how the run ended;
+    `pass_rates` (of the run's valid problems, from its bank) give the viable fraction."""
     calls = int(report.get("teacher_calls", 0))
+    viable = viable_count(pass_rates)
     bands = report.get("bands", {})
     counts = {name: int(b["count"]) for name, b in bands.items()}
     banded = sum(counts.values())
@@ -66,6 +85,8 @@ def run_metrics(report: dict[str, Any], wall_s: float) -> dict[str, Any]:
         "wall_s": round(wall_s, 1),
         "banded_per_call": banded / calls if calls else 0.0,
         "valid_per_call": int(report.get("problems", {}).get("valid", 0)) / calls if calls else 0.0,
+        "viable": viable,
+        "viable_per_call": viable / calls if calls else 0.0,
     }
     for name, count in counts.items():
         row[name] = count
@@ -98,10 +119,15 @@ async def run_arms(
             result = await run_pipeline(
                 ctx, runs_dir / f"{mode}-seed{seed}", run_id=f"yield-{mode}-s{seed}"
             )
+            bank = Bank(result.out / "bank.sqlite")
+            try:
+                rates = [p.pass_rate for p in bank.problems(result.run_id)]
+            finally:
+                bank.close()
             row = {
                 "mode": mode,
                 "seed": seed,
-                **run_metrics(result.report, time.monotonic() - start),
+                **run_metrics(result.report, time.monotonic() - start, rates),
             }
             rows.append(row)
             if log:
@@ -120,6 +146,7 @@ def summarise(rows: list[dict[str, Any]], band_names: Sequence[str]) -> list[dic
         "banded_per_call",
         *(f"{b}_per_call" for b in band_names),
         "valid_per_call",
+        "viable_per_call",
         "teacher_calls",
         "banded",
         "quota_slots_filled",
@@ -150,6 +177,7 @@ def display_rows(summary: list[dict[str, Any]], band_names: Sequence[str]) -> li
             "banded / call": pm(r, "banded_per_call"),
             **{f"{b} / call": pm(r, f"{b}_per_call") for b in band_names},
             "valid / call": pm(r, "valid_per_call"),
+            "viable (0.01-0.97) / call": pm(r, "viable_per_call"),
             "teacher calls used": pm(r, "teacher_calls", 1),
             "quota slots filled": pm(r, "quota_slots_filled", 1),
             "bands filled": pm(r, "bands_filled", 1),
@@ -198,6 +226,7 @@ def run_experiment(
     summary = summarise(rows, band_names)
     ctx0 = arm_context(base, multi_turn=True, seed=seeds[0], quota=quota, budget=budget)
     setup: dict[str, Any] = {
+        "environments": ctx0.environments,
         "teacher": ctx0.teacher,
         "students": ctx0.students,
         "samples": ctx0.samples,
@@ -209,7 +238,8 @@ def run_experiment(
     }
     note = (
         f"Mean ± sample sd over {len(seeds)} random seeds ({', '.join(map(str, seeds))}). "
-        f"Teacher {setup['teacher']}, students {', '.join(setup['students'])} "
+        f"Environments {setup['environments']}. Teacher {setup['teacher']}, students "
+        f"{', '.join(setup['students'])} "
         f"(k={setup['samples']}), quota {setup['quotas']}, budget "
         f"{setup['max_teacher_calls']} teacher calls (lineages in flight finish, so calls "
         "used can exceed it). 'banded' counts every valid problem inside a band, over-quota "
@@ -253,7 +283,11 @@ def parse_seeds(text: str) -> list[int]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit code (2 for a configuration error)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", type=Path, default=Path("docs/experiments/yield"))
+    ap.add_argument("--out", type=Path, default=Path("stepstones-out/experiments/yield"),
+                    help="where to write (scratch by default; docs/experiments/yield holds the "
+                    "committed figures)")
+    ap.add_argument("--environments", help="comma-separated: run the experiment once per "
+                    "environment, each in OUT/ENVIRONMENT (default: the config's mix)")
     ap.add_argument("--seeds", default="0,1,2", help="comma-separated random seeds")
     ap.add_argument("--quota", type=int, default=20, help="problems wanted per band")
     ap.add_argument("--budget", type=int, default=60, help="max teacher calls per run")
@@ -270,13 +304,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         seeds = parse_seeds(args.seeds)
         if args.quota < 1 or args.budget < 1:
             raise ConfigError("--quota and --budget must be at least 1")
-        result = run_experiment(
-            base, args.out, seeds, quota=args.quota, budget=args.budget, keep_runs=args.keep_runs
-        )
+        envs = ([e.strip() for e in args.environments.split(",") if e.strip()]
+                if args.environments else [])
+        arms = ([(args.out / env, base.model_copy(update={"environments": {env: 1.0}}))
+                 for env in envs] if envs else [(args.out, base)])
+        for env in envs:  # every name checked before the first run starts
+            RunContext.model_validate({**base.model_dump(), "environments": {env: 1.0}})
+        for out, ctx in arms:
+            result = run_experiment(ctx, out, seeds, quota=args.quota, budget=args.budget,
+                                    keep_runs=args.keep_runs / out.name if args.keep_runs
+                                    else None)
+            print((out / "yield.md").read_text())
     except (ConfigError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print((args.out / "yield.md").read_text())
     print(f"machine: {result['machine']}")
     return 0
 

@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
@@ -85,9 +86,35 @@ def test_yield_experiment_writes_table_and_plot(tmp_path: Path) -> None:
     for row in result["rows"]:
         assert row["teacher_calls"] >= 3
         assert row["banded_per_call"] == pytest.approx(row["banded"] / row["teacher_calls"])
+        assert row["viable"] <= row["valid"]
+        assert row["viable_per_call"] == pytest.approx(row["viable"] / row["teacher_calls"])
     table = (tmp_path / "yield.md").read_text()
     assert "single-turn" in table and "multi-turn" in table and "±" in table
+    assert "viable (0.01-0.97) / call" in table
     assert json.loads((tmp_path / "yield.json").read_text())["machine"]["nproc"] >= 1
+
+
+def test_viable_counts_the_papers_keep_range_inclusive() -> None:
+    assert yield_experiment.viable_count([0.0, 0.01, 0.5, 0.97, 0.98, 1.0, None]) == 3
+
+
+def test_the_yield_experiment_runs_once_per_environment_into_scratch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[tuple[Path, dict[str, float]]] = []
+
+    def fake(ctx: Any, out: Path, *args: Any, **kw: Any) -> dict[str, Any]:
+        seen.append((out, ctx.environments))
+        out.mkdir(parents=True)
+        (out / "yield.md").write_text("table")
+        return {"machine": "m"}
+
+    monkeypatch.setattr(yield_experiment, "run_experiment", fake)
+    monkeypatch.chdir(tmp_path)
+    assert yield_experiment.main(["--environments", "code,deduction", "--seeds", "0"]) == 0
+    base = Path("stepstones-out/experiments/yield")  # scratch, never docs/ by default
+    assert seen == [(base / "code", {"code": 1.0}), (base / "deduction", {"deduction": 1.0})]
+    assert yield_experiment.main(["--environments", "code,sonnets"]) == 2
 
 
 def test_spread_is_mean_and_sample_sd() -> None:
