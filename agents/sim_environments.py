@@ -77,13 +77,6 @@ async def _decoys(problem: Problem, source: Problem, sandbox: Sandbox) -> dict[s
 
 
 def right_answer(problem: Problem) -> str:
-    """The reply of a simulated student that got `problem` right, in its environment's form."""
-    spec = problem.spec
-    match problem.environment:
-        case "deduction":
-            return _value(spec["output"])
-        case "abduction":
-            return _value(spec["input"])
-        case "fuzzing":
-            return _value(spec["witness"])
-    return _fenced("python", problem.reference_solution)
+    """The reply of a simulated student that got `problem` right, in its environment's form
+    (each environment says how: `Environment.simulated_answer`)."""
+    return get_environment(problem.environment).simulated_answer(problem)

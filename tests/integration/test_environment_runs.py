@@ -146,3 +146,32 @@ def test_an_unknown_environment_is_one_clear_line(tmp_path: Path) -> None:
                                     "--environments", "code,poetry"])
     assert done.exit_code == 2
     assert "unknown environment 'poetry'" in done.output and not (tmp_path / "o").exists()
+
+
+@needs_bwrap
+async def test_a_registered_environment_runs_without_touching_the_graph(
+    tmp_path: Path, sandbox: Any
+) -> None:
+    from stepstones.tools.environments import ENVIRONMENTS, register
+    from stepstones.tools.environments.deduction import DeductionEnvironment
+
+    class Tracing(DeductionEnvironment):
+        """A user's own environment: deduction under another name and task wording."""
+
+        name = "tracing"
+
+        def task_prompt(self, problem: Any) -> str:
+            return "Trace this by hand.\n" + super().task_prompt(problem)
+
+    register(Tracing())
+    try:
+        got = await run_llm_teacher(tmp_path, sandbox, "tracing",
+                                    [json.dumps(DRAFTS["deduction"])])
+        (problem,) = got["bank"].problems("r")
+        assert problem.environment == "tracing" and problem.spec["output"] == [1, 9, 25]
+        from stepstones.tools.task_prompt import task_messages
+
+        assert task_messages(problem)[-1]["content"].startswith("Trace this by hand.")
+        assert any(a.verdict.ok for a in got["bank"].attempts("r"))
+    finally:
+        ENVIRONMENTS.pop("tracing", None)

@@ -97,6 +97,10 @@ class AbductionEnvironment(Environment):
         """With f itself: the judge runs it on the answer (the student is shown it anyway)."""
         return super().truth(problem).model_copy(update={"program": problem.reference_solution})
 
+    def simulated_answer(self, problem: Problem) -> str:
+        """The right answer as a simulated student writes it: a JSON block."""
+        return f"```json\n{dumps(problem.spec['input'])}\n```"
+
     def task_prompt(self, problem: Problem) -> str:
         """f and o; the answer is a JSON argument array."""
         return render("student_abduction", program=problem.reference_solution.strip(),

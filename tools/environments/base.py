@@ -90,8 +90,15 @@ class Environment(ABC):
     """The record the teacher writes: programs and inputs, never outputs."""
 
     def teacher_rules(self) -> str:
-        """The rules the teacher is given for this environment (prompts/teacher_<name>.md)."""
-        return render(f"teacher_{self.name}")
+        """The rules the teacher is given for this environment (prompts/teacher_<name>.md); a
+        subclass without a file of its own uses its parent's (override this to write new)."""
+        folder = resources.files("stepstones.tools.environments").joinpath("prompts")
+        for cls in type(self).__mro__:
+            name = cls.__dict__.get("name")
+            if isinstance(name, str) and folder.joinpath(f"teacher_{name}.md").is_file():
+                return render(f"teacher_{name}")
+        raise NotImplementedError(f"environment {self.name!r} has no teacher rules: override "
+                                  "teacher_rules()")
 
     @abstractmethod
     async def build(self, draft: Any, lineage: Lineage,
@@ -133,6 +140,11 @@ class Environment(ABC):
     @abstractmethod
     def task_prompt(self, problem: Problem) -> str:
         """The student's task: what it is shown and what to answer."""
+
+    def simulated_answer(self, problem: Problem) -> str:
+        """The reply of a simulated student that got `problem` right (simulation mode): here
+        the reference in a code block; environments whose answer is data override it."""
+        return f"```python\n{problem.reference_solution}\n```"
 
     def truth(self, problem: Problem) -> Truth:
         """What the export stores to re-judge answers to `problem`."""

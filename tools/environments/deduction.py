@@ -104,6 +104,10 @@ class DeductionEnvironment(Environment):
                 "depend on the input; make f's output depend on its arguments")))
         return out
 
+    def simulated_answer(self, problem: Problem) -> str:
+        """The right answer as a simulated student writes it: a JSON block."""
+        return f"```json\n{dumps(problem.spec['output'])}\n```"
+
     def task_prompt(self, problem: Problem) -> str:
         """f and the input; the answer is a JSON value."""
         return render("student_deduction", program=problem.reference_solution.strip(),

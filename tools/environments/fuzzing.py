@@ -165,6 +165,10 @@ class FuzzingEnvironment(Environment):
         """With f: the judge runs the wrapper (f and both checks are shown to the student)."""
         return super().truth(problem).model_copy(update={"program": problem.reference_solution})
 
+    def simulated_answer(self, problem: Problem) -> str:
+        """The right answer as a simulated student writes it: a JSON block."""
+        return f"```json\n{dumps(problem.spec['witness'])}\n```"
+
     def task_prompt(self, problem: Problem) -> str:
         """f, pre_test and test; the answer is a JSON argument array."""
         return render("student_fuzzing", message=problem.statement.strip(),
