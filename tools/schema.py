@@ -11,7 +11,15 @@ import hashlib
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 IOStyle = Literal["function", "stdio"]
 """`function`: tests call `entry_point(*args)`, inputs are JSON arrays of positional arguments and
@@ -113,6 +121,19 @@ class Problem(Record):
         "with (e.g. deduction: input and output; fuzzing: the checks and the witness)")
     family: str | None = Field(None, description="procedural task family, if any")
     level: int | None = Field(None, description="procedural difficulty level, if any")
+
+    @field_validator("spec", mode="before")
+    @classmethod
+    def _spec_from_text(cls, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
+
+    @field_serializer("spec")
+    def _spec_as_text(self, spec: dict[str, Any]) -> dict[str, Any] | str:
+        # Stored as JSON text: a program's values (an int past 64 bits, say) are any JSON,
+        # which the checkpointer's msgpack cannot always pack. An empty spec (every code
+        # problem) stays {} so code records are what they were.
+        return json.dumps(spec, ensure_ascii=False) if spec else spec
+
     time_limit_s: float | None = Field(
         None, description="CPU seconds per run, calibrated from the reference on this host"
     )

@@ -89,3 +89,23 @@ def test_task_prompts_show_what_the_environment_shows_and_hide_the_rest():
     abd = ded.model_copy(update={"environment": "abduction", "spec": {"input": [21]}})
     text = get_environment("abduction").task_prompt(abd)
     assert "42" in text and "21" not in text
+
+
+def test_a_spec_with_any_json_value_survives_the_checkpointer() -> None:
+    """A program's output can be an int past 64 bits, which msgpack cannot pack: the spec is
+    stored as JSON text, and a code problem's (empty) spec is stored as it always was."""
+    from stepstones.runner import serde
+    from stepstones.tools.schema import Lineage, Problem, TestCase
+
+    big = 2**70 + 1
+    problem = Problem(statement="Predict the output of f", entry_point="f",
+                      tests=[TestCase(input="[70]", expected=str(big))],
+                      reference_solution="def f(n):\n    return 2 ** n + 1\n",
+                      lineage=Lineage(seed_id="s"), environment="deduction",
+                      spec={"input": [70], "output": big, "probes": [[1], [2]]})
+    codec = serde()
+    back = codec.loads_typed(codec.dumps_typed({"lineage": problem}))["lineage"]
+    assert back == problem and back.spec["output"] == big
+    assert Problem.model_validate_json(problem.model_dump_json()).spec == problem.spec
+    code = problem.model_copy(update={"environment": "code", "spec": {}})
+    assert code.model_dump()["spec"] == {}
