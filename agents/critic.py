@@ -226,14 +226,17 @@ class Critic:
             n_wrong = len(problem.wrong_solutions)
             ev.wrong = dict(zip(problem.wrong_solutions, rest[:n_wrong], strict=True))
             ev.mutants = rest[n_wrong:]
-        text = problem_text(problem)
-        ev.duplicates = dedup.query(text, exclude=exclude)
+        await self._look_up(ev, dedup, exclude)
+        return ev, limit if first.ok else None
+
+    async def _look_up(self, ev: Evidence, dedup: NearDupIndex, exclude: set[str]) -> None:
+        """Near-duplicates in the bank and overlap with the benchmark, into `ev`."""
+        ev.duplicates = dedup.query(problem_text(ev.problem), exclude=exclude)
         # The first use reads the benchmark file (off the event loop); later ones cost nothing,
         # so they skip the hop to a worker thread, which is dearer than the lookup.
         index = (self.benchmark() if self._benchmark is not True
                  else await asyncio.to_thread(self.benchmark))
-        ev.contamination = contaminated(problem, index) if index is not None else None
-        return ev, limit if first.ok else None
+        ev.contamination = contaminated(ev.problem, index) if index is not None else None
 
     async def _statement_review(self, problem: Problem) -> list[Rejection]:
         if self.model is None:
@@ -269,9 +272,7 @@ class Critic:
         except SandboxFailure as exc:
             raise InfraError(f"sandbox failed validating the problem: {exc}") from exc
         ev = Evidence(problem=problem, reference=[])
-        ev.duplicates = dedup.query(problem_text(problem), exclude=exclude)
-        index = await asyncio.to_thread(self.benchmark)
-        ev.contamination = contaminated(problem, index) if index is not None else None
+        await self._look_up(ev, dedup, exclude)
         rejections += [r for check in (not_duplicate, not_contaminated)
                        if (r := check(ev)) is not None]
         if not rejections:

@@ -169,18 +169,6 @@ def parse_reply(text: str, schema: type[M]) -> M:
     raise ReplyParseError(reason[:500])
 
 
-def _record(meter: UsageMeter | None, agent: str, model_name: str, reply: BaseMessage) -> None:
-    if meter is None:
-        return
-    usage = getattr(reply, "usage_metadata", None) or {}
-    meter.record(
-        agent,
-        model_name,
-        int(usage.get("input_tokens", 0) or 0),
-        int(usage.get("output_tokens", 0) or 0),
-    )
-
-
 def call_messages(messages: list[BaseMessage]) -> list[dict[str, str]]:
     """LangChain messages as the call log keeps them: role and text."""
     return [{"role": m.type, "content": clean_text(str(m.text))} for m in messages]
@@ -188,16 +176,20 @@ def call_messages(messages: list[BaseMessage]) -> list[dict[str, str]]:
 
 def _log(meter: UsageMeter | None, agent: str, model_name: str, messages: list[BaseMessage],
          started: float, reply: BaseMessage | None, outcome: str, error: str | None) -> None:
+    """Count a reply's tokens and keep the call (asked, answered, outcome) for the bank."""
     if meter is None:
         return
     usage = (getattr(reply, "usage_metadata", None) or {}) if reply is not None else {}
+    tokens_in = int(usage.get("input_tokens", 0) or 0)
+    tokens_out = int(usage.get("output_tokens", 0) or 0)
+    if reply is not None:  # a failed call cost no tokens and is counted by no one
+        meter.record(agent, model_name, tokens_in, tokens_out)
     meter.log_call(ModelCall.model_validate({
         "agent": agent, "model": model_name, "messages": call_messages(messages),
         "replies": [clean_text(str(reply.text))] if reply is not None else [],
         "outcome": outcome, "error": error, "at": started,
         "latency_s": round(time.time() - started, 3),
-        "input_tokens": int(usage.get("input_tokens", 0) or 0),
-        "output_tokens": int(usage.get("output_tokens", 0) or 0)}))
+        "input_tokens": tokens_in, "output_tokens": tokens_out}))
 
 
 def _repair_request(reason: str) -> HumanMessage:
@@ -247,7 +239,6 @@ async def ainvoke_parsed(
             if attempt:  # the draft was bad already; its repair is what the model could not give
                 return None, ParseFailure(f"{reason}; repair {failed}", raw)
             return None, ParseFailure(failed, raw, model_error=True)
-        _record(meter, agent, name, reply)
         raw = clean_text(str(reply.text))[:RAW_KEEP]
         try:
             parsed = parse_reply(raw, schema)

@@ -8,7 +8,6 @@ same request onto parametric task families and their levels.
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -28,14 +27,12 @@ from stepstones.tools.environments.drafts import draft_json
 from stepstones.tools.schema import (
     Critique,
     Direction,
-    IOStyle,
     Lineage,
     PerformanceSummary,
     Problem,
     Record,
     Rejection,
     Seed,
-    TestCase,
     content_hash,
 )
 
@@ -98,10 +95,6 @@ class Teacher(Protocol):
 
 def lineage_of(request: TeacherRequest) -> Lineage:
     """The lineage record of the problem a request asks for."""
-    return _lineage(request)
-
-
-def _lineage(request: TeacherRequest) -> Lineage:
     parent = request.parent
     return Lineage(
         seed_id=request.seed.id,
@@ -177,7 +170,7 @@ class ProceduralTeacher:
         rng = random.Random(content_hash(self.seed, request.lineage_id, request.turn,
                                          request.attempt, level))
         instance = family.generate(level, rng)
-        return TeacherResult(problem=problem_from_instance(instance, _lineage(request)),
+        return TeacherResult(problem=problem_from_instance(instance, lineage_of(request)),
                              environment=request.environment)
 
 
@@ -191,57 +184,8 @@ def problem_from_instance(instance: FamilyInstance, lineage: Lineage) -> Problem
     )
 
 
-class DraftTest(Record):
-    """One test as the teacher writes it: JSON arguments and the expected JSON value."""
-
-    args: list[Any] | None = Field(None, description="function style: positional arguments")
-    stdin: str | None = Field(None, description="stdio style: the input text")
-    expected: Any
-
-
-class ProblemDraft(Record):
-    """The JSON an LLM teacher must reply with."""
-
-    title: str = Field(min_length=1, max_length=200)
-    statement: str = Field(min_length=20, max_length=20_000)
-    entry_point: str = Field("solve", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    io_style: IOStyle = "function"
-    tests: list[DraftTest] = Field(min_length=3, max_length=60)
-    reference_solution: str = Field(min_length=10, max_length=30_000)
-
-    def to_problem(self, lineage: Lineage) -> Problem:
-        """The draft as a Problem (tests serialised to the sandbox's JSON convention)."""
-        tests = []
-        for t in self.tests:
-            if self.io_style == "function":
-                tests.append(TestCase(input=json.dumps(t.args or []),
-                                      expected=json.dumps(t.expected)))
-            else:
-                tests.append(TestCase(input=t.stdin or "", expected=str(t.expected)))
-        return Problem(title=self.title, statement=self.statement, entry_point=self.entry_point,
-                       io_style=self.io_style, tests=tests,
-                       reference_solution=self.reference_solution, lineage=lineage)
-
-    @classmethod
-    def of(cls, problem: Problem, max_tests: int = 12) -> ProblemDraft:
-        """A problem in the schema the teacher writes, so a reply that copies it is valid."""
-        tests = []
-        for t in problem.tests[:max_tests]:
-            if problem.io_style == "function":
-                tests.append(DraftTest(args=json.loads(t.input), expected=json.loads(t.expected)))
-            else:
-                tests.append(DraftTest(stdin=t.input, expected=t.expected))
-        return cls(title=problem.title, statement=problem.statement,
-                   entry_point=problem.entry_point, io_style=problem.io_style, tests=tests,
-                   reference_solution=problem.reference_solution)
-
-
 REPLY_SHOWN = 4000
 """How much of a failed reply the repair prompt quotes back to the model."""
-
-
-def _problem_json(problem: Problem) -> str:
-    return draft_json(problem)
 
 
 class LLMTeacher:
@@ -260,7 +204,7 @@ class LLMTeacher:
         """The user message for this request: propose, refine or repair."""
         if request.critique is not None:
             if request.rejected is not None:
-                shown = f"```json\n{_problem_json(request.rejected)}\n```"
+                shown = f"```json\n{draft_json(request.rejected)}\n```"
             else:
                 reply = (request.rejected_reply or "(empty)")[:REPLY_SHOWN]
                 shown = f"Your reply, which was not a usable problem:\n````\n{reply}\n````"
@@ -278,7 +222,7 @@ class LLMTeacher:
                 target = ""
             return render(
                 "teacher_refine", self.prompts,
-                problem=_problem_json(request.parent),
+                problem=draft_json(request.parent),
                 summary=request.summary.text,
                 direction=request.direction,
                 target=target,

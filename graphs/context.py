@@ -22,6 +22,7 @@ from stepstones.agents.prompting import check_override, read_overrides
 from stepstones.graphs.bands import Band, default_bands, validate_bands
 from stepstones.graphs.presets import preset_values
 from stepstones.tools.corpus import CorpusConfig
+from stepstones.tools.environments import get_environment
 from stepstones.tools.sandbox.base import SandboxConfig
 from stepstones.tools.schema import Record, validation_summary
 from stepstones.tools.store import DEFAULT_BANK
@@ -190,8 +191,6 @@ class RunContext(Record):
     @field_validator("environments")
     @classmethod
     def _known_environments(cls, value: dict[str, float]) -> dict[str, float]:
-        from stepstones.tools.environments import get_environment
-
         if not value:
             raise ValueError("at least one environment is needed (e.g. code)")
         for name, weight in value.items():

@@ -25,7 +25,7 @@ from stepstones.agents.usage import UsageMeter
 
 
 class Draft(BaseModel):
-    """A small stand-in for the teacher's ProblemDraft."""
+    """A small stand-in for a teacher draft record."""
 
     title: str = Field(min_length=1)
     tests: list[int] = Field(min_length=1)
