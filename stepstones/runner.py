@@ -388,5 +388,24 @@ def stored_context(out: Path, run_id: str) -> RunContext:
         raise StorageError(f"cannot read the bank {bank_path}: {exc} (damaged, or its -wal "
                            "and -shm files were changed or removed?)") from None
     if row is None:
+        if _checkpointed(out / CHECKPOINT_FILE, run_id):
+            # The run's first commits are gone (a -wal cut back, its -shm index rebuilt): the
+            # checkpoints remember a run the bank no longer has, so the output is lost.
+            raise BankMismatch(
+                f"on resume: the bank {bank_path} does not match the checkpoints of run "
+                f"{run_id}: they hold the run, the bank has no record of it (was the bank or "
+                "its -wal file deleted, truncated or replaced?)")
         raise ConfigError(f"unknown run {run_id} in {bank_path}")
     return RunContext.model_validate(json.loads(row["config"]))
+
+
+def _checkpointed(path: Path, run_id: str) -> bool:
+    """Whether the local checkpoint file holds a checkpoint of `run_id` (a read-only look)."""
+    if not path.exists():
+        return False
+    try:
+        with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as db:
+            row = db.execute("select 1 from checkpoints where thread_id = ? limit 1", [run_id])
+            return row.fetchone() is not None
+    except sqlite3.Error:
+        return False

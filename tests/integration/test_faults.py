@@ -91,15 +91,32 @@ def test_a_truncated_bank_wal_is_named_on_resume_or_the_bank_is_whole(
 
 @needs_bwrap
 @pytest.mark.slow
-def test_a_truncated_wal_that_loses_every_turn_is_named(tmp_path: Path) -> None:
+@pytest.mark.parametrize("shm", ["kept", "rebuilt"])
+def test_a_truncated_wal_that_loses_every_turn_is_named(tmp_path: Path, shm: str) -> None:
     out = tmp_path / "run"
     kill_9(out, "cut", at_turn=4)
     with (out / "bank.sqlite-wal").open("r+b") as f:
         f.truncate(32)  # only the header: every frame (every commit since the file began) lost
+    if shm == "rebuilt":
+        # SQLite rebuilds a missing (or stale) -shm index from the cut WAL: the bank then opens
+        # fine and holds no record of the run at all, which is still a mismatch, not a typo.
+        (out / "bank.sqlite-shm").unlink()
     rc, err = finish(start_run("--out", str(out), "--resume", "cut", "--quiet"))
-    assert rc == 1
     line = one_error_line(err)
-    assert "does not match the checkpoints" in line or "cannot read the bank" in line
+    assert rc == 1, line
+    if shm == "rebuilt":
+        assert "does not match the checkpoints" in line and "no record of it" in line
+    else:
+        assert "does not match the checkpoints" in line or "cannot read the bank" in line
+
+
+@needs_bwrap
+def test_resuming_a_run_the_directory_never_had_is_a_usage_error(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    kill_9(out, "real", at_turn=2)
+    rc, err = finish(start_run("--out", str(out), "--resume", "typo", "--quiet"))
+    assert rc == 2
+    assert "unknown run typo" in one_error_line(err)
 
 
 @needs_bwrap
