@@ -100,7 +100,9 @@ class Components:
         """
         scope = self.scope(run_id)
         if scope.dedup is None:
-            return set()
+            # Before the index is loaded nothing is known of rounds: every banked problem
+            # would count as old, and a replayed turn would meet itself as a duplicate.
+            raise RuntimeError("recent() before dedup(): load the run's index first")
         return {key for key in scope.dedup.keys()  # noqa: SIM118
                 if scope.rounds.get(key, round_) >= round_}
 

@@ -132,14 +132,16 @@ async def critique_problem(
         return {}
     ctx, comps = await parts.get(runtime, state["run_id"])
     lin = state["lineage"]
+    # The index first: on a resume it is rebuilt from the bank here, and only then does
+    # `recent` know which of its problems come from the round being replayed.
+    index = await comps.dedup(state["run_id"], ctx.critic.dedup_threshold)
     # Only problems accepted in earlier rounds count as duplicates: what lineages running
     # beside this one accept in the same round depends on timing, and a run must not.
     exclude = await comps.recent(state["run_id"], state["round"])
     # A variant may resemble its parent; a copy of it (the same content id) is a duplicate.
     if lin.parent and lin.parent.id != problem.id:
         exclude.add(lin.parent.id)
-    critique = await comps.critic.review(
-        problem, (await comps.dedup(state["run_id"], ctx.critic.dedup_threshold)), exclude)
+    critique = await comps.critic.review(problem, index, exclude)
     if not critique.valid:
         await in_thread(comps.bank.put_rejected, state["run_id"], lin.lineage_id, lin.turns,
                  state.get("repairs", 0), problem, critique)

@@ -54,6 +54,7 @@ class _Runtime:
         self._pid: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sandbox: Sandbox | None = None
+        self._at_exit = False
 
     def configure(self, config: SandboxConfig) -> None:
         """Use `config` from now on (the current sandbox, if any, is closed)."""
@@ -75,6 +76,12 @@ class _Runtime:
                 self._sandbox = asyncio.run_coroutine_threadsafe(
                     _build(self._config), self._loop
                 ).result()
+                if not self._at_exit:
+                    # Registered when there is something to stop, not at import: importing
+                    # the reward module (a trainer's config does) must not change how the
+                    # process exits.
+                    atexit.register(self.close)
+                    self._at_exit = True
             return self._loop, self._sandbox
 
     def run(self, submissions: Sequence[Submission]) -> list[Verdict]:
@@ -110,7 +117,6 @@ async def _build(config: SandboxConfig) -> Sandbox:
 
 
 _RUNTIME = _Runtime()
-atexit.register(_RUNTIME.close)
 
 
 def configure(sandbox: SandboxConfig | Mapping[str, Any] | None = None) -> None:

@@ -17,9 +17,17 @@ from stepstones.graphs.bands import Band, lineage_stop, run_stop
 from stepstones.graphs.components import ComponentResolver, Parts
 from stepstones.graphs.context import Budget, MissingContext, RunContext
 from stepstones.graphs.state import LineageState
-from stepstones.tools.schema import Critique, ModelFailure, Rejection, Seed, TurnOutcome
+from stepstones.tools.schema import (
+    Critique,
+    ModelFailure,
+    PerformanceSummary,
+    Rejection,
+    Seed,
+    TurnOutcome,
+)
 from stepstones.tools.store import Bank
-from tests.fakes import ScriptedTeacher
+from tests.conftest import needs_bwrap
+from tests.fakes import ScriptedTeacher, make_problem
 
 SEED = Seed(kind="code", source="test", text="def f(x):\n    return x\n")
 BANDS = [Band(name="all", lo=0.0, hi=1.0, quota=2)]
@@ -135,6 +143,35 @@ async def test_generate_problem_records_a_reply_that_is_no_problem(tmp_path: Pat
         assert update["problem"] is None and update["teacher_calls"] == 1
         assert [r.code for r in update["critique"].rejections] == ["malformed"]
         assert [r["codes"] for r in bank.rejections("r")] == [["malformed"]]
+    finally:
+        await parts.resolver.aclose()
+        bank.close()
+
+
+@needs_bwrap
+async def test_a_replayed_turn_after_a_resume_does_not_meet_itself_as_a_duplicate(
+    tmp_path: Path,
+) -> None:
+    """The first critique of a resumed process: the bank already holds the turn's own problem,
+    banked in the round being replayed (killed after the bank write, before its checkpoint)."""
+    path = tmp_path / "bank.sqlite"
+    problem = make_problem()
+    bank = Bank(path)
+    bank.start_run("r", {})
+    outcome_ = outcome(round=3, problem_id=problem.id, valid=True, band="all", pass_rate=0.5)
+    summary = PerformanceSummary(problem_id=problem.id, pass_rate=0.5, students=[])
+    assert bank.put_turn_result("r", "L0", problem, [], summary, outcome_) is None
+    parts = Parts(ComponentResolver(bank=bank))  # a new process: nothing loaded yet
+    ctx = RunContext(bank=str(path), students=["sim:expert"])
+    state: Any = {"run_id": "r", "round": 3, "problem": problem,
+                  "lineage": LineageState(lineage_id="L0", seed=SEED)}
+    try:
+        update = await turn_nodes.critique_problem(state, runtime(ctx), parts=parts)
+        assert update["critique"].valid, update["critique"].rejections
+        # The same problem from a later round is a duplicate of the banked one.
+        state["round"] = 4
+        again = await turn_nodes.critique_problem(state, runtime(ctx), parts=parts)
+        assert [r.code for r in again["critique"].rejections] == ["duplicate"]
     finally:
         await parts.resolver.aclose()
         bank.close()

@@ -220,3 +220,19 @@ def test_partial_credit_is_for_code_only_and_truths_name_their_environment() -> 
     unknown = induction.model_copy(update={"environment": "nonesuch"}).model_dump_json()
     with pytest.raises(ValueError, match="unknown environment 'nonesuch'"):
         reward.compute_score("stepstones", RIGHT, unknown)
+
+
+def test_importing_the_reward_module_registers_nothing_to_run_at_exit() -> None:
+    """A trainer imports the reward from its config; only a sandbox it started has to be
+    stopped at exit (issue 16: no atexit at import)."""
+    import subprocess
+    import sys
+
+    code = ("import atexit\n"
+            "import stepstones.tools.environments, stepstones.tools.export, "
+            "stepstones.tools.sandbox\n"
+            "before = atexit._ncallbacks()\n"
+            "import stepstones.tools.reward\n"
+            "print(atexit._ncallbacks() - before)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "0"
