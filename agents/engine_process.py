@@ -280,6 +280,9 @@ class EngineProcess:
 
 
 _ENGINES: dict[str, EngineProcess] = {}
+"""Process-wide on purpose: a model's weights are loaded once per process, whichever runs or
+agents use it (two runs of the embedded student must not hold two copies in memory); each
+entry is a child process, stopped at exit or by close_engines. Nothing a run produces is here."""
 _ENGINES_LOCK = threading.Lock()
 
 

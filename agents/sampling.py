@@ -134,23 +134,42 @@ async def call_with_retries(
     raise AssertionError("unreachable")  # the loop returns or raises
 
 
-_SEMAPHORES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]]
-_SEMAPHORES = weakref.WeakKeyDictionary()
-_N_IGNORED: set[str] = set()
-"""Endpoint keys seen returning fewer choices than `n` asked for: they get single calls."""
+class Endpoints:
+    """What this process knows of each model endpoint: its in-flight bound and whether it
+    honours `n`.
 
-
-def endpoint_semaphore(key: str, limit: int) -> asyncio.Semaphore:
-    """The running loop's semaphore for `key`; the first caller's `limit` sets its size.
-
-    Per loop because an asyncio semaphore belongs to one event loop (tests and Studio runs may
-    each bring their own).
+    Process-wide on purpose, and the one such place: an endpoint's capacity is the endpoint's,
+    so every run and every agent in a process that calls it (Studio threads, a Python caller
+    running several graphs) must share one bound, and an endpoint seen ignoring `n` ignores it
+    for all of them. Nothing here belongs to a run: results, usage and model calls are per run
+    (graphs/components.py).
     """
-    loop = asyncio.get_running_loop()
-    per_loop = _SEMAPHORES.setdefault(loop, {})
-    if key not in per_loop:
-        per_loop[key] = asyncio.Semaphore(max(1, limit))
-    return per_loop[key]
+
+    def __init__(self) -> None:
+        # Per loop because an asyncio semaphore belongs to one event loop (tests and Studio
+        # runs may each bring their own); weak, so a finished loop's semaphores go with it.
+        self._semaphores: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = weakref.WeakKeyDictionary()
+        self._n_ignored: set[str] = set()
+
+    def semaphore(self, key: str, limit: int) -> asyncio.Semaphore:
+        """The running loop's semaphore for `key`; the first caller's `limit` sets its size."""
+        per_loop = self._semaphores.setdefault(asyncio.get_running_loop(), {})
+        if key not in per_loop:
+            per_loop[key] = asyncio.Semaphore(max(1, limit))
+        return per_loop[key]
+
+    def ignores_n(self, key: str) -> bool:
+        """Whether `key` was seen returning fewer choices than `n` asked for."""
+        return key in self._n_ignored
+
+    def note_ignores_n(self, key: str) -> None:
+        """From now on `key` gets single calls."""
+        self._n_ignored.add(key)
+
+
+ENDPOINTS = Endpoints()
+"""The process's endpoints (see Endpoints for why there is one)."""
 
 
 def wants_n(model: BaseChatModel, settings: ModelSettings, key: str) -> bool:
@@ -160,7 +179,7 @@ def wants_n(model: BaseChatModel, settings: ModelSettings, key: str) -> bool:
     vllm:, False for llama.cpp and unknown servers); otherwise any ChatOpenAI-family model tries.
     An endpoint once seen ignoring `n` never gets it again in this process.
     """
-    if key in _N_IGNORED:
+    if ENDPOINTS.ignores_n(key):
         return False
     if settings.n_native is not None:
         return bool(settings.n_native)
@@ -222,12 +241,12 @@ async def _sample_n(
         if is_transient(exc):  # retried already: the endpoint is down, not picky about n
             error = describe(exc, settings.timeout_s)
             return [Sample(text="", error=error, requests=int(j == 0)) for j in range(k)]
-        _N_IGNORED.add(key)  # e.g. 400 "n must be 1": single calls will do
+        ENDPOINTS.note_ignores_n(key)  # e.g. 400 "n must be 1": single calls will do
         return []
     generations = result.generations[0] if result.generations else []
     choices = [g.message for g in generations if isinstance(g, ChatGeneration)]
     if len(choices) < k:
-        _N_IGNORED.add(key)
+        ENDPOINTS.note_ignores_n(key)
     return _samples_from_choices(choices[:k])
 
 
@@ -267,7 +286,7 @@ async def sample(
         return []
     settings = settings or ModelSettings()
     in_process = bool((model.metadata or {}).get(IN_PROCESS_KEY))
-    limit = endpoint_semaphore(key, 1 if in_process else settings.max_concurrency)
+    limit = ENDPOINTS.semaphore(key, 1 if in_process else settings.max_concurrency)
     samples: list[Sample] = []
     if k > 1 and wants_n(model, settings, key):
         samples = await _sample_n(model, messages, k, settings, limit, key)
