@@ -12,20 +12,21 @@ from langchain_core.language_models import BaseChatModel
 
 from stepstones.agents.models import ModelSettings, endpoint_key, get_chat_model, is_simulated
 from stepstones.agents.student import LLMStudent, Student, parse_simulated
-from stepstones.agents.teacher import LLMTeacher, ProceduralTeacher, Teacher
+from stepstones.agents.teacher import LLMTeacher, ProceduralTeacher, ReplyFormat, Teacher
 from stepstones.agents.usage import UsageMeter
 
 
 def build_teacher(
     spec: str | BaseChatModel, *, seed: int = 0, settings: ModelSettings | None = None,
     meter: UsageMeter | None = None, prompts: Mapping[str, str] | None = None,
+    reply_format: ReplyFormat = "fenced",
 ) -> Teacher:
     """`procedural` (simulation mode) or any model spec / chat model instance."""
     if isinstance(spec, str) and spec in ("procedural", "sim:procedural"):
         return ProceduralTeacher(seed=seed)
     name = spec if isinstance(spec, str) else type(spec).__name__
     return LLMTeacher(name, get_chat_model(spec, settings), meter=meter, settings=settings,
-                      prompts=prompts)
+                      prompts=prompts, reply_format=reply_format)
 
 
 def build_student(

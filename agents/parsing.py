@@ -26,6 +26,8 @@ from stepstones.agents.models import ModelSettings
 from stepstones.agents.sampling import call_with_retries, clean_text, describe
 from stepstones.agents.usage import UsageMeter
 from stepstones.tools.codeblocks import THINK, extract_code, fences
+from stepstones.tools.environments.fenced import FencedReplyError, validate_fenced
+from stepstones.tools.environments.fenced import tags as fence_tags
 from stepstones.tools.schema import ModelCall, validation_summary
 
 M = TypeVar("M", bound=BaseModel)
@@ -192,11 +194,28 @@ def _log(meter: UsageMeter | None, agent: str, model_name: str, messages: list[B
         "input_tokens": tokens_in, "output_tokens": tokens_out}))
 
 
-def _repair_request(reason: str) -> HumanMessage:
-    return HumanMessage(
-        f"Your reply could not be used: {reason}. Reply again with only the corrected JSON "
-        "object, with no prose and no code fences."
-    )
+def parse_fenced_reply(text: str, schema: type[M]) -> M:
+    """The draft in `text`'s tagged fenced blocks (tools/environments/fenced.py), or, in a
+    reply with none, the JSON object a model may send anyway; ReplyParseError says why not."""
+    try:
+        draft = validate_fenced(text, schema)
+    except FencedReplyError as exc:
+        raise ReplyParseError(str(exc)[:500]) from None
+    if draft is not None:
+        return draft
+    try:
+        return parse_reply(text, schema)
+    except ReplyParseError as exc:
+        blocks = ", ".join(f"```{t}```" for t in fence_tags(schema))
+        raise ReplyParseError(f"no tagged blocks ({blocks}) and {exc}"[:500]) from None
+
+
+JSON_REPAIR = "Reply again with only the corrected JSON object, with no prose and no code fences."
+FENCED_REPAIR = "Reply again with every part in its tagged block, corrected."
+
+
+def _repair_request(reason: str, ask: str = JSON_REPAIR) -> HumanMessage:
+    return HumanMessage(f"Your reply could not be used: {reason}. {ask}")
 
 
 async def ainvoke_parsed(
@@ -209,6 +228,8 @@ async def ainvoke_parsed(
     model_name: str = "",
     settings: ModelSettings | None = None,
     on_request: Callable[[], None] | None = None,
+    parser: Callable[[str, type[M]], M] = parse_reply,
+    repair: str = JSON_REPAIR,
 ) -> tuple[M | None, ParseFailure | None]:
     """(record, None) or (None, failure): one call, then one repair call if the reply is bad.
 
@@ -217,6 +238,8 @@ async def ainvoke_parsed(
     anything a model does. Tokens of both calls go to `meter` under (`agent`, `model_name`).
     `settings` bound each call (its timeout and transient retries: the role's, not defaults);
     `on_request` is called before each of the (at most two) calls, so a caller can count them.
+    `parser` reads a reply (JSON by default; `parse_fenced_reply` for a teacher's blocks) and
+    `repair` says how to reply again.
     """
     name = model_name or str(getattr(model, "model_name", "") or type(model).__name__)
     settings = settings or ModelSettings()
@@ -241,7 +264,7 @@ async def ainvoke_parsed(
             return None, ParseFailure(failed, raw, model_error=True)
         raw = clean_text(str(reply.text))[:RAW_KEEP]
         try:
-            parsed = parse_reply(raw, schema)
+            parsed = parser(raw, schema)
         except ReplyParseError as exc:
             reason = str(exc)
         except Exception as exc:  # a parser bug must not cost the run either
@@ -250,8 +273,9 @@ async def ainvoke_parsed(
             _log(meter, agent, name, asked, started, reply, "ok", None)
             return parsed, None
         _log(meter, agent, name, asked, started, reply, "unusable", reason)
-        history += [AIMessage(raw), _repair_request(reason)]
+        history += [AIMessage(raw), _repair_request(reason, repair)]
     return None, ParseFailure(f"{reason} (after one repair attempt)", raw)
 
 
-__all__ = ["ParseFailure", "ReplyParseError", "ainvoke_parsed", "extract_code", "parse_reply"]
+__all__ = ["ParseFailure", "ReplyParseError", "ainvoke_parsed", "extract_code",
+           "parse_fenced_reply", "parse_reply"]

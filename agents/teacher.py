@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -19,11 +19,18 @@ from pydantic import Field
 from stepstones.agents.families import FAMILIES, family_names, get_family
 from stepstones.agents.families.base import FamilyInstance
 from stepstones.agents.models import ModelSettings
-from stepstones.agents.parsing import ainvoke_parsed
+from stepstones.agents.parsing import (
+    FENCED_REPAIR,
+    JSON_REPAIR,
+    ainvoke_parsed,
+    parse_fenced_reply,
+    parse_reply,
+)
 from stepstones.agents.prompting import render
 from stepstones.agents.usage import UsageMeter
 from stepstones.tools.environments import get_environment
-from stepstones.tools.environments.drafts import draft_json
+from stepstones.tools.environments.drafts import draft_json, draft_of
+from stepstones.tools.environments.fenced import fenced_of, format_rules
 from stepstones.tools.schema import (
     Critique,
     Direction,
@@ -188,23 +195,42 @@ REPLY_SHOWN = 4000
 """How much of a failed reply the repair prompt quotes back to the model."""
 
 
+ReplyFormat = Literal["fenced", "json"]
+
+JSON_FORMAT = ("Reply with ONE JSON object whose keys are the parts above, and nothing else "
+               "(code and texts as JSON strings).")
+
+
 class LLMTeacher:
-    """A teacher backed by any LangChain chat model, with prompts from agents/prompts/."""
+    """A teacher backed by any LangChain chat model, with prompts from agents/prompts/.
+
+    It replies in fenced blocks by default (tools/environments/fenced.py), as the paper's
+    teachers do: prose first, then code as code. `reply_format="json"` asks for one JSON object
+    instead (models tuned for structured output may prefer it); either way a JSON reply is read.
+    """
 
     def __init__(self, name: str, model: BaseChatModel, meter: UsageMeter | None = None,
                  settings: ModelSettings | None = None,
-                 prompts: Mapping[str, str] | None = None) -> None:
+                 prompts: Mapping[str, str] | None = None,
+                 reply_format: ReplyFormat = "fenced") -> None:
         self.name = name
         self.model = model
         self.meter = meter
         self.settings = settings or ModelSettings()
         self.prompts = dict(prompts or {})  # the run's overrides of agents/prompts/*.md
+        self.reply_format: ReplyFormat = reply_format
+
+    def shown(self, problem: Problem) -> str:
+        """A problem as the teacher writes it, in this teacher's reply format."""
+        if self.reply_format == "json":
+            return f"```json\n{draft_json(problem)}\n```"
+        return fenced_of(draft_of(problem))
 
     def prompt(self, request: TeacherRequest) -> str:
         """The user message for this request: propose, refine or repair."""
         if request.critique is not None:
             if request.rejected is not None:
-                shown = f"```json\n{draft_json(request.rejected)}\n```"
+                shown = self.shown(request.rejected)
             else:
                 reply = (request.rejected_reply or "(empty)")[:REPLY_SHOWN]
                 shown = f"Your reply, which was not a usable problem:\n````\n{reply}\n````"
@@ -222,7 +248,7 @@ class LLMTeacher:
                 target = ""
             return render(
                 "teacher_refine", self.prompts,
-                problem=draft_json(request.parent),
+                problem=self.shown(request.parent),
                 summary=request.summary.text,
                 direction=request.direction,
                 target=target,
@@ -231,10 +257,12 @@ class LLMTeacher:
                       seed=request.seed.text)
 
     async def write(self, request: TeacherRequest) -> TeacherResult:
-        """One model call (plus one repair of malformed JSON); a failure is recorded, not raised."""
+        """One model call (plus one repair of a bad reply); a failure is recorded, not raised."""
         env = get_environment(request.environment)
+        fenced = self.reply_format == "fenced"
+        layout = format_rules(env.draft_model) if fenced else JSON_FORMAT
         messages = [SystemMessage(render("teacher_system", self.prompts,
-                                         rules=env.teacher_rules())),
+                                         rules=env.teacher_rules(), format=layout)),
                     HumanMessage(self.prompt(request))]
         calls = 0
 
@@ -245,6 +273,8 @@ class LLMTeacher:
         draft, failure = await ainvoke_parsed(
             self.model, messages, env.draft_model, meter=self.meter, agent="teacher",
             model_name=self.name, settings=self.settings, on_request=count,
+            parser=parse_fenced_reply if fenced else parse_reply,
+            repair=FENCED_REPAIR if fenced else JSON_REPAIR,
         )
         if draft is None:
             reason = failure.reason if failure else "no reply"

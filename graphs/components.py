@@ -160,7 +160,7 @@ def build_components(
     meter = meter or UsageMeter(prices=ctx.prices)
     teacher = teacher or build_teacher(ctx.teacher, seed=ctx.seed,
                                        settings=role_settings(ctx, "teacher"), meter=meter,
-                                       prompts=ctx.prompts)
+                                       prompts=ctx.prompts, reply_format=ctx.teacher_format)
     if students is None:
         built = {s: build_student(s, seed=ctx.seed, settings=student_settings(ctx, s),
                                   meter=meter) for s in ctx.students}

@@ -108,6 +108,9 @@ class RunContext(Record):
     """Everything a run needs to know; LangGraph passes it to every node as runtime.context."""
 
     teacher: str = Field("procedural", description="procedural, or a model string")
+    teacher_format: Literal["fenced", "json"] = Field(
+        "fenced", description="how an LLM teacher replies: prose then a fenced block per part "
+        "(the paper's layout), or one JSON object")
     students: list[str] = Field(
         default_factory=default_students,
         description="sim:NAME / sim:ABILITY, `embedded`, or model strings (default: the three "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langgraph.checkpoint.memory import InMemorySaver
 
@@ -69,15 +70,17 @@ def test_refine_prompt_carries_the_summary_and_direction_and_repair_the_critique
     assert "[weak_tests] add X" in text
 
 
-async def test_a_reply_that_copies_the_parent_as_shown_is_a_valid_problem(sandbox):
+@pytest.mark.parametrize("reply_format", ["fenced", "json"])
+async def test_a_reply_that_copies_the_parent_as_shown_is_a_valid_problem(sandbox, reply_format):
     """The refine prompt shows the parent in the schema the teacher must write (it used to show
     the sandbox's {"input": "<json string>"} while the system prompt asked for {"args": [...]})."""
     parent = make_problem()
-    teacher = LLMTeacher("fake", FakeListChatModel(responses=["x"]))
+    teacher = LLMTeacher("fake", FakeListChatModel(responses=["x"]), reply_format=reply_format)
     text = teacher.prompt(request(parent=parent, summary=summarize(parent, [], ["s"]),
                                   direction="harder", turn=1))
-    shown = text.split("```json\n", 1)[1].split("\n```", 1)[0]
-    copier = LLMTeacher("fake", FakeListChatModel(responses=[shown]))
+    shown = text.split("Students attempted this problem:\n\n", 1)[1].split("\n\nHow they", 1)[0]
+    assert shown.startswith("```json\n" if reply_format == "json" else "```title\n")
+    copier = LLMTeacher("fake", FakeListChatModel(responses=[shown]), reply_format=reply_format)
     result = await copier.write(request(parent=parent, direction="harder", turn=1))
     assert result.draft is not None, result.failure
     built = await CODE.build(result.draft, parent.lineage, sandbox)
