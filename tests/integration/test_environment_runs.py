@@ -17,11 +17,14 @@ from typer.testing import CliRunner
 
 from stepstones.agents.student import parse_simulated
 from stepstones.agents.teacher import LLMTeacher
+from stepstones.evals.openai_standin import OpenAIStandin
 from stepstones.graphs import build_graph
 from stepstones.graphs.bands import Band
 from stepstones.graphs.context import Budget, CriticConfig, RunContext, SeedConfig
 from stepstones.runner import run_pipeline
 from stepstones.tools.environments import ENVIRONMENT_NAMES, get_environment
+from stepstones.tools.environments.fenced import fenced_of
+from stepstones.tools.environments.fenced import tags as fence_tags
 from stepstones.tools.schema import Seed
 from stepstones.tools.store import Bank
 from tests.conftest import needs_bwrap
@@ -107,6 +110,36 @@ async def test_a_draft_that_states_outputs_or_whose_program_fails_is_a_recorded_
     assert list(got["bank"].problems("r")) == []
     (first, *_) = got["bank"].rejections("r")
     assert first["codes"] == ["reference_fails"] and "ZeroDivisionError" in first["feedback"]
+
+
+@needs_bwrap
+@pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
+async def test_a_teacher_on_an_openai_endpoint_writes_each_environment_in_fenced_blocks(
+    tmp_path: Path, environment: str
+) -> None:
+    """The OpenAI-compatible path end to end: the teacher's system prompt names the blocks of
+    the environment, its fenced reply becomes a problem whose gold answers are executed."""
+    draft = get_environment(environment).draft_model.model_validate(DRAFTS[environment])
+    reply = f"The seed is about numbers; a task on them follows.\n\n{fenced_of(draft)}\n"
+    with OpenAIStandin(reply=reply) as server:
+        ctx = llm_context(tmp_path, environment).model_copy(update={
+            "teacher": f"vllm:standin@{server.base_url}", "students": ["sim:expert"]})
+        result = await run_pipeline(ctx, tmp_path / "run", run_id="r")
+        asked = [r for r in server.requests
+                 if any("You are the teacher" in str(m.get("content")) for m in r["messages"])]
+    assert result.stop_reason in ("quotas_filled", "seeds_exhausted"), result.stop_reason
+    system = asked[-1]["messages"][0]["content"]
+    assert all(f"```{tag}" in system for tag in fence_tags(type(draft))), system
+    bank = Bank(tmp_path / "run" / "bank.sqlite")
+    try:
+        problems = list(bank.problems("r"))
+        assert len(problems) == 1, bank.rejections("r")
+        (problem,) = problems
+        assert problem.environment == environment and problem.tests
+        assert problem.reference_solution.strip() == getattr(
+            draft, "program", getattr(draft, "reference_solution", "")).strip()
+    finally:
+        bank.close()
 
 
 @needs_bwrap
