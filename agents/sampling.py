@@ -14,7 +14,6 @@ exception: a dead endpoint is the run's infrastructure problem, not a student's 
 from __future__ import annotations
 
 import asyncio
-import random
 import re
 import weakref
 from collections.abc import Awaitable, Callable
@@ -26,6 +25,7 @@ from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGeneration
 
 from stepstones.agents.models import IN_PROCESS_KEY, N_NATIVE_KEY, ModelSettings
+from stepstones.tools import retry
 
 T = TypeVar("T")
 
@@ -103,8 +103,8 @@ def describe(exc: BaseException, timeout_s: float | None = None) -> str:
 
 
 def backoff_delay(attempt: int) -> float:
-    """Seconds to wait before retry `attempt` (0-based): exponential, jittered, capped."""
-    return min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2.0**attempt) * random.uniform(0.5, 1.5)
+    """Seconds to wait before retry `attempt` (0-based) of a model call (tools/retry.py)."""
+    return retry.backoff_delay(attempt, BACKOFF_BASE_S, BACKOFF_CAP_S)
 
 
 async def call_with_retries(

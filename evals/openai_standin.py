@@ -1,4 +1,8 @@
-"""A small OpenAI-compatible chat server on loopback, for tests and benchmarks.
+"""A small OpenAI-compatible chat server on loopback: the benchmarks' endpoint, and the tests'.
+
+It ships in the package, under evals/, because the benchmarks (`python -m
+stepstones.evals.bench_concurrency`) run from an install and drive the real client path against
+it; it holds no test logic (no scripted assertions), only a configurable endpoint.
 
 It answers `POST /v1/chat/completions` after an injected latency, honours `n` or (like the
 llama.cpp server) ignores it, and can fail or stall chosen requests, so the real client path

@@ -15,10 +15,10 @@ import contextlib
 import itertools
 import json
 import os
-import random
 from collections.abc import Sequence
 from typing import Any
 
+from stepstones.tools.retry import backoff_delay
 from stepstones.tools.sandbox.base import SandboxConfig, Submission
 from stepstones.tools.sandbox.judge import answer_binding, judge, make_job, sandbox_error, seal
 from stepstones.tools.sandbox.local import HARNESS_FILES
@@ -114,8 +114,8 @@ class E2BSandbox:
         attempt = 0
         for attempt in range(self.e2b.max_retries + 1):
             if attempt:
-                delay = min(self.backoff_base_s * 2 ** (attempt - 1), self.backoff_max_s)
-                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+                await asyncio.sleep(
+                    backoff_delay(attempt - 1, self.backoff_base_s, self.backoff_max_s))
             box = None
             try:
                 self.creates += 1
