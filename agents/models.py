@@ -23,12 +23,14 @@ import os
 import weakref
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from langchain_core.language_models import BaseChatModel
 from pydantic import Field, SecretStr
 
 from stepstones.tools.schema import Record
+
+if TYPE_CHECKING:  # langchain-core costs ~0.2 s: a config check or `--help` must not pay it
+    from langchain_core.language_models import BaseChatModel
 
 OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
 VLLM_DEFAULT_URL = "http://localhost:8000/v1"
@@ -244,6 +246,8 @@ def get_chat_model(
 
     Raises ModelSpecError for an unknown form, a missing optional extra or a missing file.
     """
+    from langchain_core.language_models import BaseChatModel
+
     if isinstance(spec, BaseChatModel):
         return spec
     settings = settings or ModelSettings()

@@ -9,7 +9,7 @@ import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -20,9 +20,11 @@ from rich.table import Table
 from stepstones.graphs.context import ConfigError, load_context
 from stepstones.graphs.presets import presets_help
 from stepstones.integrity import BankMismatch
-from stepstones.runner import Progress, RunResult, resumable, run_pipeline, stored_context
 from stepstones.stops import RunStopped, SignalStop, StorageError, is_storage_error
 from stepstones.tools.store import DEFAULT_OUT
+
+if TYPE_CHECKING:  # the runner imports LangGraph (~1 s): --help and a bad config never need it
+    from stepstones.runner import Progress, RunResult
 
 console = Console(stderr=True)
 
@@ -113,6 +115,8 @@ def run(
                           "from the bank", soft_wrap=True, highlight=False)
         print_summary(result)
     except RunStopped as exc:
+        from stepstones.runner import resumable
+
         if resumable(out, run_id):
             message = f"{exc}; resume with: stepstones run --out {out} --resume {run_id}"
         else:
@@ -156,8 +160,14 @@ def _run(config: Path | None, out: Path, seed: int | None, resume: str | None, r
          teacher: str | None, students: str | None, samples: int | None, quota: int | None,
          preset: str | None, environments: str | None, concurrency: int | None,
          postgres: str | None, quiet: bool, stopper: SignalStop) -> RunResult:
-    """Load the run's context (a resume's from its bank) and run it with live progress."""
+    """Load the run's context (a resume's from its bank) and run it with live progress.
+
+    A new run's flags and config are checked before the runner (and LangGraph) is imported, so
+    a mistake is reported in a fraction of a second.
+    """
     if resume:
+        from stepstones.runner import stored_context
+
         ctx = stored_context(out, resume)
     else:
         overrides: dict[str, Any] = {"seed": seed, "teacher": teacher, "samples": samples,
@@ -174,6 +184,8 @@ def _run(config: Path | None, out: Path, seed: int | None, resume: str | None, r
         if quota is not None:
             ctx = ctx.model_copy(update={"bands": [
                 b.model_copy(update={"quota": quota}) for b in ctx.bands]})
+    from stepstones.runner import run_pipeline
+
     live = None if quiet else Live(console=console, refresh_per_second=4, transient=False)
     told: set[tuple[str, str]] = set()
 
