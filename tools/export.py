@@ -38,6 +38,7 @@ from stepstones.tools.dedup import NearDupIndex, problem_text
 from stepstones.tools.environments import Truth, get_environment
 from stepstones.tools.export_card import dataset_card, summary
 from stepstones.tools.schedule import (
+    DEFAULT_SCHEDULE,
     ScheduleName,
     Step,
     band_order,
@@ -356,7 +357,7 @@ def export_run(
     *,
     run_id: str | None = None,
     fmt: Format = "jsonl",
-    schedule_name: ScheduleName = "easy_to_hard",
+    schedule_name: ScheduleName = DEFAULT_SCHEDULE,
     mix: dict[str, float] | None = None,
     seed: int = 0,
     system_prompt: bool = True,

@@ -1,4 +1,10 @@
-"""Curriculum orderings of a bank's problems: easy to hard, stepping stones, band mixtures.
+"""Curriculum orderings of a bank's problems: by band, stepping stones, band mixtures.
+
+The paper (arXiv 2603.24202, section 5) found uniform and classic easy-to-hard orderings
+overfit to easy problems and a reverse curriculum starting at medium best, so the default
+order is `medium_first` (medium, then harder, then easier bands); `easy_to_hard` and
+`hard_to_easy` stay available. Orderings that change with the RL step, and the online one,
+are samplers in `tools/curricula.py`.
 
 A trainer that reads a dataset front to back (verl and TRL without shuffling) follows the order
 rows are written in, so the exporter writes rows in one of these orders and tags each with its
@@ -16,9 +22,13 @@ from typing import Literal
 
 from stepstones.tools.schema import Problem
 
-ScheduleName = Literal["easy_to_hard", "lineage", "mix"]
-SCHEDULES: tuple[ScheduleName, ...] = ("easy_to_hard", "lineage", "mix")
+ScheduleName = Literal["medium_first", "hard_to_easy", "easy_to_hard", "lineage", "mix"]
+SCHEDULES: tuple[ScheduleName, ...] = (
+    "medium_first", "hard_to_easy", "easy_to_hard", "lineage", "mix")  # fmt: skip
+DEFAULT_SCHEDULE: ScheduleName = "medium_first"
+"""The export's order: the paper's best curriculum is reverse, starting at medium."""
 UNBANDED = "unbanded"
+MEDIUM = "medium"
 
 
 @dataclass(frozen=True)
@@ -77,12 +87,48 @@ def band_order(problems: Iterable[Problem], bands: Sequence[BandRange] = ()) -> 
     return [*ordered, UNBANDED] if UNBANDED in rates else ordered
 
 
-def easy_to_hard(problems: Iterable[Problem], bands: Sequence[BandRange] = ()) -> list[Step]:
-    """Band by band from easiest to hardest; inside a band, highest pass rate first."""
+def medium_first_order(names: Sequence[str]) -> list[str]:
+    """Bands given easiest to hardest, reordered to start at medium: medium, harder, easier.
+
+    The paper's best curriculum is "reverse, starting at medium"; PAPER.md does not say where
+    the bands easier than medium go, so this reading is ours: after medium come the harder
+    bands (next-hardest first), then the easier ones from the hardest of them down, so the
+    easiest band, the one the paper saw policies overfit to, comes last. The medium band is
+    the one named `medium`, else the middle one (the harder of two middles).
+    """
+    order = [n for n in names if n != UNBANDED]
+    if not order:
+        return list(names)
+    mid = order.index(MEDIUM) if MEDIUM in order else len(order) // 2
+    ranked = [order[mid], *order[mid + 1:], *reversed(order[:mid])]
+    return [*ranked, UNBANDED] if UNBANDED in names else ranked
+
+
+def by_band(
+    problems: Iterable[Problem],
+    bands: Sequence[BandRange] = (),
+    *,
+    direction: Literal["easy_to_hard", "hard_to_easy", "medium_first"] = "easy_to_hard",
+) -> list[Step]:
+    """Band by band in `direction`; inside a band, highest pass rate first. Stages are bands.
+
+    Unbanded problems always come last (their difficulty is unknown).
+    """
     items = list(problems)
-    rank = {name: i for i, name in enumerate(band_order(items, bands))}
+    names = band_order(items, bands)
+    if direction == "hard_to_easy":
+        ranked = [n for n in reversed(names) if n != UNBANDED]
+        names = [*ranked, UNBANDED] if UNBANDED in names else ranked
+    elif direction == "medium_first":
+        names = medium_first_order(names)
+    rank = {name: i for i, name in enumerate(names)}
     ordered = sorted(items, key=lambda p: (rank[p.band or UNBANDED], -_pass_rate(p), p.id))
     return [Step(p, i, p.band or UNBANDED) for i, p in enumerate(ordered)]
+
+
+def easy_to_hard(problems: Iterable[Problem], bands: Sequence[BandRange] = ()) -> list[Step]:
+    """Band by band from easiest to hardest (the classic curriculum)."""
+    return by_band(problems, bands, direction="easy_to_hard")
 
 
 def lineage_roots(problems: Sequence[Problem]) -> dict[str, str]:
@@ -207,15 +253,15 @@ def mixture(
 
 def schedule(
     problems: Iterable[Problem],
-    name: ScheduleName = "easy_to_hard",
+    name: ScheduleName = DEFAULT_SCHEDULE,
     *,
     bands: Sequence[BandRange] = (),
     mix: Mapping[str, float] | None = None,
     seed: int = 0,
 ) -> list[Step]:
     """Dispatch to one ordering by name; `mix` ratios are required for the mixture."""
-    if name == "easy_to_hard":
-        return easy_to_hard(problems, bands)
+    if name == "medium_first" or name == "hard_to_easy" or name == "easy_to_hard":
+        return by_band(problems, bands, direction=name)
     if name == "lineage":
         return lineage_order(problems)
     if name == "mix":

@@ -15,7 +15,7 @@ from stepstones.tools.export import (
     export_run,
     parse_keep_range,
 )
-from stepstones.tools.schedule import SCHEDULES, parse_mix
+from stepstones.tools.schedule import DEFAULT_SCHEDULE, SCHEDULES, parse_mix
 from stepstones.tools.store import DEFAULT_BANK, Bank
 
 console = Console(stderr=True)
@@ -32,7 +32,7 @@ def export(
     ),
     schedule: Annotated[
         str, typer.Option(help=f"Curriculum order: {', '.join(SCHEDULES)}.")
-    ] = "easy_to_hard",
+    ] = DEFAULT_SCHEDULE,
     mix: Annotated[
         str | None,
         typer.Option(help="Band ratios for --schedule mix, e.g. hard=0.2,medium=0.5,easy=0.3."),

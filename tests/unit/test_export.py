@@ -121,10 +121,12 @@ def test_parquet_round_trip_with_pyarrow_and_datasets(
     assert json.loads(first["extra_info"]["pass_rates"]) == original.pass_rates
     assert first["extra_info"]["lineage"]["seed_id"] == original.lineage.seed_id
     assert [r["curriculum_index"] for r in rows] == list(range(6))
-    assert [r["band"] for r in rows] == ["easy", "easy", "medium", "medium", "hard", "hard"]
+    # the default order is the paper's best: reverse, starting at medium (easy last)
+    assert result.schedule == "medium_first"
+    assert [r["band"] for r in rows] == ["medium", "medium", "hard", "hard", "easy", "easy"]
     # one file per stage, in order
     stages = sorted(p.name for p in (out / "stages").iterdir())
-    assert stages == ["stage_00_easy.parquet", "stage_01_medium.parquet", "stage_02_hard.parquet"]
+    assert stages == ["stage_00_medium.parquet", "stage_01_hard.parquet", "stage_02_easy.parquet"]
     ds = datasets.load_dataset("parquet", data_files=str(out / "train.parquet"), split="train")
     assert (
         ds[0]["id"] == first["id"] and ds[0]["extra_info"]["level"] == first["extra_info"]["level"]

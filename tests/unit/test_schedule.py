@@ -7,12 +7,14 @@ from collections import Counter
 import pytest
 
 from stepstones.tools.schedule import (
+    UNBANDED,
     BandRange,
     Step,
     band_order,
     bands_from_config,
     easy_to_hard,
     lineage_order,
+    medium_first_order,
     mixture,
     parse_mix,
     schedule,
@@ -58,6 +60,32 @@ def test_easy_to_hard_orders_bands_by_range_then_pass_rate() -> None:
     assert [s.stage for s in steps] == ["easy", "easy", "medium", "hard", "hard", "unbanded"]
     assert [s.index for s in steps] == list(range(6))
 
+
+
+def test_reverse_and_medium_first_orders_and_the_default() -> None:
+    items = [
+        problem("h1", "hard", 0.1),
+        problem("e1", "easy", 0.7),
+        problem("m1", "medium", 0.5),
+        problem("e2", "easy", 0.9),
+        problem("h2", "hard", 0.3),
+        problem("u", None, 0.5),
+    ]
+    reverse = schedule(items, "hard_to_easy", bands=BANDS)
+    assert ids(reverse) == ["h2", "h1", "m1", "e2", "e1", "u"]
+    medium = schedule(items, "medium_first", bands=BANDS)
+    assert ids(medium) == ["m1", "h2", "h1", "e2", "e1", "u"]
+    assert [s.stage for s in medium] == ["medium", "hard", "hard", "easy", "easy", "unbanded"]
+    assert ids(schedule(items, bands=BANDS)) == ids(medium)  # the default is medium-first
+
+
+def test_medium_first_order_with_the_papers_four_bins() -> None:
+    # the paper's broader set, easiest first: medium, then harder, then easier, easiest last
+    assert medium_first_order(["easy", "easy_medium", "medium", "hard"]) == [
+        "medium", "hard", "easy_medium", "easy"]  # fmt: skip
+    # no band named medium: the middle one (the harder of two middles)
+    assert medium_first_order(["a", "b", "c", "d", UNBANDED]) == ["c", "d", "b", "a", UNBANDED]
+    assert medium_first_order([]) == []
 
 def test_band_order_without_config_uses_mean_pass_rate() -> None:
     items = [problem("a", "warm", 0.8), problem("b", "cold", 0.2), problem("c", "tepid", 0.5)]
