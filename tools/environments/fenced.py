@@ -163,8 +163,8 @@ def _place_code(values: dict[str, Any], code: list[str], code_fields: list[str])
     main = [n for n in code_fields if n not in ("pre_test", "test")]
     for body in code:
         defined = _defined(body)
-        target = next((n for n in ("pre_test", "test")
-                       if n in code_fields and n in defined and n not in values), None)
+        target: str | None = next((n for n in ("pre_test", "test")
+                                   if n in code_fields and n in defined and n not in values), None)
         if target is None:
             target = next((n for n in main if n not in values), None)
         if target is None:
