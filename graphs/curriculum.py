@@ -50,6 +50,7 @@ from stepstones.tools.sandbox.base import Sandbox
 from stepstones.tools.store import Bank
 
 INFRA_RETRY = RetryPolicy(max_attempts=3, retry_on=InfraError)
+TURN_KEYS = list(TurnState.__annotations__)
 
 
 def graph_builder(
@@ -106,8 +107,12 @@ def graph_builder(
         through the context variable LangGraph sets for the node.
         """
         ctx = parts.context(runtime)
-        return await turn_graph.ainvoke(state, context=ctx, durability=None
-                                        if ctx.checkpoints == "step" else "exit")
+        # `updates` are filtered to the invocation's output keys: with TurnOutput's two, Studio
+        # streamed null for every node but assign_band. Reading every key shows each node's
+        # problem, critique, attempts and summary; the run graph still gets only TurnOutput.
+        final = await turn_graph.ainvoke(state, context=ctx, output_keys=TURN_KEYS,
+                                         durability=None if ctx.checkpoints == "step" else "exit")
+        return {k: final[k] for k in TurnOutput.__annotations__ if k in final}
 
     run = StateGraph(RunState, context_schema=RunContext, input_schema=RunInput,
                      output_schema=RunOutput)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal
 
 from langgraph.channels import DeltaChannel
 from pydantic import Field
+from typing_extensions import TypedDict
 
 from stepstones.tools.schema import (
     Attempt,
