@@ -176,6 +176,23 @@ def solve(mode):
     return ctypes.string_at(libc.shmat(sid, None, 0), 21).decode() if sid >= 0 else 'queue'
 """
 
+KEYRING = """
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+ADD_KEY, REQUEST_KEY, KEYCTL = {'x86_64': (248, 249, 250), 'aarch64': (217, 218, 219)}[
+    os.uname().machine]
+def solve(mode):
+    if mode == 'write':  # into the uid's user keyring (-4), which outlives the process
+        libc.syscall(ADD_KEY, b'user', b'chan', b'answer-from-verdict-1', 21, -4)
+        return 'written'
+    kid = libc.syscall(REQUEST_KEY, b'user', b'chan', None, 0)
+    if kid < 0:
+        return 'none'
+    buf = ctypes.create_string_buffer(64)
+    n = libc.syscall(KEYCTL, 11, kid, buf, 64)  # KEYCTL_READ
+    return buf.raw[:max(n, 0)].decode()
+"""
+
 LEAVE_BEHIND = """
 import os
 def solve(mode):
@@ -192,7 +209,11 @@ def solve(mode):
 """
 
 
-@pytest.mark.parametrize("code", [SYSV, LEAVE_BEHIND], ids=["sysv_ipc", "files"])
+@pytest.mark.parametrize("code", [
+    SYSV, LEAVE_BEHIND,
+    pytest.param(KEYRING, marks=pytest.mark.skipif(
+        os.uname().machine not in ("x86_64", "aarch64"), reason="keyring syscall numbers")),
+], ids=["sysv_ipc", "files", "keyring"])
 def test_class3_nothing_survives_into_the_next_job(sb: LocalSandbox, code: str) -> None:
     first = _one(sb, code, [TestCase(input='["write"]', expected='"written"')])
     assert first.ok, (first.tests[0].output, first.error)

@@ -232,7 +232,9 @@ def _clean(raw: bytes) -> dict[str, Any]:
     return {"i": i, "s": s, "o": o, "e": None if e is None else e[-500:], "c": cpu}
 
 
-def run_job(job: dict[str, Any], uid: int, tmp: str, seq: int, fresh: bool) -> dict[str, Any]:
+def run_job(
+    job: dict[str, Any], uid: int, tmp: str, seq: int, fresh: bool, filtered: bool = False
+) -> dict[str, Any]:
     """Fork one child for `job`, supervise it and return the answer (without id and nonce).
 
     With `fresh` the child works in its own namespaces' empty /tmp; otherwise in a run dir here,
@@ -254,7 +256,7 @@ def run_job(job: dict[str, Any], uid: int, tmp: str, seq: int, fresh: bool) -> d
         code = 70
         try:
             os.close(rfd)
-            harness_child.child(job, wfd, workdir, uid, tmp_bytes)
+            harness_child.child(job, wfd, workdir, uid, tmp_bytes, filtered)
             code = 0
         finally:
             os._exit(code)
@@ -286,15 +288,21 @@ def run_job(job: dict[str, Any], uid: int, tmp: str, seq: int, fresh: bool) -> d
     }
 
 
-def _probe_namespaces(uid: int) -> bool:
-    """Whether a forked child can take fresh mount and IPC namespaces here (needs root)."""
+def _probe(setup: Any) -> bool:
+    """Whether `setup()` succeeds in a forked child (so the worker itself stays unchanged)."""
     pid = os.fork()
     if pid == 0:
+        ok = False
         try:
-            ok = harness_child.fresh_namespaces(uid, 1 << 20, 1 << 20)
+            ok = bool(setup())
         finally:
             os._exit(0 if ok else 1)
     return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+
+
+def _filter() -> bool:
+    harness_child.prctl(38, 1)  # seccomp filters need no_new_privs
+    return harness_child.deny_keyrings()
 
 
 def serve(uid: int, tmp: str) -> None:
@@ -303,18 +311,20 @@ def serve(uid: int, tmp: str) -> None:
     harness_child.prctl(4, 0)  # PR_SET_DUMPABLE 0: a solution cannot open /proc/<worker>/fd
     for name in _PRELOAD.split():
         __import__(name)
-    fresh = _probe_namespaces(uid)
+    fresh = _probe(lambda: harness_child.fresh_namespaces(uid, 1 << 20, 1 << 20))
+    harness_child.keyring_filter()  # built here once; every job's child only installs it
+    filtered = _probe(_filter)
     _IPC_AT_START[0] = harness_child.ipc_objects()
     import gc
 
     gc.freeze()
     write_frame(1, {"ready": True, "pid": os.getpid(), "uid": uid, "euid": os.geteuid(),
-                    "fresh_namespaces": fresh})  # fmt: skip
+                    "fresh_namespaces": fresh, "keyrings_denied": filtered})  # fmt: skip
     seq = 0
     while (job := read_frame(0)) is not None:
         seq += 1
         try:
-            answer = run_job(job, uid, tmp, seq, fresh)
+            answer = run_job(job, uid, tmp, seq, fresh, filtered)
         except Exception as exc:
             answer = {"error": f"worker: {type(exc).__name__}: {exc}"}
         seal = read_frame(0)  # only now: every process of the job is dead

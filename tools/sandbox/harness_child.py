@@ -86,6 +86,63 @@ def fresh_namespaces(uid: int, tmp_bytes: int, mem_bytes: int) -> bool:
     return True
 
 
+# seccomp-bpf: (AUDIT_ARCH, x32 bit or None, [add_key, request_key, keyctl]) per machine.
+_KEYRING_SYSCALLS = {
+    "x86_64": (0xC000003E, 0x40000000, (248, 249, 250)),
+    "aarch64": (0xC00000B7, None, (217, 218, 219)),
+}
+_RET_ALLOW, _RET_EPERM = 0x7FFF0000, 0x00050000 | errno.EPERM
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8),
+                ("k", ctypes.c_uint32)]  # fmt: skip
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+_FILTER: list[Any] = []
+
+
+def keyring_filter() -> Any:
+    """The seccomp program of `deny_keyrings` (None where the numbers are not known here).
+
+    Built once in the fork server, before it forks, so a job's setup only makes the prctl call.
+    """
+    if _FILTER:
+        return _FILTER[0]
+    known = _KEYRING_SYSCALLS.get(os.uname().machine)
+    if known is None:
+        _FILTER.append(None)
+        return None
+    arch, x32, calls = known
+    ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, JMP|JEQ|K, JMP|JGE|K, RET|K
+    deny = 6 + len(calls)  # index of the last instruction; a jump counts from the next one
+    prog = [(ld, 0, 0, 4), (jeq, 1, 0, arch), (ret, 0, 0, _RET_EPERM), (ld, 0, 0, 0),
+            (jge, deny - 5, 0, x32 if x32 is not None else 0xFFFFFFFF)]
+    prog += [(jeq, deny - 6 - n, 0, nr) for n, nr in enumerate(calls)]
+    prog += [(ret, 0, 0, _RET_ALLOW), (ret, 0, 0, _RET_EPERM)]
+    filters = (_SockFilter * len(prog))(*(_SockFilter(*ins) for ins in prog))
+    _FILTER.append((_SockFprog(len(prog), filters), filters))  # keep the array alive
+    return _FILTER[0]
+
+
+def deny_keyrings() -> bool:
+    """Refuse the kernel keyring syscalls (EPERM) to this process and all it forks.
+
+    A uid's keyrings outlive its processes and no namespace of ours holds them: without this a
+    job can leave `add_key` data that the next job on the worker (same uid) reads back. Syscalls
+    of another ABI (i386 `int 0x80`, x32) are refused too, so the numbers cannot be dodged.
+    Needs no_new_privs; False where the numbers are not known here or seccomp is missing.
+    """
+    built = keyring_filter()
+    if built is None:
+        return False
+    return bool(_libc.prctl(22, 2, ctypes.byref(built[0]), 0, 0) == 0)  # SET_SECCOMP, FILTER
+
+
 def remove_tree(path: str) -> bool:
     """Remove `path` whatever a job did to it; True when it is gone.
 
@@ -298,11 +355,13 @@ def _run_stdio(job: dict[str, Any], budget: int) -> None:
         emit(i, status, output, error, _process_time() - t0)
 
 
-def child(job: dict[str, Any], wfd: int, workdir: str | None, uid: int, tmp_bytes: int) -> None:
-    """Set up one job's process (namespaces, fds, limits, uid) and run it; returns when done.
+def child(job: dict[str, Any], wfd: int, workdir: str | None, uid: int, tmp_bytes: int,
+          filtered: bool = False) -> None:
+    """Set up one job's process (namespaces, fds, limits, uid, seccomp) and run it.
 
     `workdir` is the run directory the worker made when per-job namespaces are unavailable;
-    None means: take fresh namespaces and work in their empty /tmp.
+    None means: take fresh namespaces and work in their empty /tmp. `filtered`: the worker's
+    probe found seccomp working, so failing to deny the keyrings now is a setup failure.
     """
     limits = job["limits"]
     mem = int(limits["memory_mb"]) * 1024 * 1024
@@ -344,6 +403,8 @@ def child(job: dict[str, Any], wfd: int, workdir: str | None, uid: int, tmp_byte
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
     prctl(38, 1)  # PR_SET_NO_NEW_PRIVS
+    if not deny_keyrings() and filtered:
+        os._exit(73)
     # Setup is done and no solution code has run: the worker tells setup failures (infrastructure)
     # from anything a solution does by this first frame, which a solution cannot take back.
     emit(-1, "setup", None, None, 0.0)
