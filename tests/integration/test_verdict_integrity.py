@@ -193,6 +193,16 @@ def solve(mode):
     return buf.raw[:max(n, 0)].decode()
 """
 
+MQUEUE = """
+import ctypes, os
+rt = ctypes.CDLL('librt.so.1', use_errno=True)
+def solve(mode):
+    if mode == 'write':  # a POSIX message queue lives in the IPC namespace, not in a file
+        rt.mq_open(b'/left-by-job-1', os.O_CREAT | os.O_RDWR, 0o666, None)
+        return 'written'
+    return 'none' if rt.mq_open(b'/left-by-job-1', os.O_RDWR) < 0 else 'queue'
+"""
+
 LEAVE_BEHIND = """
 import os
 def solve(mode):
@@ -210,10 +220,10 @@ def solve(mode):
 
 
 @pytest.mark.parametrize("code", [
-    SYSV, LEAVE_BEHIND,
+    SYSV, LEAVE_BEHIND, MQUEUE,
     pytest.param(KEYRING, marks=pytest.mark.skipif(
         os.uname().machine not in ("x86_64", "aarch64"), reason="keyring syscall numbers")),
-], ids=["sysv_ipc", "files", "keyring"])
+], ids=["sysv_ipc", "files", "posix_mqueue", "keyring"])
 def test_class3_nothing_survives_into_the_next_job(sb: LocalSandbox, code: str) -> None:
     first = _one(sb, code, [TestCase(input='["write"]', expected='"written"')])
     assert first.ok, (first.tests[0].output, first.error)

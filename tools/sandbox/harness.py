@@ -2,7 +2,7 @@
 
 It never sees expected outputs, so nothing a solution does here can forge a pass: it only reports
 what the solution produced, and the host judges. A long-lived worker reads job frames on stdin,
-forks a fresh child per job (`harness_child.py`: fresh mount/IPC namespaces and /tmp, new
+forks a fresh child per job (`harness_child.py`: a fresh tmpfs /tmp and /dev/shm, new
 session, rlimits, unprivileged uid), streams one result frame per test input back from the child
 over a private pipe, enforces CPU and wall time, kills every descendant and answers with one frame
 on stdout.
@@ -237,8 +237,9 @@ def run_job(
 ) -> dict[str, Any]:
     """Fork one child for `job`, supervise it and return the answer (without id and nonce).
 
-    With `fresh` the child works in its own namespaces' empty /tmp; otherwise in a run dir here,
-    removed afterwards (`recycle` is set if that fails, so the host starts a fresh worker).
+    With `fresh` (the worker is in private namespaces) the job gets a fresh tmpfs /tmp and
+    /dev/shm, detached after it with every SysV object it made; otherwise a run dir here. Either
+    way, a leftover that could not be removed sets `recycle`: the host starts a fresh worker.
     """
     # Unguessable, so a solution running as the worker's own uid (no uid to drop to) cannot
     # plant the next job's run dir and make its setup fail.
@@ -247,7 +248,10 @@ def run_job(
         os.mkdir(workdir, 0o700)
         if uid >= 0:
             os.chown(workdir, uid, uid)
-    tmp_bytes = int(job.get("tmp_bytes") or 64 << 20)
+    elif not harness_child.mount_job_dirs(uid, int(job.get("tmp_bytes") or 64 << 20),
+                                          int(job["limits"]["memory_mb"]) << 20):
+        harness_child.release_job_dirs()
+        return {"error": "job setup failed: cannot mount a fresh /tmp", "recycle": True}
     rfd, wfd = os.pipe()
     seen = [0.0]
     start = time.monotonic()
@@ -256,7 +260,7 @@ def run_job(
         code = 70
         try:
             os.close(rfd)
-            harness_child.child(job, wfd, workdir, uid, tmp_bytes, filtered)
+            harness_child.child(job, wfd, workdir, uid, filtered)
             code = 0
         finally:
             os._exit(code)
@@ -270,13 +274,18 @@ def run_job(
         _, status, usage = os.wait4(pid, 0)
         wall = time.monotonic() - start
         _kill_descendants()
-    recycle = workdir is not None and (not harness_child.remove_tree(workdir)
-                                       or harness_child.ipc_objects() != _IPC_AT_START[0])
+    # Every process of the job is dead: nothing can hold its files or objects any more.
+    if workdir is None:
+        clean, check = harness_child.release_job_dirs()
+    else:
+        clean, check = harness_child.remove_tree(workdir), True
+    recycle = not clean or (check and harness_child.ipc_objects() != _IPC_AT_START[0])
     results = [_clean(raw) for raw in frames]
     exit_code = os.waitstatus_to_exitcode(status)
     if not results or results[0].get("s") != "setup":
         # No solution code ran: the child failed while setting the job up.
-        return {"error": f"job setup failed (exit {exit_code}, killed {killed})"}
+        return {"error": f"job setup failed (exit {exit_code}, killed {killed})",
+                "recycle": recycle}  # fmt: skip
     return {
         "results": results[1:],
         "exit": exit_code,
@@ -311,7 +320,9 @@ def serve(uid: int, tmp: str) -> None:
     harness_child.prctl(4, 0)  # PR_SET_DUMPABLE 0: a solution cannot open /proc/<worker>/fd
     for name in _PRELOAD.split():
         __import__(name)
-    fresh = _probe(lambda: harness_child.fresh_namespaces(uid, 1 << 20, 1 << 20))
+    fresh = harness_child.private_namespaces() and (
+        harness_child.mount_job_dirs(uid, 1 << 20, 1 << 20)
+        & harness_child.release_job_dirs()[0])
     harness_child.keyring_filter()  # built here once; every job's child only installs it
     filtered = _probe(_filter)
     _IPC_AT_START[0] = harness_child.ipc_objects()

@@ -1,12 +1,15 @@
 """The forked child of the fork server (`harness.py`): isolate one job, then run the solution.
 
-Also the worker's filesystem helpers that isolation needs (`remove_tree`, `expose_runtime`).
+Also the worker's isolation helpers (`private_namespaces`, `mount_job_dirs`, `release_job_dirs`,
+`remove_tree`, `expose_runtime`, `deny_keyrings`).
 
 Stdlib only; it runs inside the sandbox under `python -I -S`, loaded once by the fork server so
-that every job starts from a warm interpreter. Per job, before any solution code runs, the child
-takes fresh mount and IPC namespaces with a fresh tmpfs on /tmp and /dev/shm (so nothing a job
-leaves in files, SysV segments, queues or semaphores is there for the next one, and cleanup is
-the kernel dropping the namespace), rlimits, a new session and an unprivileged uid.
+that every job starts from a warm interpreter. The fork server sits in private mount and IPC
+namespaces of its own and mounts a fresh tmpfs on /tmp and /dev/shm for each job, detached with
+every SysV object once the job's last process is dead, so nothing a job leaves in files,
+segments, queues or semaphores is there for the next one (POSIX queues cannot be made at all).
+Before any solution code runs, the child takes rlimits, a new session, an unprivileged uid,
+no_new_privs and a seccomp filter that refuses the kernel keyrings (which outlive processes).
 
 Results go to the fork server as frames on fd 3 (`RESULT_FD`): {"i", "s", "o", "e", "c"} per test,
 `s` one of ok/runtime_error/memory_exceeded/output_limit. For function and stdio style the host
@@ -37,6 +40,7 @@ HEADER = struct.Struct(">I")
 RESULT_FD = 3
 _CLONE_NEWNS, _CLONE_NEWIPC = 0x00020000, 0x08000000
 _MS_NOSUID, _MS_NODEV, _MS_REC, _MS_PRIVATE = 2, 4, 1 << 14, 1 << 18
+_MNT_DETACH, _IPC_RMID = 2, 0
 _INODES = 16384
 _write = os.write
 _dumps = json.dumps
@@ -53,37 +57,81 @@ def prctl(option: int, value: int) -> None:
 
 def _sysctl(name: str, value: int) -> None:
     try:
-        with open(f"/proc/sys/kernel/{name}", "w") as fh:
+        with open(f"/proc/sys/{name}", "w") as fh:
             fh.write(str(value))
     except OSError:
         pass
 
 
-def fresh_namespaces(uid: int, tmp_bytes: int, mem_bytes: int) -> bool:
-    """New mount + IPC namespaces with empty tmpfs on /tmp and /dev/shm; False if unavailable.
+def private_namespaces() -> bool:
+    """Put the fork server itself in new mount and IPC namespaces; False if unavailable.
 
-    Needs CAP_SYS_ADMIN (the root worker keeps it, the solution's uid never has it). A job's
-    files, deep trees and chmod 000 directories vanish with its namespace, which the kernel drops
-    when its last process is killed; SysV objects likewise, and its SysV shared memory is capped
-    at the job's memory limit.
+    Needs CAP_SYS_ADMIN (the root worker keeps it, the solution's uid never has it). Taken once
+    at start, so the per-job mounts and IPC limits below can never reach the host, whatever
+    isolation the worker was started under. SysV objects are capped (and removed after every
+    job); POSIX message queues cannot be created by the solution's uid at all.
     """
     if _libc.unshare(_CLONE_NEWNS | _CLONE_NEWIPC) != 0:
         return False
-    # Private propagation first: a mount here must never reach the worker or the host.
+    # Private propagation first: a mount here must never reach the host.
     if _libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
-        os._exit(71)
+        return False
+    for name, value in (("kernel/shmmni", 64), ("kernel/msgmni", 32),
+                        ("fs/mqueue/queues_max", 0)):  # fmt: skip
+        _sysctl(name, value)
+    return True
+
+
+_SHM_CAP: list[int] = [0]
+_MOUNTED: list[bytes] = []
+
+
+def mount_job_dirs(uid: int, tmp_bytes: int, mem_bytes: int) -> bool:
+    """Fresh size- and inode-capped tmpfs on /tmp and /dev/shm for one job, and its SysV cap.
+
+    Mounted by the fork server over its own (private) /tmp and /dev/shm before the fork, and
+    detached after the job's last process is dead (`release_job_dirs`): a job's files, deep
+    trees and chmod 000 directories go with the mount, which the kernel frees; there is nothing
+    for a job to defeat. SysV shared memory is capped at the job's memory limit.
+    """
     owner = uid if uid >= 0 else os.getuid()
     opts = f"size={tmp_bytes},nr_inodes={_INODES},mode=0700,uid={owner},gid={owner}"
     if _libc.mount(b"tmpfs", b"/tmp", b"tmpfs", _MS_NOSUID | _MS_NODEV, opts.encode()) != 0:
-        os._exit(71)
+        return False
+    _MOUNTED.append(b"/tmp")
     if os.path.isdir("/dev/shm"):
         shm = f"size={tmp_bytes},nr_inodes={_INODES},mode=1777".encode()
-        _libc.mount(b"tmpfs", b"/dev/shm", b"tmpfs", _MS_NOSUID | _MS_NODEV, shm)
-    page = os.sysconf("SC_PAGE_SIZE")
-    for name, value in (("shmmax", mem_bytes), ("shmall", mem_bytes // page), ("shmmni", 64),
-                        ("msgmni", 32)):  # fmt: skip
-        _sysctl(name, value)
+        if _libc.mount(b"tmpfs", b"/dev/shm", b"tmpfs", _MS_NOSUID | _MS_NODEV, shm) != 0:
+            return False
+        _MOUNTED.append(b"/dev/shm")
+    if _SHM_CAP[0] != mem_bytes:
+        _SHM_CAP[0] = mem_bytes
+        _sysctl("kernel/shmmax", mem_bytes)
+        _sysctl("kernel/shmall", mem_bytes // os.sysconf("SC_PAGE_SIZE"))
     return True
+
+
+def release_job_dirs() -> tuple[bool, bool]:
+    """Detach the job's /dev/shm and /tmp and remove every SysV object it made.
+
+    Returns (clean, removed): `removed` says some SysV object existed, so the caller checks
+    that none is left; with none, the worker's IPC state is unchanged and needs no check.
+    """
+    ok, removed = True, False
+    while _MOUNTED:
+        if _libc.umount2(_MOUNTED.pop(), _MNT_DETACH) != 0:
+            ok = False
+    for kind, ctl in (("shm", _libc.shmctl), ("msg", _libc.msgctl), ("sem", _libc.semctl)):
+        try:
+            with open(f"/proc/sysvipc/{kind}") as fh:
+                ids = [int(line.split()[1]) for line in fh.readlines()[1:]]
+        except (OSError, ValueError, IndexError):
+            ok = False
+            continue
+        for ipc_id in ids:
+            removed = True
+            ctl(ipc_id, _IPC_RMID, None)
+    return ok, removed
 
 
 # seccomp-bpf: (AUDIT_ARCH, x32 bit or None, [add_key, request_key, keyctl]) per machine.
@@ -355,12 +403,12 @@ def _run_stdio(job: dict[str, Any], budget: int) -> None:
         emit(i, status, output, error, _process_time() - t0)
 
 
-def child(job: dict[str, Any], wfd: int, workdir: str | None, uid: int, tmp_bytes: int,
+def child(job: dict[str, Any], wfd: int, workdir: str | None, uid: int,
           filtered: bool = False) -> None:
-    """Set up one job's process (namespaces, fds, limits, uid, seccomp) and run it.
+    """Set up one job's process (fds, limits, uid, seccomp) and run it; returns when done.
 
-    `workdir` is the run directory the worker made when per-job namespaces are unavailable;
-    None means: take fresh namespaces and work in their empty /tmp. `filtered`: the worker's
+    `workdir` is the run directory the worker made when it has no private namespaces; None
+    means: work in the fresh /tmp the worker mounted for this job. `filtered`: the worker's
     probe found seccomp working, so failing to deny the keyrings now is a setup failure.
     """
     limits = job["limits"]
@@ -369,9 +417,7 @@ def child(job: dict[str, Any], wfd: int, workdir: str | None, uid: int, tmp_byte
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     if workdir is None:
-        if not fresh_namespaces(uid, tmp_bytes, mem):
-            os._exit(72)  # the worker probed this at start: a change now is infrastructure
-        workdir = "/tmp"
+        workdir = "/tmp"  # the fresh tmpfs the worker mounted for this job
     devnull = os.open("/dev/null", os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)

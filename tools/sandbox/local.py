@@ -40,7 +40,7 @@ _IN_SANDBOX = "/sandbox/harness.py"
 _CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_KILL", "CAP_DAC_OVERRIDE", "CAP_FOWNER",
          "CAP_SYS_ADMIN")  # fmt: skip
 """What the (trusted) root worker keeps inside the jail: enough to drop to its uid, clean up and
-give each job fresh mount and IPC namespaces. The solution's uid holds none of them."""
+give each job a fresh /tmp in private mount and IPC namespaces. The solution's uid holds none."""
 _START_TIMEOUT_S = 30.0
 _SLACK_S = 5.0
 _MAX_ANSWER = 256 * 1024 * 1024
