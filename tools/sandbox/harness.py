@@ -324,6 +324,7 @@ def serve(uid: int, tmp: str) -> None:
         harness_child.mount_job_dirs(uid, 1 << 20, 1 << 20)
         & harness_child.release_job_dirs()[0])
     harness_child.keyring_filter()  # built here once; every job's child only installs it
+    harness_child.prepare_children("/tmp" if fresh else None)
     filtered = _probe(_filter)
     _IPC_AT_START[0] = harness_child.ipc_objects()
     import gc

@@ -403,6 +403,28 @@ def _run_stdio(job: dict[str, Any], budget: int) -> None:
         emit(i, status, output, error, _process_time() - t0)
 
 
+_STDIO: tuple[Any, ...] = ()
+
+
+def _environ(workdir: str) -> dict[str, str]:
+    return {"PATH": "/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8"}
+
+
+def prepare_children(workdir: str | None) -> None:
+    """Build once in the fork server what every job's child would otherwise build itself.
+
+    A child's first write to a page it shares with the server is a page copy; the stdio objects
+    and the environment made here cost it nothing. `workdir` is None when it differs per job.
+    The stdio objects are never written here: only a child, once its fds 1 and 2 are
+    /dev/null, uses them.
+    """
+    global _STDIO
+    _STDIO = (open(1, "w", closefd=False), open(2, "w", closefd=False))  # noqa: SIM115
+    if workdir is not None:
+        os.environ.clear()
+        os.environ.update(_environ(workdir))
+
+
 def child(job: dict[str, Any], wfd: int, workdir: str | None, uid: int,
           filtered: bool = False) -> None:
     """Set up one job's process (fds, limits, uid, seccomp) and run it; returns when done.
@@ -424,15 +446,17 @@ def child(job: dict[str, Any], wfd: int, workdir: str | None, uid: int,
     os.dup2(wfd, RESULT_FD)
     os.closerange(RESULT_FD + 1, 1 << 16)
     # The worker's sys.stdout buffers in memory; a solution's prints must go to /dev/null instead.
-    sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
-    sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+    sys.stdout, sys.stderr = _STDIO or (open(1, "w", closefd=False),  # noqa: SIM115
+                                        open(2, "w", closefd=False))  # noqa: SIM115
     os.chdir(workdir)
     if job["io_style"] == "stdio":
         for i, text in enumerate(job["inputs"]):
             with open(f"stdin{i}", "w", encoding="utf-8") as fh:
                 fh.write(text)
-    os.environ.clear()
-    os.environ.update(PATH="/usr/bin:/bin", HOME=workdir, TMPDIR=workdir, LANG="C.UTF-8")
+    environ = _environ(workdir)
+    if os.environ != environ:  # the fork server set it already where the workdir is fixed
+        os.environ.clear()
+        os.environ.update(environ)
     cpu = max(1, math.ceil(float(limits["cpu_time_s"])))
     out = int(limits["output_bytes"])
     for res, value in (

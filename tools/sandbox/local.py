@@ -11,6 +11,7 @@ Expected outputs never leave this process: `judge.judge` compares on the host.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import queue
@@ -21,8 +22,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, InvalidStateError
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -215,9 +218,8 @@ class _Worker:
             raise WorkerError("worker sent a non-object frame")
         return obj
 
-    def call(self, job: dict[str, Any], timeout: float) -> dict[str, Any]:
-        """Send one job and its seal, wait for the answer bound to both; a failure leaves the
-        worker unusable, and so does an answer that asks for a fresh worker."""
+    def send(self, job: dict[str, Any]) -> str:
+        """Write one job and its seal (starting the worker if needed); returns the nonce."""
         if self.proc is None or self.proc.poll() is not None:
             self.start()
         assert self.proc is not None and self.proc.stdin is not None
@@ -227,6 +229,11 @@ class _Worker:
             write_frame(self.proc.stdin.fileno(), frame)
         except OSError as exc:
             raise WorkerError(f"worker pipe closed: {exc}; {self._tail()}") from exc
+        return nonce
+
+    def receive(self, job: dict[str, Any], nonce: str, timeout: float) -> dict[str, Any]:
+        """The answer to the oldest job sent, bound to its id and nonce; a failure leaves the
+        worker unusable, and so does an answer that asks for a fresh worker."""
         answer = self._read(time.monotonic() + timeout)
         problem = answer_binding(answer, job["id"], nonce)
         if problem:
@@ -253,6 +260,24 @@ class _Worker:
             self.tmp = None
 
 
+@dataclass
+class _Task:
+    sub: Submission
+    job: dict[str, Any]
+    done: Future[Verdict] = field(default_factory=Future)
+    crashes: int = 0
+
+
+def _resolve(task: _Task, verdict: Verdict) -> None:
+    with contextlib.suppress(InvalidStateError):  # the caller gave up (cancelled) meanwhile
+        task.done.set_result(verdict)
+
+
+_DEPTH = 2
+"""Jobs a worker holds at once while a backlog waits: it starts the next job while the host
+judges the last answer, so no worker waits on the host (the fork server runs them in order)."""
+
+
 class LocalSandbox:
     """Runs submissions in a pool of isolated pre-forked workers on this machine."""
 
@@ -265,11 +290,9 @@ class LocalSandbox:
         self._isolation = f"{self.mechanism}+rlimits{uid}"
         self.workers = self.config.workers or os.cpu_count() or 1
         tmp_mb = max(64, 2 * self.config.limits.output_bytes // (1024 * 1024) + 64)
-        self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
         self._all = [_Worker(self.mechanism, tmp_mb) for _ in range(self.workers)]
-        for worker in self._all:
-            self._idle.put(worker)
-        self._pool: ThreadPoolExecutor | None = None
+        self._tasks: queue.SimpleQueue[_Task | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
         self._ids = itertools.count()
         self._lock = threading.Lock()
 
@@ -278,47 +301,101 @@ class LocalSandbox:
         """The isolation in force, e.g. `bwrap+rlimits+uid`; written into every verdict."""
         return self._isolation
 
-    def _executor(self) -> ThreadPoolExecutor:
+    def _submit(self, sub: Submission) -> Future[Verdict]:
         with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="sandbox")
-            return self._pool
+            if not self._threads:
+                self._threads = [threading.Thread(target=self._serve, args=(w,), daemon=True,
+                                                  name=f"sandbox-{n}")
+                                 for n, w in enumerate(self._all)]  # fmt: skip
+                for thread in self._threads:
+                    thread.start()
+        task = _Task(sub, make_job(sub, next(self._ids)))
+        self._tasks.put(task)
+        return task.done
+
+    def _serve(self, worker: _Worker) -> None:
+        """One thread per worker: send jobs (up to `_DEPTH` while others wait), judge answers.
+
+        A worker that fails (crash, hang, unbound answer) is killed; the job it was running is
+        retried once on a fresh one, then judged `sandbox_error`; jobs queued behind it had not
+        started and are resent as they were.
+        """
+        held: deque[tuple[_Task, str]] = deque()
+        retry: deque[_Task] = deque()
+        while True:
+            while len(held) < _DEPTH and (retry or not held
+                                          or self._tasks.qsize() >= self.workers):  # fmt: skip
+                try:
+                    task = retry.popleft() if retry else self._tasks.get(block=not held)
+                except queue.Empty:
+                    break
+                if task is None:
+                    self._tasks.put(None)  # stop the other threads too, after their jobs
+                    if not held:
+                        return
+                    break
+                if task.done.cancelled():
+                    continue
+                try:
+                    held.append((task, worker.send(task.job)))
+                except (WorkerError, OSError) as exc:
+                    self._failed(worker, held, [task], exc, retry)
+                    break
+            if not held:
+                continue
+            task, nonce = held[0]
+            try:
+                answer = worker.receive(task.job, nonce, task.sub.limits.wall_time_s + _SLACK_S)
+            except (WorkerError, OSError, ValueError) as exc:
+                self._failed(worker, held, [], exc, retry)
+                continue
+            held.popleft()
+            if worker.proc is None:  # recycled after this answer: the rest never started
+                retry.extendleft(reversed([t for t, _ in held]))
+                held.clear()
+            try:
+                _resolve(task, judge(task.sub, answer, self._isolation))
+            except Exception as exc:  # judge is total; never let a thread die with futures
+                _resolve(task, sandbox_error(task.sub, f"judging failed: {exc}", self._isolation))
+
+    def _failed(self, worker: _Worker, held: deque[tuple[_Task, str]], unsent: list[_Task],
+                exc: Exception, retry: deque[_Task]) -> None:
+        """Kill a failed worker; the job it was running (the oldest sent, else the one being
+        sent) counts a crash and is retried once, the others go back unchanged."""
+        worker.kill()
+        tasks = [t for t, _ in held] + unsent
+        held.clear()
+        blamed, rest = tasks[0], tasks[1:]
+        blamed.crashes += 1
+        if blamed.crashes >= 2:
+            _resolve(blamed, sandbox_error(
+                blamed.sub, f"sandbox worker failed twice: {exc}", self._isolation))
+        else:
+            rest.insert(0, blamed)
+        retry.extendleft(reversed(rest))
 
     def judge_one(self, sub: Submission) -> Verdict:
-        """Run one submission on an idle worker (blocking); restart and retry once on a crash."""
-        job = make_job(sub, next(self._ids))
-        timeout = sub.limits.wall_time_s + _SLACK_S
-        worker = self._idle.get()
-        try:
-            for attempt in (1, 2):
-                try:
-                    return judge(sub, worker.call(job, timeout), self._isolation)
-                except (WorkerError, OSError, ValueError) as exc:
-                    worker.kill()
-                    if attempt == 2:
-                        return sandbox_error(sub, f"sandbox worker failed twice: {exc}",
-                                             self._isolation)
-            raise AssertionError("unreachable")
-        finally:
-            self._idle.put(worker)
+        """Run one submission on the pool (blocking); restart and retry once on a crash."""
+        return self._submit(sub).result()
 
     def run_sync(self, submissions: Sequence[Submission]) -> list[Verdict]:
         """Judge every submission in parallel on all workers; order is kept."""
-        return list(self._executor().map(self.judge_one, submissions))
+        return [f.result() for f in [self._submit(s) for s in submissions]]
 
     async def run(self, submissions: Sequence[Submission]) -> list[Verdict]:
         """Judge every submission in parallel on all workers; order is kept."""
-        loop = asyncio.get_running_loop()
-        pool = self._executor()
-        return list(await asyncio.gather(
-            *(loop.run_in_executor(pool, self.judge_one, s) for s in submissions)))
+        futures = [asyncio.wrap_future(self._submit(s)) for s in submissions]
+        return list(await asyncio.gather(*futures))
 
     def close(self) -> None:
         """Stop the workers (and with them every process a solution left behind)."""
         with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True)
+            threads, self._threads = self._threads, []
+        if threads:
+            self._tasks.put(None)
+            for thread in threads:
+                thread.join()
+            self._tasks = queue.SimpleQueue()
         for worker in self._all:
             worker.kill()
 
