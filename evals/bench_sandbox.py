@@ -1,8 +1,10 @@
-"""Sandbox throughput: isolated verdicts per second, pre-forked pool vs a fresh interpreter per run.
+"""Sandbox throughput: isolated verdicts per second, pre-forked pool vs a process per verdict.
 
-Both sides run the same harness under the same isolation (bubblewrap, rlimits, uid) with one
-worker per core; the baseline starts a new jailed interpreter for every run, as a naive executor
-would. Prints the figures with the machine they were measured on.
+Two baselines, one at a time per core. "plain bwrap" is what a naive executor does: one
+`bwrap --unshare-all ... python -I -S` per verdict, running the solution on every input and
+printing the outputs, which the host compares. "fresh harness" starts our own fork server in our
+own jail for every verdict (its preloads and handshake included), so it isolates the cost of
+starting a worker. Prints the figures with the machine they were measured on.
 
     python -m stepstones.evals.bench_sandbox [--runs 2000] [--baseline-runs 200]
 """
@@ -10,8 +12,10 @@ would. Prints the figures with the machine they were measured on.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -65,6 +69,44 @@ def _fresh(sub: Submission, uid: int) -> bool:
     return answer is not None and judge(sub, answer, "bwrap").ok
 
 
+_PLAIN = """
+import json, sys
+job = json.loads(sys.stdin.read())
+ns = {}
+exec(compile(job["code"], "solution.py", "exec"), ns)
+print(json.dumps([json.dumps(ns["solve"](*json.loads(i))) for i in job["inputs"]]))
+"""
+
+
+def _plain_argv() -> list[str]:
+    exe = os.path.realpath(sys.executable)
+    prefix = os.path.realpath(sys.base_prefix)
+    binds = [a for p in ("/usr", "/lib", "/lib64", "/bin", prefix) if os.path.exists(p)
+             for a in ("--ro-bind", p, p)]
+    return ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
+            *binds, "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+            exe, "-I", "-S", "-c", _PLAIN]
+
+
+def _plain(sub: Submission) -> bool:
+    job = json.dumps({"code": sub.code, "inputs": [t.input for t in sub.tests]})
+    done = subprocess.run(_plain_argv(), input=job.encode(), capture_output=True, timeout=30,
+                          env={"PATH": "/usr/bin:/bin"}, check=False)
+    outputs = json.loads(done.stdout) if done.returncode == 0 else []
+    return len(outputs) == len(sub.tests) and all(
+        json.loads(o) == json.loads(t.expected) for o, t in zip(outputs, sub.tests, strict=True))
+
+
+def bench_plain(subs: list[Submission]) -> float:
+    """Verdicts/s of one plain `bwrap ... python -I -S` per verdict (one at a time per core)."""
+    start = time.perf_counter()
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        ok = list(pool.map(_plain, subs))
+    elapsed = time.perf_counter() - start
+    assert all(ok)
+    return len(subs) / elapsed
+
+
 def bench_fresh(subs: list[Submission]) -> float:
     """Verdicts/s when every run starts a new jailed interpreter (one at a time per core)."""
     cores = os.cpu_count() or 1
@@ -83,13 +125,18 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2000)
     parser.add_argument("--baseline-runs", type=int, default=200)
     args = parser.parse_args()
+    load = os.getloadavg()[0]
     pool, isolation = bench_pool(submissions(args.runs))
+    plain = bench_plain(submissions(args.baseline_runs))
     fresh = bench_fresh(submissions(args.baseline_runs))
     print(f"machine: {machine_line()}")
+    print(f"load average before: {load:.2f}, after: {os.getloadavg()[0]:.2f}")
     print(f"isolation: {isolation}; {len(PROBLEMS)} problems x 5 tests; one worker per core")
     print(f"pre-forked pool : {pool:8.1f} verdicts/s ({args.runs} runs)")
-    print(f"fresh per run   : {fresh:8.1f} verdicts/s ({args.baseline_runs} runs)")
-    print(f"speed-up        : {pool / fresh:8.1f}x")
+    print(f"plain bwrap     : {plain:8.1f} verdicts/s ({args.baseline_runs} runs), "
+          f"pool {pool / plain:.1f}x")
+    print(f"fresh harness   : {fresh:8.1f} verdicts/s ({args.baseline_runs} runs), "
+          f"pool {pool / fresh:.1f}x")
 
 
 if __name__ == "__main__":
