@@ -53,26 +53,8 @@ INFRA_RETRY = RetryPolicy(max_attempts=3, retry_on=InfraError)
 TURN_KEYS = list(TurnState.__annotations__)
 
 
-def graph_builder(
-    *,
-    teacher: Teacher | None = None,
-    students: list[Student] | None = None,
-    sandbox: Sandbox | None = None,
-    bank: Bank | None = None,
-    summarizer: LLMSummarizer | None = None,
-    resolver: ComponentResolver | None = None,
-    context_required: bool = True,
-) -> StateGraph[RunState, RunContext, RunInput, RunOutput]:
-    """The curriculum graph, uncompiled; injected parts win, the rest come from the context."""
-    injected = {"teacher": teacher, "students": students, "sandbox": sandbox, "bank": bank,
-                "summarizer": summarizer}
-    if resolver is not None and any(v is not None for v in injected.values()):
-        raise ValueError("pass the parts to ComponentResolver(...), or pass them here, not both")
-    parts = Parts(resolver or ComponentResolver(**injected), context_required)
-
-    def bind(fn: Any) -> Any:
-        return partial(fn, parts=parts)
-
+def _turn_graph(bind: Any) -> CompiledStateGraph[TurnState, RunContext, TurnInput, TurnOutput]:
+    """The turn subgraph, compiled without a checkpointer: the run graph's reaches it."""
     turn = StateGraph(TurnState, context_schema=RunContext, input_schema=TurnInput,
                       output_schema=TurnOutput)
     turn.add_node("generate_problem", bind(turn_.generate_problem))
@@ -95,7 +77,30 @@ def graph_builder(
     turn.add_edge("summarize_performance", "assign_band")
     turn.add_edge("assign_band", END)
     turn.add_edge("discard_problem", END)
-    turn_graph = turn.compile()
+    return turn.compile()
+
+
+def graph_builder(
+    *,
+    teacher: Teacher | None = None,
+    students: list[Student] | None = None,
+    sandbox: Sandbox | None = None,
+    bank: Bank | None = None,
+    summarizer: LLMSummarizer | None = None,
+    resolver: ComponentResolver | None = None,
+    context_required: bool = True,
+) -> StateGraph[RunState, RunContext, RunInput, RunOutput]:
+    """The curriculum graph, uncompiled; injected parts win, the rest come from the context."""
+    injected = {"teacher": teacher, "students": students, "sandbox": sandbox, "bank": bank,
+                "summarizer": summarizer}
+    if resolver is not None and any(v is not None for v in injected.values()):
+        raise ValueError("pass the parts to ComponentResolver(...), or pass them here, not both")
+    parts = Parts(resolver or ComponentResolver(**injected), context_required)
+
+    def bind(fn: Any) -> Any:
+        return partial(fn, parts=parts)
+
+    turn_graph = _turn_graph(bind)
 
     async def run_turn(state: TurnInput, runtime: Runtime[RunContext]) -> dict[str, Any]:
         """One lineage's turn: the turn subgraph, checkpointed per the context's `checkpoints`.

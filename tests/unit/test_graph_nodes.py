@@ -175,3 +175,13 @@ async def test_a_replayed_turn_after_a_resume_does_not_meet_itself_as_a_duplicat
     finally:
         await parts.resolver.aclose()
         bank.close()
+
+
+def test_the_pipeline_reads_on_one_screen() -> None:
+    """Issue 16's promise to a newcomer: curriculum.py is the wiring, short enough to read."""
+    import inspect
+
+    from stepstones.graphs import curriculum
+
+    assert len(inspect.getsource(curriculum).splitlines()) < 200
+    assert len(inspect.getsource(curriculum.graph_builder).splitlines()) < 60
