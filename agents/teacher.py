@@ -9,8 +9,8 @@ same request onto parametric task families and their levels.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
-from typing import Any, Literal, Protocol
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -64,6 +64,9 @@ class TeacherRequest(Record):
         "scheduler steers towards)")
     environment: str = Field("code", description="the lineage's environment (tools/"
                              "environments): the rules and draft the teacher writes")
+    used: list[str] = Field(
+        default_factory=list, description="variants the run banked or gave up on in earlier "
+        "rounds (`variant_key`): a teacher with a finite catalogue does not write them again")
 
 
 class TeacherResult(Record):
@@ -100,6 +103,27 @@ class Teacher(Protocol):
         ...
 
 
+@runtime_checkable
+class Catalogue(Protocol):
+    """A teacher that can write only finitely many distinct tasks (the procedural one)."""
+
+    def unused(self, used: Collection[str], environments: Iterable[str]) -> int:
+        """How many of its variants in `environments` are not in `used`: at 0 it has no
+        distinct problem left to write, and the run stops (`teacher_exhausted`)."""
+        ...
+
+
+def variant_key(problem: Problem) -> str | None:
+    """The variant a procedural problem is (`environment/family:level`), None for others.
+
+    New numbers at the same family and level make the same task again (the critic's
+    duplicate check says so), so a variant is the unit the procedural teacher has to give.
+    """
+    if problem.family is None or problem.level is None:
+        return None
+    return f"{problem.environment}/{problem.family}:{problem.level}"
+
+
 def lineage_of(request: TeacherRequest) -> Lineage:
     """The lineage record of the problem a request asks for."""
     parent = request.parent
@@ -118,9 +142,10 @@ class ProceduralTeacher:
     The i-th lineage of a run gets the family at position i of a seeded permutation, so
     lineages in flight together never share a family; the seed is kept as the lineage's
     inspiration. Harder/easier move one level; a repair draws new parameters, and a duplicate
-    moves on a level. Past the family's first or last level, or when asked to turn back towards
-    the level its parent came from, it says it is exhausted, which ends the lineage instead of
-    spending calls on repeats.
+    moves on a level. A variant the run already banked or gave up on (`request.used`) is skipped
+    in the direction of the move. Past the family's first or last level, or when asked to turn
+    back towards the level its parent came from, it says it is exhausted, which ends the lineage
+    instead of spending calls on repeats; with every variant used, the run stops.
     """
 
     name = "procedural"
@@ -137,13 +162,28 @@ class ProceduralTeacher:
         """The family of the lineage drawn `lineage_index`-th."""
         return self._order[lineage_index % len(self._order)]
 
-    def _level(self, request: TeacherRequest, family_levels: int) -> int | None:
-        """The level to write at; None when the family has no variant left that way."""
+    def unused(self, used: Collection[str], environments: Iterable[str]) -> int:
+        """Variants of every family in `environments` that are not in `used`."""
+        taken = set(used)
+        return sum(f"{env}/{name}:{level}" not in taken for env in environments
+                   for name in self.families for level in range(1, FAMILIES[name].levels + 1))
+
+    def _level(self, request: TeacherRequest, family: str, family_levels: int) -> int | None:
+        """The level to write at, skipping used variants; None when the family has none left
+        that way."""
+        used = set(request.used)
+
+        def free(level: int) -> bool:
+            return f"{request.environment}/{family}:{level}" not in used
+
         base = request.parent or request.rejected
         if base is None or base.level is None:
             # First draft: levels in the middle give the most room to move either way.
             rng = random.Random(content_hash(self.seed, request.lineage_id, "level"))
-            return rng.randint(max(1, family_levels // 2), max(1, (family_levels + 1) // 2 + 1))
+            drawn = rng.randint(max(1, family_levels // 2),
+                                max(1, (family_levels + 1) // 2 + 1))
+            left = [lv for lv in range(1, family_levels + 1) if free(lv)]
+            return min(left, key=lambda lv: (abs(lv - drawn), lv)) if left else None
         level = base.level
         step = {"harder": 1, "easier": -1}.get(request.direction, 0)
         parent = request.parent
@@ -160,7 +200,10 @@ class ProceduralTeacher:
             # changed task, so move to the neighbouring variant (the turn's way if possible).
             ahead = level + (step or 1)
             level = ahead if 1 <= ahead <= family_levels or step else level - 1
-        if not 1 <= level <= family_levels:
+            step = step or (1 if level > base.level else -1)
+        while step and 1 <= level <= family_levels and not free(level):
+            level += step  # a used variant: on in the move's direction
+        if not 1 <= level <= family_levels or not free(level):
             return None  # harder than the top level / easier than the first: nothing to write
         return level
 
@@ -170,7 +213,7 @@ class ProceduralTeacher:
         family_name = base.family if base and base.family else self.family_for(
             request.lineage_index)
         family = FAMILIES[family_name]
-        level = self._level(request, family.levels)
+        level = self._level(request, family_name, family.levels)
         if level is None:
             return TeacherResult(exhausted=True, failure=(
                 f"task family {family_name} has no {request.direction} variant left"))

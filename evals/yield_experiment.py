@@ -70,7 +70,8 @@ def run_metrics(report: dict[str, Any], wall_s: float,
     calls = int(report.get("teacher_calls", 0))
     viable = viable_count(pass_rates)
     bands = report.get("bands", {})
-    counts = {name: int(b["count"]) for name, b in bands.items()}
+    # Every problem that landed in a band, the surplus past its quota too (tools/quotas.py).
+    counts = {name: int(b["count"]) + int(b.get("surplus", 0)) for name, b in bands.items()}
     banded = sum(counts.values())
     row: dict[str, Any] = {
         "teacher_calls": calls,
@@ -80,7 +81,8 @@ def run_metrics(report: dict[str, Any], wall_s: float,
         "bands_filled": sum(bool(b["filled"]) for b in bands.values()),
         "too_easy": int(report.get("outside_bands", {}).get(TOO_EASY, 0)),
         "too_hard": int(report.get("outside_bands", {}).get(TOO_HARD, 0)),
-        "discarded": int(report.get("problems", {}).get("discarded", 0)),
+        "discarded": sum(int(report.get("problems", {}).get(k, 0))
+                         for k in ("discarded", "exhausted", "unmeasured")),
         "stop_reason": report.get("stop_reason"),
         "wall_s": round(wall_s, 1),
         "banded_per_call": banded / calls if calls else 0.0,

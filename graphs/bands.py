@@ -25,9 +25,11 @@ Move = Literal["harder", "easier", "next_seed"]
 
 StopReason = Literal[
     "quotas_filled", "teacher_failed", "students_failed", "teacher_budget", "wall_time",
-    "seeds_exhausted",
+    "seeds_exhausted", "teacher_exhausted",
 ]
-"""Why a run stopped (report.json's `stop_reason`)."""
+"""Why a run stopped (report.json's `stop_reason`). `teacher_exhausted`: the teacher has no
+distinct problem left to write (the procedural teacher's every variant is banked or was given
+up on), so further turns could only be duplicates."""
 
 LineageStop = Literal[
     "single_turn", "turns_spent", "band_full", "exhausted", "discarded", "no_open_band",
@@ -95,6 +97,42 @@ def band_of(pass_rate: float, bands: Sequence[Band], gaps: str = "nearest") -> s
 def open_bands(counts: Mapping[str, int], bands: Sequence[Band]) -> list[Band]:
     """Bands whose quota is not yet filled."""
     return [b for b in bands if counts.get(b.name, 0) < b.quota]
+
+
+def open_slots(counts: Mapping[str, int], bands: Sequence[Band]) -> dict[str, int]:
+    """Problems each band still wants (0 for a full one)."""
+    return {b.name: max(0, b.quota - counts.get(b.name, 0)) for b in bands}
+
+
+def admit_turns(
+    aims: Sequence[str | None], counts: Mapping[str, int], bands: Sequence[Band]
+) -> list[bool]:
+    """Which of a round's lineages (in order, each with the band its next variant is aimed
+    at, None when it is not aimed at one) get a turn this round.
+
+    Turns in flight count before more start: no more turns in all than the bands have open
+    slots, and no more aimed at a band than it has slots left. A turn can still land in a
+    band it was not aimed at; what lands in a full band is surplus (tools/quotas.py).
+    """
+    left = open_slots(counts, bands)
+    total = sum(left.values())
+    admitted = []
+    for aim in aims:
+        band = aim if aim in left else None
+        ok = total > 0 and (band is None or left[band] > 0)
+        if ok:
+            total -= 1
+            if band is not None:
+                left[band] -= 1
+        admitted.append(ok)
+    return admitted
+
+
+def aimed_band(target: tuple[float, float] | None, bands: Sequence[Band]) -> str | None:
+    """The band whose pass-rate range is `target` (a lineage's next aim), or None."""
+    if target is None:
+        return None
+    return next((b.name for b in bands if (b.lo, b.hi) == tuple(target)), None)
 
 
 def band_counts(outcomes: Iterable[TurnOutcome]) -> Counter[str]:

@@ -12,6 +12,7 @@ from typing import Any
 from stepstones.graphs.bands import BETWEEN, TOO_EASY, TOO_HARD
 from stepstones.graphs.context import RunContext
 from stepstones.graphs.state import RunState
+from stepstones.tools.quotas import split_quota
 from stepstones.tools.schema import TurnOutcome, Usage
 
 
@@ -35,6 +36,23 @@ def _model_failures(outcomes: list[TurnOutcome]) -> dict[str, dict[str, int]]:
     return per
 
 
+def turn_endings(outcomes: list[TurnOutcome]) -> dict[str, int]:
+    """How each turn ended: a valid problem, `discarded` (every draft rejected: those drafts
+    are in `rejections_by_reason`), `exhausted` (the teacher had no variant left: no draft,
+    no call) or `unmeasured` (a model failed: no rejection, nothing judged)."""
+    ends: Counter[str] = Counter()
+    for o in outcomes:
+        if o.valid:
+            ends["valid"] += 1
+        elif any(r.code != "exhausted" for r in o.rejections):
+            ends["discarded"] += 1
+        elif o.rejections:
+            ends["exhausted"] += 1
+        else:
+            ends["unmeasured"] += 1
+    return {k: ends[k] for k in ("valid", "discarded", "exhausted", "unmeasured")}
+
+
 def build_report(
     state: RunState, ctx: RunContext, usage: list[Usage],
     rejection_codes: list[list[str]] | None = None,
@@ -49,9 +67,11 @@ def build_report(
     outcomes = state.get("outcomes", []) if outcomes is None else outcomes
     valid = [o for o in outcomes if o.valid]
     in_band = Counter(o.band for o in valid)
+    held, surplus = split_quota(outcomes, {b.name: b.quota for b in ctx.bands})
+    over = Counter(o.band for o in surplus)
     bands = {
-        b.name: {"count": in_band.get(b.name, 0), "quota": b.quota,
-                 "filled": in_band.get(b.name, 0) >= b.quota, "pass_rate": [b.lo, b.hi]}
+        b.name: {"count": held[b.name], "surplus": over[b.name], "quota": b.quota,
+                 "filled": held[b.name] >= b.quota, "pass_rate": [b.lo, b.hi]}
         for b in ctx.bands
     }
     per_turn: dict[int, dict[str, int]] = defaultdict(
@@ -80,9 +100,10 @@ def build_report(
         "all_bands_filled": all(b["filled"] for b in bands.values()),
         "outside_bands": {TOO_EASY: in_band.get(TOO_EASY, 0), TOO_HARD: in_band.get(TOO_HARD, 0),
                           BETWEEN: in_band.get(BETWEEN, 0)},
-        "problems": {"valid": len(valid), "turns": len(outcomes),
-                     "discarded": sum(o.discarded for o in outcomes)},
+        # `surplus`: valid problems that landed in a band already full (tools/quotas.py).
+        "problems": {"turns": len(outcomes), **turn_endings(outcomes), "surplus": len(surplus)},
         "teacher_calls": calls,
+        # What the calls produced: every problem that landed in a band, surplus included.
         "yield_per_call": round(sum(in_band.get(b.name, 0) for b in ctx.bands) / calls, 4)
         if calls else 0.0,
         "yield_per_turn": {str(t): per_turn[t] for t in sorted(per_turn)},

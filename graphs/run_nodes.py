@@ -18,12 +18,16 @@ from typing import Any
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
+from stepstones.agents.teacher import Catalogue
 from stepstones.graphs.bands import (
     StopReason,
+    admit_turns,
+    aimed_band,
     band_counts,
     lineage_stop,
     move_target,
     open_bands,
+    open_slots,
     run_stop,
     steer,
 )
@@ -32,7 +36,8 @@ from stepstones.graphs.context import RunContext
 from stepstones.graphs.health import health_key, newly_dropped, track
 from stepstones.graphs.report import build_report
 from stepstones.graphs.state import LineageState, RunState, TurnInput
-from stepstones.tools.schema import ModelDrop, Seed
+from stepstones.tools.quotas import counting_order
+from stepstones.tools.schema import ModelDrop, Seed, TurnOutcome
 from stepstones.tools.seeds import load_seeds
 
 in_thread = asyncio.to_thread
@@ -73,7 +78,7 @@ async def schedule_turns(
     health = dict(state.get("model_health", {}))
     dropped = dict(state.get("dropped", {}))
     drops: list[ModelDrop] = []
-    for o in outcomes[counted:]:
+    for o in sorted(outcomes[counted:], key=counting_order):
         health = track(health, o, comps.teacher.name)
         for drop in newly_dropped(health, dropped, o, state.get("round", 0) + 1):
             dropped[health_key(drop.role, drop.model)] = drop
@@ -86,7 +91,10 @@ async def schedule_turns(
             counts[o.band] += 1
             lin = lin.model_copy(update={"stale": 0 if is_open else lin.stale + 1})
         updates[o.lineage_id] = lin
-    for lid, lin in updates.items():
+    # A lineage held back last round (admit_turns) is steered again: its band may be full now.
+    held = {lid: lin for lid, lin in lineages.items()
+            if lin.active and lid not in updates and lin.turns}
+    for lid, lin in [*updates.items(), *held.items()]:
         last = next(o for o in reversed(outcomes) if o.lineage_id == lid)
         rate = last.pass_rate if last.valid else None
         move = steer(rate, counts, bands, ctx.direction_rule, ctx.target_range)
@@ -114,9 +122,14 @@ async def schedule_turns(
         max_teacher_calls=budget.max_teacher_calls,
         elapsed_s=time.monotonic() - comps.scope(state["run_id"]).started,
         max_wall_s=budget.max_wall_s)
+    if stop is None and isinstance(comps.teacher, Catalogue) and not comps.teacher.unused(
+            used_variants(outcomes), ctx.environments):
+        stop = "teacher_exhausted"
     if stop is None:
         active = sum(lin.active for lin in lineages.values())
-        while active < ctx.concurrency and taken < len(queue):
+        # No more lineages in flight than the bands have open slots (admit_turns).
+        room = min(ctx.concurrency, sum(open_slots(counts, bands).values()))
+        while active < room and taken < len(queue):
             seed = queue[taken]
             taken += 1
             index = len(lineages)
@@ -133,21 +146,37 @@ async def schedule_turns(
             "model_health": health, "dropped": dropped}
 
 
+def used_variants(outcomes: list[TurnOutcome]) -> list[str]:
+    """Variants the run banked or gave up on (TurnOutcome.variant), sorted."""
+    return sorted({o.variant for o in outcomes if o.variant is not None})
+
+
 def route_after_schedule(
     state: RunState, runtime: Runtime[RunContext], *, parts: Parts
 ) -> list[Send] | str:
-    """A Send per active lineage (its turn), or finish_run once a stop reason is set."""
+    """A Send per admitted active lineage (its turn), or finish_run once a stop reason is set.
+
+    A lineage whose band has no slot left for another turn in flight waits (admit_turns).
+    """
     if state.get("stop_reason"):
         return "finish_run"
+    ctx = parts.context(runtime)
+    outcomes = state.get("outcomes", [])
     active = sorted((lin for lin in state["lineages"].values() if lin.active),
                     key=lambda lin: lin.lineage_id)
+    admitted = admit_turns([aimed_band(lin.target, ctx.bands) for lin in active],
+                           band_counts(outcomes), ctx.bands)
+    # At least one: a lineage retried after a model failure keeps an aim that may be full.
+    active = [lin for lin, ok in zip(active, admitted, strict=True) if ok] or active[:1]
     # Near the teacher budget, start only as many turns as calls remain (each costs at
     # least one); the overshoot is then at most the repairs of those last turns.
-    spent = sum(o.teacher_calls for o in state.get("outcomes", []))
-    active = active[: max(1, parts.context(runtime).budget.max_teacher_calls - spent)]
+    spent = sum(o.teacher_calls for o in outcomes)
+    active = active[: max(1, ctx.budget.max_teacher_calls - spent)]
     dropped = sorted(d.model for d in state.get("dropped", {}).values() if d.role == "student")
+    used = used_variants(outcomes)
     return [Send("run_turn", TurnInput(run_id=state["run_id"], lineage=lin,
-                                       round=state.get("round", 0), dropped=dropped))
+                                       round=state.get("round", 0), dropped=dropped,
+                                       used_variants=used))
             for lin in active]
 
 

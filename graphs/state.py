@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
 from langgraph.channels import DeltaChannel
 from pydantic import Field
@@ -123,6 +123,8 @@ class TurnInput(TypedDict):
     round: int
     dropped: list[str]
     """Students left out of the run: the turn does not ask them."""
+    used_variants: NotRequired[list[str]]
+    """Variants banked or given up on in earlier rounds (TeacherRequest.used)."""
 
 
 class TurnState(TurnInput, total=False):

@@ -23,7 +23,7 @@ from stepstones.agents.critic import InfraError
 from stepstones.agents.sim_environments import derived_problem
 from stepstones.agents.student import Solution
 from stepstones.agents.summarizer import summarize
-from stepstones.agents.teacher import TeacherRequest, TeacherResult, lineage_of
+from stepstones.agents.teacher import TeacherRequest, TeacherResult, lineage_of, variant_key
 from stepstones.graphs.bands import band_of
 from stepstones.graphs.components import Components, Parts
 from stepstones.graphs.context import RunContext
@@ -61,7 +61,7 @@ async def generate_problem(
         rejected=state.get("problem") if repairing else None,
         rejected_reply=state.get("rejected_reply") if repairing else None,
         critique=critique if repairing else None, target=lin.target,
-        environment=lin.environment,
+        environment=lin.environment, used=state.get("used_variants", []),
     )
     result = await comps.teacher.write(request)
     if not result.exhausted and not result.model_error:
@@ -313,7 +313,8 @@ async def assign_band(
         round=state["round"], direction=lin.direction,
         teacher_calls=state.get("teacher_calls", 0), problem_id=banded.id, valid=True,
         band=band, pass_rate=summary.pass_rate,
-        model_failures=state.get("model_failures", []), answered=state.get("answered", []))
+        model_failures=state.get("model_failures", []), answered=state.get("answered", []),
+        variant=variant_key(banded))
     # One transaction per banded turn: problem, attempts, summary and turn record together,
     # unless another turn banked this very problem first (a lineage beside this one in the
     # same round, which the critic's duplicate check leaves out): then it is a duplicate.
@@ -345,14 +346,17 @@ async def discard_problem(
 async def _discarded(state: TurnState, comps: Components,
                      critique: Critique | None) -> dict[str, Any]:
     lin = state["lineage"]
+    problem = state.get("problem")
+    rejections = critique.rejections if critique and not critique.valid else []
     outcome = TurnOutcome(
         lineage_id=lin.lineage_id, seed_id=lin.seed.id, turn=lin.turns,
         round=state["round"], direction=lin.direction,
         teacher_calls=state.get("teacher_calls", 0),
-        problem_id=p.id if (p := state.get("problem")) else None, valid=False,
-        discarded=True, rejections=critique.rejections if critique and not critique.valid
-        else [], model_failures=state.get("model_failures", []),
-        answered=state.get("answered", []))
+        problem_id=problem.id if problem else None, valid=False,
+        discarded=True, rejections=rejections, model_failures=state.get("model_failures", []),
+        answered=state.get("answered", []),
+        # A variant whose drafts were all rejected is given up on; a model failure is not its.
+        variant=variant_key(problem) if problem and rejections else None)
     await in_thread(comps.bank.put_turn, state["run_id"], outcome)
     return {"outcomes": [outcome],
             "lineages": {lin.lineage_id: lin.model_copy(update={"turns": lin.turns + 1})}}

@@ -28,7 +28,6 @@ from langgraph.types import Command
 from pydantic import BaseModel, Field
 
 from stepstones.agents.preflight import preflight
-from stepstones.graphs.bands import band_counts
 from stepstones.graphs.components import ComponentResolver, model_settings
 from stepstones.graphs.context import ConfigError, RunContext
 from stepstones.graphs.curriculum import build_graph
@@ -41,6 +40,7 @@ from stepstones.stops import (
     is_storage_error,
     storage_error,
 )
+from stepstones.tools.quotas import split_quota
 from stepstones.tools.schema import ModelDrop, TurnOutcome
 from stepstones.tools.store import Bank
 
@@ -175,7 +175,7 @@ def _redacted(url: str) -> str:
 
 def _progress(run_id: str, state: RunState, ctx: RunContext, tokens: int = 0) -> Progress:
     outcomes = state.get("outcomes", [])
-    counts = band_counts(outcomes)
+    counts, _ = split_quota(outcomes, {b.name: b.quota for b in ctx.bands})
     return Progress(
         run_id=run_id, outcomes=outcomes,
         bands={b.name: (counts.get(b.name, 0), b.quota) for b in ctx.bands},

@@ -428,3 +428,6 @@ class TurnOutcome(Record):
         default_factory=list, description="models that failed to answer in this turn")
     answered: list[str] = Field(
         default_factory=list, description="students whose every sample was answered")
+    variant: str | None = Field(
+        None, description="the procedural variant (environment/family:level) the turn banked "
+        "or gave up on; a teacher with a finite catalogue does not write it again")

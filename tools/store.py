@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import sqlite_utils
 
+from stepstones.tools.quotas import split_quota
 from stepstones.tools.schema import (
     Attempt,
     Critique,
@@ -344,11 +345,25 @@ class Bank:
         with self._lock:
             return list(self.db.table(table).rows_where(where, args, order_by=order_by))
 
-    def problems(self, run_id: str, *, valid_only: bool = True) -> Iterator[Problem]:
-        """Problems of a run in creation order."""
+    def problems(self, run_id: str, *, valid_only: bool = True,
+                 surplus: bool = True) -> Iterator[Problem]:
+        """Problems of a run in creation order; `surplus=False` leaves out the valid ones that
+        landed in a band already holding its quota (`quota_surplus`)."""
         where = "run_id = ?" + (" and valid = 1" if valid_only else "")
+        skip = set() if surplus else self.quota_surplus(run_id)
         for row in self._rows("problems", where, [run_id], order_by="created, id"):
-            yield Problem.model_validate_json(row["record"])
+            if row["id"] not in skip:
+                yield Problem.model_validate_json(row["record"])
+
+    def quota_surplus(self, run_id: str) -> set[str]:
+        """Ids of the run's problems past their band's quota (tools/quotas.py), by the quotas
+        its stored config names."""
+        row = self.get_run(run_id) or {}
+        config = json.loads(row.get("config") or "{}")
+        quotas = {str(b["name"]): int(b["quota"]) for b in config.get("bands") or []
+                  if isinstance(b, dict) and "name" in b and "quota" in b}
+        _, over = split_quota(self.turns(run_id), quotas)
+        return {o.problem_id for o in over if o.problem_id is not None}
 
     def problem(self, run_id: str, problem_id: str) -> Problem | None:
         """One problem, or None."""

@@ -51,8 +51,9 @@ def print_summary(result: RunResult) -> None:
     out = Console(soft_wrap=True)
     out.print(f"[bold]run {result.run_id}[/bold] stopped: {result.stop_reason}")
     for name, band in r.get("bands", {}).items():
+        over = f" (+{band['surplus']} surplus)" if band.get("surplus") else ""
         out.print(f"  {name:<8} {band['count']:>3}/{band['quota']:<3} "
-                  f"{'filled' if band['filled'] else 'NOT filled'}")
+                  f"{'filled' if band['filled'] else 'NOT filled'}{over}")
     lin = r.get("lineages", {})
     out.print(f"  valid problems {r.get('problems', {}).get('valid', 0)}, teacher calls "
               f"{r.get('teacher_calls', 0)}, yield/call {r.get('yield_per_call', 0)}, "

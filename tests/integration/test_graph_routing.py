@@ -170,7 +170,8 @@ async def test_filled_quotas_end_the_run(tmp_path, sandbox):
 @pytest.mark.parametrize("seeds", [SEEDS])
 async def test_many_lineages_in_flight_each_keep_their_own_chain(tmp_path, sandbox, seeds):
     teacher = ScriptedTeacher(lambda r: task(r.lineage_index * 2 + r.turn))
-    ctx = context(tmp_path, concurrency=3,
+    # Room for all six stones: a quota of 5 would hold the third lineage's second turn back.
+    ctx = context(tmp_path, concurrency=3, bands=[Band(name="all", lo=0.0, hi=1.0, quota=6)],
                   budget=Budget(max_seeds=3, max_turns_per_seed=2, max_teacher_calls=50))
     out = await run(ctx, sandbox, teacher, [always_right(), always_wrong()], seeds)
     state, bank = out["state"], out["bank"]
