@@ -70,9 +70,12 @@ def test_get_context_is_required_outside_studio_and_coerced() -> None:
     assert get_context(R()).samples == 3
 
 
-def test_the_example_config_in_the_readme_loads() -> None:
+def test_the_example_config_in_the_readme_is_the_defaults() -> None:
+    # It says it shows the defaults: rounded band edges (0.3333) once moved a pass rate of
+    # exactly 1/3 from hard into medium, and the example ran differently from no config.
     example = Path(__file__).resolve().parents[2] / "examples" / "config.toml"
     ctx = load_context(example, environ={})
+    assert ctx.model_dump() == load_context(environ={}).model_dump()
     assert [b.name for b in ctx.bands] == ["hard", "medium", "easy"]
     assert ctx.sandbox.isolation == "auto" and not ctx.sandbox.allow_unisolated
 
