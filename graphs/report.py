@@ -7,7 +7,7 @@ them), so the report counts exactly what the bank has, whether the run was resum
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from typing import Any
+from typing import Any, Literal
 
 from stepstones.graphs.bands import BETWEEN, TOO_EASY, TOO_HARD
 from stepstones.graphs.context import RunContext
@@ -36,21 +36,25 @@ def _model_failures(outcomes: list[TurnOutcome]) -> dict[str, dict[str, int]]:
     return per
 
 
+TurnEnding = Literal["valid", "discarded", "exhausted", "unmeasured"]
+TURN_ENDINGS: tuple[TurnEnding, ...] = ("valid", "discarded", "exhausted", "unmeasured")
+
+
+def turn_ending(o: TurnOutcome) -> TurnEnding:
+    """How a turn ended: a valid problem, `discarded` (every draft rejected: those drafts are
+    in `rejections_by_reason`), `exhausted` (the teacher had no variant left: no draft, no
+    call, no rejection) or `unmeasured` (a model failed: nothing judged, no rejection)."""
+    if o.valid:
+        return "valid"
+    if any(r.code != "exhausted" for r in o.rejections):
+        return "discarded"
+    return "exhausted" if o.rejections else "unmeasured"
+
+
 def turn_endings(outcomes: list[TurnOutcome]) -> dict[str, int]:
-    """How each turn ended: a valid problem, `discarded` (every draft rejected: those drafts
-    are in `rejections_by_reason`), `exhausted` (the teacher had no variant left: no draft,
-    no call) or `unmeasured` (a model failed: no rejection, nothing judged)."""
-    ends: Counter[str] = Counter()
-    for o in outcomes:
-        if o.valid:
-            ends["valid"] += 1
-        elif any(r.code != "exhausted" for r in o.rejections):
-            ends["discarded"] += 1
-        elif o.rejections:
-            ends["exhausted"] += 1
-        else:
-            ends["unmeasured"] += 1
-    return {k: ends[k] for k in ("valid", "discarded", "exhausted", "unmeasured")}
+    """Turns per ending (`turn_ending`), every ending named."""
+    ends = Counter(turn_ending(o) for o in outcomes)
+    return {k: ends[k] for k in TURN_ENDINGS}
 
 
 def build_report(

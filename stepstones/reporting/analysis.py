@@ -13,12 +13,14 @@ from typing import Any
 
 from stepstones.graphs.bands import TOO_EASY, TOO_HARD, Band
 from stepstones.graphs.context import RunContext
+from stepstones.graphs.report import turn_ending
 from stepstones.reporting import plots
-from stepstones.tools.schema import TurnOutcome
+from stepstones.tools.schema import Problem, TurnOutcome
 from stepstones.tools.store import Bank, RunNotFound
 
-OUTSIDE = (TOO_EASY, TOO_HARD, "invalid")
-"""Turn outcomes that fill no band: every student passed, none did, or no valid problem."""
+OUTSIDE = (TOO_EASY, TOO_HARD, "discarded", "exhausted", "unmeasured")
+"""Turn outcomes that fill no band: every student passed, none did, or no valid problem
+(every draft rejected, no variant left to write, or no sample judged: graphs/report.py)."""
 
 
 class DynamicsError(ValueError):
@@ -54,8 +56,9 @@ def ordered_turns(bank: Bank, run_id: str) -> list[TurnOutcome]:
 
 
 def outcome(t: TurnOutcome) -> str:
-    """A turn's band, too_easy / too_hard, or `invalid` when it left no valid problem."""
-    return (t.band or "invalid") if t.valid else "invalid"
+    """A turn's band or too_easy / too_hard; without a valid problem, how it ended
+    (`discarded`, `exhausted` or `unmeasured`)."""
+    return (t.band or "unbanded") if t.valid else turn_ending(t)
 
 
 def outcomes_by_turn(
@@ -210,4 +213,47 @@ def plot_lineages(depths: list[dict[str, Any]], dirs: list[dict[str, Any]], path
     right.set_title("Direction of each stone")
     for ax in (left, right):
         ax.grid(axis="y", alpha=0.3)
+    return plots.save(fig, path)
+
+
+def student_rates(problems: Sequence[Problem], band_names: Sequence[str]) -> list[dict[str, Any]]:
+    """Per student: problems measured, mean pass rate over them, and the mean in each band."""
+    per: dict[str, list[tuple[str | None, float]]] = defaultdict(list)
+    for p in problems:
+        for student, rate in p.pass_rates.items():
+            per[student].append((p.band, rate))
+    rows = []
+    for student in sorted(per):
+        rates = per[student]
+        row: dict[str, Any] = {"student": student, "problems": len(rates),
+                               "mean pass rate": sum(r for _, r in rates) / len(rates)}
+        for name in band_names:
+            inside = [r for band, r in rates if band == name]
+            row[name] = sum(inside) / len(inside) if inside else None
+        rows.append(row)
+    return rows
+
+
+def plot_pass_rates(problems: Sequence[Problem], bands: Sequence[Band], path: Path) -> Path:
+    """One histogram per band of its problems' pass rates, over the band's interval."""
+    fig, axes = plots.panels(len(bands), width=3.2 * len(bands), height=3.0)
+    for i, (ax, band) in enumerate(zip(axes, bands, strict=True)):
+        rates = [p.pass_rate for p in problems if p.band == band.name and p.pass_rate is not None]
+        ax.hist(rates, bins=8, range=(band.lo, band.hi), color=plots.colour(band.name, i),
+                edgecolor="white")
+        ax.set_xlim(band.lo, band.hi)
+        ax.set_title(f"{band.name} ({len(rates)})")
+        ax.set_xlabel("pass rate")
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylabel("problems")
+    fig.suptitle("Pass rates within each band")
+    return plots.save(fig, path)
+
+
+def plot_students(rows: list[dict[str, Any]], band_names: Sequence[str], path: Path) -> Path:
+    """Each student's mean pass rate per band (bars grouped by band)."""
+    fig = plots.grouped_bars(
+        list(band_names),
+        {r["student"]: [r[b] if r[b] is not None else 0.0 for b in band_names] for r in rows},
+        title="Mean pass rate per student and band", ylabel="pass rate")
     return plots.save(fig, path)

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from stepstones.reporting import analysis, plots
+from stepstones.reporting import analysis, plots, trees
+from stepstones.tools.quotas import split_quota
 from stepstones.tools.schema import Problem, TurnOutcome
 from stepstones.tools.store import Bank
 
@@ -35,12 +36,24 @@ class ReportError(ValueError):
 Rows = list[dict[str, Any]]
 
 
+@dataclass(frozen=True)
+class Pre:
+    """Preformatted text (a lineage's tree), shown as it is."""
+
+    text: str
+
+
 @dataclass
 class Section:
     """A titled part of the page: text, tables and images, rendered in the order added."""
 
     title: str
-    blocks: list[str | Rows | Path] = field(default_factory=list)
+    blocks: list[str | Rows | Path | Pre] = field(default_factory=list)
+
+    def pre(self, text: str) -> Section:
+        """Add preformatted text."""
+        self.blocks.append(Pre(text))
+        return self
 
     def text(self, *paragraphs: str) -> Section:
         """Add paragraphs (`code` spans allowed)."""
@@ -127,6 +140,9 @@ def build_sections(bank: Bank, run_id: str, img_dir: Path) -> list[Section]:
     run = bank.get_run(run_id) or {}
     config = json.loads(run.get("config") or "{}")
     counts = Counter(analysis.outcome(t) for t in turns)
+    held, surplus = split_quota(turns, {b.name: b.quota for b in bands})
+    over = Counter(t.band for t in surplus)
+    problems = {p.id: p for p in bank.problems(run_id)}
     calls = sum(t.teacher_calls for t in turns)
     banded = sum(counts[n] for n in names)
     sections = [
@@ -148,25 +164,48 @@ def build_sections(bank: Bank, run_id: str, img_dir: Path) -> list[Section]:
         {
             "band": b.name,
             "pass rate": f"({b.lo:.2f}, {b.hi:.2f}]",
-            "problems": counts[b.name],
+            "problems": held[b.name],
+            "surplus": over[b.name],
             "quota": b.quota,
-            "filled": "yes" if counts[b.name] >= b.quota else "no",
+            "filled": "yes" if held[b.name] >= b.quota else "no",
         }
         for b in bands
     ]
     band_rows += [
-        {"band": o, "pass rate": "", "problems": counts[o], "quota": "", "filled": ""}
+        {"band": o, "pass rate": "", "problems": counts[o], "surplus": "", "quota": "",
+         "filled": ""}
         for o in analysis.OUTSIDE
     ]
     sections.append(
         Section("Bands vs quota")
         .text(
-            "Problems per band against its quota; too_easy / too_hard problems (pass rate 1 or 0) "
-            "steer the teacher instead of filling a band."
+            "Problems per band against its quota; surplus: problems that landed in a band "
+            "already full (kept in the bank, not in the band's count, not exported by "
+            "default). too_easy / too_hard problems (pass rate 1 or 0) steer the teacher "
+            "instead of filling a band. Turns without a valid problem: discarded (every "
+            "draft rejected; the drafts are under Rejections), exhausted (the teacher had no "
+            "variant left: no draft, no call), unmeasured (a model failed)."
         )
         .table(band_rows)
         .image(analysis.plot_band_fill(turns, bands, img_dir / "band_fill.png"))
     )
+    sections.append(
+        Section("Pass rates per band")
+        .text("How the problems of each band spread over its pass-rate interval.")
+        .image(analysis.plot_pass_rates(list(problems.values()), bands,
+                                        img_dir / "pass_rates.png"))
+    )
+    students = analysis.student_rates(list(problems.values()), names)
+    who = Section("Pass rates per student").text(
+        "Each student's mean pass rate over the valid problems it was measured on, overall and "
+        "per band (a band's difficulty is the pooled or target student's rate, so a weaker "
+        "student sits below it and a stronger one above).")
+    if students:
+        who.table(students).image(analysis.plot_students(students, names,
+                                                         img_dir / "students.png"))
+    else:
+        who.text("No valid problem was measured.")
+    sections.append(who)
 
     by_turn = analysis.outcomes_by_turn(turns, names)
     sections.append(
@@ -182,7 +221,9 @@ def build_sections(bank: Bank, run_id: str, img_dir: Path) -> list[Section]:
     reasons: Counter[str] = Counter()
     for r in bank.rejections(run_id):
         reasons.update(r["codes"])
-    rej = Section("Rejections by reason").text("Every rejected draft, repairs included.")
+    rej = Section("Rejections by reason").text(
+        "Every rejected draft, repairs included; an exhausted turn wrote no draft and is not "
+        "counted here.")
     if reasons:
         rej.table([{"reason": k, "count": v} for k, v in reasons.most_common()])
         rej.image(
@@ -237,6 +278,13 @@ def build_sections(bank: Bank, run_id: str, img_dir: Path) -> list[Section]:
         .image(analysis.plot_lineages(depths, dirs, img_dir / "lineages.png"))
     )
 
+    forest = Section("Stepping-stone trees").text(
+        "The lineages with the most stones, as trees: each valid stone under the stone it was "
+        "varied from, each turn that left none as a leaf saying how it ended.")
+    for lineage, stones, tree in trees.lineage_trees(turns, problems):
+        forest.text(f"Lineage `{lineage}`: {stones} stones.").pre(tree)
+    sections.append(forest)
+
     chains = Section("Example chains of stepping stones").text(
         "The longest lineages: each row is one valid problem, in turn order."
     )
@@ -253,6 +301,8 @@ def _md(sections: list[Section], title: str, img_rel: str) -> str:
         for b in s.blocks:
             if isinstance(b, Path):
                 parts.append(f"![{s.title}]({img_rel}/{b.name})\n")
+            elif isinstance(b, Pre):
+                parts.append(f"```text\n{b.text}\n```\n")
             elif isinstance(b, str):
                 parts.append(f"{b}\n")
             else:
@@ -283,6 +333,7 @@ STYLE = (
     "table{border-collapse:collapse;margin:.8em 0;font-size:.9em}"
     "td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}"
     "th{background:#f3f3f3}img{max-width:100%;display:block;margin:.8em 0}"
+    "pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:.85em;line-height:1.35}"
 )
 
 
@@ -296,6 +347,8 @@ def _html(sections: list[Section], title: str) -> str:
         for b in s.blocks:
             if isinstance(b, Path):
                 parts.append(f"<img alt='{html.escape(s.title)}' src='{plots.png_base64(b)}'>")
+            elif isinstance(b, Pre):
+                parts.append(f"<pre>{html.escape(b.text)}</pre>")
             elif isinstance(b, str):
                 parts.append(f"<p>{_inline(b)}</p>")
             else:

@@ -28,7 +28,9 @@ BAND_COLOURS: dict[str, str] = {
     "easy": "#27ae60",
     "too_hard": "#7f8c8d",
     "too_easy": "#bdc3c7",
-    "invalid": "#34495e",
+    "discarded": "#34495e",
+    "exhausted": "#a0826d",
+    "unmeasured": "#8e44ad",
 }
 """One colour per band (and per outcome outside the bands), shared by every figure."""
 

@@ -37,10 +37,13 @@ SMALL = RunContext(
 REPORT_SECTIONS = [
     "Summary",
     "Bands vs quota",
+    "Pass rates per band",
+    "Pass rates per student",
     "Yield per turn",
     "Rejections by reason",
     "Usage and tokens",
     "Lineages",
+    "Stepping-stone trees",
     "Example chains of stepping stones",
 ]
 
