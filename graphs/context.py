@@ -25,9 +25,12 @@ from stepstones.tools.corpus import CorpusConfig
 from stepstones.tools.environments import get_environment
 from stepstones.tools.sandbox.base import SandboxConfig
 from stepstones.tools.schema import Record, validation_summary
-from stepstones.tools.store import DEFAULT_BANK
+from stepstones.tools.store import BANK_FILE, DEFAULT_BANK
 
 ENV_PREFIX = "STEPSTONES_"
+STUDIO_BANK = Path("stepstones-studio") / BANK_FILE
+"""Studio's bank when its context names none: never the CLI's stepstones-out/, whose newest run
+`stepstones export` and `report` pick by default."""
 
 
 class ConfigError(ValueError):
@@ -264,7 +267,8 @@ def get_context(runtime: Any, *, required: bool = True) -> RunContext:
 
     A caller that passed none gets MissingContext: silently running on defaults would bank a
     run that is not the one configured. Studio, which may start a thread with an empty
-    context form, compiles its graph with `required=False` and gets the defaults.
+    context form, compiles its graph with `required=False` and gets the defaults, with its
+    own bank (STUDIO_BANK) unless the context names one other than the CLI's.
     """
     ctx = getattr(runtime, "context", None)
     if ctx is None:
@@ -272,10 +276,13 @@ def get_context(runtime: Any, *, required: bool = True) -> RunContext:
             raise MissingContext(
                 "the curriculum graph was invoked without a context: pass "
                 "context=RunContext(...) to invoke/ainvoke/astream (stepstones.graphs.RunContext)")
-        return RunContext()
-    if isinstance(ctx, RunContext):
-        return ctx
-    return RunContext.model_validate(ctx)
+        return RunContext(bank=str(STUDIO_BANK))
+    if not isinstance(ctx, RunContext):
+        ctx = RunContext.model_validate(ctx)
+    # A form prefilled from the schema's defaults names the CLI's bank without meaning it.
+    if not required and ("bank" not in ctx.model_fields_set or Path(ctx.bank) == DEFAULT_BANK):
+        return ctx.model_copy(update={"bank": str(STUDIO_BANK)})
+    return ctx
 
 
 def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:

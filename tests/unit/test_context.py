@@ -5,12 +5,14 @@ from pathlib import Path
 import pytest
 
 from stepstones.graphs.context import (
+    STUDIO_BANK,
     ConfigError,
     MissingContext,
     RunContext,
     get_context,
     load_context,
 )
+from stepstones.tools.store import DEFAULT_BANK, DEFAULT_OUT
 
 
 def test_defaults() -> None:
@@ -65,9 +67,27 @@ def test_get_context_is_required_outside_studio_and_coerced() -> None:
 
     with pytest.raises(MissingContext):
         get_context(R())
-    assert get_context(R(), required=False) == RunContext()
+    assert get_context(R(), required=False) == RunContext(bank=str(STUDIO_BANK))
     R.context = {"samples": 3}  # type: ignore[assignment]
     assert get_context(R()).samples == 3
+
+
+def test_studio_banks_apart_from_the_cli_unless_its_context_names_a_bank() -> None:
+    # A Studio run in stepstones-out/ became the "newest run" `export` and `report` picked.
+    class R:
+        context: object = None
+
+    assert Path(get_context(R(), required=False).bank) == STUDIO_BANK
+    assert STUDIO_BANK.parent != DEFAULT_OUT
+    for given in ({"samples": 3}, RunContext.model_validate({"samples": 3})):
+        R.context = given
+        studio = get_context(R(), required=False)
+        assert Path(studio.bank) == STUDIO_BANK and studio.samples == 3
+        assert Path(get_context(R()).bank) == DEFAULT_BANK  # the CLI's and the API's default
+    R.context = {"bank": "mine/bank.sqlite"}
+    assert get_context(R(), required=False).bank == "mine/bank.sqlite"
+    R.context = {"bank": str(DEFAULT_BANK)}  # a form prefilled with the schema's default
+    assert Path(get_context(R(), required=False).bank) == STUDIO_BANK
 
 
 def test_the_example_config_in_the_readme_is_the_defaults() -> None:
