@@ -18,7 +18,16 @@ from typing import Any
 from stepstones.agents.student import Solution
 from stepstones.agents.teacher import TeacherRequest, TeacherResult
 from stepstones.graphs.context import SIMULATED_STUDENTS
-from stepstones.tools.schema import Lineage, Problem, TestCase
+from stepstones.tools.schema import (
+    Attempt,
+    Critique,
+    Lineage,
+    PerformanceSummary,
+    Problem,
+    Record,
+    TestCase,
+    TurnOutcome,
+)
 
 
 def make_problem(
@@ -83,6 +92,15 @@ def always_wrong(name: str = "wrong") -> ScriptedStudent:
     """A student whose every sample returns None."""
     return ScriptedStudent(name, lambda p, i: f"def {p.entry_point}(*a):\n    return None\n")
 
+
+STUDIO_UPDATES: dict[str, tuple[str, type[Record]]] = {
+    "generate_problem": ("problem", Problem),
+    "critique_problem": ("critique", Critique),
+    "solve_problem": ("attempts", Attempt),
+    "summarize_performance": ("summary", PerformanceSummary),
+    "assign_band": ("outcomes", TurnOutcome),
+}
+"""What each turn node's streamed update must carry for a reader to follow a turn in Studio."""
 
 SIMULATED = ",".join(SIMULATED_STUDENTS)
 """The default students without the embedded LLM (a default where that extra is installed)."""

@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 
+from stepstones.tools.schema import Problem
 from tests.conftest import needs_bwrap
-from tests.fakes import SIMULATED
+from tests.fakes import SIMULATED, STUDIO_UPDATES
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.studio, pytest.mark.slow, needs_bwrap]
@@ -78,16 +79,31 @@ async def test_stream_a_short_run_through_the_sdk(server: str, tmp_path: Path) -
     client = get_client(url=server)
     (assistant,) = await client.assistants.search(graph_id="curriculum")
     thread = await client.threads.create()
-    nodes = []
+    updates: dict[str, list[Any]] = {}
     async for chunk in client.runs.stream(
         thread["thread_id"], assistant["assistant_id"], input={"run_id": "studio-run"},
         context=context(tmp_path), stream_mode="updates", stream_subgraphs=True,
     ):
         assert chunk.event != "error", chunk.data
         if chunk.event.startswith("updates") and isinstance(chunk.data, dict):
-            nodes.extend(chunk.data)
-    assert {"start_run", "schedule_turns", "finish_run"} <= set(nodes)
-    assert {"generate_problem", "critique_problem", "solve_problem", "assign_band"} <= set(nodes)
+            for node, update in chunk.data.items():
+                updates.setdefault(node, []).append(update)
+    assert {"start_run", "schedule_turns", "finish_run"} <= set(updates)
+    # Every turn node's update, as Studio receives it (JSON), is non-empty and reads back as
+    # the record it carries: the problem, the critique, the attempts, the summary, the band.
+    for node, (key, kind) in STUDIO_UPDATES.items():
+        assert updates.get(node), f"{node} never streamed"
+        for update in updates[node]:
+            assert isinstance(update, dict) and update, f"{node} streamed {update!r}"
+        values = [u[key] for u in updates[node] if u.get(key) is not None]
+        assert values, f"{node} never streamed its {key}"
+        flat = [v for value in values for v in (value if isinstance(value, list) else [value])]
+        records = [kind.model_validate(v) for v in flat]
+        assert records and all(isinstance(r, kind) for r in records)
+    assert all(Problem.model_validate(u["problem"]).statement
+               for u in updates["generate_problem"] if u.get("problem"))
+    bands = [o["band"] for u in updates["assign_band"] for o in u["outcomes"]]
+    assert "all" in bands
     state = await client.threads.get_state(thread["thread_id"])
     values = state["values"]
     assert values["stop_reason"] == "quotas_filled"

@@ -11,18 +11,8 @@ from typing import Any
 
 from stepstones.graphs.curriculum import graph
 from stepstones.graphs.state import LineageState
-from stepstones.tools.schema import Attempt, Critique, PerformanceSummary, Problem, TurnOutcome
 from tests.conftest import needs_bwrap
-from tests.fakes import SIMULATED
-
-# What each node's update must carry for a reader to follow the turn in Studio.
-TYPED: dict[str, tuple[str, type]] = {
-    "generate_problem": ("problem", Problem),
-    "critique_problem": ("critique", Critique),
-    "solve_problem": ("attempts", Attempt),
-    "summarize_performance": ("summary", PerformanceSummary),
-    "assign_band": ("outcomes", TurnOutcome),
-}
+from tests.fakes import SIMULATED, STUDIO_UPDATES
 
 
 def test_input_schema_asks_for_run_id_and_seeds() -> None:
@@ -41,7 +31,7 @@ async def test_every_turn_node_streams_a_typed_update(tmp_path: Path) -> None:
                                         stream_mode="updates", subgraphs=True):
         for node, update in chunk.items():
             updates.setdefault(node, []).append(update)
-    for node, (key, kind) in TYPED.items():
+    for node, (key, kind) in STUDIO_UPDATES.items():
         assert updates.get(node), f"{node} never ran"
         for update in updates[node]:
             assert isinstance(update, dict) and update, f"{node} streamed {update!r}"
