@@ -36,7 +36,7 @@ from typing import Any, Literal
 from stepstones.tools.decontam import BenchmarkError, BenchmarkIndex, contaminated
 from stepstones.tools.dedup import NearDupIndex, problem_text
 from stepstones.tools.environments import Truth, get_environment
-from stepstones.tools.export_card import dataset_card, summary
+from stepstones.tools.export_card import Provenance, dataset_card, provenance, summary
 from stepstones.tools.schedule import (
     DEFAULT_SCHEDULE,
     ScheduleName,
@@ -52,6 +52,8 @@ from stepstones.tools.task_prompt import task_messages
 
 Format = Literal["jsonl", "parquet", "hf"]
 FORMATS: tuple[Format, ...] = ("jsonl", "parquet", "hf")
+RUN_CONFIG_FILE = "run_config.json"
+"""The run's resolved config as the bank stored it (`stepstones run --config` reads it)."""
 CALLS_FILE = "model_calls.jsonl"
 """The run's model calls (messages, replies, tokens, latency, outcome), with --calls."""
 DATA_SOURCE = "stepstones"
@@ -133,6 +135,8 @@ class ExportResult:
     """The run's status in the bank when exported: anything but finished means partial."""
     environments: dict[str, int] = field(default_factory=dict)
     """Rows per environment, in first-seen curriculum order."""
+    provenance: Provenance | None = None
+    """Counts per band and environment, pass rates, samples, seeds and command lines."""
 
 
 def to_record(problem: Problem, step: Step, *, system: bool = True) -> dict[str, Any]:
@@ -367,13 +371,15 @@ def export_run(
     keep_range: tuple[float, float] | None = KEEP_RANGE,
     partial: bool = False,
     calls: bool = False,
+    command: str | None = None,
 ) -> ExportResult:
     """Write a run's valid, clean problems to `out` (a folder) in curriculum order, with a card.
 
     Only pass rates in `keep_range` are exported (None: every one); `benchmark=None` skips
     decontamination (the card says so). Raises ExportError or ValueError with nothing written
     when the run, the format or the schedule is unusable. A run that has not finished is refused
-    unless `partial`; then export.json and the card say it is partial.
+    unless `partial`; then export.json and the card say it is partial. `command` is the
+    command line the card names as the export's (the CLI passes its own).
     """
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
@@ -419,6 +425,7 @@ def export_run(
         keep_range=keep_range,
         run_status=status,
         environments=dict(per_env),
+        provenance=provenance(bank, run, [s.problem for s in steps], config, command),
     )  # fmt: skip
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
@@ -426,6 +433,7 @@ def export_run(
         _write_data(rows, tmp, fmt)
         (tmp / "README.md").write_text(dataset_card(result), encoding="utf-8")
         (tmp / "export.json").write_text(json.dumps(summary(result), indent=2), encoding="utf-8")
+        (tmp / RUN_CONFIG_FILE).write_text(json.dumps(config, indent=2), encoding="utf-8")
         if calls:  # every model request of the run, as the bank's model_calls holds them
             with (tmp / CALLS_FILE).open("w", encoding="utf-8") as f:
                 for call in bank.calls(run):

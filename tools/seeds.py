@@ -22,11 +22,21 @@ import sysconfig
 from importlib import resources
 from pathlib import Path
 
-from stepstones.tools.corpus import CorpusConfig, CorpusError, Document, documents
+from stepstones.tools.corpus import (
+    STDLIB_LICENSE,
+    CorpusConfig,
+    CorpusError,
+    Document,
+    documents,
+)
 from stepstones.tools.dedup import normalize_code
 from stepstones.tools.jsonl import read_jsonl
 from stepstones.tools.schema import Seed, content_hash
 from stepstones.tools.store import Bank
+
+PUZZLES_ORIGIN = "bundled puzzles"
+PUZZLES_LICENSE = "Apache-2.0"
+"""The bundled puzzles are stepstones' own (tools/data/puzzles.jsonl), under its licence."""
 
 
 class SeedError(ValueError):
@@ -56,7 +66,9 @@ def _functions(path: Path, source_name: str) -> list[Seed]:
             if 5 <= length <= 40 and not node.name.startswith("__"):
                 snippet = "\n".join(lines[node.lineno - 1 : node.end_lineno])
                 out.append(Seed(kind="code", source=f"stdlib:{source_name}:{node.name}",
-                                text=snippet))
+                                text=snippet, origin="stdlib", path=source_name,
+                                first_line=node.lineno, last_line=node.end_lineno,
+                                license=STDLIB_LICENSE))
     return out
 
 
@@ -74,13 +86,15 @@ def stdlib_seeds(limit: int, rng: random.Random) -> list[Seed]:
 def puzzle_seeds(limit: int, rng: random.Random) -> list[Seed]:
     """The bundled coding puzzles, shuffled by `rng`."""
     data = resources.files("stepstones.tools").joinpath("data/puzzles.jsonl").read_text()
-    seeds = _parse_jsonl(data.splitlines(), "bundled puzzles", kind="puzzle")
+    seeds = [s.model_copy(update={"origin": PUZZLES_ORIGIN, "license": PUZZLES_LICENSE})
+             for s in _parse_jsonl(data.splitlines(), PUZZLES_ORIGIN, kind="puzzle")]
     rng.shuffle(seeds)
     return seeds[:limit]
 
 
 def _parse_jsonl(lines: list[str], origin: str, kind: str = "code") -> list[Seed]:
-    return [Seed(kind=row.get("kind", kind), source=row.get("source", origin), text=row["text"])
+    return [Seed(kind=row.get("kind", kind), source=row.get("source", origin), text=row["text"],
+                 origin=origin, license=lic if isinstance(lic := row.get("license"), str) else None)
             for _, row in read_jsonl(lines, origin, SeedError, "text")]
 
 

@@ -199,6 +199,26 @@ class Bank:
                 alter=True,
             )
 
+    def seeds(self, run_id: str) -> list[Seed]:
+        """The seeds a run drew from, with whatever provenance the bank recorded."""
+        fields = set(Seed.model_fields)
+        return [Seed.model_validate({k: v for k, v in row.items() if k in fields})
+                for row in self._rows("seeds", "run_id = ?", [run_id], order_by="id")]
+
+    def add_run_command(self, run_id: str, command: str) -> None:
+        """Append the command line that started or resumed a run (for the dataset card)."""
+        with self._lock:
+            row = self.get_run(run_id)
+            if row is None:
+                return
+            commands = [*json.loads(row.get("commands") or "[]"), command]
+            self.db.table("runs").update(run_id, {"commands": json.dumps(commands)}, alter=True)
+
+    def run_commands(self, run_id: str) -> list[str]:
+        """The command lines recorded for a run, oldest first ([] when none was)."""
+        row = self.get_run(run_id) or {}
+        return [str(c) for c in json.loads(row.get("commands") or "[]")]
+
     def _write(self, rows: list[tuple[str, list[dict[str, Any]]]]) -> None:
         """Write whole rows to several tables in one transaction (replacing rows with the same key).
 

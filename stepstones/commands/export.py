@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from stepstones.commands import command_line
 from stepstones.tools.export import (
     FORMATS,
     KEEP_RANGE,
@@ -87,7 +88,7 @@ def export(
                 mix=ratios, seed=seed, system_prompt=system_prompt,
                 benchmark=None if no_decontam else "humaneval", force=force,
                 keep_range=kept_range,
-                partial=partial, calls=calls,
+                partial=partial, calls=calls, command=command_line(),
             )  # fmt: skip
         finally:
             store.close()

@@ -17,11 +17,12 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
+from stepstones.commands import command_line
 from stepstones.graphs.context import ConfigError, load_context
 from stepstones.graphs.presets import presets_help
 from stepstones.integrity import BankMismatch
 from stepstones.stops import RunStopped, SignalStop, StorageError, is_storage_error
-from stepstones.tools.store import DEFAULT_OUT
+from stepstones.tools.store import BANK_FILE, DEFAULT_OUT, Bank
 
 if TYPE_CHECKING:  # the runner imports LangGraph (~1 s): --help and a bad config never need it
     from stepstones.runner import Progress, RunResult
@@ -107,6 +108,7 @@ def run(
         stopper.install()
         result = _run(config, out, seed, resume, run_id, teacher, students, samples, quota,
                       preset, environments, concurrency, postgres, quiet, stopper)
+        _record_command(out, result.run_id)
         if result.stop_reason == "awaiting_review":
             console.print(f"run {result.run_id} is waiting for a human review of a problem: "
                           "answer it in LangGraph Studio or rerun with --resume in a terminal.")
@@ -119,6 +121,7 @@ def run(
         from stepstones.runner import resumable
 
         if resumable(out, run_id):
+            _record_command(out, run_id)
             message = f"{exc}; resume with: stepstones run --out {out} --resume {run_id}"
         else:
             message = f"{exc} before run {run_id} had started; nothing to resume"
@@ -134,6 +137,15 @@ def run(
         _fail(exc, 1 if is_storage_error(exc) else 2)
     except sqlite3.Error as exc:
         _fail(f"cannot read the run's files in {out}: {exc}", 1)
+
+
+def _record_command(out: Path, run_id: str) -> None:
+    """Append this command line to the run's record in its bank (the dataset card shows it)."""
+    bank = Bank(out / BANK_FILE)
+    try:
+        bank.add_run_command(run_id, command_line())
+    finally:
+        bank.close()
 
 
 def parse_environments(text: str) -> dict[str, float]:

@@ -14,6 +14,7 @@ import pytest
 import sqlite_utils
 
 from stepstones.graphs.context import SIMULATED_STUDENTS
+from stepstones.tools.store import Bank
 from tests.conftest import needs_bwrap
 
 
@@ -39,6 +40,8 @@ def test_default_offline_run_fills_every_band_within_five_minutes(tmp_path: Path
     assert db["problems"].count >= sum(b["quota"] for b in report["bands"].values())
     assert db["attempts"].count > 0 and db["runs"].count == 1
     assert "stopped: quotas_filled" in done.stdout
+    assert Bank(out / "bank.sqlite").run_commands(report["run_id"]) == [
+        f"stepstones run --out {out} --quiet"]  # the dataset card shows it
     # The default run is the same on every machine: the simulated students, whatever extras
     # are installed (the embedded LLM is an opt-in, tested in test_engine_isolation.py).
     students = {r["student"] for r in db.query("select distinct student from attempts")}

