@@ -149,8 +149,8 @@ async def test_an_offline_run_over_every_environment_bands_each_by_execution(
     ctx = RunContext(environments={e: 1.0 for e in ENVIRONMENT_NAMES}, seed=1,
                      critic=CriticConfig(decontaminate=False),
                      bands=[Band(name="hard", lo=0.05, hi=0.4, quota=5),
-                            Band(name="medium", lo=0.4, hi=0.7, quota=5),
-                            Band(name="easy", lo=0.7, hi=0.95, quota=5)])
+                            Band(name="medium", lo=0.4, hi=0.7, quota=8),
+                            Band(name="easy", lo=0.7, hi=0.95, quota=8)])
     result = await run_pipeline(ctx, tmp_path / "run", run_id="r")
     assert result.stop_reason == "quotas_filled"
     bank = Bank(tmp_path / "run" / "bank.sqlite")
