@@ -15,7 +15,7 @@ from langgraph.types import Send
 from stepstones.graphs import run_nodes, turn_nodes
 from stepstones.graphs.bands import Band, lineage_stop, run_stop
 from stepstones.graphs.components import ComponentResolver, Parts
-from stepstones.graphs.context import Budget, MissingContext, RunContext
+from stepstones.graphs.context import STUDIO_BANK, Budget, MissingContext, RunContext
 from stepstones.graphs.state import LineageState
 from stepstones.tools.schema import (
     Critique,
@@ -130,7 +130,9 @@ def test_the_run_stops_for_the_first_reason_that_holds() -> None:
 def test_a_node_without_a_context_says_so_unless_it_is_studios() -> None:
     with pytest.raises(MissingContext, match="context=RunContext"):
         Parts(ComponentResolver()).context(runtime(None))
-    assert Parts(ComponentResolver(), context_required=False).context(runtime(None)) == RunContext()
+    # Studio's empty form gets the defaults with Studio's own bank (never the CLI's newest run).
+    assert Parts(ComponentResolver(), context_required=False).context(runtime(None)) == RunContext(
+        bank=str(STUDIO_BANK))
 
 
 async def test_generate_problem_records_a_reply_that_is_no_problem(tmp_path: Path) -> None:
