@@ -17,20 +17,33 @@ from stepstones.agents.usage import UsageMeter
 
 
 def build_teacher(
-    spec: str | BaseChatModel, *, seed: int = 0, settings: ModelSettings | None = None,
-    meter: UsageMeter | None = None, prompts: Mapping[str, str] | None = None,
+    spec: str | BaseChatModel,
+    *,
+    seed: int = 0,
+    settings: ModelSettings | None = None,
+    meter: UsageMeter | None = None,
+    prompts: Mapping[str, str] | None = None,
     reply_format: ReplyFormat = "fenced",
 ) -> Teacher:
     """`procedural` (simulation mode) or any model spec / chat model instance."""
     if isinstance(spec, str) and spec in ("procedural", "sim:procedural"):
         return ProceduralTeacher(seed=seed)
     name = spec if isinstance(spec, str) else type(spec).__name__
-    return LLMTeacher(name, get_chat_model(spec, settings), meter=meter, settings=settings,
-                      prompts=prompts, reply_format=reply_format)
+    return LLMTeacher(
+        name,
+        get_chat_model(spec, settings),
+        meter=meter,
+        settings=settings,
+        prompts=prompts,
+        reply_format=reply_format,
+    )
 
 
 def build_student(
-    spec: str | BaseChatModel, *, seed: int = 0, settings: ModelSettings | None = None,
+    spec: str | BaseChatModel,
+    *,
+    seed: int = 0,
+    settings: ModelSettings | None = None,
     meter: UsageMeter | None = None,
 ) -> Student:
     """`sim:NAME` / `sim:ABILITY` (simulation mode) or any model spec / chat model instance."""

@@ -57,7 +57,7 @@ def _first_failure(verdict: Verdict) -> str:
     for t in verdict.tests:
         if t.status != "passed":
             got = t.output if t.status == "wrong_answer" else (t.error or t.status)
-            return (f"test {t.index}: expected {t.expected!s:.120}, got {got!s:.160}")
+            return f"test {t.index}: expected {t.expected!s:.120}, got {got!s:.160}"
     return verdict.error or verdict.status
 
 
@@ -66,19 +66,27 @@ def reference_passes(ev: Evidence) -> Rejection | None:
     first = ev.reference[0]
     if first.ok:
         return None
-    return Rejection(code="reference_fails", message=(
-        f"the reference solution fails its own tests ({first.status}, {first.passed}/"
-        f"{first.total} passed); first failure: {_first_failure(first)}. Fix the expected "
-        "outputs or the reference."))
+    return Rejection(
+        code="reference_fails",
+        message=(
+            f"the reference solution fails its own tests ({first.status}, {first.passed}/"
+            f"{first.total} passed); first failure: {_first_failure(first)}. Fix the expected "
+            "outputs or the reference."
+        ),
+    )
 
 
 def deterministic(ev: Evidence) -> Rejection | None:
     """Every run of the reference must agree (a passing first run and a failing later one)."""
     if not ev.reference[0].ok or all(v.ok for v in ev.reference):
         return None
-    return Rejection(code="nondeterministic", message=(
-        "the reference passes on one run and fails on another: its output depends on "
-        "randomness, time, hashing order or the machine. Make it deterministic."))
+    return Rejection(
+        code="nondeterministic",
+        message=(
+            "the reference passes on one run and fails on another: its output depends on "
+            "randomness, time, hashing order or the machine. Make it deterministic."
+        ),
+    )
 
 
 def tests_discriminate(ev: Evidence) -> Rejection | None:
@@ -88,17 +96,26 @@ def tests_discriminate(ev: Evidence) -> Rejection | None:
     escaped = [name for name, v in ev.trivial.items() if v.ok]
     escaped += [f"known bug '{kind}'" for kind, v in ev.wrong.items() if v.ok]
     if escaped:
-        return Rejection(code="weak_tests", message=(
-            "the tests accept solutions that are wrong: " + ", ".join(escaped) +
-            ". Add tests (edge cases, varied expected values) that these fail."))
+        return Rejection(
+            code="weak_tests",
+            message=(
+                "the tests accept solutions that are wrong: "
+                + ", ".join(escaped)
+                + ". Add tests (edge cases, varied expected values) that these fail."
+            ),
+        )
     if ev.mutants:
         killed = sum(not v.ok for v in ev.mutants)
         rate = killed / len(ev.mutants)
         if rate < ev.min_kill_rate:
-            return Rejection(code="weak_tests", message=(
-                f"only {killed} of {len(ev.mutants)} small mutations of the reference (flipped "
-                "comparisons, changed operators, constants off by one) fail the tests. Add "
-                "boundary and edge-case tests."))
+            return Rejection(
+                code="weak_tests",
+                message=(
+                    f"only {killed} of {len(ev.mutants)} small mutations of the reference (flipped "
+                    "comparisons, changed operators, constants off by one) fail the tests. Add "
+                    "boundary and edge-case tests."
+                ),
+            )
     return None
 
 
@@ -107,9 +124,13 @@ def not_duplicate(ev: Evidence) -> Rejection | None:
     if not ev.duplicates:
         return None
     other, sim = ev.duplicates[0]
-    return Rejection(code="duplicate", message=(
-        f"near-duplicate of problem {other} (similarity {sim:.2f}). Change the task itself, "
-        "not only names or numbers."))
+    return Rejection(
+        code="duplicate",
+        message=(
+            f"near-duplicate of problem {other} (similarity {sim:.2f}). Change the task itself, "
+            "not only names or numbers."
+        ),
+    )
 
 
 def _substantive_lines(code: str) -> list[str]:
@@ -127,9 +148,13 @@ def no_leak(ev: Evidence) -> Rejection | None:
     statement = " ".join(ev.problem.statement.split())
     leaked = [s for s in lines if s in statement]
     if lines and (len(leaked) >= 3 or len(leaked) >= max(1, len(lines) // 2)):
-        return Rejection(code="leaks_solution", message=(
-            f"the statement contains {len(leaked)} lines of the reference solution (e.g. "
-            f"{leaked[0]!r}). Describe the task, not its solution."))
+        return Rejection(
+            code="leaks_solution",
+            message=(
+                f"the statement contains {len(leaked)} lines of the reference solution (e.g. "
+                f"{leaked[0]!r}). Describe the task, not its solution."
+            ),
+        )
     return None
 
 
@@ -138,12 +163,20 @@ def not_contaminated(ev: Evidence) -> Rejection | None:
     if ev.contamination is None:
         return None
     task, score = ev.contamination
-    return Rejection(code="contaminated", message=(
-        f"overlaps public benchmark problem {task} (score {score:.2f}). Write a different task."))
+    return Rejection(
+        code="contaminated",
+        message=(
+            f"overlaps public benchmark problem {task} (score {score:.2f}). Write a different task."
+        ),
+    )
 
 
 RUBRIC: tuple[Check, ...] = (
-    reference_passes, deterministic, tests_discriminate, not_duplicate, no_leak,
+    reference_passes,
+    deterministic,
+    tests_discriminate,
+    not_duplicate,
+    no_leak,
     not_contaminated,
 )
 
@@ -216,13 +249,17 @@ class Critic:
             extra = self.determinism_runs - 1
             trivial = trivial_solutions(problem.entry_point, problem.io_style)
             muts = [code for _, code in mutants(problem.reference_solution, self.mutant_count)]
-            codes = ([problem.reference_solution] * extra + list(trivial.values())
-                     + list(problem.wrong_solutions.values()) + muts)
+            codes = (
+                [problem.reference_solution] * extra
+                + list(trivial.values())
+                + list(problem.wrong_solutions.values())
+                + muts
+            )
             verdicts = await self._run([Submission.for_problem(timed, c) for c in codes])
             ev.reference += verdicts[:extra]
             rest = verdicts[extra:]
             ev.trivial = dict(zip(trivial, rest[: len(trivial)], strict=True))
-            rest = rest[len(trivial):]
+            rest = rest[len(trivial) :]
             n_wrong = len(problem.wrong_solutions)
             ev.wrong = dict(zip(problem.wrong_solutions, rest[:n_wrong], strict=True))
             ev.mutants = rest[n_wrong:]
@@ -234,20 +271,31 @@ class Critic:
         ev.duplicates = dedup.query(problem_text(ev.problem), exclude=exclude)
         # The first use reads the benchmark file (off the event loop); later ones cost nothing,
         # so they skip the hop to a worker thread, which is dearer than the lookup.
-        index = (self.benchmark() if self._benchmark is not True
-                 else await asyncio.to_thread(self.benchmark))
+        index = (
+            self.benchmark()
+            if self._benchmark is not True
+            else await asyncio.to_thread(self.benchmark)
+        )
         ev.contamination = contaminated(ev.problem, index) if index is not None else None
 
     async def _statement_review(self, problem: Problem) -> list[Rejection]:
         if self.model is None:
             return []
-        shown = {"title": problem.title, "statement": problem.statement,
-                 "tests": [t.model_dump() for t in problem.tests[:8]]}
+        shown = {
+            "title": problem.title,
+            "statement": problem.statement,
+            "tests": [t.model_dump() for t in problem.tests[:8]],
+        }
         prompt = render("critic_review", self.prompts, problem=json.dumps(shown))
         review, failure = await ainvoke_parsed(
-            self.model, [HumanMessage(prompt)],
-            StatementReview, meter=self.meter, agent="critic", model_name=self.model_name,
-            settings=self.settings)
+            self.model,
+            [HumanMessage(prompt)],
+            StatementReview,
+            meter=self.meter,
+            agent="critic",
+            model_name=self.model_name,
+            settings=self.settings,
+        )
         if review is None:
             # Not a pass: the review was asked for and not given. A recorded rejection the
             # teacher is told about, counted in the report, like a malformed teacher reply.
@@ -259,22 +307,23 @@ class Critic:
         reasons = review.reasons or ["the reviewer found the statement unclear"]
         return [Rejection(code="unclear_statement", message=r[:500]) for r in reasons[:3]]
 
-    async def _review_environment(self, problem: Problem, dedup: NearDupIndex,
-                                  exclude: set[str]) -> Critique:
+    async def _review_environment(
+        self, problem: Problem, dedup: NearDupIndex, exclude: set[str]
+    ) -> Critique:
         """A problem of another environment: its own validity checks (gold re-run, not
         trivial, witnesses confirmed), then the duplicate and benchmark-leak checks.
 
         The code rubric's mutants and trivial solutions judge code against tests; an answer
         that is a value or an input has the environment's own triviality checks instead."""
         try:
-            rejections = await get_environment(problem.environment).validate(problem,
-                                                                             self.sandbox)
+            rejections = await get_environment(problem.environment).validate(problem, self.sandbox)
         except SandboxFailure as exc:
             raise InfraError(f"sandbox failed validating the problem: {exc}") from exc
         ev = Evidence(problem=problem, reference=[])
         await self._look_up(ev, dedup, exclude)
-        rejections += [r for check in (not_duplicate, not_contaminated)
-                       if (r := check(ev)) is not None]
+        rejections += [
+            r for check in (not_duplicate, not_contaminated) if (r := check(ev)) is not None
+        ]
         if not rejections:
             rejections = await self._statement_review(problem)
         return Critique(valid=not rejections, rejections=rejections)
@@ -294,5 +343,9 @@ class Critic:
         rejections = [r for check in RUBRIC if (r := check(ev)) is not None]
         if not rejections:
             rejections = await self._statement_review(problem)
-        return Critique(valid=not rejections, rejections=rejections,
-                        reference_verdict=ev.reference[0], time_limit_s=limit)
+        return Critique(
+            valid=not rejections,
+            rejections=rejections,
+            reference_verdict=ev.reference[0],
+            time_limit_s=limit,
+        )

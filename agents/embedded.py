@@ -61,7 +61,8 @@ class EngineChatModel(BaseChatModel):
     max_tokens: int = 1024
     timeout_s: float = Field(120.0, description="per request; a child silent for longer is killed")
     default_stop: list[str] = Field(
-        default_factory=list, description="stop sequences added to every call's own")
+        default_factory=list, description="stop sequences added to every call's own"
+    )
 
     @property
     def _llm_type(self) -> str:
@@ -69,20 +70,27 @@ class EngineChatModel(BaseChatModel):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        return {"model_path": self.model_path, "engine": self.engine,
-                "temperature": self.temperature}
+        return {
+            "model_path": self.model_path,
+            "engine": self.engine,
+            "temperature": self.temperature,
+        }
 
     def process(self) -> EngineProcess:
         """The child process this model's requests go to (shared per weights and arguments)."""
-        return engine_for({"engine": self.engine,
-                           "kwargs": {"model_path": self.model_path, **self.engine_kwargs}})
+        return engine_for(
+            {"engine": self.engine, "kwargs": {"model_path": self.model_path, **self.engine_kwargs}}
+        )
 
-    def _params(self, chat: list[dict[str, str]], stop: list[str] | None,
-                **kwargs: Any) -> dict[str, Any]:
-        return {"temperature": kwargs.get("temperature", self.temperature),
-                "max_tokens": kwargs.get("max_tokens", self.max_tokens),
-                "stop": [*self.default_stop, *(stop or [])] or None,
-                "n": int(kwargs.get("n") or 1)}
+    def _params(
+        self, chat: list[dict[str, str]], stop: list[str] | None, **kwargs: Any
+    ) -> dict[str, Any]:
+        return {
+            "temperature": kwargs.get("temperature", self.temperature),
+            "max_tokens": kwargs.get("max_tokens", self.max_tokens),
+            "stop": [*self.default_stop, *(stop or [])] or None,
+            "n": int(kwargs.get("n") or 1),
+        }
 
     def _generate(
         self,
@@ -96,11 +104,16 @@ class EngineChatModel(BaseChatModel):
         generations = []
         for i, choice in enumerate(reply.get("choices") or []):
             # The prompt's tokens go on the first choice, so summing choices counts them once.
-            usage = _usage(int(reply.get("prompt_tokens", 0)) if i == 0 else 0,
-                           int(choice.get("completion_tokens", 0)))
-            generations.append(ChatGeneration(
-                message=AIMessage(content=str(choice.get("text") or ""), usage_metadata=usage),
-                generation_info={"finish_reason": choice.get("finish_reason")}))
+            usage = _usage(
+                int(reply.get("prompt_tokens", 0)) if i == 0 else 0,
+                int(choice.get("completion_tokens", 0)),
+            )
+            generations.append(
+                ChatGeneration(
+                    message=AIMessage(content=str(choice.get("text") or ""), usage_metadata=usage),
+                    generation_info={"finish_reason": choice.get("finish_reason")},
+                )
+            )
         return ChatResult(generations=generations)
 
     async def _agenerate(
@@ -134,8 +147,9 @@ class LlamaCppChatModel(EngineChatModel):
             self._asked[key] = nth + 1
         return int(content_hash(key, nth)[:8], 16)
 
-    def _params(self, chat: list[dict[str, str]], stop: list[str] | None,
-                **kwargs: Any) -> dict[str, Any]:
+    def _params(
+        self, chat: list[dict[str, str]], stop: list[str] | None, **kwargs: Any
+    ) -> dict[str, Any]:
         return {**super()._params(chat, stop, **kwargs), "seed": self._call_seed(chat)}
 
 

@@ -40,7 +40,6 @@ RAW_KEEP = 100_000
 """Characters of a failed reply kept in its ParseFailure (and resent for repair)."""
 
 
-
 @dataclass
 class ParseFailure:
     """Why a reply could not become a record, and the reply itself (truncated), for the bank."""
@@ -53,8 +52,6 @@ class ParseFailure:
 
 class ReplyParseError(ValueError):
     """No JSON object in a reply validates; the message is short and says what to fix."""
-
-
 
 
 _OBJ_TOKEN = re.compile(r'\\.|[{}"]', re.DOTALL)
@@ -176,8 +173,16 @@ def call_messages(messages: list[BaseMessage]) -> list[dict[str, str]]:
     return [{"role": m.type, "content": clean_text(str(m.text))} for m in messages]
 
 
-def _log(meter: UsageMeter | None, agent: str, model_name: str, messages: list[BaseMessage],
-         started: float, reply: BaseMessage | None, outcome: str, error: str | None) -> None:
+def _log(
+    meter: UsageMeter | None,
+    agent: str,
+    model_name: str,
+    messages: list[BaseMessage],
+    started: float,
+    reply: BaseMessage | None,
+    outcome: str,
+    error: str | None,
+) -> None:
     """Count a reply's tokens and keep the call (asked, answered, outcome) for the bank."""
     if meter is None:
         return
@@ -186,12 +191,22 @@ def _log(meter: UsageMeter | None, agent: str, model_name: str, messages: list[B
     tokens_out = int(usage.get("output_tokens", 0) or 0)
     if reply is not None:  # a failed call cost no tokens and is counted by no one
         meter.record(agent, model_name, tokens_in, tokens_out)
-    meter.log_call(ModelCall.model_validate({
-        "agent": agent, "model": model_name, "messages": call_messages(messages),
-        "replies": [clean_text(str(reply.text))] if reply is not None else [],
-        "outcome": outcome, "error": error, "at": started,
-        "latency_s": round(time.time() - started, 3),
-        "input_tokens": tokens_in, "output_tokens": tokens_out}))
+    meter.log_call(
+        ModelCall.model_validate(
+            {
+                "agent": agent,
+                "model": model_name,
+                "messages": call_messages(messages),
+                "replies": [clean_text(str(reply.text))] if reply is not None else [],
+                "outcome": outcome,
+                "error": error,
+                "at": started,
+                "latency_s": round(time.time() - started, 3),
+                "input_tokens": tokens_in,
+                "output_tokens": tokens_out,
+            }
+        )
+    )
 
 
 def parse_fenced_reply(text: str, schema: type[M]) -> M:
@@ -277,5 +292,11 @@ async def ainvoke_parsed(
     return None, ParseFailure(f"{reason} (after one repair attempt)", raw)
 
 
-__all__ = ["ParseFailure", "ReplyParseError", "ainvoke_parsed", "extract_code",
-           "parse_fenced_reply", "parse_reply"]
+__all__ = [
+    "ParseFailure",
+    "ReplyParseError",
+    "ainvoke_parsed",
+    "extract_code",
+    "parse_fenced_reply",
+    "parse_reply",
+]

@@ -52,21 +52,27 @@ async def ping(model: BaseChatModel, settings: ModelSettings) -> None:
     kwargs: dict[str, Any] = {"max_tokens": PING_TOKENS}
     if getattr(model, "extra_body", None):  # ChatOpenAI: its body's max_tokens would win
         kwargs["extra_body"] = {"max_tokens": PING_TOKENS}
-    await call_with_retries(lambda: model.ainvoke(PING, **kwargs),
-                            timeout_s=settings.timeout_s, max_retries=settings.max_retries)
+    await call_with_retries(
+        lambda: model.ainvoke(PING, **kwargs),
+        timeout_s=settings.timeout_s,
+        max_retries=settings.max_retries,
+    )
 
 
-async def preflight(checks: Sequence[ModelCheck], settings: ModelSettings,
-                    students: Sequence[str] = ()) -> None:
+async def preflight(
+    checks: Sequence[ModelCheck], settings: ModelSettings, students: Sequence[str] = ()
+) -> None:
     """Ping every distinct model at once; raise PreflightError naming the first that failed."""
     unique: dict[int, ModelCheck] = {}
     for check in checks:
         unique.setdefault(id(check.model), check)
-    results = await asyncio.gather(*(ping(c.model, settings) for c in unique.values()),
-                                   return_exceptions=True)
+    results = await asyncio.gather(
+        *(ping(c.model, settings) for c in unique.values()), return_exceptions=True
+    )
     for check, result in zip(unique.values(), results, strict=True):
         if isinstance(result, BaseException):
             raise PreflightError(
                 f"{check.role} {check.name!r} did not answer a preflight request: "
                 f"{describe(result, settings.timeout_s)}; "
-                f"{_leave_out(check.role, check.name, students)}")
+                f"{_leave_out(check.role, check.name, students)}"
+            )

@@ -18,8 +18,7 @@ from string import Template
 def prompt_names() -> list[str]:
     """The agent prompts a config may override (`agents/prompts/<name>.md`)."""
     folder = resources.files("stepstones.agents").joinpath("prompts")
-    return sorted(p.name.removesuffix(".md") for p in folder.iterdir()
-                  if p.name.endswith(".md"))
+    return sorted(p.name.removesuffix(".md") for p in folder.iterdir() if p.name.endswith(".md"))
 
 
 @cache
@@ -51,9 +50,11 @@ def check_override(name: str, text: str) -> str:
     known = set(prompt_template(name).get_identifiers())
     unknown = sorted(set(template.get_identifiers()) - known)
     if unknown:
-        raise ValueError(f"prompt {name!r} uses {', '.join('$' + u for u in unknown)}, which "
-                         f"the agent does not fill; it fills: "
-                         f"{', '.join('$' + k for k in sorted(known)) or 'nothing'}")
+        raise ValueError(
+            f"prompt {name!r} uses {', '.join('$' + u for u in unknown)}, which "
+            f"the agent does not fill; it fills: "
+            f"{', '.join('$' + k for k in sorted(known)) or 'nothing'}"
+        )
     return text
 
 

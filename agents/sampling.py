@@ -149,7 +149,8 @@ class Endpoints:
         # Per loop because an asyncio semaphore belongs to one event loop (tests and Studio
         # runs may each bring their own); weak, so a finished loop's semaphores go with it.
         self._semaphores: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = weakref.WeakKeyDictionary()
+            asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]
+        ] = weakref.WeakKeyDictionary()
         self._n_ignored: set[str] = set()
 
     def semaphore(self, key: str, limit: int) -> asyncio.Semaphore:

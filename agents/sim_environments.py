@@ -32,22 +32,27 @@ def _value(value: Any) -> str:
     return _fenced("json", json.dumps(value))
 
 
-async def derived_problem(source: Problem, environment: str, lineage: Lineage,
-                          sandbox: Sandbox) -> Problem | list[Rejection] | None:
+async def derived_problem(
+    source: Problem, environment: str, lineage: Lineage, sandbox: Sandbox
+) -> Problem | list[Rejection] | None:
     """The `environment` problem derived from the family problem `source`, built by execution,
     with its simulated wrong answers; rejections if the build failed; None when the family has
     no such form (a stdio task has no function to predict)."""
     rng = random.Random(content_hash(source.id, environment, "derive"))
-    draft = (await derive_fuzzing(source, rng, sandbox) if environment == "fuzzing"
-             else derive(source, environment, rng))
+    draft = (
+        await derive_fuzzing(source, rng, sandbox)
+        if environment == "fuzzing"
+        else derive(source, environment, rng)
+    )
     if draft is None:
         return None
     built = await get_environment(environment).build(draft, lineage, sandbox)
     if isinstance(built, list):
         return built
     decoys = await _decoys(built, source, sandbox)
-    return built.model_copy(update={"family": source.family, "level": source.level,
-                                    "wrong_solutions": decoys})
+    return built.model_copy(
+        update={"family": source.family, "level": source.level, "wrong_solutions": decoys}
+    )
 
 
 async def _decoys(problem: Problem, source: Problem, sandbox: Sandbox) -> dict[str, str]:
@@ -62,17 +67,22 @@ async def _decoys(problem: Problem, source: Problem, sandbox: Sandbox) -> dict[s
             shown = json.dumps(spec["input"])
             out: dict[str, str] = {}
             for kind, code in bugs.items():
-                run = await execute(sandbox, code, [shown], entry_point=problem.entry_point,
-                                    repeats=1)
+                run = await execute(
+                    sandbox, code, [shown], entry_point=problem.entry_point, repeats=1
+                )
                 # A bug that crashes here has no output to predict: its student answers that.
-                out[kind] = (_fenced("json", run.outputs[0]) if run.ok and run.outputs[0]
-                             else "It raises an exception.")
+                out[kind] = (
+                    _fenced("json", run.outputs[0])
+                    if run.ok and run.outputs[0]
+                    else "It raises an exception."
+                )
             return out
         case "abduction":
             return {f"probe_{i}": _value(p) for i, p in enumerate(spec.get("probes", []))}
         case "fuzzing":
-            return {f"holds_{i}": _fenced("json", t.input)
-                    for i, t in enumerate(problem.tests[1:4])}
+            return {
+                f"holds_{i}": _fenced("json", t.input) for i, t in enumerate(problem.tests[1:4])
+            }
     return {}
 
 

@@ -32,7 +32,11 @@ ABILITY_PRESETS: dict[str, float] = {"novice": 0.2, "intermediate": 0.5, "expert
 
 # Relative odds of each kind of bug a simulated student makes; slow solutions are rarer.
 BUG_WEIGHTS: dict[str, float] = {
-    "off_by_one": 3.0, "edge_case": 3.0, "wrong_logic": 2.0, "exception": 1.5, "too_slow": 1.0,
+    "off_by_one": 3.0,
+    "edge_case": 3.0,
+    "wrong_logic": 2.0,
+    "exception": 1.5,
+    "too_slow": 1.0,
 }
 
 
@@ -103,8 +107,7 @@ class SimulatedStudent:
                 if rng.random() < p:
                     reply = right_answer(problem)
                 else:
-                    reply = (self._bug(problem, rng) if problem.wrong_solutions
-                             else "I do not know.")
+                    reply = self._bug(problem, rng) if problem.wrong_solutions else "I do not know."
                 out.append(Solution(code=reply, raw=reply))
                 continue
             code = problem.reference_solution if rng.random() < p else self._bug(problem, rng)
@@ -122,7 +125,8 @@ def parse_simulated(spec: str, seed: int = 0) -> SimulatedStudent:
     except ValueError:
         known = ", ".join(f"sim:{n}" for n in ABILITY_PRESETS)
         raise ValueError(
-            f"unknown simulated student {spec!r}: use {known} or sim:0.0-1.0") from None
+            f"unknown simulated student {spec!r}: use {known} or sim:0.0-1.0"
+        ) from None
     return SimulatedStudent(spec, ability, seed)
 
 
@@ -130,8 +134,12 @@ class LLMStudent:
     """A student backed by any LangChain chat model; samples k replies and extracts code."""
 
     def __init__(
-        self, name: str, model: BaseChatModel, settings: ModelSettings,
-        meter: UsageMeter | None = None, key: str | None = None,
+        self,
+        name: str,
+        model: BaseChatModel,
+        settings: ModelSettings,
+        meter: UsageMeter | None = None,
+        key: str | None = None,
     ) -> None:
         self.name = name
         self.model = model
@@ -150,25 +158,39 @@ class LLMStudent:
         samples = await sample(self.model, messages, k, settings=self.settings, key=self.key)
         if self.meter is not None:
             errors = [s.error for s in samples if s.error is not None]
-            self.meter.log_call(ModelCall(
-                agent="student", model=self.name, messages=call_messages(messages),
-                replies=[s.text for s in samples if s.error is None],
-                outcome="model_error" if len(errors) == len(samples) else "ok",
-                error=errors[0] if errors else None, at=started,
-                latency_s=round(time.time() - started, 3),
-                input_tokens=sum(s.input_tokens for s in samples),
-                output_tokens=sum(s.output_tokens for s in samples)))
+            self.meter.log_call(
+                ModelCall(
+                    agent="student",
+                    model=self.name,
+                    messages=call_messages(messages),
+                    replies=[s.text for s in samples if s.error is None],
+                    outcome="model_error" if len(errors) == len(samples) else "ok",
+                    error=errors[0] if errors else None,
+                    at=started,
+                    latency_s=round(time.time() - started, 3),
+                    input_tokens=sum(s.input_tokens for s in samples),
+                    output_tokens=sum(s.output_tokens for s in samples),
+                )
+            )
         out = []
         for s in samples:
             if self.meter is not None:
-                self.meter.record("student", self.name, s.input_tokens, s.output_tokens,
-                                  calls=s.requests)
+                self.meter.record(
+                    "student", self.name, s.input_tokens, s.output_tokens, calls=s.requests
+                )
             if s.error is not None:
                 code = None
             elif problem.environment != "code":  # the answer is the reply; its judge parses it
                 code = s.text
             else:
                 code = extract_code(s.text, problem.entry_point)
-            out.append(Solution(code=code, raw=s.text, input_tokens=s.input_tokens,
-                                output_tokens=s.output_tokens, error=s.error))
+            out.append(
+                Solution(
+                    code=code,
+                    raw=s.text,
+                    input_tokens=s.input_tokens,
+                    output_tokens=s.output_tokens,
+                    error=s.error,
+                )
+            )
         return out

@@ -46,8 +46,9 @@ def _shown_failure(problem: Problem, verdict: Verdict) -> str | None:
             continue
         given = problem.tests[test.index].input if 0 <= test.index < len(problem.tests) else "?"
         if test.status == "wrong_answer":
-            return (f"input {given!s:.120}: expected {test.expected!s:.120}, "
-                    f"got {test.output!s:.120}")
+            return (
+                f"input {given!s:.120}: expected {test.expected!s:.120}, got {test.output!s:.120}"
+            )
         last = (test.error or "").strip().splitlines()[-1:] or [""]
         return f"input {given!s:.120}: {test.status} {last[0]:.160}".rstrip()
     return f"{verdict.status}: {verdict.error:.160}" if verdict.error else verdict.status
@@ -69,9 +70,16 @@ def representative(problem: Problem, attempts: Sequence[Attempt]) -> list[ShownS
                 if first_pass and any(p.student == a.student for p in picked):
                     continue
                 picked.append(a)
-        shown.extend(ShownSolution(
-            student=a.student, sample=a.sample, passed=passed, code=(a.code or "")[:CODE_SHOWN],
-            failure=None if passed else _shown_failure(problem, a.verdict)) for a in picked)
+        shown.extend(
+            ShownSolution(
+                student=a.student,
+                sample=a.sample,
+                passed=passed,
+                code=(a.code or "")[:CODE_SHOWN],
+                failure=None if passed else _shown_failure(problem, a.verdict),
+            )
+            for a in picked
+        )
     return shown
 
 
@@ -84,8 +92,10 @@ def _example(verdict: Verdict) -> str | None:
         if test.status == "passed":
             continue
         if test.status == "wrong_answer":
-            return (f"wrong answer on test {test.index}: expected {test.expected!s:.80}, "
-                    f"got {test.output!s:.80}")
+            return (
+                f"wrong answer on test {test.index}: expected {test.expected!s:.80}, "
+                f"got {test.output!s:.80}"
+            )
         if test.error:
             last = test.error.strip().splitlines()[-1] if test.error.strip() else test.error
             return f"{test.status} on test {test.index}: {last:.160}"
@@ -93,8 +103,12 @@ def _example(verdict: Verdict) -> str | None:
     return f"{verdict.status}: {verdict.error:.160}" if verdict.error else None
 
 
-def summarize(problem: Problem, attempts: Sequence[Attempt], students: Sequence[str],
-              target: str | None = None) -> PerformanceSummary:
+def summarize(
+    problem: Problem,
+    attempts: Sequence[Attempt],
+    students: Sequence[str],
+    target: str | None = None,
+) -> PerformanceSummary:
     """Summarise attempts (sandbox errors excluded: infrastructure is never a student's fault).
 
     The headline pass rate, which bands the problem, is the target student's when there is
@@ -108,9 +122,15 @@ def summarize(problem: Problem, attempts: Sequence[Attempt], students: Sequence[
         passed = sum(a.verdict.ok for a in mine)
         failures = Counter(_failure_kind(a) for a in mine if not a.verdict.ok)
         all_failures.update(failures)
-        stats.append(StudentStats(
-            student=student, samples=len(mine), passed=passed,
-            pass_rate=passed / len(mine) if mine else 0.0, failures=dict(failures)))
+        stats.append(
+            StudentStats(
+                student=student,
+                samples=len(mine),
+                passed=passed,
+                pass_rate=passed / len(mine) if mine else 0.0,
+                failures=dict(failures),
+            )
+        )
     counted = [s for s in stats if target is None or s.student == target]
     total = sum(s.samples for s in counted)
     pass_rate = sum(s.passed for s in counted) / total if total else 0.0
@@ -121,9 +141,15 @@ def summarize(problem: Problem, attempts: Sequence[Attempt], students: Sequence[
         line = "no code in the reply" if attempt.code is None else _example(attempt.verdict)
         if line and line not in examples:
             examples.append(line)
-    summary = PerformanceSummary(problem_id=problem.id, pass_rate=pass_rate, students=stats,
-                                 failures=dict(all_failures), examples=examples,
-                                 solutions=representative(problem, judged), target=target)
+    summary = PerformanceSummary(
+        problem_id=problem.id,
+        pass_rate=pass_rate,
+        students=stats,
+        failures=dict(all_failures),
+        examples=examples,
+        solutions=representative(problem, judged),
+        target=target,
+    )
     summary.text = render_summary(summary)
     return summary
 
@@ -135,8 +161,10 @@ def render_summary(summary: PerformanceSummary) -> str:
     samples = sum(s.samples for s in counted)
     lo, hi = wilson_interval(passed, samples)
     whose = f"{summary.target}'s pass rate" if summary.target else "Overall pass rate"
-    lines = [f"{whose}: {summary.pass_rate:.0%} ({passed}/{samples} samples, "
-             f"95% interval {lo:.0%}-{hi:.0%})"]
+    lines = [
+        f"{whose}: {summary.pass_rate:.0%} ({passed}/{samples} samples, "
+        f"95% interval {lo:.0%}-{hi:.0%})"
+    ]
     for s in summary.students:
         kinds = ", ".join(f"{k} x{v}" for k, v in sorted(s.failures.items())) or "no failures"
         mark = " (target)" if s.student == summary.target else ""
@@ -167,32 +195,54 @@ class LLMSummarizer:
     top. A reply that cannot be parsed leaves the computed summary as it is.
     """
 
-    def __init__(self, name: str, model: BaseChatModel, meter: UsageMeter | None = None,
-                 settings: ModelSettings | None = None,
-                 prompts: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        model: BaseChatModel,
+        meter: UsageMeter | None = None,
+        settings: ModelSettings | None = None,
+        prompts: Mapping[str, str] | None = None,
+    ) -> None:
         self.prompts = dict(prompts or {})  # the run's overrides of agents/prompts/*.md
         self.name = name
         self.model = model
         self.meter = meter
         self.settings = settings
 
-    def prompt(self, problem: Problem, attempts: Sequence[Attempt],
-               summary: PerformanceSummary) -> str:
+    def prompt(
+        self, problem: Problem, attempts: Sequence[Attempt], summary: PerformanceSummary
+    ) -> str:
         """The analysis request: statement, exact results and a few failing attempts."""
-        failing = [a for a in attempts if not a.verdict.ok and a.code][:MAX_EXAMPLES - 1]
-        shown = "\n\n".join(
-            f"{a.student} ({_example(a.verdict) or a.verdict.status}):\n```python\n"
-            f"{(a.code or '')[:1500]}\n```" for a in failing) or "(none)"
-        return render("summarizer_analyze", self.prompts, statement=problem.statement[:4000],
-                      results=summary.text, attempts=shown)
+        failing = [a for a in attempts if not a.verdict.ok and a.code][: MAX_EXAMPLES - 1]
+        shown = (
+            "\n\n".join(
+                f"{a.student} ({_example(a.verdict) or a.verdict.status}):\n```python\n"
+                f"{(a.code or '')[:1500]}\n```"
+                for a in failing
+            )
+            or "(none)"
+        )
+        return render(
+            "summarizer_analyze",
+            self.prompts,
+            statement=problem.statement[:4000],
+            results=summary.text,
+            attempts=shown,
+        )
 
-    async def annotate(self, problem: Problem, attempts: Sequence[Attempt],
-                       summary: PerformanceSummary) -> PerformanceSummary:
+    async def annotate(
+        self, problem: Problem, attempts: Sequence[Attempt], summary: PerformanceSummary
+    ) -> PerformanceSummary:
         """`summary` with the model's analysis and suggestions appended to its text."""
         notes, _failure = await ainvoke_parsed(
-            self.model, [HumanMessage(self.prompt(problem, attempts, summary))], SummaryNotes,
-            meter=self.meter, agent="summarizer", model_name=self.name,
-            settings=self.settings)
+            self.model,
+            [HumanMessage(self.prompt(problem, attempts, summary))],
+            SummaryNotes,
+            meter=self.meter,
+            agent="summarizer",
+            model_name=self.name,
+            settings=self.settings,
+        )
         if notes is None:
             return summary
         extra = [f"Analysis: {notes.analysis}"]

@@ -57,16 +57,24 @@ class TeacherRequest(Record):
     summary: PerformanceSummary | None = None
     rejected: Problem | None = None
     rejected_reply: str | None = Field(
-        None, description="the model's own reply that could not be parsed (when repairing one)")
+        None, description="the model's own reply that could not be parsed (when repairing one)"
+    )
     critique: Critique | None = Field(None, description="set when repairing a rejected draft")
     target: tuple[float, float] | None = Field(
-        None, description="the pass-rate range the variant should land in (the open band the "
-        "scheduler steers towards)")
-    environment: str = Field("code", description="the lineage's environment (tools/"
-                             "environments): the rules and draft the teacher writes")
+        None,
+        description="the pass-rate range the variant should land in (the open band the "
+        "scheduler steers towards)",
+    )
+    environment: str = Field(
+        "code",
+        description="the lineage's environment (tools/"
+        "environments): the rules and draft the teacher writes",
+    )
     used: list[str] = Field(
-        default_factory=list, description="variants the run banked or gave up on in earlier "
-        "rounds (`variant_key`): a teacher with a finite catalogue does not write them again")
+        default_factory=list,
+        description="variants the run banked or gave up on in earlier "
+        "rounds (`variant_key`): a teacher with a finite catalogue does not write them again",
+    )
 
 
 class TeacherResult(Record):
@@ -79,18 +87,27 @@ class TeacherResult(Record):
     draft: Any = Field(None, description="the environment's draft record, not yet executed")
     environment: str = "code"
     rejections: list[Rejection] = Field(
-        default_factory=list, description="why the draft could not be built (gold by "
-        "execution failed): the teacher is told these, as a critic's")
+        default_factory=list,
+        description="why the draft could not be built (gold by "
+        "execution failed): the teacher is told these, as a critic's",
+    )
     failure: str | None = None
     raw: str | None = None
-    calls: int = Field(1, description="model requests this result cost (a JSON repair is one "
-                       "more); what the run's max_teacher_calls counts")
+    calls: int = Field(
+        1,
+        description="model requests this result cost (a JSON repair is one "
+        "more); what the run's max_teacher_calls counts",
+    )
     exhausted: bool = Field(
-        False, description="no variant is left in the asked direction: end the lineage, no "
-        "repairs (the procedural teacher at a family's first or last level)")
+        False,
+        description="no variant is left in the asked direction: end the lineage, no "
+        "repairs (the procedural teacher at a family's first or last level)",
+    )
     model_error: bool = Field(
-        False, description="the model call failed (after retries): no draft, and not the "
-        "teacher's fault as a problem writer; the turn ends without a rejection")
+        False,
+        description="the model call failed (after retries): no draft, and not the "
+        "teacher's fault as a problem writer; the turn ends without a rejection",
+    )
 
 
 class Teacher(Protocol):
@@ -165,8 +182,12 @@ class ProceduralTeacher:
     def unused(self, used: Collection[str], environments: Iterable[str]) -> int:
         """Variants of every family in `environments` that are not in `used`."""
         taken = set(used)
-        return sum(f"{env}/{name}:{level}" not in taken for env in environments
-                   for name in self.families for level in range(1, FAMILIES[name].levels + 1))
+        return sum(
+            f"{env}/{name}:{level}" not in taken
+            for env in environments
+            for name in self.families
+            for level in range(1, FAMILIES[name].levels + 1)
+        )
 
     def _level(self, request: TeacherRequest, family: str, family_levels: int) -> int | None:
         """The level to write at, skipping used variants; None when the family has none left
@@ -180,16 +201,17 @@ class ProceduralTeacher:
         if base is None or base.level is None:
             # First draft: levels in the middle give the most room to move either way.
             rng = random.Random(content_hash(self.seed, request.lineage_id, "level"))
-            drawn = rng.randint(max(1, family_levels // 2),
-                                max(1, (family_levels + 1) // 2 + 1))
+            drawn = rng.randint(max(1, family_levels // 2), max(1, (family_levels + 1) // 2 + 1))
             left = [lv for lv in range(1, family_levels + 1) if free(lv)]
             return min(left, key=lambda lv: (abs(lv - drawn), lv)) if left else None
         level = base.level
         step = {"harder": 1, "easier": -1}.get(request.direction, 0)
         parent = request.parent
-        if parent is not None and step and {parent.lineage.direction, request.direction} == {
-            "harder", "easier"
-        }:
+        if (
+            parent is not None
+            and step
+            and {parent.lineage.direction, request.direction} == {"harder", "easier"}
+        ):
             return None  # turning back lands on the level the parent came from: a repeat
         if parent is not None:
             level += step
@@ -210,27 +232,39 @@ class ProceduralTeacher:
     async def write(self, request: TeacherRequest) -> TeacherResult:
         """Generate the family instance for this lineage, turn, attempt and direction."""
         base = request.parent or request.rejected
-        family_name = base.family if base and base.family else self.family_for(
-            request.lineage_index)
+        family_name = (
+            base.family if base and base.family else self.family_for(request.lineage_index)
+        )
         family = FAMILIES[family_name]
         level = self._level(request, family_name, family.levels)
         if level is None:
-            return TeacherResult(exhausted=True, failure=(
-                f"task family {family_name} has no {request.direction} variant left"))
-        rng = random.Random(content_hash(self.seed, request.lineage_id, request.turn,
-                                         request.attempt, level))
+            return TeacherResult(
+                exhausted=True,
+                failure=(f"task family {family_name} has no {request.direction} variant left"),
+            )
+        rng = random.Random(
+            content_hash(self.seed, request.lineage_id, request.turn, request.attempt, level)
+        )
         instance = family.generate(level, rng)
-        return TeacherResult(problem=problem_from_instance(instance, lineage_of(request)),
-                             environment=request.environment)
+        return TeacherResult(
+            problem=problem_from_instance(instance, lineage_of(request)),
+            environment=request.environment,
+        )
 
 
 def problem_from_instance(instance: FamilyInstance, lineage: Lineage) -> Problem:
     """A Problem from a family instance; its bugs become the known wrong solutions."""
     return Problem(
-        title=instance.title, statement=instance.statement, entry_point=instance.entry_point,
-        io_style=instance.io_style, tests=instance.tests,
-        reference_solution=instance.reference_solution, lineage=lineage,
-        family=instance.family, level=instance.level, wrong_solutions=dict(instance.bugs),
+        title=instance.title,
+        statement=instance.statement,
+        entry_point=instance.entry_point,
+        io_style=instance.io_style,
+        tests=instance.tests,
+        reference_solution=instance.reference_solution,
+        lineage=lineage,
+        family=instance.family,
+        level=instance.level,
+        wrong_solutions=dict(instance.bugs),
     )
 
 
@@ -240,8 +274,10 @@ REPLY_SHOWN = 4000
 
 ReplyFormat = Literal["fenced", "json"]
 
-JSON_FORMAT = ("Reply with ONE JSON object whose keys are the parts above, and nothing else "
-               "(code and texts as JSON strings).")
+JSON_FORMAT = (
+    "Reply with ONE JSON object whose keys are the parts above, and nothing else "
+    "(code and texts as JSON strings)."
+)
 
 
 class LLMTeacher:
@@ -252,10 +288,15 @@ class LLMTeacher:
     instead (models tuned for structured output may prefer it); either way a JSON reply is read.
     """
 
-    def __init__(self, name: str, model: BaseChatModel, meter: UsageMeter | None = None,
-                 settings: ModelSettings | None = None,
-                 prompts: Mapping[str, str] | None = None,
-                 reply_format: ReplyFormat = "fenced") -> None:
+    def __init__(
+        self,
+        name: str,
+        model: BaseChatModel,
+        meter: UsageMeter | None = None,
+        settings: ModelSettings | None = None,
+        prompts: Mapping[str, str] | None = None,
+        reply_format: ReplyFormat = "fenced",
+    ) -> None:
         self.name = name
         self.model = model
         self.meter = meter
@@ -278,35 +319,46 @@ class LLMTeacher:
                 reply = (request.rejected_reply or "(empty)")[:REPLY_SHOWN]
                 shown = f"Your reply, which was not a usable problem:\n````\n{reply}\n````"
             return render(
-                "teacher_repair", self.prompts,
-                seed_kind=request.seed.kind, seed=request.seed.text, rejected=shown,
-                feedback=request.critique.feedback, direction=request.direction,
+                "teacher_repair",
+                self.prompts,
+                seed_kind=request.seed.kind,
+                seed=request.seed.text,
+                rejected=shown,
+                feedback=request.critique.feedback,
+                direction=request.direction,
             )
         if request.parent is not None and request.summary is not None:
             if request.target is not None:
                 lo, hi = request.target
-                target = (f"Aim for a pass rate between {lo:.2f} and {hi:.2f} for these "
-                          f"students (this problem's was {request.summary.pass_rate:.2f}).")
+                target = (
+                    f"Aim for a pass rate between {lo:.2f} and {hi:.2f} for these "
+                    f"students (this problem's was {request.summary.pass_rate:.2f})."
+                )
             else:
                 target = ""
             return render(
-                "teacher_refine", self.prompts,
+                "teacher_refine",
+                self.prompts,
                 problem=self.shown(request.parent),
                 summary=request.summary.text,
                 direction=request.direction,
                 target=target,
             )
-        return render("teacher_propose", self.prompts, seed_kind=request.seed.kind,
-                      seed=request.seed.text)
+        return render(
+            "teacher_propose", self.prompts, seed_kind=request.seed.kind, seed=request.seed.text
+        )
 
     async def write(self, request: TeacherRequest) -> TeacherResult:
         """One model call (plus one repair of a bad reply); a failure is recorded, not raised."""
         env = get_environment(request.environment)
         fenced = self.reply_format == "fenced"
         layout = format_rules(env.draft_model) if fenced else JSON_FORMAT
-        messages = [SystemMessage(render("teacher_system", self.prompts,
-                                         rules=env.teacher_rules(), format=layout)),
-                    HumanMessage(self.prompt(request))]
+        messages = [
+            SystemMessage(
+                render("teacher_system", self.prompts, rules=env.teacher_rules(), format=layout)
+            ),
+            HumanMessage(self.prompt(request)),
+        ]
         calls = 0
 
         def count() -> None:
@@ -314,15 +366,24 @@ class LLMTeacher:
             calls += 1
 
         draft, failure = await ainvoke_parsed(
-            self.model, messages, env.draft_model, meter=self.meter, agent="teacher",
-            model_name=self.name, settings=self.settings, on_request=count,
+            self.model,
+            messages,
+            env.draft_model,
+            meter=self.meter,
+            agent="teacher",
+            model_name=self.name,
+            settings=self.settings,
+            on_request=count,
             parser=parse_fenced_reply if fenced else parse_reply,
             repair=FENCED_REPAIR if fenced else JSON_REPAIR,
         )
         if draft is None:
             reason = failure.reason if failure else "no reply"
-            return TeacherResult(failure=reason, raw=failure.raw if failure else None,
-                                 model_error=failure is not None and failure.model_error,
-                                 calls=calls)
+            return TeacherResult(
+                failure=reason,
+                raw=failure.raw if failure else None,
+                model_error=failure is not None and failure.model_error,
+                calls=calls,
+            )
         # Programs and inputs only: the graph runs them for the gold answers (build_problem).
         return TeacherResult(draft=draft, environment=request.environment, calls=calls)

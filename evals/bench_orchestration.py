@@ -64,30 +64,37 @@ class InstantTeacherModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "instant-teacher"
 
-    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None,
-                  **kwargs: Any) -> ChatResult:
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> ChatResult:
         self.calls += 1
         n = self.calls
         rng = random.Random(n)  # distinct made-up words: drafts must not be near-duplicates
-        words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(7))
-                 for _ in range(12)]
+        words = [
+            "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(7)) for _ in range(12)
+        ]
         offset = n % 97
         draft = {
             "title": f"Task {n}",
-            "statement": (f"Problem {n} about {' '.join(words)}: given a list of integers xs, "
-                          f"return the sum of the elements each increased by {offset}. "
-                          f"Function solve(xs) -> int. Variant code {n * 7919 % 10007}."),
+            "statement": (
+                f"Problem {n} about {' '.join(words)}: given a list of integers xs, "
+                f"return the sum of the elements each increased by {offset}. "
+                f"Function solve(xs) -> int. Variant code {n * 7919 % 10007}."
+            ),
             "entry_point": "solve",
             "inputs": [[xs] for xs in ([1, 2], [], [5], [3, 4, 5], [-1, 7], [n, n])],
-            "reference_solution": (f"def solve(xs):\n    total = 0\n    for x in xs:\n"
-                                   f"        total += x + {offset}\n    return total\n"
-                                   f"# {' '.join(words)} {n}\n"),
+            "reference_solution": (
+                f"def solve(xs):\n    total = 0\n    for x in xs:\n"
+                f"        total += x + {offset}\n    return total\n"
+                f"# {' '.join(words)} {n}\n"
+            ),
         }
         self.references[str(draft["reference_solution"]).strip()] = offset
         return ChatResult(generations=[ChatGeneration(message=AIMessage(json.dumps(draft)))])
 
-    async def _agenerate(self, messages: list[BaseMessage], stop: Any = None,
-                         run_manager: Any = None, **kwargs: Any) -> ChatResult:
+    async def _agenerate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> ChatResult:
         # Natively async, like the provider clients (ChatOpenAI on httpx): without it LangChain
         # runs _generate in a worker thread, a hop per call that real clients do not make.
         if self.latency_s:
@@ -105,15 +112,16 @@ class InstantStudentModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "instant-student"
 
-    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None,
-                  **kwargs: Any) -> ChatResult:
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> ChatResult:
         reply = "```python\ndef solve(xs):\n    return len(xs)\n```"
         n = int(kwargs.get("n") or 1)
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(reply))
-                                       for _ in range(n)])
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(reply)) for _ in range(n)])
 
-    async def _agenerate(self, messages: list[BaseMessage], stop: Any = None,
-                         run_manager: Any = None, **kwargs: Any) -> ChatResult:
+    async def _agenerate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> ChatResult:
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
         return self._generate(messages, stop, **kwargs)  # natively async: see the teacher's
@@ -160,30 +168,65 @@ class RecordedSandbox:
         for sub in submissions:
             offset = self.references.get(sub.code.strip())
             if sub.record_outputs and offset is not None:  # a gold run of a reference
-                tests = [TestOutcome(index=i, status="passed", cpu_s=0.0001, output=json.dumps(
-                    sum(x + offset for x in json.loads(t.input)[0])))
-                    for i, t in enumerate(sub.tests)]
-                out.append(Verdict(status="passed", passed=len(tests), total=len(tests),
-                                   tests=tests, isolation=self.isolation, limits=sub.limits))
+                tests = [
+                    TestOutcome(
+                        index=i,
+                        status="passed",
+                        cpu_s=0.0001,
+                        output=json.dumps(sum(x + offset for x in json.loads(t.input)[0])),
+                    )
+                    for i, t in enumerate(sub.tests)
+                ]
+                out.append(
+                    Verdict(
+                        status="passed",
+                        passed=len(tests),
+                        total=len(tests),
+                        tests=tests,
+                        isolation=self.isolation,
+                        limits=sub.limits,
+                    )
+                )
                 continue
             ok = offset is not None
             status = "passed" if ok else "wrong_answer"
-            tests = [TestOutcome(index=i, status=status, output=t.expected if ok else "0",
-                                 expected=t.expected, cpu_s=0.0001)
-                     for i, t in enumerate(sub.tests)]
-            out.append(Verdict(status=status, passed=len(tests) if ok else 0, total=len(tests),
-                               tests=tests, isolation=self.isolation, limits=sub.limits,
-                               cpu_s=0.001, wall_s=0.001))
+            tests = [
+                TestOutcome(
+                    index=i,
+                    status=status,
+                    output=t.expected if ok else "0",
+                    expected=t.expected,
+                    cpu_s=0.0001,
+                )
+                for i, t in enumerate(sub.tests)
+            ]
+            out.append(
+                Verdict(
+                    status=status,
+                    passed=len(tests) if ok else 0,
+                    total=len(tests),
+                    tests=tests,
+                    isolation=self.isolation,
+                    limits=sub.limits,
+                    cpu_s=0.001,
+                    wall_s=0.001,
+                )
+            )
         return out
 
     async def aclose(self) -> None:
         return None
 
 
-async def measure(turns: int, concurrency: int, checkpointer: str, workdir: Path,
-                  n_native: bool = False,
-                  checkpoints: Literal["turn", "step"] = "turn",
-                  latency_s: float = 0.0) -> dict[str, Any]:
+async def measure(
+    turns: int,
+    concurrency: int,
+    checkpointer: str,
+    workdir: Path,
+    n_native: bool = False,
+    checkpoints: Literal["turn", "step"] = "turn",
+    latency_s: float = 0.0,
+) -> dict[str, Any]:
     """Run the graph for `turns` teacher turns and time it.
 
     `n_native`: students get their k samples from one request with `n` (vLLM's way), not k
@@ -196,20 +239,29 @@ async def measure(turns: int, concurrency: int, checkpointer: str, workdir: Path
     settings = ModelSettings(n_native=n_native)
     students: list[Student] = [
         LLMStudent(f"instant-{i}", InstantStudentModel(latency_s=latency_s), settings)
-        for i in range(2)]
+        for i in range(2)
+    ]
     ctx = RunContext(
-        bank=str(workdir / f"bank-{checkpointer}-{n_native}-{checkpoints}.sqlite"), samples=4,
-        concurrency=concurrency, checkpoints=checkpoints,
-        seeds=SeedConfig(source="puzzles"), critic=CriticConfig(decontaminate=True),
+        bank=str(workdir / f"bank-{checkpointer}-{n_native}-{checkpoints}.sqlite"),
+        samples=4,
+        concurrency=concurrency,
+        checkpoints=checkpoints,
+        seeds=SeedConfig(source="puzzles"),
+        critic=CriticConfig(decontaminate=True),
         budget=Budget(max_turns_per_seed=turns, max_teacher_calls=turns, max_wall_s=None),
-        bands=[Band(name="all", lo=0.0, hi=1.0, quota=10 * turns)])
+        bands=[Band(name="all", lo=0.0, hi=1.0, quota=10 * turns)],
+    )
     bank = Bank(ctx.bank)
     sandbox = RecordedSandbox(teacher_model.references)
-    config: RunnableConfig = {"configurable": {"thread_id": checkpointer},
-                              "recursion_limit": 100_000, "max_concurrency": concurrency * 4}
+    config: RunnableConfig = {
+        "configurable": {"thread_id": checkpointer},
+        "recursion_limit": 100_000,
+        "max_concurrency": concurrency * 4,
+    }
 
-    resolver = ComponentResolver(teacher=LLMTeacher("instant", teacher_model),
-                                 students=students, sandbox=sandbox, bank=bank)
+    resolver = ComponentResolver(
+        teacher=LLMTeacher("instant", teacher_model), students=students, sandbox=sandbox, bank=bank
+    )
     await resolver.get(ctx)  # as run_pipeline does, before the run starts
     collector = GCTimer()
 
@@ -231,44 +283,75 @@ async def measure(turns: int, concurrency: int, checkpointer: str, workdir: Path
         elapsed, cpu_s = await go(InMemorySaver())
     done = len(bank.turns("bench"))
     bank.close()
-    return {"checkpointer": checkpointer, "n_native": n_native, "checkpoints": checkpoints,
-            "turns": done,
-            "checkpoint_kb_per_turn": round(stored / 1024 / max(done, 1), 1),
-            "teacher_calls": teacher_model.calls,
-            "sandbox_runs": sandbox.calls, "seconds": round(elapsed, 3),
-            "gc_ms_per_turn": round(1000 * collector.seconds / max(done, 1), 2),
-            "ms_per_turn": round(1000 * elapsed / max(done, 1), 2),
-            "cpu_ms_per_turn": round(1000 * cpu_s / max(done, 1), 2)}
+    return {
+        "checkpointer": checkpointer,
+        "n_native": n_native,
+        "checkpoints": checkpoints,
+        "turns": done,
+        "checkpoint_kb_per_turn": round(stored / 1024 / max(done, 1), 1),
+        "teacher_calls": teacher_model.calls,
+        "sandbox_runs": sandbox.calls,
+        "seconds": round(elapsed, 3),
+        "gc_ms_per_turn": round(1000 * collector.seconds / max(done, 1), 2),
+        "ms_per_turn": round(1000 * elapsed / max(done, 1), 2),
+        "cpu_ms_per_turn": round(1000 * cpu_s / max(done, 1), 2),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=300, help="teacher turns to run")
     parser.add_argument("--concurrency", type=int, default=8, help="lineages in flight")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="runs per setting; the median and the best are printed")
-    parser.add_argument("--checkpoints", choices=["turn", "step", "both"], default="both",
-                        help="the context's `checkpoints`: a turn's inner steps checkpointed "
-                             "only when it pauses or fails (turn, the default) or after every "
-                             "node (step); both: measure each")
-    parser.add_argument("--latency-s", type=float, default=0.0,
-                        help="seconds each model call waits before answering (teacher: twice)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="runs per setting; the median and the best are printed",
+    )
+    parser.add_argument(
+        "--checkpoints",
+        choices=["turn", "step", "both"],
+        default="both",
+        help="the context's `checkpoints`: a turn's inner steps checkpointed "
+        "only when it pauses or fails (turn, the default) or after every "
+        "node (step); both: measure each",
+    )
+    parser.add_argument(
+        "--latency-s",
+        type=float,
+        default=0.0,
+        help="seconds each model call waits before answering (teacher: twice)",
+    )
     args = parser.parse_args(argv)
     print(f"machine: {machine_line()}")
     print(f"model latency: students {args.latency_s} s, teacher {2 * args.latency_s} s per call")
     modes: list[Literal["turn", "step"]] = (
-        ["turn", "step"] if args.checkpoints == "both" else [args.checkpoints])
-    settings = [(n_native, saver, mode) for n_native in (True, False)
-                for saver in ("memory", "sqlite") for mode in modes]
+        ["turn", "step"] if args.checkpoints == "both" else [args.checkpoints]
+    )
+    settings = [
+        (n_native, saver, mode)
+        for n_native in (True, False)
+        for saver in ("memory", "sqlite")
+        for mode in modes
+    ]
     # Interleaved (every setting once, then again) so that the VM's drift hits all alike.
     runs: dict[tuple[bool, str, str], list[dict[str, Any]]] = {s: [] for s in settings}
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.repeat):
             for n_native, saver, mode in settings:
-                runs[n_native, saver, mode].append(asyncio.run(measure(
-                    args.turns, args.concurrency, saver,
-                    Path(tmp) / f"{n_native}-{saver}-{mode}-{i}", n_native, mode,
-                    args.latency_s)))
+                runs[n_native, saver, mode].append(
+                    asyncio.run(
+                        measure(
+                            args.turns,
+                            args.concurrency,
+                            saver,
+                            Path(tmp) / f"{n_native}-{saver}-{mode}-{i}",
+                            n_native,
+                            mode,
+                            args.latency_s,
+                        )
+                    )
+                )
     for n_native, saver, mode in settings:
         done = runs[n_native, saver, mode]
         if done[0]["turns"] < args.turns:
@@ -277,13 +360,18 @@ def main(argv: list[str] | None = None) -> None:
         cpu = statistics.median(r["cpu_ms_per_turn"] for r in done)
         in_gc = statistics.median(r["gc_ms_per_turn"] for r in done)
         calls = "1 call per student (n)" if n_native else "1 call per sample"
-        print(f"checkpointer={saver:<6} checkpoints={mode:<4} students: {calls:<23} "
-              f"turns={done[0]['turns']:>4} x{args.repeat} "
-              f"verdicts/run={done[0]['sandbox_runs']:>5} overhead/turn: "
-              f"median {statistics.median(ms):>6.2f} ms, best {ms[0]:>6.2f} ms "
-              f"(CPU {cpu:>5.2f} ms, in gc {in_gc:.2f} ms; target <= 10 ms)"
-              + (f"; checkpoints {done[0]['checkpoint_kb_per_turn']} KB/turn"
-                 if saver == "sqlite" else ""))
+        print(
+            f"checkpointer={saver:<6} checkpoints={mode:<4} students: {calls:<23} "
+            f"turns={done[0]['turns']:>4} x{args.repeat} "
+            f"verdicts/run={done[0]['sandbox_runs']:>5} overhead/turn: "
+            f"median {statistics.median(ms):>6.2f} ms, best {ms[0]:>6.2f} ms "
+            f"(CPU {cpu:>5.2f} ms, in gc {in_gc:.2f} ms; target <= 10 ms)"
+            + (
+                f"; checkpoints {done[0]['checkpoint_kb_per_turn']} KB/turn"
+                if saver == "sqlite"
+                else ""
+            )
+        )
 
 
 if __name__ == "__main__":

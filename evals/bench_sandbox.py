@@ -27,21 +27,31 @@ from stepstones.tools.sandbox.local import LocalSandbox, _bwrap_argv
 from stepstones.tools.schema import TestCase
 
 PROBLEMS = [
-    ("def solve(a, b):\n    return a + b",
-     [TestCase(input=f"[{i}, {i * 3}]", expected=str(i * 4)) for i in range(5)]),
-    ("def solve(xs):\n    return sorted(xs)",
-     [TestCase(input=f"[[{i}, 3, 1, 2]]", expected=str(sorted([i, 3, 1, 2]))) for i in range(5)]),
-    ("def solve(s):\n    return s[::-1]",
-     [TestCase(input=f'["abc{i}"]', expected=f'"{i}cba"') for i in range(5)]),
-    ("def solve(n):\n    return sum(range(n))",
-     [TestCase(input=f"[{n}]", expected=str(sum(range(n)))) for n in (10, 100, 1000, 5, 7)]),
+    (
+        "def solve(a, b):\n    return a + b",
+        [TestCase(input=f"[{i}, {i * 3}]", expected=str(i * 4)) for i in range(5)],
+    ),
+    (
+        "def solve(xs):\n    return sorted(xs)",
+        [TestCase(input=f"[[{i}, 3, 1, 2]]", expected=str(sorted([i, 3, 1, 2]))) for i in range(5)],
+    ),
+    (
+        "def solve(s):\n    return s[::-1]",
+        [TestCase(input=f'["abc{i}"]', expected=f'"{i}cba"') for i in range(5)],
+    ),
+    (
+        "def solve(n):\n    return sum(range(n))",
+        [TestCase(input=f"[{n}]", expected=str(sum(range(n)))) for n in (10, 100, 1000, 5, 7)],
+    ),
 ]
 
 
 def submissions(n: int) -> list[Submission]:
     """`n` submissions cycling over the problems (like k samples of several students)."""
-    return [Submission(code=PROBLEMS[i % len(PROBLEMS)][0], tests=PROBLEMS[i % len(PROBLEMS)][1])
-            for i in range(n)]
+    return [
+        Submission(code=PROBLEMS[i % len(PROBLEMS)][0], tests=PROBLEMS[i % len(PROBLEMS)][1])
+        for i in range(n)
+    ]
 
 
 def bench_pool(subs: list[Submission]) -> tuple[float, str]:
@@ -56,8 +66,12 @@ def bench_pool(subs: list[Submission]) -> tuple[float, str]:
 
 
 def _fresh(sub: Submission, uid: int) -> bool:
-    proc = subprocess.Popen(_bwrap_argv(uid, 64), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            env={"PATH": "/usr/bin:/bin"})
+    proc = subprocess.Popen(
+        _bwrap_argv(uid, 64),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env={"PATH": "/usr/bin:/bin"},
+    )
     assert proc.stdin is not None and proc.stdout is not None
     read_frame(proc.stdout.fileno())  # ready
     write_frame(proc.stdin.fileno(), make_job(sub))
@@ -81,20 +95,47 @@ print(json.dumps([json.dumps(ns["solve"](*json.loads(i))) for i in job["inputs"]
 def _plain_argv() -> list[str]:
     exe = os.path.realpath(sys.executable)
     prefix = os.path.realpath(sys.base_prefix)
-    binds = [a for p in ("/usr", "/lib", "/lib64", "/bin", prefix) if os.path.exists(p)
-             for a in ("--ro-bind", p, p)]
-    return ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
-            *binds, "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
-            exe, "-I", "-S", "-c", _PLAIN]
+    binds = [
+        a
+        for p in ("/usr", "/lib", "/lib64", "/bin", prefix)
+        if os.path.exists(p)
+        for a in ("--ro-bind", p, p)
+    ]
+    return [
+        "bwrap",
+        "--unshare-all",
+        "--die-with-parent",
+        "--new-session",
+        "--clearenv",
+        *binds,
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--tmpfs",
+        "/tmp",
+        exe,
+        "-I",
+        "-S",
+        "-c",
+        _PLAIN,
+    ]
 
 
 def _plain(sub: Submission) -> bool:
     job = json.dumps({"code": sub.code, "inputs": [t.input for t in sub.tests]})
-    done = subprocess.run(_plain_argv(), input=job.encode(), capture_output=True, timeout=30,
-                          env={"PATH": "/usr/bin:/bin"}, check=False)
+    done = subprocess.run(
+        _plain_argv(),
+        input=job.encode(),
+        capture_output=True,
+        timeout=30,
+        env={"PATH": "/usr/bin:/bin"},
+        check=False,
+    )
     outputs = json.loads(done.stdout) if done.returncode == 0 else []
     return len(outputs) == len(sub.tests) and all(
-        json.loads(o) == json.loads(t.expected) for o, t in zip(outputs, sub.tests, strict=True))
+        json.loads(o) == json.loads(t.expected) for o, t in zip(outputs, sub.tests, strict=True)
+    )
 
 
 def bench_plain(subs: list[Submission]) -> float:
@@ -133,10 +174,14 @@ def main() -> None:
     print(f"load average before: {load:.2f}, after: {os.getloadavg()[0]:.2f}")
     print(f"isolation: {isolation}; {len(PROBLEMS)} problems x 5 tests; one worker per core")
     print(f"pre-forked pool : {pool:8.1f} verdicts/s ({args.runs} runs)")
-    print(f"plain bwrap     : {plain:8.1f} verdicts/s ({args.baseline_runs} runs), "
-          f"pool {pool / plain:.1f}x")
-    print(f"fresh harness   : {fresh:8.1f} verdicts/s ({args.baseline_runs} runs), "
-          f"pool {pool / fresh:.1f}x")
+    print(
+        f"plain bwrap     : {plain:8.1f} verdicts/s ({args.baseline_runs} runs), "
+        f"pool {pool / plain:.1f}x"
+    )
+    print(
+        f"fresh harness   : {fresh:8.1f} verdicts/s ({args.baseline_runs} runs), "
+        f"pool {pool / fresh:.1f}x"
+    )
 
 
 if __name__ == "__main__":

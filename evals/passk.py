@@ -336,9 +336,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="seed of simulated students")
     ap.add_argument("--temperature", type=float, default=0.8, help="for LLM students")
     ap.add_argument("--max-tokens", type=int, default=512, help="for LLM students")
-    ap.add_argument("--out", type=Path, default=Path("stepstones-out/experiments/passk"),
-                    help="where to write (scratch by default; docs/experiments/passk holds "
-                    "the committed figures)")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=Path("stepstones-out/experiments/passk"),
+        help="where to write (scratch by default; docs/experiments/passk holds "
+        "the committed figures)",
+    )
     ap.add_argument("--tag", default="", help="suffix of the output names (passk-DATASET-TAG)")
     args = ap.parse_args(argv)
     try:

@@ -63,8 +63,9 @@ def viable_count(pass_rates: Sequence[float | None]) -> int:
     return sum(p is not None and lo <= p <= hi for p in pass_rates)
 
 
-def run_metrics(report: dict[str, Any], wall_s: float,
-                pass_rates: Sequence[float | None] = ()) -> dict[str, Any]:
+def run_metrics(
+    report: dict[str, Any], wall_s: float, pass_rates: Sequence[float | None] = ()
+) -> dict[str, Any]:
     """One run's numbers: problems per band, per teacher call used, and how the run ended;
     `pass_rates` (of the run's valid problems, from its bank) give the viable fraction."""
     calls = int(report.get("teacher_calls", 0))
@@ -81,8 +82,10 @@ def run_metrics(report: dict[str, Any], wall_s: float,
         "bands_filled": sum(bool(b["filled"]) for b in bands.values()),
         "too_easy": int(report.get("outside_bands", {}).get(TOO_EASY, 0)),
         "too_hard": int(report.get("outside_bands", {}).get(TOO_HARD, 0)),
-        "discarded": sum(int(report.get("problems", {}).get(k, 0))
-                         for k in ("discarded", "exhausted", "unmeasured")),
+        "discarded": sum(
+            int(report.get("problems", {}).get(k, 0))
+            for k in ("discarded", "exhausted", "unmeasured")
+        ),
         "stop_reason": report.get("stop_reason"),
         "wall_s": round(wall_s, 1),
         "banded_per_call": banded / calls if calls else 0.0,
@@ -285,11 +288,18 @@ def parse_seeds(text: str) -> list[int]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit code (2 for a configuration error)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", type=Path, default=Path("stepstones-out/experiments/yield"),
-                    help="where to write (scratch by default; docs/experiments/yield holds the "
-                    "committed figures)")
-    ap.add_argument("--environments", help="comma-separated: run the experiment once per "
-                    "environment, each in OUT/ENVIRONMENT (default: the config's mix)")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=Path("stepstones-out/experiments/yield"),
+        help="where to write (scratch by default; docs/experiments/yield holds the "
+        "committed figures)",
+    )
+    ap.add_argument(
+        "--environments",
+        help="comma-separated: run the experiment once per "
+        "environment, each in OUT/ENVIRONMENT (default: the config's mix)",
+    )
     ap.add_argument("--seeds", default="0,1,2", help="comma-separated random seeds")
     ap.add_argument("--quota", type=int, default=20, help="problems wanted per band")
     ap.add_argument("--budget", type=int, default=60, help="max teacher calls per run")
@@ -306,16 +316,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         seeds = parse_seeds(args.seeds)
         if args.quota < 1 or args.budget < 1:
             raise ConfigError("--quota and --budget must be at least 1")
-        envs = ([e.strip() for e in args.environments.split(",") if e.strip()]
-                if args.environments else [])
-        arms = ([(args.out / env, base.model_copy(update={"environments": {env: 1.0}}))
-                 for env in envs] if envs else [(args.out, base)])
+        envs = (
+            [e.strip() for e in args.environments.split(",") if e.strip()]
+            if args.environments
+            else []
+        )
+        arms = (
+            [(args.out / env, base.model_copy(update={"environments": {env: 1.0}})) for env in envs]
+            if envs
+            else [(args.out, base)]
+        )
         for env in envs:  # every name checked before the first run starts
             RunContext.model_validate({**base.model_dump(), "environments": {env: 1.0}})
         for out, ctx in arms:
-            result = run_experiment(ctx, out, seeds, quota=args.quota, budget=args.budget,
-                                    keep_runs=args.keep_runs / out.name if args.keep_runs
-                                    else None)
+            result = run_experiment(
+                ctx,
+                out,
+                seeds,
+                quota=args.quota,
+                budget=args.budget,
+                keep_runs=args.keep_runs / out.name if args.keep_runs else None,
+            )
             print((out / "yield.md").read_text())
     except (ConfigError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)

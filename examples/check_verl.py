@@ -24,20 +24,25 @@ with initialize_config_module("verl.trainer.config", version_base=None):
     config = compose("ppo_trainer", overrides=sys.argv[1:])
 tokenizer = hf_tokenizer(config.actor_rollout_ref.model.path)
 dataset = create_rl_dataset(config.data.train_files, config.data, tokenizer, None)
-loader = StatefulDataLoader(dataset, batch_size=1, collate_fn=collate_fn,
-                            sampler=create_rl_sampler(config.data, dataset))
+loader = StatefulDataLoader(
+    dataset, batch_size=1, collate_fn=collate_fn, sampler=create_rl_sampler(config.data, dataset)
+)
 manager = load_reward_manager(config, tokenizer)
 
 
 def reward(row, answer):
     """The reward verl's manager gives `answer` as the response to `row`'s prompt."""
-    prompt = tokenizer.apply_chat_template(row.non_tensor_batch["raw_prompt"][0],
-                                           add_generation_prompt=True, tokenize=False)
+    prompt = tokenizer.apply_chat_template(
+        row.non_tensor_batch["raw_prompt"][0], add_generation_prompt=True, tokenize=False
+    )
     prompt_ids = tokenizer(prompt, add_special_tokens=False, return_tensors="pt").input_ids
     response_ids = tokenizer(answer, add_special_tokens=False, return_tensors="pt").input_ids
     length = prompt_ids.shape[1] + response_ids.shape[1]
-    tensors = {"prompts": prompt_ids, "responses": response_ids,
-               "attention_mask": torch.ones(1, length, dtype=torch.long)}
+    tensors = {
+        "prompts": prompt_ids,
+        "responses": response_ids,
+        "attention_mask": torch.ones(1, length, dtype=torch.long),
+    }
     item = DataProto.from_dict(tensors=tensors, non_tensors=row.non_tensor_batch)
     return manager.loop.run_until_complete(manager.run_single(item))["reward_score"]
 

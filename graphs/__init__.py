@@ -16,8 +16,12 @@ if TYPE_CHECKING:
 
 __all__ = ["RunContext", "build_graph", "graph_builder", "load_context"]
 
-_HOMES = {"RunContext": "context", "load_context": "context",
-          "build_graph": "curriculum", "graph_builder": "curriculum"}
+_HOMES = {
+    "RunContext": "context",
+    "load_context": "context",
+    "build_graph": "curriculum",
+    "graph_builder": "curriculum",
+}
 
 
 def __getattr__(name: str) -> Any:

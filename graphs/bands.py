@@ -24,15 +24,25 @@ BETWEEN = "between_bands"
 Move = Literal["harder", "easier", "next_seed"]
 
 StopReason = Literal[
-    "quotas_filled", "teacher_failed", "students_failed", "teacher_budget", "wall_time",
-    "seeds_exhausted", "teacher_exhausted",
+    "quotas_filled",
+    "teacher_failed",
+    "students_failed",
+    "teacher_budget",
+    "wall_time",
+    "seeds_exhausted",
+    "teacher_exhausted",
 ]
 """Why a run stopped (report.json's `stop_reason`). `teacher_exhausted`: the teacher has no
 distinct problem left to write (the procedural teacher's every variant is banked or was given
 up on), so further turns could only be duplicates."""
 
 LineageStop = Literal[
-    "single_turn", "turns_spent", "band_full", "exhausted", "discarded", "no_open_band",
+    "single_turn",
+    "turns_spent",
+    "band_full",
+    "exhausted",
+    "discarded",
+    "no_open_band",
 ]
 """Why a lineage stopped growing (report.json's `lineages.stop_reasons`)."""
 
@@ -137,8 +147,9 @@ def aimed_band(target: tuple[float, float] | None, bands: Sequence[Band]) -> str
 
 def band_counts(outcomes: Iterable[TurnOutcome]) -> Counter[str]:
     """Valid problems per band (too easy / too hard ones are not in any band)."""
-    return Counter(o.band for o in outcomes
-                   if o.valid and o.band not in (None, TOO_EASY, TOO_HARD, BETWEEN))
+    return Counter(
+        o.band for o in outcomes if o.valid and o.band not in (None, TOO_EASY, TOO_HARD, BETWEEN)
+    )
 
 
 def move_target(
@@ -178,7 +189,10 @@ def next_move(pass_rate: float | None, counts: Mapping[str, int], bands: Sequenc
 
 
 def steer(
-    pass_rate: float | None, counts: Mapping[str, int], bands: Sequence[Band], rule: str = "bands",
+    pass_rate: float | None,
+    counts: Mapping[str, int],
+    bands: Sequence[Band],
+    rule: str = "bands",
     target: tuple[float, float] | None = None,
 ) -> Move:
     """The next move under the run's direction rule. "paper" (section 3.3): harder when the
@@ -194,7 +208,12 @@ def steer(
 
 
 def lineage_stop(
-    last: TurnOutcome, move: Move, *, turns: int, stale: int, multi_turn: bool,
+    last: TurnOutcome,
+    move: Move,
+    *,
+    turns: int,
+    stale: int,
+    multi_turn: bool,
     max_turns: int,
 ) -> LineageStop | Literal["retry"] | None:
     """Whether a lineage stops after its last turn, and why; "retry" repeats the same move.
@@ -220,8 +239,14 @@ def lineage_stop(
 
 
 def run_stop(
-    counts: Mapping[str, int], bands: Sequence[Band], *, teacher_dropped: bool,
-    students_left: int, teacher_calls: int, max_teacher_calls: int, elapsed_s: float,
+    counts: Mapping[str, int],
+    bands: Sequence[Band],
+    *,
+    teacher_dropped: bool,
+    students_left: int,
+    teacher_calls: int,
+    max_teacher_calls: int,
+    elapsed_s: float,
     max_wall_s: float | None,
 ) -> StopReason | None:
     """Whether the run stops before its next round, and why (the first reason that holds).

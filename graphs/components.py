@@ -103,8 +103,11 @@ class Components:
             # Before the index is loaded nothing is known of rounds: every banked problem
             # would count as old, and a replayed turn would meet itself as a duplicate.
             raise RuntimeError("recent() before dedup(): load the run's index first")
-        return {key for key in scope.dedup.keys()  # noqa: SIM118
-                if scope.rounds.get(key, round_) >= round_}
+        return {
+            key
+            for key in scope.dedup.keys()  # noqa: SIM118
+            if scope.rounds.get(key, round_) >= round_
+        }
 
     def model_checks(self) -> list[ModelCheck]:
         """Every chat model this run calls, by role, for the preflight (simulations have none)."""
@@ -114,8 +117,11 @@ class Components:
             ("critic", "critic", self.critic),
             ("summarizer", "summarizer", self.summarizer),
         ]
-        return [ModelCheck(role, name, model) for role, name, agent in roles
-                if isinstance(model := getattr(agent, "model", None), BaseChatModel)]
+        return [
+            ModelCheck(role, name, model)
+            for role, name, agent in roles
+            if isinstance(model := getattr(agent, "model", None), BaseChatModel)
+        ]
 
     async def aclose(self) -> None:
         """Release the sandbox's workers."""
@@ -124,10 +130,16 @@ class Components:
 
 def model_settings(ctx: RunContext) -> ModelSettings:
     """The LLM settings every role shares, from the run context."""
-    return ModelSettings(temperature=ctx.temperature, max_tokens=ctx.max_tokens,
-                         base_url=ctx.base_url, timeout_s=ctx.timeout_s,
-                         max_retries=ctx.max_retries, max_concurrency=ctx.endpoint_concurrency,
-                         engine_kwargs=ctx.vllm_engine, seed=ctx.seed)
+    return ModelSettings(
+        temperature=ctx.temperature,
+        max_tokens=ctx.max_tokens,
+        base_url=ctx.base_url,
+        timeout_s=ctx.timeout_s,
+        max_retries=ctx.max_retries,
+        max_concurrency=ctx.endpoint_concurrency,
+        engine_kwargs=ctx.vllm_engine,
+        seed=ctx.seed,
+    )
 
 
 def role_settings(ctx: RunContext, role: str) -> ModelSettings:
@@ -158,24 +170,35 @@ def build_components(
 ) -> Components:
     """Components from the context, with any injected ones used as given."""
     meter = meter or UsageMeter(prices=ctx.prices)
-    teacher = teacher or build_teacher(ctx.teacher, seed=ctx.seed,
-                                       settings=role_settings(ctx, "teacher"), meter=meter,
-                                       prompts=ctx.prompts, reply_format=ctx.teacher_format)
+    teacher = teacher or build_teacher(
+        ctx.teacher,
+        seed=ctx.seed,
+        settings=role_settings(ctx, "teacher"),
+        meter=meter,
+        prompts=ctx.prompts,
+        reply_format=ctx.teacher_format,
+    )
     if students is None:
-        built = {s: build_student(s, seed=ctx.seed, settings=student_settings(ctx, s),
-                                  meter=meter) for s in ctx.students}
+        built = {
+            s: build_student(s, seed=ctx.seed, settings=student_settings(ctx, s), meter=meter)
+            for s in ctx.students
+        }
     elif isinstance(students, Mapping):
         built = dict(students)
     else:
         built = {s.name: s for s in students}
     sandbox = sandbox or get_sandbox(ctx.sandbox)
     critic = Critic(
-        sandbox, ctx.sandbox, mutant_count=ctx.critic.mutants,
+        sandbox,
+        ctx.sandbox,
+        mutant_count=ctx.critic.mutants,
         min_kill_rate=ctx.critic.min_mutant_kill_rate,
         determinism_runs=ctx.critic.determinism_runs,
         benchmark=ctx.critic.decontaminate,
-        model=build_chat_model(ctx.critic.model, role_settings(ctx, "critic")), meter=meter,
-        model_name=ctx.critic.model or "", settings=role_settings(ctx, "critic"),
+        model=build_chat_model(ctx.critic.model, role_settings(ctx, "critic")),
+        meter=meter,
+        model_name=ctx.critic.model or "",
+        settings=role_settings(ctx, "critic"),
         prompts=ctx.prompts,
     )
     # Read the decontamination index now, with everything else built once, not in the first
@@ -184,10 +207,22 @@ def build_components(
     if summarizer is None and ctx.summarizer is not None:
         summary_settings = role_settings(ctx, "summarizer")
         model = build_chat_model(ctx.summarizer, summary_settings)
-        summarizer = (LLMSummarizer(ctx.summarizer, model, meter=meter, settings=summary_settings,
-                                    prompts=ctx.prompts) if model else None)
-    return Components(teacher=teacher, students=built, critic=critic, sandbox=sandbox,
-                      bank=bank or Bank(ctx.bank), meter=meter, summarizer=summarizer)
+        summarizer = (
+            LLMSummarizer(
+                ctx.summarizer, model, meter=meter, settings=summary_settings, prompts=ctx.prompts
+            )
+            if model
+            else None
+        )
+    return Components(
+        teacher=teacher,
+        students=built,
+        critic=critic,
+        sandbox=sandbox,
+        bank=bank or Bank(ctx.bank),
+        meter=meter,
+        summarizer=summarizer,
+    )
 
 
 class ComponentResolver:
@@ -204,14 +239,16 @@ class ComponentResolver:
         async with self._lock:
             if key not in self._cache:
                 # Building opens files and starts sandbox workers: off the event loop.
-                self._cache[key] = await asyncio.to_thread(
-                    build_components, ctx, **self.injected)  # type: ignore[arg-type]
+                self._cache[key] = await asyncio.to_thread(build_components, ctx, **self.injected)  # type: ignore[arg-type]
             return self._cache[key]
 
     def tokens(self, run_id: str) -> int:
         """LLM tokens (in + out) the run has spent so far in this process."""
-        return sum(u.input_tokens + u.output_tokens
-                   for comps in self._cache.values() for u in comps.meter.totals(run_id))
+        return sum(
+            u.input_tokens + u.output_tokens
+            for comps in self._cache.values()
+            for u in comps.meter.totals(run_id)
+        )
 
     async def aclose(self) -> None:
         """Close everything built so far."""

@@ -100,7 +100,8 @@ class RoleSettings(Record):
     timeout_s: float | None = Field(None, gt=0)
     max_retries: int | None = Field(None, ge=0)
     options: dict[str, Any] = Field(
-        default_factory=dict, description="provider options passed through to the model")
+        default_factory=dict, description="provider options passed through to the model"
+    )
 
 
 DEFAULT_ROLES = {"embedded": RoleSettings(max_tokens=384)}
@@ -112,39 +113,53 @@ class RunContext(Record):
 
     teacher: str = Field("procedural", description="procedural, or a model string")
     teacher_format: Literal["fenced", "json"] = Field(
-        "fenced", description="how an LLM teacher replies: prose then a fenced block per part "
-        "(the paper's layout), or one JSON object")
+        "fenced",
+        description="how an LLM teacher replies: prose then a fenced block per part "
+        "(the paper's layout), or one JSON object",
+    )
     students: list[str] = Field(
         default_factory=default_students,
         description="sim:NAME / sim:ABILITY, `embedded`, or model strings (default: the three "
         "simulated students; add `embedded` for the real CPU LLM)",
     )
     summarizer: str | None = Field(
-        None, description="a model that adds its reading of the failures to the computed "
-        "performance summary; None: the computed summary only")
+        None,
+        description="a model that adds its reading of the failures to the computed "
+        "performance summary; None: the computed summary only",
+    )
     samples: int = Field(4, ge=1, le=64, description="samples per student per problem (k)")
     preset: str = Field("default", description="the preset the settings started from")
     direction_rule: Literal["bands", "paper"] = Field(
-        "bands", description="bands: towards the nearest open band; paper: harder if the pass "
-        "rate is above the target range, easier if it is 0, else towards an open band")
+        "bands",
+        description="bands: towards the nearest open band; paper: harder if the pass "
+        "rate is above the target range, easier if it is 0, else towards an open band",
+    )
     target_range: tuple[float, float] | None = Field(
-        None, description="the pass-rate range the refine prompt names (the paper: 0.35-0.65); "
-        "None: the range of the open band the scheduler steers towards")
+        None,
+        description="the pass-rate range the refine prompt names (the paper: 0.35-0.65); "
+        "None: the range of the open band the scheduler steers towards",
+    )
     band_gaps: Literal["nearest", "none"] = Field(
-        "nearest", description="a pass rate between configured bands: in the nearest band, or "
-        "in none (`between_bands`, steered like a too easy / too hard problem)")
+        "nearest",
+        description="a pass rate between configured bands: in the nearest band, or "
+        "in none (`between_bands`, steered like a too easy / too hard problem)",
+    )
     target_student: str | None = Field(
-        None, description="the student whose pass rate is a problem's difficulty (the policy "
+        None,
+        description="the student whose pass rate is a problem's difficulty (the policy "
         "to be trained, as in the paper); the others' are recorded beside it. None: pooled "
-        "over every student")
+        "over every student",
+    )
     student_samples: dict[str, int] = Field(
         default_factory=lambda: {"embedded": 1},
-        description="per-student k overriding `samples` (a CPU model is slow: fewer samples)")
+        description="per-student k overriding `samples` (a CPU model is slow: fewer samples)",
+    )
     roles: dict[str, RoleSettings] = Field(
         default_factory=lambda: dict(DEFAULT_ROLES),
         description="model settings per role, overriding the shared ones: keys `teacher`, "
         "`critic`, `summarizer` or a student spec (default: SmolLM2's solutions fit in 384 "
-        "tokens; docs/models.md)")
+        "tokens; docs/models.md)",
+    )
 
     @field_validator("roles", mode="after")
     @classmethod
@@ -160,11 +175,13 @@ class RunContext(Record):
     multi_turn: bool = Field(True, description="False: every seed gets one turn (ablation)")
     human_review: bool = Field(False, description="pause for approval before students see it")
     checkpoints: Literal["turn", "step"] = Field(
-        "turn", description="turn: a turn's inner steps are checkpointed only when it pauses "
+        "turn",
+        description="turn: a turn's inner steps are checkpointed only when it pauses "
         "for a review or fails, and a crash redoes the turns that were in flight (a teacher "
         "call with its repairs and k samples each); step: after every node of a turn too "
         "(LangGraph's default: Studio's history and time travel inside a turn), 7x the "
-        "checkpoint data")
+        "checkpoint data",
+    )
     seed: int = Field(0, description="random seed: the same seed gives the same run offline")
     temperature: float = Field(0.7, ge=0.0, le=2.0, description="for LLM agents")
     max_tokens: int = Field(2048, ge=16, description="for LLM agents")
@@ -175,24 +192,30 @@ class RunContext(Record):
     vllm_engine: dict[str, Any] = Field(
         default_factory=dict,
         description="keyword arguments for vllm.LLM behind vllm-local: (max_model_len, dtype, "
-        "tensor_parallel_size, gpu_memory_utilization: on vLLM's CPU build the share of RAM)")
+        "tensor_parallel_size, gpu_memory_utilization: on vLLM's CPU build the share of RAM)",
+    )
     prices: dict[str, tuple[float, float]] = Field(
         default_factory=dict,
-        description="model -> (input, output) USD per 1M tokens, for cost in the report")
+        description="model -> (input, output) USD per 1M tokens, for cost in the report",
+    )
     bank: str = Field(str(DEFAULT_BANK), description="problem bank path")
 
     prompt_files: dict[str, str] = Field(
-        default_factory=dict, exclude=True,
+        default_factory=dict,
+        exclude=True,
         description="agent prompts to replace: name (e.g. teacher_refine) -> path of a .md "
-        "template using the default's $placeholders; read into `prompts` at load")
+        "template using the default's $placeholders; read into `prompts` at load",
+    )
     prompts: dict[str, str] = Field(
         default_factory=dict,
-        description="the replaced prompts' texts, as the run used them (kept in the bank)")
+        description="the replaced prompts' texts, as the run used them (kept in the bank)",
+    )
 
     environments: dict[str, float] = Field(
         default_factory=lambda: {"code": 1.0},
         description="environments (tools/environments: code, induction, abduction, deduction, "
-        "fuzzing) and their weights: each lineage draws one, its stones stay in it")
+        "fuzzing) and their weights: each lineage draws one, its stones stay in it",
+    )
 
     @field_validator("environments")
     @classmethod
@@ -241,13 +264,15 @@ class RunContext(Record):
         if target is None:
             return self
         if target not in self.students:
-            raise ValueError(f"target_student {target!r} is not one of the students "
-                             f"({', '.join(self.students)})")
+            raise ValueError(
+                f"target_student {target!r} is not one of the students ({', '.join(self.students)})"
+            )
         if is_simulated(target) and self.teacher != "procedural":
             raise ValueError(
                 f"target_student {target!r} is simulated: on a problem an LLM teacher wrote it "
                 "has no difficulty to read (a fixed 0.5), so its pass rate measures nothing; "
-                "name an LLM student as the target")
+                "name an LLM student as the target"
+            )
         return self
 
     def simulated_on_llm_problems(self) -> list[str]:
@@ -275,7 +300,8 @@ def get_context(runtime: Any, *, required: bool = True) -> RunContext:
         if required:
             raise MissingContext(
                 "the curriculum graph was invoked without a context: pass "
-                "context=RunContext(...) to invoke/ainvoke/astream (stepstones.graphs.RunContext)")
+                "context=RunContext(...) to invoke/ainvoke/astream (stepstones.graphs.RunContext)"
+            )
         return RunContext(bank=str(STUDIO_BANK))
     if not isinstance(ctx, RunContext):
         ctx = RunContext.model_validate(ctx)
@@ -310,7 +336,7 @@ def env_overrides(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     for name, raw in environ.items():
         if not name.startswith(ENV_PREFIX):
             continue
-        path = name[len(ENV_PREFIX):].lower().split("__")
+        path = name[len(ENV_PREFIX) :].lower().split("__")
         if path[0] not in fields:
             continue
         value = _env_value(raw)
@@ -362,8 +388,9 @@ def load_context(
         files = from_file.get("prompt_files")
         if isinstance(files, dict):  # relative to the config file, as a reader expects
             here = Path(config_file).parent
-            from_file["prompt_files"] = {k: str(here / v) if isinstance(v, str) else v
-                                         for k, v in files.items()}
+            from_file["prompt_files"] = {
+                k: str(here / v) if isinstance(v, str) else v for k, v in files.items()
+            }
         merged = _deep_merge(merged, {k: v for k, v in from_file.items() if k != "preset"})
         origin = f"{origin} + {config_file}" if name is not None else str(config_file)
     env = {k: v for k, v in env.items() if k != "preset"}
@@ -380,6 +407,7 @@ def load_context(
         return RunContext.model_validate(merged)
     except ValidationError as exc:
         raise ConfigError(
-            f"invalid configuration from {origin}: {validation_summary(exc)}") from exc
+            f"invalid configuration from {origin}: {validation_summary(exc)}"
+        ) from exc
     except ValueError as exc:
         raise ConfigError(f"invalid configuration from {origin}: {exc}") from exc

@@ -55,8 +55,9 @@ TURN_KEYS = list(TurnState.__annotations__)
 
 def _turn_graph(bind: Any) -> CompiledStateGraph[TurnState, RunContext, TurnInput, TurnOutput]:
     """The turn subgraph, compiled without a checkpointer: the run graph's reaches it."""
-    turn = StateGraph(TurnState, context_schema=RunContext, input_schema=TurnInput,
-                      output_schema=TurnOutput)
+    turn = StateGraph(
+        TurnState, context_schema=RunContext, input_schema=TurnInput, output_schema=TurnOutput
+    )
     turn.add_node("generate_problem", bind(turn_.generate_problem))
     turn.add_node("critique_problem", bind(turn_.critique_problem), retry_policy=INFRA_RETRY)
     turn.add_node("review_problem", bind(turn_.review_problem))
@@ -67,13 +68,18 @@ def _turn_graph(bind: Any) -> CompiledStateGraph[TurnState, RunContext, TurnInpu
     turn.add_edge(START, "generate_problem")
     turn.add_edge("generate_problem", "critique_problem")
     turn.add_conditional_edges(
-        "critique_problem", bind(turn_.route_after_critique),
-        ["review_problem", "solve_problem", "generate_problem", "discard_problem"])
+        "critique_problem",
+        bind(turn_.route_after_critique),
+        ["review_problem", "solve_problem", "generate_problem", "discard_problem"],
+    )
     turn.add_conditional_edges(
-        "review_problem", bind(turn_.route_after_review),
-        ["solve_problem", "critique_problem", "generate_problem", "discard_problem"])
-    turn.add_conditional_edges("solve_problem", bind(turn_.route_after_solve),
-                               ["summarize_performance", "discard_problem"])
+        "review_problem",
+        bind(turn_.route_after_review),
+        ["solve_problem", "critique_problem", "generate_problem", "discard_problem"],
+    )
+    turn.add_conditional_edges(
+        "solve_problem", bind(turn_.route_after_solve), ["summarize_performance", "discard_problem"]
+    )
     turn.add_edge("summarize_performance", "assign_band")
     turn.add_edge("assign_band", END)
     turn.add_edge("discard_problem", END)
@@ -91,8 +97,13 @@ def graph_builder(
     context_required: bool = True,
 ) -> StateGraph[RunState, RunContext, RunInput, RunOutput]:
     """The curriculum graph, uncompiled; injected parts win, the rest come from the context."""
-    injected = {"teacher": teacher, "students": students, "sandbox": sandbox, "bank": bank,
-                "summarizer": summarizer}
+    injected = {
+        "teacher": teacher,
+        "students": students,
+        "sandbox": sandbox,
+        "bank": bank,
+        "summarizer": summarizer,
+    }
     if resolver is not None and any(v is not None for v in injected.values()):
         raise ValueError("pass the parts to ComponentResolver(...), or pass them here, not both")
     parts = Parts(resolver or ComponentResolver(**injected), context_required)
@@ -103,32 +114,33 @@ def graph_builder(
     turn_graph = _turn_graph(bind)
 
     async def run_turn(state: TurnInput, runtime: Runtime[RunContext]) -> dict[str, Any]:
-        """One lineage's turn: the turn subgraph, checkpointed per the context's `checkpoints`.
-
-        Invoked from this node, not added as the node itself, because durability is chosen per
-        invocation: "exit" writes a nested checkpoint only when the turn pauses on an interrupt
-        or fails, so a review still resumes where it paused. The context is passed on
-        explicitly; the run's config (thread, checkpointer, namespace) reaches the subgraph
-        through the context variable LangGraph sets for the node.
-        """
+        """One lineage's turn, invoked (not added as a node) so that durability is per invocation:
+        "exit" writes a nested checkpoint only when the turn pauses or fails, so a review resumes
+        where it paused; the run's config reaches the subgraph through LangGraph's context var."""
         ctx = parts.context(runtime)
         # `updates` are filtered to the invocation's output keys: with TurnOutput's two, Studio
         # streamed null for every node but assign_band. Reading every key shows each node's
         # problem, critique, attempts and summary; the run graph still gets only TurnOutput.
-        final = await turn_graph.ainvoke(state, context=ctx, output_keys=TURN_KEYS,
-                                         durability=None if ctx.checkpoints == "step" else "exit")
+        final = await turn_graph.ainvoke(
+            state,
+            context=ctx,
+            output_keys=TURN_KEYS,
+            durability=None if ctx.checkpoints == "step" else "exit",
+        )
         return {k: final[k] for k in TurnOutput.__annotations__ if k in final}
 
-    run = StateGraph(RunState, context_schema=RunContext, input_schema=RunInput,
-                     output_schema=RunOutput)
+    run = StateGraph(
+        RunState, context_schema=RunContext, input_schema=RunInput, output_schema=RunOutput
+    )
     run.add_node("start_run", bind(run_.start_run))
     run.add_node("schedule_turns", bind(run_.schedule_turns))
     run.add_node("run_turn", run_turn)
     run.add_node("finish_run", bind(run_.finish_run))
     run.add_edge(START, "start_run")
     run.add_edge("start_run", "schedule_turns")
-    run.add_conditional_edges("schedule_turns", bind(run_.route_after_schedule),
-                              ["run_turn", "finish_run"])
+    run.add_conditional_edges(
+        "schedule_turns", bind(run_.route_after_schedule), ["run_turn", "finish_run"]
+    )
     run.add_edge("run_turn", "schedule_turns")
     run.add_edge("finish_run", END)
     return run
@@ -146,9 +158,15 @@ def build_graph(
     context_required: bool = True,
 ) -> CompiledStateGraph[RunState, RunContext, RunInput, RunOutput]:
     """The compiled curriculum graph; pass a checkpointer for resumable runs."""
-    builder = graph_builder(teacher=teacher, students=students, sandbox=sandbox, bank=bank,
-                            summarizer=summarizer, resolver=resolver,
-                            context_required=context_required)
+    builder = graph_builder(
+        teacher=teacher,
+        students=students,
+        sandbox=sandbox,
+        bank=bank,
+        summarizer=summarizer,
+        resolver=resolver,
+        context_required=context_required,
+    )
     return builder.compile(checkpointer=checkpointer, name="curriculum")
 
 

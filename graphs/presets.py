@@ -34,21 +34,31 @@ _PAPER_LOOP: dict[str, Any] = {
 
 PRESETS: dict[str, Preset] = {
     "default": Preset(
-        "default", "stepstones' own settings: thirds of the pass-rate range, k = 4, band steering"),
+        "default", "stepstones' own settings: thirds of the pass-rate range, k = 4, band steering"
+    ),
     "paper": Preset(
         "paper",
         "arXiv 2603.24202, section 3.3 and Appendix E: M = 32 samples; harder if p > 0.65, "
         "easier if p = 0; the refine prompt's target 0.35-0.65; bins easy 0.81-0.91, medium "
         "0.41-0.59, hard 0.05-0.16 (a pass rate between bins is in none)",
-        {**_PAPER_LOOP, "bands": _bands(("hard", 0.05, 0.16), ("medium", 0.41, 0.59),
-                                         ("easy", 0.81, 0.91))},
+        {
+            **_PAPER_LOOP,
+            "bands": _bands(("hard", 0.05, 0.16), ("medium", 0.41, 0.59), ("easy", 0.81, 0.91)),
+        },
     ),
     "paper-broad": Preset(
         "paper-broad",
         "arXiv 2603.24202: the paper's loop with its broader four bins, easy 0.85-0.97, "
         "easy-medium 0.61-0.85, medium 0.26-0.61, hard 0.10-0.26",
-        {**_PAPER_LOOP, "bands": _bands(("hard", 0.10, 0.26), ("medium", 0.26, 0.61),
-                                         ("easy-medium", 0.61, 0.85), ("easy", 0.85, 0.97))},
+        {
+            **_PAPER_LOOP,
+            "bands": _bands(
+                ("hard", 0.10, 0.26),
+                ("medium", 0.26, 0.61),
+                ("easy-medium", 0.61, 0.85),
+                ("easy", 0.85, 0.97),
+            ),
+        },
     ),
 }
 

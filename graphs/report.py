@@ -58,7 +58,9 @@ def turn_endings(outcomes: list[TurnOutcome]) -> dict[str, int]:
 
 
 def build_report(
-    state: RunState, ctx: RunContext, usage: list[Usage],
+    state: RunState,
+    ctx: RunContext,
+    usage: list[Usage],
     rejection_codes: list[list[str]] | None = None,
     outcomes: list[TurnOutcome] | None = None,
 ) -> dict[str, Any]:
@@ -74,12 +76,18 @@ def build_report(
     held, surplus = split_quota(outcomes, {b.name: b.quota for b in ctx.bands})
     over = Counter(o.band for o in surplus)
     bands = {
-        b.name: {"count": held[b.name], "surplus": over[b.name], "quota": b.quota,
-                 "filled": held[b.name] >= b.quota, "pass_rate": [b.lo, b.hi]}
+        b.name: {
+            "count": held[b.name],
+            "surplus": over[b.name],
+            "quota": b.quota,
+            "filled": held[b.name] >= b.quota,
+            "pass_rate": [b.lo, b.hi],
+        }
         for b in ctx.bands
     }
     per_turn: dict[int, dict[str, int]] = defaultdict(
-        lambda: {"turns": 0, "valid": 0, "banded": 0, "teacher_calls": 0})
+        lambda: {"turns": 0, "valid": 0, "banded": 0, "teacher_calls": 0}
+    )
     for o in outcomes:
         row = per_turn[o.turn]
         row["turns"] += 1
@@ -102,20 +110,23 @@ def build_report(
         "stop_reason": state.get("stop_reason"),
         "bands": bands,
         "all_bands_filled": all(b["filled"] for b in bands.values()),
-        "outside_bands": {TOO_EASY: in_band.get(TOO_EASY, 0), TOO_HARD: in_band.get(TOO_HARD, 0),
-                          BETWEEN: in_band.get(BETWEEN, 0)},
+        "outside_bands": {
+            TOO_EASY: in_band.get(TOO_EASY, 0),
+            TOO_HARD: in_band.get(TOO_HARD, 0),
+            BETWEEN: in_band.get(BETWEEN, 0),
+        },
         # `surplus`: valid problems that landed in a band already full (tools/quotas.py).
         "problems": {"turns": len(outcomes), **turn_endings(outcomes), "surplus": len(surplus)},
         "teacher_calls": calls,
         # What the calls produced: every problem that landed in a band, surplus included.
         "yield_per_call": round(sum(in_band.get(b.name, 0) for b in ctx.bands) / calls, 4)
-        if calls else 0.0,
+        if calls
+        else 0.0,
         "yield_per_turn": {str(t): per_turn[t] for t in sorted(per_turn)},
         "rejections_by_reason": dict(rejections.most_common()),
         "lineages": {
             "count": len(lineages),
-            "stop_reasons": dict(Counter(lin.stop_reason or "active"
-                                         for lin in lineages.values())),
+            "stop_reasons": dict(Counter(lin.stop_reason or "active" for lin in lineages.values())),
             "max_depth": max(chains.values(), default=0),
             "chains_of_3_or_more": sum(n >= 3 for n in chains.values()),
             "directions": dict(directions),
@@ -123,9 +134,15 @@ def build_report(
         "usage": [u.model_dump() for u in usage],
         "model_failures": _model_failures(outcomes),
         "dropped_models": [d.model_dump(mode="json") for d in state.get("dropped", {}).values()],
-        "config": {"teacher": ctx.teacher, "students": ctx.students, "samples": ctx.samples,
-                   "seed": ctx.seed, "multi_turn": ctx.multi_turn,
-                   "target_student": ctx.target_student, "preset": ctx.preset},
+        "config": {
+            "teacher": ctx.teacher,
+            "students": ctx.students,
+            "samples": ctx.samples,
+            "seed": ctx.seed,
+            "multi_turn": ctx.multi_turn,
+            "target_student": ctx.target_student,
+            "preset": ctx.preset,
+        },
         "difficulty_from": ctx.target_student or "every student, pooled",
         "warnings": _warnings(ctx),
     }
@@ -135,6 +152,8 @@ def _warnings(ctx: RunContext) -> list[str]:
     sims = ctx.simulated_on_llm_problems()
     if not sims:
         return []
-    return [f"simulated students ({', '.join(sims)}) pool into the bands of problems an LLM "
-            "teacher wrote; they have no difficulty to read on such problems (a fixed 0.5), so "
-            "their pass rates measure nothing: set target_student to an LLM student"]
+    return [
+        f"simulated students ({', '.join(sims)}) pool into the bands of problems an LLM "
+        "teacher wrote; they have no difficulty to read on such problems (a fixed 0.5), so "
+        "their pass rates measure nothing: set target_student to an LLM student"
+    ]

@@ -53,14 +53,22 @@ async def start_run(
     comps.scope(run_id)
     seeds: list[Seed] = state.get("seeds") or []
     if not seeds:
-        seeds = await in_thread(load_seeds, ctx.seeds.source, ctx.seeds.limit, ctx.seed,
-                                 ctx.seeds)
+        seeds = await in_thread(load_seeds, ctx.seeds.source, ctx.seeds.limit, ctx.seed, ctx.seeds)
     if ctx.budget.max_seeds is not None:
         seeds = seeds[: ctx.budget.max_seeds]
     await in_thread(comps.bank.start_run, run_id, ctx.model_dump(mode="json"))
     await in_thread(comps.bank.add_seeds, run_id, seeds)
-    return {"run_id": run_id, "queue": seeds, "lineages": {}, "outcomes": [], "counted": 0,
-            "round": 0, "stop_reason": None, "model_health": {}, "dropped": {}}
+    return {
+        "run_id": run_id,
+        "queue": seeds,
+        "lineages": {},
+        "outcomes": [],
+        "counted": 0,
+        "round": 0,
+        "stop_reason": None,
+        "model_health": {},
+        "dropped": {},
+    }
 
 
 async def schedule_turns(
@@ -92,14 +100,21 @@ async def schedule_turns(
             lin = lin.model_copy(update={"stale": 0 if is_open else lin.stale + 1})
         updates[o.lineage_id] = lin
     # A lineage held back last round (admit_turns) is steered again: its band may be full now.
-    held = {lid: lin for lid, lin in lineages.items()
-            if lin.active and lid not in updates and lin.turns}
+    held = {
+        lid: lin for lid, lin in lineages.items() if lin.active and lid not in updates and lin.turns
+    }
     for lid, lin in [*updates.items(), *held.items()]:
         last = next(o for o in reversed(outcomes) if o.lineage_id == lid)
         rate = last.pass_rate if last.valid else None
         move = steer(rate, counts, bands, ctx.direction_rule, ctx.target_range)
-        reason = lineage_stop(last, move, turns=lin.turns, stale=lin.stale,
-                              multi_turn=ctx.multi_turn, max_turns=budget.max_turns_per_seed)
+        reason = lineage_stop(
+            last,
+            move,
+            turns=lin.turns,
+            stale=lin.stale,
+            multi_turn=ctx.multi_turn,
+            max_turns=budget.max_turns_per_seed,
+        )
         if reason == "retry":
             updates[lid] = lin
         elif reason:
@@ -114,16 +129,23 @@ async def schedule_turns(
     queue = state.get("queue", [])
     taken = 0
     stop: StopReason | None = run_stop(
-        counts, bands, teacher_dropped=health_key("teacher", comps.teacher.name) in dropped,
+        counts,
+        bands,
+        teacher_dropped=health_key("teacher", comps.teacher.name) in dropped,
         # Without its target student a run cannot measure another problem.
-        students_left=0 if ctx.target_student and health_key("student", ctx.target_student)
-        in dropped else sum(health_key("student", s) not in dropped for s in comps.students),
+        students_left=0
+        if ctx.target_student and health_key("student", ctx.target_student) in dropped
+        else sum(health_key("student", s) not in dropped for s in comps.students),
         teacher_calls=sum(o.teacher_calls for o in outcomes),
         max_teacher_calls=budget.max_teacher_calls,
         elapsed_s=time.monotonic() - comps.scope(state["run_id"]).started,
-        max_wall_s=budget.max_wall_s)
-    if stop is None and isinstance(comps.teacher, Catalogue) and not comps.teacher.unused(
-            used_variants(outcomes), ctx.environments):
+        max_wall_s=budget.max_wall_s,
+    )
+    if (
+        stop is None
+        and isinstance(comps.teacher, Catalogue)
+        and not comps.teacher.unused(used_variants(outcomes), ctx.environments)
+    ):
         stop = "teacher_exhausted"
     if stop is None:
         active = sum(lin.active for lin in lineages.values())
@@ -135,15 +157,22 @@ async def schedule_turns(
             index = len(lineages)
             lid = f"L{index:04d}-{seed.id[:6]}"
             lineages[lid] = updates[lid] = LineageState(
-                lineage_id=lid, index=index, seed=seed, environment=ctx.environment_for(index))
+                lineage_id=lid, index=index, seed=seed, environment=ctx.environment_for(index)
+            )
             active += 1
         if not active:
             stop = "seeds_exhausted"
     # Tokens and calls so far, every round: a killed run loses at most one round's accounting.
     await _store_accounting(comps, state["run_id"])
-    return {"lineages": updates, "queue": taken, "counted": len(outcomes),
-            "round": state.get("round", 0) + 1, "stop_reason": stop,
-            "model_health": health, "dropped": dropped}
+    return {
+        "lineages": updates,
+        "queue": taken,
+        "counted": len(outcomes),
+        "round": state.get("round", 0) + 1,
+        "stop_reason": stop,
+        "model_health": health,
+        "dropped": dropped,
+    }
 
 
 def used_variants(outcomes: list[TurnOutcome]) -> list[str]:
@@ -162,10 +191,12 @@ def route_after_schedule(
         return "finish_run"
     ctx = parts.context(runtime)
     outcomes = state.get("outcomes", [])
-    active = sorted((lin for lin in state["lineages"].values() if lin.active),
-                    key=lambda lin: lin.lineage_id)
-    admitted = admit_turns([aimed_band(lin.target, ctx.bands) for lin in active],
-                           band_counts(outcomes), ctx.bands)
+    active = sorted(
+        (lin for lin in state["lineages"].values() if lin.active), key=lambda lin: lin.lineage_id
+    )
+    admitted = admit_turns(
+        [aimed_band(lin.target, ctx.bands) for lin in active], band_counts(outcomes), ctx.bands
+    )
     # At least one: a lineage retried after a model failure keeps an aim that may be full.
     active = [lin for lin, ok in zip(active, admitted, strict=True) if ok] or active[:1]
     # Near the teacher budget, start only as many turns as calls remain (each costs at
@@ -174,10 +205,19 @@ def route_after_schedule(
     active = active[: max(1, ctx.budget.max_teacher_calls - spent)]
     dropped = sorted(d.model for d in state.get("dropped", {}).values() if d.role == "student")
     used = used_variants(outcomes)
-    return [Send("run_turn", TurnInput(run_id=state["run_id"], lineage=lin,
-                                       round=state.get("round", 0), dropped=dropped,
-                                       used_variants=used))
-            for lin in active]
+    return [
+        Send(
+            "run_turn",
+            TurnInput(
+                run_id=state["run_id"],
+                lineage=lin,
+                round=state.get("round", 0),
+                dropped=dropped,
+                used_variants=used,
+            ),
+        )
+        for lin in active
+    ]
 
 
 async def _store_accounting(comps: Components, run_id: str) -> None:
@@ -198,9 +238,13 @@ async def finish_run(
     # turn replaced is retired first, so the report and an export agree.
     await in_thread(comps.bank.retire_orphans, run_id)
     rejections = await in_thread(comps.bank.rejections, run_id)
-    report = build_report(state, ctx, await in_thread(comps.bank.usage, run_id),
-                          [r["codes"] for r in rejections],
-                          outcomes=await in_thread(comps.bank.turns, run_id))
+    report = build_report(
+        state,
+        ctx,
+        await in_thread(comps.bank.usage, run_id),
+        [r["codes"] for r in rejections],
+        outcomes=await in_thread(comps.bank.turns, run_id),
+    )
     await in_thread(comps.bank.finish_run, run_id, "finished", report)
     comps.end_run(run_id)
     return {"report": report}

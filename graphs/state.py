@@ -45,7 +45,8 @@ class LineageState(Record):
     stale: int = Field(0, description="turns in a row that filled no open band")
     stop_reason: str | None = None
     target: tuple[float, float] | None = Field(
-        None, description="pass-rate range of the open band the next variant should land in")
+        None, description="pass-rate range of the open band the next variant should land in"
+    )
     environment: str = Field("code", description="the environment of every stone in the chain")
 
 
@@ -168,9 +169,20 @@ class ReviewDecision(Record):
 SERDE_ALLOWLIST: list[tuple[str, str]] = [
     ("stepstones.tools.schema", name)
     for name in (
-        "Attempt", "Critique", "ExecLimits", "Lineage", "ModelDrop", "ModelFailure",
-        "PerformanceSummary", "Problem",
-        "Rejection", "Seed", "StudentStats", "TestCase", "TestOutcome", "TurnOutcome",
+        "Attempt",
+        "Critique",
+        "ExecLimits",
+        "Lineage",
+        "ModelDrop",
+        "ModelFailure",
+        "PerformanceSummary",
+        "Problem",
+        "Rejection",
+        "Seed",
+        "StudentStats",
+        "TestCase",
+        "TestOutcome",
+        "TurnOutcome",
         "Verdict",
     )
 ] + [("stepstones.graphs.state", "LineageState"), ("stepstones.graphs.state", "ReviewDecision")]

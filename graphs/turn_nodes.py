@@ -56,43 +56,93 @@ async def generate_problem(
     repairing = critique is not None and not critique.valid
     repairs = state.get("repairs", 0) + int(repairing)
     request = TeacherRequest(
-        seed=lin.seed, lineage_index=lin.index, lineage_id=lin.lineage_id, turn=lin.turns,
-        direction=lin.direction, attempt=repairs, parent=lin.parent, summary=lin.summary,
+        seed=lin.seed,
+        lineage_index=lin.index,
+        lineage_id=lin.lineage_id,
+        turn=lin.turns,
+        direction=lin.direction,
+        attempt=repairs,
+        parent=lin.parent,
+        summary=lin.summary,
         rejected=state.get("problem") if repairing else None,
         rejected_reply=state.get("rejected_reply") if repairing else None,
-        critique=critique if repairing else None, target=lin.target,
-        environment=lin.environment, used=state.get("used_variants", []),
+        critique=critique if repairing else None,
+        target=lin.target,
+        environment=lin.environment,
+        used=state.get("used_variants", []),
     )
     result = await comps.teacher.write(request)
     if not result.exhausted and not result.model_error:
         result = await build_problem(result, request, comps)
     if result.exhausted:
-        return {"problem": None, "exhausted": True, "repairs": repairs,
-                "critique": Critique(valid=False, rejections=[Rejection(
-                    code="exhausted", message=result.failure or "no variant left")])}
+        return {
+            "problem": None,
+            "exhausted": True,
+            "repairs": repairs,
+            "critique": Critique(
+                valid=False,
+                rejections=[
+                    Rejection(code="exhausted", message=result.failure or "no variant left")
+                ],
+            ),
+        }
     calls = state.get("teacher_calls", 0) + result.calls
     if result.model_error:
-        failure = ModelFailure(model=comps.teacher.name, role="teacher",
-                               error=result.failure or "the model call failed")
-        return {"problem": None, "critique": None, "teacher_calls": calls,
-                "repairs": repairs, "model_failures": [failure]}
+        failure = ModelFailure(
+            model=comps.teacher.name,
+            role="teacher",
+            error=result.failure or "the model call failed",
+        )
+        return {
+            "problem": None,
+            "critique": None,
+            "teacher_calls": calls,
+            "repairs": repairs,
+            "model_failures": [failure],
+        }
     if result.problem is None:
-        malformed = Critique(valid=False, rejections=result.rejections or [Rejection(
-            code="malformed", message=f"the reply was not a usable problem: {result.failure}"
-        )])
-        await in_thread(comps.bank.put_rejection, state["run_id"], lin.lineage_id, lin.turns,
-                 repairs, None, malformed)
-        return {"problem": None, "critique": malformed, "teacher_calls": calls,
-                "repairs": repairs, "rejected_reply": result.raw}
+        malformed = Critique(
+            valid=False,
+            rejections=result.rejections
+            or [
+                Rejection(
+                    code="malformed",
+                    message=f"the reply was not a usable problem: {result.failure}",
+                )
+            ],
+        )
+        await in_thread(
+            comps.bank.put_rejection,
+            state["run_id"],
+            lin.lineage_id,
+            lin.turns,
+            repairs,
+            None,
+            malformed,
+        )
+        return {
+            "problem": None,
+            "critique": malformed,
+            "teacher_calls": calls,
+            "repairs": repairs,
+            "rejected_reply": result.raw,
+        }
     problem = result.problem
     if problem.lineage.root_id is None and lin.problem_ids:
         problem.lineage.root_id = lin.problem_ids[0]
-    return {"problem": problem, "critique": None, "teacher_calls": calls, "repairs": repairs,
-            "reviewed": False, "rejected_reply": None}
+    return {
+        "problem": problem,
+        "critique": None,
+        "teacher_calls": calls,
+        "repairs": repairs,
+        "reviewed": False,
+        "rejected_reply": None,
+    }
 
 
-async def build_problem(result: TeacherResult, request: TeacherRequest,
-                        comps: Components) -> TeacherResult:
+async def build_problem(
+    result: TeacherResult, request: TeacherRequest, comps: Components
+) -> TeacherResult:
     """The teacher's draft as a problem, every gold answer computed by running its programs in
     the sandbox (never taken from the teacher); or the build's reasons as rejections.
 
@@ -102,24 +152,31 @@ async def build_problem(result: TeacherResult, request: TeacherRequest,
     env = result.environment
     try:
         if result.draft is not None:
-            built = await get_environment(env).build(result.draft, lineage_of(request),
-                                                     comps.sandbox)
+            built = await get_environment(env).build(
+                result.draft, lineage_of(request), comps.sandbox
+            )
         elif result.problem is not None and result.problem.environment != env:
-            derived = await derived_problem(result.problem, env, lineage_of(request),
-                                            comps.sandbox)
+            derived = await derived_problem(result.problem, env, lineage_of(request), comps.sandbox)
             if derived is None:
-                return TeacherResult(exhausted=True, calls=result.calls, failure=(
-                    f"task family {result.problem.family} has no {env} form"))
+                return TeacherResult(
+                    exhausted=True,
+                    calls=result.calls,
+                    failure=(f"task family {result.problem.family} has no {env} form"),
+                )
             built = derived
         else:
             return result
     except SandboxFailure as exc:
         raise InfraError(f"sandbox failed computing gold answers: {exc}") from exc
     if isinstance(built, list):
-        reply = (result.draft.model_dump_json(indent=1) if result.draft is not None
-                 else result.raw)
-        return TeacherResult(failure="; ".join(r.message for r in built)[:500], raw=reply,
-                             rejections=built, calls=result.calls, environment=env)
+        reply = result.draft.model_dump_json(indent=1) if result.draft is not None else result.raw
+        return TeacherResult(
+            failure="; ".join(r.message for r in built)[:500],
+            raw=reply,
+            rejections=built,
+            calls=result.calls,
+            environment=env,
+        )
     return result.model_copy(update={"problem": built, "draft": None})
 
 
@@ -143,8 +200,15 @@ async def critique_problem(
         exclude.add(lin.parent.id)
     critique = await comps.critic.review(problem, index, exclude)
     if not critique.valid:
-        await in_thread(comps.bank.put_rejected, state["run_id"], lin.lineage_id, lin.turns,
-                 state.get("repairs", 0), problem, critique)
+        await in_thread(
+            comps.bank.put_rejected,
+            state["run_id"],
+            lin.lineage_id,
+            lin.turns,
+            state.get("repairs", 0),
+            problem,
+            critique,
+        )
         return {"critique": critique}
     timed = problem.model_copy(update={"time_limit_s": critique.time_limit_s})
     return {"critique": critique, "problem": timed}
@@ -159,9 +223,7 @@ def repair_or_discard(state: TurnState, ctx: RunContext) -> str:
     return "discard_problem"
 
 
-def route_after_critique(
-    state: TurnState, runtime: Runtime[RunContext], *, parts: Parts
-) -> str:
+def route_after_critique(state: TurnState, runtime: Runtime[RunContext], *, parts: Parts) -> str:
     """Valid: to review (when asked) or the students; invalid: repair or discard."""
     critique, problem = state.get("critique"), state.get("problem")
     if critique is not None and critique.valid and problem is not None:
@@ -179,30 +241,43 @@ async def review_problem(
     problem, lin = state["problem"], state["lineage"]
     if problem is None:
         raise RuntimeError("review_problem reached without a problem")
-    answer = interrupt({
-        "kind": "review_problem", "lineage_id": lin.lineage_id, "turn": lin.turns,
-        "problem": problem.model_dump(mode="json", exclude={"wrong_solutions"}),
-        "answer_with": {"action": "approve | edit | reject",
-                        "problem": "fields to change (edit)", "reason": "why (reject)"},
-    })
+    answer = interrupt(
+        {
+            "kind": "review_problem",
+            "lineage_id": lin.lineage_id,
+            "turn": lin.turns,
+            "problem": problem.model_dump(mode="json", exclude={"wrong_solutions"}),
+            "answer_with": {
+                "action": "approve | edit | reject",
+                "problem": "fields to change (edit)",
+                "reason": "why (reject)",
+            },
+        }
+    )
     decision = ReviewDecision.model_validate(
-        answer if isinstance(answer, dict) else {"action": str(answer)})
+        answer if isinstance(answer, dict) else {"action": str(answer)}
+    )
     if decision.action == "approve":
         return {"reviewed": True}
     if decision.action == "edit":
         fields = {**problem.model_dump(), **decision.problem, "id": ""}
-        return {"problem": Problem.model_validate(fields), "critique": None,
-                "reviewed": False}
-    critique = Critique(valid=False, rejections=[Rejection(
-        code="reviewer_rejected", message=decision.reason[:500])])
-    await in_thread(comps.bank.put_rejected, state["run_id"], lin.lineage_id, lin.turns,
-             state.get("repairs", 0), problem, critique)
+        return {"problem": Problem.model_validate(fields), "critique": None, "reviewed": False}
+    critique = Critique(
+        valid=False, rejections=[Rejection(code="reviewer_rejected", message=decision.reason[:500])]
+    )
+    await in_thread(
+        comps.bank.put_rejected,
+        state["run_id"],
+        lin.lineage_id,
+        lin.turns,
+        state.get("repairs", 0),
+        problem,
+        critique,
+    )
     return {"critique": critique, "reviewed": False}
 
 
-def route_after_review(
-    state: TurnState, runtime: Runtime[RunContext], *, parts: Parts
-) -> str:
+def route_after_review(state: TurnState, runtime: Runtime[RunContext], *, parts: Parts) -> str:
     """Approved: to the students; edited: checked again; rejected: repair or discard."""
     if state.get("reviewed"):
         return "solve_problem"
@@ -220,15 +295,17 @@ def submission(problem: Problem, solution: Solution) -> Submission | None:
     return get_environment(problem.environment).submission(problem, reply)
 
 
-async def solve_as(name: str, problem: Problem, ctx: RunContext,
-                   comps: Components) -> tuple[list[Attempt], ModelFailure | None]:
+async def solve_as(
+    name: str, problem: Problem, ctx: RunContext, comps: Components
+) -> tuple[list[Attempt], ModelFailure | None]:
     """One student's k samples, each judged in the sandbox, and what its model failed to give.
 
     A sample whose model call failed (after the sampling layer's retries) is no attempt:
     it is reported as a ModelFailure and counts in no pass rate, band or reward.
     """
     solutions = await comps.students[name].solve(
-        problem, ctx.student_samples.get(name, ctx.samples))
+        problem, ctx.student_samples.get(name, ctx.samples)
+    )
     failed = [s for s in solutions if s.error is not None]
     answered = [(i, s) for i, s in enumerate(solutions) if s.error is None]
     jobs = [(i, sub) for i, s in answered if (sub := submission(problem, s)) is not None]
@@ -244,15 +321,27 @@ async def solve_as(name: str, problem: Problem, ctx: RunContext,
     attempts = []
     for i, s in answered:
         verdict = by_sample.get(i) or Verdict(
-            status="wrong_answer", total=len(problem.tests),
-            error="no code in the reply" if problem.environment == "code"
-            else "no usable answer in the reply")
-        attempts.append(Attempt(problem_id=problem.id, student=name, sample=i, code=s.code,
-                                raw=s.raw, verdict=verdict))
+            status="wrong_answer",
+            total=len(problem.tests),
+            error="no code in the reply"
+            if problem.environment == "code"
+            else "no usable answer in the reply",
+        )
+        attempts.append(
+            Attempt(
+                problem_id=problem.id,
+                student=name,
+                sample=i,
+                code=s.code,
+                raw=s.raw,
+                verdict=verdict,
+            )
+        )
     failure = None
     if failed:
-        failure = ModelFailure(model=name, samples=len(failed),
-                               error=failed[0].error or "the model call failed")
+        failure = ModelFailure(
+            model=name, samples=len(failed), error=failed[0].error or "the model call failed"
+        )
     return attempts, failure
 
 
@@ -267,10 +356,11 @@ async def solve_problem(
     names = [n for n in comps.students if n not in set(state.get("dropped", []))]
     per_student = await asyncio.gather(*(solve_as(n, problem, ctx, comps) for n in names))
     # Banked with the turn's result (assign_band); until then the checkpoint holds them.
-    return {"attempts": [a for attempts, _ in per_student for a in attempts],
-            "model_failures": [f for _, f in per_student if f is not None],
-            "answered": [n for n, (_, f) in zip(names, per_student, strict=True)
-                         if f is None]}
+    return {
+        "attempts": [a for attempts, _ in per_student for a in attempts],
+        "model_failures": [f for _, f in per_student if f is not None],
+        "answered": [n for n, (_, f) in zip(names, per_student, strict=True) if f is None],
+    }
 
 
 def route_after_solve(state: TurnState, runtime: Runtime[RunContext], *, parts: Parts) -> str:
@@ -305,33 +395,71 @@ async def assign_band(
     if summary is None or problem is None:
         raise RuntimeError("assign_band reached without a problem and its summary")
     band = band_of(summary.pass_rate, ctx.bands, ctx.band_gaps)
-    banded = problem.model_copy(update={
-        "band": band, "pass_rate": summary.pass_rate,
-        "pass_rates": {s.student: s.pass_rate for s in summary.students}})
+    banded = problem.model_copy(
+        update={
+            "band": band,
+            "pass_rate": summary.pass_rate,
+            "pass_rates": {s.student: s.pass_rate for s in summary.students},
+        }
+    )
     outcome = TurnOutcome(
-        lineage_id=lin.lineage_id, seed_id=lin.seed.id, turn=lin.turns,
-        round=state["round"], direction=lin.direction,
-        teacher_calls=state.get("teacher_calls", 0), problem_id=banded.id, valid=True,
-        band=band, pass_rate=summary.pass_rate,
-        model_failures=state.get("model_failures", []), answered=state.get("answered", []),
-        variant=variant_key(banded))
+        lineage_id=lin.lineage_id,
+        seed_id=lin.seed.id,
+        turn=lin.turns,
+        round=state["round"],
+        direction=lin.direction,
+        teacher_calls=state.get("teacher_calls", 0),
+        problem_id=banded.id,
+        valid=True,
+        band=band,
+        pass_rate=summary.pass_rate,
+        model_failures=state.get("model_failures", []),
+        answered=state.get("answered", []),
+        variant=variant_key(banded),
+    )
     # One transaction per banded turn: problem, attempts, summary and turn record together,
     # unless another turn banked this very problem first (a lineage beside this one in the
     # same round, which the critic's duplicate check leaves out): then it is a duplicate.
-    holder = await in_thread(comps.bank.put_turn_result, state["run_id"], lin.lineage_id,
-                             banded, state.get("attempts", []), summary, outcome)
+    holder = await in_thread(
+        comps.bank.put_turn_result,
+        state["run_id"],
+        lin.lineage_id,
+        banded,
+        state.get("attempts", []),
+        summary,
+        outcome,
+    )
     if holder is not None:
-        critique = Critique(valid=False, rejections=[Rejection(
-            code="duplicate", message=f"the same problem as {banded.id}, banked by {holder}")])
-        await in_thread(comps.bank.put_rejected, state["run_id"], lin.lineage_id, lin.turns,
-                        state.get("repairs", 0), banded, critique)
+        critique = Critique(
+            valid=False,
+            rejections=[
+                Rejection(
+                    code="duplicate", message=f"the same problem as {banded.id}, banked by {holder}"
+                )
+            ],
+        )
+        await in_thread(
+            comps.bank.put_rejected,
+            state["run_id"],
+            lin.lineage_id,
+            lin.turns,
+            state.get("repairs", 0),
+            banded,
+            critique,
+        )
         return await _discarded(state, comps, critique)
     (await comps.dedup(state["run_id"], ctx.critic.dedup_threshold)).add(
-        banded.id, problem_text(banded))
+        banded.id, problem_text(banded)
+    )
     comps.accepted_in(state["run_id"], banded.id, state["round"])
-    grown = lin.model_copy(update={
-        "turns": lin.turns + 1, "parent": banded, "summary": summary,
-        "problem_ids": [*lin.problem_ids, banded.id]})
+    grown = lin.model_copy(
+        update={
+            "turns": lin.turns + 1,
+            "parent": banded,
+            "summary": summary,
+            "problem_ids": [*lin.problem_ids, banded.id],
+        }
+    )
     return {"outcomes": [outcome], "lineages": {lin.lineage_id: grown}}
 
 
@@ -343,20 +471,30 @@ async def discard_problem(
     return await _discarded(state, comps, state.get("critique"))
 
 
-async def _discarded(state: TurnState, comps: Components,
-                     critique: Critique | None) -> dict[str, Any]:
+async def _discarded(
+    state: TurnState, comps: Components, critique: Critique | None
+) -> dict[str, Any]:
     lin = state["lineage"]
     problem = state.get("problem")
     rejections = critique.rejections if critique and not critique.valid else []
     outcome = TurnOutcome(
-        lineage_id=lin.lineage_id, seed_id=lin.seed.id, turn=lin.turns,
-        round=state["round"], direction=lin.direction,
+        lineage_id=lin.lineage_id,
+        seed_id=lin.seed.id,
+        turn=lin.turns,
+        round=state["round"],
+        direction=lin.direction,
         teacher_calls=state.get("teacher_calls", 0),
-        problem_id=problem.id if problem else None, valid=False,
-        discarded=True, rejections=rejections, model_failures=state.get("model_failures", []),
+        problem_id=problem.id if problem else None,
+        valid=False,
+        discarded=True,
+        rejections=rejections,
+        model_failures=state.get("model_failures", []),
         answered=state.get("answered", []),
         # A variant whose drafts were all rejected is given up on; a model failure is not its.
-        variant=variant_key(problem) if problem and rejections else None)
+        variant=variant_key(problem) if problem and rejections else None,
+    )
     await in_thread(comps.bank.put_turn, state["run_id"], outcome)
-    return {"outcomes": [outcome],
-            "lineages": {lin.lineage_id: lin.model_copy(update={"turns": lin.turns + 1})}}
+    return {
+        "outcomes": [outcome],
+        "lineages": {lin.lineage_id: lin.model_copy(update={"turns": lin.turns + 1})},
+    }

@@ -14,8 +14,13 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FOLDERS = {"stepstones": "stepstones", "agents": "stepstones/agents", "graphs": "stepstones/graphs",
-           "tools": "stepstones/tools", "evals": "stepstones/evals"}
+FOLDERS = {
+    "stepstones": "stepstones",
+    "agents": "stepstones/agents",
+    "graphs": "stepstones/graphs",
+    "tools": "stepstones/tools",
+    "evals": "stepstones/evals",
+}
 DATA_SUFFIXES = {".py", ".md", ".jsonl", ".json", ".gz"}
 
 
@@ -32,8 +37,7 @@ def expected_files() -> set[str]:
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
-            [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
-             "-w", tmp, str(ROOT)],
+            [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp, str(ROOT)],
             check=True,
         )
         wheel = next(Path(tmp).glob("stepstones-*.whl"))

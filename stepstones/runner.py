@@ -114,8 +114,10 @@ def _only_run_in(out: Path) -> Iterator[None]:
         except BlockingIOError:
             f.seek(0)
             holder = f.read().strip() or "?"
-            raise ConfigError(f"{out} is in use by another stepstones run (pid {holder}); wait "
-                              "for it to finish or pick another --out") from None
+            raise ConfigError(
+                f"{out} is in use by another stepstones run (pid {holder}); wait "
+                "for it to finish or pick another --out"
+            ) from None
         f.seek(0)
         f.truncate()
         f.write(str(os.getpid()))
@@ -155,16 +157,19 @@ async def postgres_checkpointer(url: str) -> AsyncIterator[BaseCheckpointSaver[A
         from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
     except ImportError as exc:
         raise ConfigError(
-            'the Postgres checkpointer needs: pip install "stepstones[postgres]"') from exc
+            'the Postgres checkpointer needs: pip install "stepstones[postgres]"'
+        ) from exc
     async with AsyncExitStack() as stack:
         try:
             saver = await stack.enter_async_context(
-                AsyncPostgresSaver.from_conn_string(url, serde=serde()))
+                AsyncPostgresSaver.from_conn_string(url, serde=serde())
+            )
             await saver.setup()
         except Exception as exc:  # psycopg's errors for a bad URL, host, password or database
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise ConfigError(f"cannot use the Postgres checkpointer --postgres "
-                              f"{_redacted(url)}: {first}") from None
+            raise ConfigError(
+                f"cannot use the Postgres checkpointer --postgres {_redacted(url)}: {first}"
+            ) from None
         yield saver
 
 
@@ -177,10 +182,13 @@ def _progress(run_id: str, state: RunState, ctx: RunContext, tokens: int = 0) ->
     outcomes = state.get("outcomes", [])
     counts, _ = split_quota(outcomes, {b.name: b.quota for b in ctx.bands})
     return Progress(
-        run_id=run_id, outcomes=outcomes,
+        run_id=run_id,
+        outcomes=outcomes,
         bands={b.name: (counts.get(b.name, 0), b.quota) for b in ctx.bands},
-        teacher_calls=sum(o.teacher_calls for o in outcomes), tokens=tokens,
-        dropped=list(state.get("dropped", {}).values()))
+        teacher_calls=sum(o.teacher_calls for o in outcomes),
+        tokens=tokens,
+        dropped=list(state.get("dropped", {}).values()),
+    )
 
 
 Reviewer = Callable[[dict[str, Any]], dict[str, Any] | None]
@@ -212,16 +220,25 @@ async def run_pipeline(
     if stopper is not None:
         stopper.attach()
     try:
-        return await _run(ctx, out, run_id, resume, postgres_url, on_progress, reviewer,
-                          resolver or ComponentResolver())
+        return await _run(
+            ctx,
+            out,
+            run_id,
+            resume,
+            postgres_url,
+            on_progress,
+            reviewer,
+            resolver or ComponentResolver(),
+        )
     except asyncio.CancelledError:
         if stopper is None or stopper.caught is None:
             raise
         raise RunStopped(stopper.caught) from None
     except Exception as exc:
         if is_storage_error(exc):
-            raise storage_error(exc, out, run_id, await asyncio.to_thread(
-                resumable, out, run_id)) from exc
+            raise storage_error(
+                exc, out, run_id, await asyncio.to_thread(resumable, out, run_id)
+            ) from exc
         raise
     finally:
         if stopper is not None:
@@ -229,16 +246,26 @@ async def run_pipeline(
 
 
 async def _run(
-    ctx: RunContext, out: Path, run_id: str, resume: bool, postgres_url: str | None,
-    on_progress: Callable[[Progress], None] | None, reviewer: Reviewer | None,
+    ctx: RunContext,
+    out: Path,
+    run_id: str,
+    resume: bool,
+    postgres_url: str | None,
+    on_progress: Callable[[Progress], None] | None,
+    reviewer: Reviewer | None,
     resolver: ComponentResolver,
 ) -> RunResult:
-    config: RunnableConfig = {"configurable": {"thread_id": run_id},
-                              "max_concurrency": max(4, ctx.concurrency * 4),
-                              "recursion_limit": 10_000}
+    config: RunnableConfig = {
+        "configurable": {"thread_id": run_id},
+        "max_concurrency": max(4, ctx.concurrency * 4),
+        "recursion_limit": 10_000,
+    }
     async with AsyncExitStack() as stack:
-        saver = (await stack.enter_async_context(postgres_checkpointer(postgres_url))
-                 if postgres_url else None)
+        saver = (
+            await stack.enter_async_context(postgres_checkpointer(postgres_url))
+            if postgres_url
+            else None
+        )
         created = not out.exists()
         out = prepare_out(out)
         stack.enter_context(_only_run_in(out))
@@ -253,8 +280,10 @@ async def _run(
             from stepstones.tools.sandbox.local import IsolationUnavailable
 
             if isinstance(exc, IsolationUnavailable):  # a setting, not a crash
-                raise ConfigError(f"the local sandbox cannot start: {exc} "
-                                  "(STEPSTONES_SANDBOX__ALLOW_UNISOLATED=true)") from None
+                raise ConfigError(
+                    f"the local sandbox cannot start: {exc} "
+                    "(STEPSTONES_SANDBOX__ALLOW_UNISOLATED=true)"
+                ) from None
             raise
         if saver is None:
             saver = await stack.enter_async_context(sqlite_checkpointer(out / CHECKPOINT_FILE))
@@ -265,8 +294,11 @@ async def _run(
             await _stream(graph, inputs, config, ctx, run_id, on_progress, resolver)
             final = await graph.aget_state(config)
             pending = list(final.interrupts)
-            answers = {i.id: a for i in pending
-                       if reviewer is not None and (a := reviewer(i.value)) is not None}
+            answers = {
+                i.id: a
+                for i in pending
+                if reviewer is not None and (a := reviewer(i.value)) is not None
+            }
             if not pending or len(answers) < len(pending):
                 break
             inputs = Command(resume=answers)
@@ -275,16 +307,20 @@ async def _run(
         return RunResult(run_id=run_id, out=out, stop_reason="awaiting_review", report={})
     report = await asyncio.to_thread(finished_report, out, run_id, state)
     write_json_atomic(out / REPORT_FILE, report)
-    return RunResult(run_id=run_id, out=out, stop_reason=state.get("stop_reason"),
-                     report=report, already_finished=inputs is FINISHED)
+    return RunResult(
+        run_id=run_id,
+        out=out,
+        stop_reason=state.get("stop_reason"),
+        report=report,
+        already_finished=inputs is FINISHED,
+    )
 
 
 FINISHED = object()
 """`_entry`'s answer for a resumed run that has nothing left to do."""
 
 
-async def _entry(graph: Any, config: RunnableConfig, out: Path, run_id: str,
-                 resume: bool) -> Any:
+async def _entry(graph: Any, config: RunnableConfig, out: Path, run_id: str, resume: bool) -> Any:
     """The graph's input for this start (FINISHED: none), once the bank and checkpoints agree.
 
     A new run must have neither checkpoints nor bank records under its id; a resumed one must
@@ -300,7 +336,8 @@ async def _entry(graph: Any, config: RunnableConfig, out: Path, run_id: str,
         raise ConfigError(
             f"cannot read the checkpoints of run {run_id}: {type(exc).__name__}: {exc}; they are "
             f"damaged (restore {out / CHECKPOINT_FILE}, or its --postgres database, or start a "
-            "new run)") from None
+            "new run)"
+        ) from None
     bank_path = out / BANK_FILE
     if not snapshot.values:
         banked = await asyncio.to_thread(_banked_turns, bank_path, run_id)
@@ -308,11 +345,14 @@ async def _entry(graph: Any, config: RunnableConfig, out: Path, run_id: str,
             raise (BankMismatch if resume else ConfigError)(
                 f"the bank {bank_path} holds {banked} turns of run {run_id} but its "
                 f"checkpoints ({out / CHECKPOINT_FILE}) hold none"
-                + ("" if resume else ": pick another --run-id or --out"))
+                + ("" if resume else ": pick another --run-id or --out")
+            )
         return {"run_id": run_id}
     if not resume:
-        raise ConfigError(f"run {run_id} already exists in {out}; continue it with "
-                          f"--resume {run_id} or pick another --run-id")
+        raise ConfigError(
+            f"run {run_id} already exists in {out}; continue it with "
+            f"--resume {run_id} or pick another --run-id"
+        )
     outcomes = list(snapshot.values.get("outcomes") or [])
     await asyncio.to_thread(verify, bank_path, run_id, outcomes, when="on resume")
     # A kill right after a node wrote its results leaves `next` empty but the task (with its
@@ -339,8 +379,13 @@ def finished_report(out: Path, run_id: str, state: RunState) -> dict[str, Any]:
     run wrote to it cannot pass for a whole one.
     """
     bank_path = out / BANK_FILE
-    verify(bank_path, run_id, list(state.get("outcomes") or []), when="at the end of the run",
-           exact=True)
+    verify(
+        bank_path,
+        run_id,
+        list(state.get("outcomes") or []),
+        when="at the end of the run",
+        exact=True,
+    )
     bank = Bank(bank_path)
     try:
         row = bank.get_run(run_id) or {}
@@ -353,8 +398,13 @@ def finished_report(out: Path, run_id: str, state: RunState) -> dict[str, Any]:
 
 
 async def _stream(
-    graph: Any, inputs: Any, config: RunnableConfig, ctx: RunContext, run_id: str,
-    on_progress: Callable[[Progress], None] | None, resolver: ComponentResolver,
+    graph: Any,
+    inputs: Any,
+    config: RunnableConfig,
+    ctx: RunContext,
+    run_id: str,
+    on_progress: Callable[[Progress], None] | None,
+    resolver: ComponentResolver,
 ) -> None:
     async for values in graph.astream(inputs, config, context=ctx, stream_mode="values"):
         if on_progress is not None and values.get("outcomes") is not None:
@@ -385,8 +435,10 @@ def stored_context(out: Path, run_id: str) -> RunContext:
         finally:
             bank.close()
     except sqlite3.Error as exc:
-        raise StorageError(f"cannot read the bank {bank_path}: {exc} (damaged, or its -wal "
-                           "and -shm files were changed or removed?)") from None
+        raise StorageError(
+            f"cannot read the bank {bank_path}: {exc} (damaged, or its -wal "
+            "and -shm files were changed or removed?)"
+        ) from None
     if row is None:
         if _checkpointed(out / CHECKPOINT_FILE, run_id):
             # The run's first commits are gone (a -wal cut back, its -shm index rebuilt): the
@@ -394,7 +446,8 @@ def stored_context(out: Path, run_id: str) -> RunContext:
             raise BankMismatch(
                 f"on resume: the bank {bank_path} does not match the checkpoints of run "
                 f"{run_id}: they hold the run, the bank has no record of it (was the bank or "
-                "its -wal file deleted, truncated or replaced?)")
+                "its -wal file deleted, truncated or replaced?)"
+            )
         raise ConfigError(f"unknown run {run_id} in {bank_path}")
     return RunContext.model_validate(json.loads(row["config"]))
 

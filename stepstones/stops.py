@@ -51,8 +51,11 @@ def is_storage_error(exc: BaseException) -> bool:
 def storage_error(exc: BaseException, out: Path, run_id: str, resumable: bool) -> StorageError:
     """The one line a user sees for a storage failure, with the resume command if any."""
     detail = str(exc) or type(exc).__name__
-    hint = (f"; fix it, then resume with: stepstones run --out {out} --resume {run_id}"
-            if resumable else "; nothing of the run was kept")
+    hint = (
+        f"; fix it, then resume with: stepstones run --out {out} --resume {run_id}"
+        if resumable
+        else "; nothing of the run was kept"
+    )
     return StorageError(f"storage failed in {out}: {detail}{hint}")
 
 

@@ -78,5 +78,8 @@ class EchoEngine:
 
     def chat(self, messages: list[dict[str, str]], params: dict[str, Any]) -> dict[str, Any]:
         text = json.dumps({"messages": messages, "params": params, "pid": os.getpid()})
-        return {"choices": [{"text": text, "finish_reason": "stop", "completion_tokens": 5}]
-                * int(params.get("n") or 1), "prompt_tokens": 1}
+        return {
+            "choices": [{"text": text, "finish_reason": "stop", "completion_tokens": 5}]
+            * int(params.get("n") or 1),
+            "prompt_tokens": 1,
+        }

@@ -40,14 +40,28 @@ def make_problem(
     **extra: Any,
 ) -> Problem:
     """A small function-style problem; expected values are given, not computed."""
-    cases = cases if cases is not None else [
-        ([[3, 1, 2]], [1, 2, 3]), ([[]], []), ([[5]], [5]), ([[2, 2, 1]], [1, 2, 2]),
-        ([[-1, 4, 0]], [-1, 0, 4]), ([[9, 8, 7, 6]], [6, 7, 8, 9]),
-    ]
+    cases = (
+        cases
+        if cases is not None
+        else [
+            ([[3, 1, 2]], [1, 2, 3]),
+            ([[]], []),
+            ([[5]], [5]),
+            ([[2, 2, 1]], [1, 2, 2]),
+            ([[-1, 4, 0]], [-1, 0, 4]),
+            ([[9, 8, 7, 6]], [6, 7, 8, 9]),
+        ]
+    )
     tests = [TestCase(input=json.dumps(args), expected=json.dumps(exp)) for args, exp in cases]
-    return Problem(title=extra.pop("title", "sort"), statement=statement,
-                   entry_point=entry_point, tests=tests, reference_solution=reference,
-                   lineage=lineage or Lineage(seed_id="s0"), **extra)
+    return Problem(
+        title=extra.pop("title", "sort"),
+        statement=statement,
+        entry_point=entry_point,
+        tests=tests,
+        reference_solution=reference,
+        lineage=lineage or Lineage(seed_id="s0"),
+        **extra,
+    )
 
 
 class ScriptedTeacher:
@@ -66,9 +80,12 @@ class ScriptedTeacher:
         lineage = Lineage(
             seed_id=request.seed.id,
             root_id=(request.parent.lineage.root_id or request.parent.id)
-            if request.parent else None,
+            if request.parent
+            else None,
             parent_id=request.parent.id if request.parent else None,
-            turn=request.turn, direction=request.direction)
+            turn=request.turn,
+            direction=request.direction,
+        )
         return TeacherResult(problem=problem.model_copy(update={"lineage": lineage}))
 
 
@@ -113,8 +130,12 @@ def start_run(*args: str) -> subprocess.Popen[str]:
     embedded LLM would make them minutes long.
     """
     students = [] if "--students" in args else ["--students", SIMULATED]
-    return subprocess.Popen([sys.executable, "-m", "stepstones", "run", *students, *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "stepstones", "run", *students, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def bank_turns(out: Path) -> int:

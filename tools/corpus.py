@@ -27,8 +27,21 @@ TEXT_COLUMNS = ("text", "content", "code", "solution")
 
 STDLIB_LICENSE = "PSF-2.0"
 _SKIP_DIRS = {
-    "__pycache__", "site-packages", "dist-packages", "test", "tests", "idlelib", "turtledemo",
-    "lib2to3", "ensurepip", "pydoc_data", "encodings", "node_modules", ".venv", "venv", ".git",
+    "__pycache__",
+    "site-packages",
+    "dist-packages",
+    "test",
+    "tests",
+    "idlelib",
+    "turtledemo",
+    "lib2to3",
+    "ensurepip",
+    "pydoc_data",
+    "encodings",
+    "node_modules",
+    ".venv",
+    "venv",
+    ".git",
 }
 _SAVED_MARKERS = ("dataset_dict.json", "dataset_info.json", "state.json")
 
@@ -41,15 +54,19 @@ class CorpusConfig(Record):
     """How windows are cut from a corpus and which columns hold the text and the licence."""
 
     window_lines: tuple[int, int] = Field(
-        (25, 50), description="a window's length in lines, lowest and highest (the paper: 25-50)")
+        (25, 50), description="a window's length in lines, lowest and highest (the paper: 25-50)"
+    )
     windows_per_document: int = Field(
-        1, ge=1, description="windows cut from one file or row at most (non-overlapping)")
+        1, ge=1, description="windows cut from one file or row at most (non-overlapping)"
+    )
     text_column: str | None = Field(
-        None, description="the column holding the code; None: the first of "
-        + ", ".join(TEXT_COLUMNS))
+        None,
+        description="the column holding the code; None: the first of " + ", ".join(TEXT_COLUMNS),
+    )
     license_column: str = Field("license", description="a column naming each row's licence")
     license: str | None = Field(
-        None, description="the licence of a folder corpus, recorded on its seeds")
+        None, description="the licence of a folder corpus, recorded on its seeds"
+    )
     suffixes: list[str] = Field([".py"], description="file suffixes read from a folder corpus")
     split: str = Field("train", description="the split of a Hugging Face dataset")
     data_dir: str | None = Field(None, description="data_dir of a hub dataset (e.g. python)")
@@ -76,14 +93,17 @@ class Document:
 def _text_column(columns: list[str], cfg: CorpusConfig, origin: str) -> str:
     if cfg.text_column is not None:
         if cfg.text_column not in columns:
-            raise CorpusError(f"{origin}: no column {cfg.text_column!r} (columns: "
-                              f"{', '.join(columns)})")
+            raise CorpusError(
+                f"{origin}: no column {cfg.text_column!r} (columns: {', '.join(columns)})"
+            )
         return cfg.text_column
     for name in TEXT_COLUMNS:
         if name in columns:
             return name
-    raise CorpusError(f"{origin}: no text column ({', '.join(TEXT_COLUMNS)}); set "
-                      f"seeds.text_column (columns: {', '.join(columns)})")
+    raise CorpusError(
+        f"{origin}: no text column ({', '.join(TEXT_COLUMNS)}); set "
+        f"seeds.text_column (columns: {', '.join(columns)})"
+    )
 
 
 def _license(row: dict[str, Any], cfg: CorpusConfig) -> str | None:
@@ -93,16 +113,24 @@ def _license(row: dict[str, Any], cfg: CorpusConfig) -> str | None:
     return ",".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
-def folder_documents(root: Path, rng: random.Random, cfg: CorpusConfig, *,
-                     origin: str | None = None, license: str | None = None
-                     ) -> Iterator[Document]:
+def folder_documents(
+    root: Path,
+    rng: random.Random,
+    cfg: CorpusConfig,
+    *,
+    origin: str | None = None,
+    license: str | None = None,
+) -> Iterator[Document]:
     """Source files under `root` (tests, caches and virtual environments skipped), shuffled."""
     files: list[str] = []
     for folder, dirs, names in os.walk(root):
         dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.startswith("."))
         rel = Path(folder).relative_to(root)
-        files.extend(str(rel / n) if str(rel) != "." else n
-                     for n in sorted(names) if Path(n).suffix in cfg.suffixes)
+        files.extend(
+            str(rel / n) if str(rel) != "." else n
+            for n in sorted(names)
+            if Path(n).suffix in cfg.suffixes
+        )
     rng.shuffle(files)
     for name in files:
         try:
@@ -119,8 +147,14 @@ def stdlib_documents(rng: random.Random, cfg: CorpusConfig) -> Iterator[Document
     return folder_documents(root, rng, plain, origin="stdlib", license=STDLIB_LICENSE)
 
 
-def _rows(rows: list[dict[str, Any]], column: str, origin: str, rng: random.Random,
-          cfg: CorpusConfig, numbers: list[int] | None = None) -> Iterator[Document]:
+def _rows(
+    rows: list[dict[str, Any]],
+    column: str,
+    origin: str,
+    rng: random.Random,
+    cfg: CorpusConfig,
+    numbers: list[int] | None = None,
+) -> Iterator[Document]:
     order = list(range(len(rows)))
     rng.shuffle(order)
     for i in order:
@@ -153,8 +187,9 @@ def parquet_documents(path: Path, rng: random.Random, cfg: CorpusConfig) -> Iter
     try:
         import pyarrow.parquet as pq
     except ImportError as exc:
-        raise CorpusError("a Parquet corpus needs pyarrow: pip install 'stepstones[export]'"
-                          ) from exc
+        raise CorpusError(
+            "a Parquet corpus needs pyarrow: pip install 'stepstones[export]'"
+        ) from exc
     try:
         names = pq.read_schema(path).names
     except (OSError, ValueError) as exc:
@@ -169,13 +204,15 @@ def _datasets() -> Any:
     try:
         import datasets
     except ImportError as exc:
-        raise CorpusError("a Hugging Face corpus needs datasets: pip install "
-                          "'stepstones[export]'") from exc
+        raise CorpusError(
+            "a Hugging Face corpus needs datasets: pip install 'stepstones[export]'"
+        ) from exc
     return datasets
 
 
-def saved_dataset_documents(path: Path, rng: random.Random, cfg: CorpusConfig
-                            ) -> Iterator[Document]:
+def saved_dataset_documents(
+    path: Path, rng: random.Random, cfg: CorpusConfig
+) -> Iterator[Document]:
     """Rows of a dataset saved with `save_to_disk` (a DatasetDict: its `split`)."""
     datasets = _datasets()
     data = datasets.load_from_disk(str(path))
@@ -197,8 +234,7 @@ def hub_documents(name: str, rng: random.Random, cfg: CorpusConfig) -> Iterator[
     row's position in the split, read in order, so only the split's first rows are seen."""
     datasets = _datasets()
     try:
-        stream = datasets.load_dataset(name, data_dir=cfg.data_dir, split=cfg.split,
-                                       streaming=True)
+        stream = datasets.load_dataset(name, data_dir=cfg.data_dir, split=cfg.split, streaming=True)
     except Exception as exc:  # datasets raises many types: not found, offline, auth
         raise CorpusError(f"cannot load dataset {name!r}: {exc}") from exc
     column: str | None = None
@@ -225,7 +261,10 @@ def documents(spec: str, rng: random.Random, cfg: CorpusConfig) -> Iterator[Docu
     if path.suffix in (".jsonl", ".json"):
         return jsonl_documents(path, rng, cfg)
     if not path.exists():
-        raise CorpusError(f"no corpus at {spec} (a folder, .jsonl, .parquet, a saved dataset, "
-                          "stdlib or hf:NAME)")
-    raise CorpusError(f"{spec}: not a corpus this reads (a folder, .jsonl, .parquet, a saved "
-                      "dataset, stdlib or hf:NAME)")
+        raise CorpusError(
+            f"no corpus at {spec} (a folder, .jsonl, .parquet, a saved dataset, stdlib or hf:NAME)"
+        )
+    raise CorpusError(
+        f"{spec}: not a corpus this reads (a folder, .jsonl, .parquet, a saved "
+        "dataset, stdlib or hf:NAME)"
+    )

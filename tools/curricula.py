@@ -273,7 +273,8 @@ class CurriculumSampler:
         if total <= 0:
             raise ValueError(
                 f"at step {self.step} the curriculum weighs only bands with no rows "
-                f"({', '.join(sorted(raw))}; rows have {', '.join(sorted(self._rows))})")
+                f"({', '.join(sorted(raw))}; rows have {', '.join(sorted(self._rows))})"
+            )
         return {b: w / total for b, w in present.items()}
 
     def draw(self) -> int:

@@ -223,8 +223,11 @@ def _items(
     solution_field: str = "canonical_solution",
 ) -> list[BenchmarkItem]:
     return [
-        BenchmarkItem(task_id=str(row.get(id_field, f"{origin}:{number}")),
-                      prompt=row[prompt_field], solution=str(row.get(solution_field) or ""))
+        BenchmarkItem(
+            task_id=str(row.get(id_field, f"{origin}:{number}")),
+            prompt=row[prompt_field],
+            solution=str(row.get(solution_field) or ""),
+        )
         for number, row in read_jsonl(lines, origin, BenchmarkError, prompt_field)
     ]
 

@@ -241,8 +241,9 @@ class NearDupIndex:
             return []
         keys = sorted(candidates)
         # Drafts from one template share many bands: score all candidates in one numpy step.
-        agree = (np.stack([self._arrays[k] for k in keys])
-                 == np.array(sig, dtype=np.uint64)).sum(axis=1)
+        agree = (np.stack([self._arrays[k] for k in keys]) == np.array(sig, dtype=np.uint64)).sum(
+            axis=1
+        )
         scored = [(k, int(n) / self.num_perm) for k, n in zip(keys, agree, strict=True)]
         hits = [(k, s) for k, s in scored if s >= self.threshold]
         return sorted(hits, key=lambda kv: (-kv[1], kv[0]))

@@ -60,6 +60,7 @@ DATA_SOURCE = "stepstones"
 KEEP_RANGE = (0.01, 0.97)
 """Pass rates exported by default, inclusive (arXiv 2603.24202, "Filtering")."""
 
+
 class ExportError(RuntimeError):
     """An export that cannot proceed; the message is one line a user can act on."""
 
@@ -396,7 +397,8 @@ def export_run(
     if status != "finished" and not partial:
         raise ExportError(
             f"run {run!r} has not finished (its status in the bank is {status!r}): an export now "
-            "would hold only part of it; wait for it, or pass --partial to export what it holds")
+            "would hold only part of it; wait for it, or pass --partial to export what it holds"
+        )
     problems = list(bank.problems(run))
     if not problems:
         raise ExportError(f"run {run!r} has no valid problems to export")
@@ -409,8 +411,11 @@ def export_run(
     kept, screened = screen(ranged, benchmark, dup_threshold)
     excluded = off_range + screened
     if not kept:
-        hint = (f" ({len(off_range)} outside the keep range; --include-unbanded keeps them)"
-                if off_range else "")
+        hint = (
+            f" ({len(off_range)} outside the keep range; --include-unbanded keeps them)"
+            if off_range
+            else ""
+        )
         raise ExportError(f"run {run!r}: all {len(problems)} problems were excluded{hint}")
     ranges = bands_from_config(config)
     steps = schedule(kept, schedule_name, bands=ranges, mix=mix, seed=seed)

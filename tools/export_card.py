@@ -51,8 +51,13 @@ class Provenance:
     export_command: str | None = None
 
 
-def provenance(bank: Bank, run_id: str, problems: Sequence[Problem], config: Mapping[str, Any],
-               export_command: str | None = None) -> Provenance:
+def provenance(
+    bank: Bank,
+    run_id: str,
+    problems: Sequence[Problem],
+    config: Mapping[str, Any],
+    export_command: str | None = None,
+) -> Provenance:
     """The card's provenance of `problems` (the exported rows) from the run's bank records."""
     cells: dict[str, Counter[str]] = defaultdict(Counter)
     for p in problems:
@@ -76,9 +81,13 @@ def provenance(bank: Bank, run_id: str, problems: Sequence[Problem], config: Map
         entry = used.setdefault(key, {"seeds": set(), "rows": set()})
         entry["seeds"].add(seed.id)
         entry["rows"].add(p.id)
-    sources = sorted((SeedSource(origin, kind, lic, len(v["seeds"]), len(v["rows"]))
-                      for (origin, kind, lic), v in used.items()),
-                     key=lambda s: (-s.rows, s.origin))
+    sources = sorted(
+        (
+            SeedSource(origin, kind, lic, len(v["seeds"]), len(v["rows"]))
+            for (origin, kind, lic), v in used.items()
+        ),
+        key=lambda s: (-s.rows, s.origin),
+    )
     return Provenance(
         cells={b: dict(c) for b, c in cells.items()},
         pass_rates=[p.pass_rate for p in problems if p.pass_rate is not None],
@@ -108,8 +117,11 @@ def preset_table(bands: Sequence[str]) -> list[tuple[str, str]]:
         for start, end, weights in table:
             stop = end + 1 if end is not None else total
             span = f"{start * 100 // total}-{stop * 100 // total}%"
-            what = ("uniform over rows" if weights is None else
-                    ", ".join(f"{b} {w:g}" for b, w in weights.items()))
+            what = (
+                "uniform over rows"
+                if weights is None
+                else ", ".join(f"{b} {w:g}" for b, w in weights.items())
+            )
             parts.append(f"{span}: {what}")
         rows.append((name, "; ".join(parts)))
     return rows
@@ -130,8 +142,11 @@ def summary(result: ExportResult) -> dict[str, Any]:
         "environments": result.environments,
         "decontaminated": result.decontaminated,
         "keep_range": list(result.keep_range) if result.keep_range is not None else None,
-        "excluded": {"out_of_range": reasons["out_of_range"],
-                     "contaminated": reasons["contaminated"], "duplicate": reasons["duplicate"]},
+        "excluded": {
+            "out_of_range": reasons["out_of_range"],
+            "contaminated": reasons["contaminated"],
+            "duplicate": reasons["duplicate"],
+        },
         "exclusions": [e.__dict__ for e in result.excluded],
         "provenance": asdict(result.provenance) if result.provenance is not None else None,
         "run_config": result.config,
@@ -142,34 +157,51 @@ def _cells_table(cells: Mapping[str, Mapping[str, int]], bands: Sequence[str]) -
     envs = sorted({e for per in cells.values() for e in per})
     head = "| band | " + " | ".join(envs) + " | rows |\n|---|" + "---|" * (len(envs) + 1)
     order = [b for b in bands if b in cells] + [b for b in cells if b not in bands]
-    lines = [f"| {b} | " + " | ".join(str(cells[b].get(e, 0)) for e in envs)
-             + f" | {sum(cells[b].values())} |" for b in order]
+    lines = [
+        f"| {b} | "
+        + " | ".join(str(cells[b].get(e, 0)) for e in envs)
+        + f" | {sum(cells[b].values())} |"
+        for b in order
+    ]
     return "\n".join([head, *lines])
 
 
 def _histogram_section(prov: Provenance) -> str:
     rows = [f"| {lo:.1f}-{hi:.1f} | {n} | {'#' * n} |" for lo, hi, n in histogram(prov.pass_rates)]
-    whose = (f"the target student `{prov.target_student}`'s" if prov.target_student
-             else "pooled over every student (no target student)")
+    whose = (
+        f"the target student `{prov.target_student}`'s"
+        if prov.target_student
+        else "pooled over every student (no target student)"
+    )
     if prov.samples:
         lo, hi, total = min(prov.samples), max(prov.samples), sum(prov.samples)
-        samples = (f"{lo} to {hi} judged samples per problem ({total} in all, over "
-                   f"{len(prov.samples)} rows)" if lo != hi else
-                   f"{lo} judged samples per problem ({total} in all, over {len(prov.samples)} "
-                   "rows)")
+        samples = (
+            f"{lo} to {hi} judged samples per problem ({total} in all, over "
+            f"{len(prov.samples)} rows)"
+            if lo != hi
+            else f"{lo} judged samples per problem ({total} in all, over {len(prov.samples)} rows)"
+        )
     else:
         samples = "sample counts not recorded in the bank"
     students = ", ".join(prov.students) or "?"
-    return (f"Pass rates are {whose}, from {samples}; students: {students}.\n\n"
-            "| pass rate | rows | |\n|---|---|---|\n" + "\n".join(rows))
+    return (
+        f"Pass rates are {whose}, from {samples}; students: {students}.\n\n"
+        "| pass rate | rows | |\n|---|---|---|\n" + "\n".join(rows)
+    )
 
 
 def _seeds_section(prov: Provenance) -> str:
-    lines = [f"| {s.origin} | {s.kind} | {s.license or 'not recorded'} | {s.seeds} | {s.rows} |"
-             for s in prov.seed_sources]
+    lines = [
+        f"| {s.origin} | {s.kind} | {s.license or 'not recorded'} | {s.seeds} | {s.rows} |"
+        for s in prov.seed_sources
+    ]
     table = "| source | kind | licence | seeds | rows |\n|---|---|---|---|---|\n" + "\n".join(lines)
-    note = (f"\n\n{prov.unrecorded_seeds} rows have a seed the bank does not hold (its "
-            "provenance was not recorded)." if prov.unrecorded_seeds else "")
+    note = (
+        f"\n\n{prov.unrecorded_seeds} rows have a seed the bank does not hold (its "
+        "provenance was not recorded)."
+        if prov.unrecorded_seeds
+        else ""
+    )
     return table + note
 
 
@@ -190,10 +222,16 @@ The presets' numbers are {PRESET_SOURCE}."""
 def _commands_section(result: ExportResult) -> str:
     prov = result.provenance
     runs = prov.run_commands if prov is not None else []
-    run = ("\n".join(runs) if runs else
-           "# not recorded: the run was started from Python or Studio, or by an older stepstones")
-    export = (prov.export_command if prov is not None and prov.export_command else
-              "# exported from Python: stepstones.tools.export.export_run(...)")
+    run = (
+        "\n".join(runs)
+        if runs
+        else "# not recorded: the run was started from Python or Studio, or by an older stepstones"
+    )
+    export = (
+        prov.export_command
+        if prov is not None and prov.export_command
+        else "# exported from Python: stepstones.tools.export.export_run(...)"
+    )
     return f"""```bash
 {run}
 {export}
@@ -234,18 +272,31 @@ def dataset_card(result: ExportResult) -> str:
         kept = "every pass rate (exported with --include-unbanded)"
     else:
         lo, hi = result.keep_range
-        kept = (f"pass rates {lo:g} <= p <= {hi:g} only: {reasons['out_of_range']} problems "
-                "outside it (nearly no or nearly every sample passed, no learning signal) stay "
-                "in the bank, not here (`--include-unbanded` exports them)")
-    left = (f"{reasons['out_of_range']} outside the keep range, {reasons['contaminated']} "
-            f"contaminated, {reasons['duplicate']} near-duplicates")
-    partial = ("" if result.run_status == "finished" else
-               f"\n**Partial:** exported with --partial while the run was {result.run_status}; "
-               "it may have banked more since.\n")
-    verl_files = ("train.parquet (export with --format parquet: verl reads Parquet or JSON "
-                  "files)" if result.format == "hf" else ext)
+        kept = (
+            f"pass rates {lo:g} <= p <= {hi:g} only: {reasons['out_of_range']} problems "
+            "outside it (nearly no or nearly every sample passed, no learning signal) stay "
+            "in the bank, not here (`--include-unbanded` exports them)"
+        )
+    left = (
+        f"{reasons['out_of_range']} outside the keep range, {reasons['contaminated']} "
+        f"contaminated, {reasons['duplicate']} near-duplicates"
+    )
+    partial = (
+        ""
+        if result.run_status == "finished"
+        else f"\n**Partial:** exported with --partial while the run was {result.run_status}; "
+        "it may have banked more since.\n"
+    )
+    verl_files = (
+        "train.parquet (export with --format parquet: verl reads Parquet or JSON files)"
+        if result.format == "hf"
+        else ext
+    )
     prov = result.provenance
-    extra = "" if prov is None else f"""## Counts per band and environment
+    extra = (
+        ""
+        if prov is None
+        else f"""## Counts per band and environment
 
 {_cells_table(prov.cells, list(result.bands))}
 
@@ -266,6 +317,7 @@ def dataset_card(result: ExportResult) -> str:
 {_commands_section(result)}
 
 """
+    )
     decontam = (
         "HumanEval n-gram decontamination (13-word and normalised 10-token code n-grams)"
         if result.decontaminated

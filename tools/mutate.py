@@ -47,18 +47,30 @@ def trivial_solutions(entry_point: str, io_style: str = "function") -> dict[str,
         "returns_true": "return True",
     }
     return {
-        name: f"def {entry_point}(*args, **kwargs):\n    {body}\n"
-        for name, body in bodies.items()
+        name: f"def {entry_point}(*args, **kwargs):\n    {body}\n" for name, body in bodies.items()
     }
 
 
 _OP_TEXT: dict[type[ast.AST], str] = {
-    ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!=",
-    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.FloorDiv: "//", ast.Mod: "%",
+    ast.Lt: "<",
+    ast.LtE: "<=",
+    ast.Gt: ">",
+    ast.GtE: ">=",
+    ast.Eq: "==",
+    ast.NotEq: "!=",
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.FloorDiv: "//",
+    ast.Mod: "%",
 }
 _PRECEDENCE: dict[type[ast.AST], int] = {
     **dict.fromkeys((ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq), 1),
-    ast.Add: 2, ast.Sub: 2, ast.Mult: 3, ast.FloorDiv: 3, ast.Mod: 3,
+    ast.Add: 2,
+    ast.Sub: 2,
+    ast.Mult: 3,
+    ast.FloorDiv: 3,
+    ast.Mod: 3,
 }
 _OP_TOKEN = re.compile(r"\*\*|//|[<>=!]=|<<|>>|[-+*/%@<>&|^]")
 
@@ -119,8 +131,9 @@ class _Source:
         return (self.data[:start] + text.encode("utf-8") + self.data[end:]).decode("utf-8")
 
 
-def _op_edit(src: _Source, node: ast.expr, left: ast.expr, right: ast.expr, op: ast.AST,
-             new: ast.AST) -> str | None:
+def _op_edit(
+    src: _Source, node: ast.expr, left: ast.expr, right: ast.expr, op: ast.AST, new: ast.AST
+) -> str | None:
     """The source with the operator between `left` and `right` replaced, if it is unambiguous.
 
     A new operator that binds less tightly (`*` -> `+`) gets the node bracketed, as unparsing
@@ -133,8 +146,7 @@ def _op_edit(src: _Source, node: ast.expr, left: ast.expr, right: ast.expr, op: 
     found: list[tuple[int, str]] = []
     pos = 0
     for line in gap.splitlines(keepends=True):
-        found += [(pos + m.start(), m.group())
-                  for m in _OP_TOKEN.finditer(line.split("#", 1)[0])]
+        found += [(pos + m.start(), m.group()) for m in _OP_TOKEN.finditer(line.split("#", 1)[0])]
         pos += len(line)
     if len(found) != 1 or found[0][1] != _OP_TEXT[type(op)]:
         return None
@@ -145,8 +157,9 @@ def _op_edit(src: _Source, node: ast.expr, left: ast.expr, right: ast.expr, op: 
         return src.splice(where, after, _OP_TEXT[type(new)])
     first = src.offset(node.lineno, node.col_offset)
     last = src.offset(node.end_lineno, node.end_col_offset)
-    return (data[:first] + b"(" + data[first:where] + text + data[after:last] + b")"
-            + data[last:]).decode("utf-8")
+    return (
+        data[:first] + b"(" + data[first:where] + text + data[after:last] + b")" + data[last:]
+    ).decode("utf-8")
 
 
 def _edit(src: _Source, kind: str, node: ast.AST) -> str | None:
@@ -164,11 +177,13 @@ def _edit(src: _Source, kind: str, node: ast.AST) -> str | None:
             return src.splice(start, end, repr(value + 1))
         if kind == "comparison" and isinstance(node, ast.Compare):
             op = node.ops[0]
-            return _op_edit(src, node, node.left, node.comparators[0], op,
-                            _COMPARE_SWAPS[type(op)]())
+            return _op_edit(
+                src, node, node.left, node.comparators[0], op, _COMPARE_SWAPS[type(op)]()
+            )
         if kind == "operator" and isinstance(node, ast.BinOp):
-            return _op_edit(src, node, node.left, node.right, node.op,
-                            _BINOP_SWAPS[type(node.op)]())
+            return _op_edit(
+                src, node, node.left, node.right, node.op, _BINOP_SWAPS[type(node.op)]()
+            )
     except (ValueError, SyntaxError, UnicodeDecodeError, IndexError):
         return None
     return None

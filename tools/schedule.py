@@ -100,7 +100,7 @@ def medium_first_order(names: Sequence[str]) -> list[str]:
     if not order:
         return list(names)
     mid = order.index(MEDIUM) if MEDIUM in order else len(order) // 2
-    ranked = [order[mid], *order[mid + 1:], *reversed(order[:mid])]
+    ranked = [order[mid], *order[mid + 1 :], *reversed(order[:mid])]
     return [*ranked, UNBANDED] if UNBANDED in names else ranked
 
 
@@ -151,8 +151,7 @@ def lineage_roots(problems: Sequence[Problem]) -> dict[str, str]:
 
 def _depth(problem: Problem, by_id: Mapping[str, Problem]) -> int:
     depth, node, seen = 0, problem, {problem.id}
-    while (parent := node.lineage.parent_id) is not None and parent in by_id \
-            and parent not in seen:
+    while (parent := node.lineage.parent_id) is not None and parent in by_id and parent not in seen:
         node = by_id[parent]
         seen.add(node.id)
         depth += 1

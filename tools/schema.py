@@ -72,8 +72,9 @@ def validation_summary(exc: ValidationError, limit: int = 1) -> str:
     """A pydantic error as one line: `where: what` for the first `limit` errors, and a count
     of the rest (a config, a problem file and a model's reply all report errors this way)."""
     errors = exc.errors()
-    parts = [f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
-             for e in errors[:limit]]
+    parts = [
+        f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in errors[:limit]
+    ]
     more = len(errors) - len(parts)
     return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
 
@@ -114,11 +115,15 @@ class Problem(Record):
     tests: list[TestCase] = Field(min_length=1)
     reference_solution: str
     lineage: Lineage
-    environment: str = Field("code", description="the environment (tools/environments) that "
-                             "made it and judges answers to it")
+    environment: str = Field(
+        "code",
+        description="the environment (tools/environments) that made it and judges answers to it",
+    )
     spec: dict[str, Any] = Field(
-        default_factory=dict, description="environment-specific JSON the environment judges "
-        "with (e.g. deduction: input and output; fuzzing: the checks and the witness)")
+        default_factory=dict,
+        description="environment-specific JSON the environment judges "
+        "with (e.g. deduction: input and output; fuzzing: the checks and the witness)",
+    )
     family: str | None = Field(None, description="procedural task family, if any")
     level: int | None = Field(None, description="procedural difficulty level, if any")
 
@@ -281,9 +286,11 @@ class PerformanceSummary(Record):
         default_factory=list, description="a few telling errors or wrong outputs"
     )
     solutions: list[ShownSolution] = Field(
-        default_factory=list, description="representative successful and failed solutions")
+        default_factory=list, description="representative successful and failed solutions"
+    )
     target: str | None = Field(
-        None, description="the student whose pass rate is `pass_rate` (None: pooled)")
+        None, description="the student whose pass rate is `pass_rate` (None: pooled)"
+    )
     text: str = Field("", description="the summary as the teacher's prompt shows it")
 
 
@@ -319,8 +326,9 @@ class Seed(Record):
     kind: Literal["code", "solution", "puzzle", "family"] = "code"
     source: str = Field("", description="where it came from, e.g. stdlib:json/decoder.py")
     text: str
-    origin: str | None = Field(None, description="the corpus: stdlib, a folder, a file, a "
-                               "dataset name or a bank")
+    origin: str | None = Field(
+        None, description="the corpus: stdlib, a folder, a file, a dataset name or a bank"
+    )
     path: str | None = Field(None, description="the file inside the corpus (a bank: run/problem)")
     row: int | None = Field(None, description="the row of a table or dataset (JSONL: its line)")
     first_line: int | None = Field(None, description="the window's first line (1-based)")
@@ -425,9 +433,13 @@ class TurnOutcome(Record):
     rejections: list[Rejection] = Field(default_factory=list)
     discarded: bool = False
     model_failures: list[ModelFailure] = Field(
-        default_factory=list, description="models that failed to answer in this turn")
+        default_factory=list, description="models that failed to answer in this turn"
+    )
     answered: list[str] = Field(
-        default_factory=list, description="students whose every sample was answered")
+        default_factory=list, description="students whose every sample was answered"
+    )
     variant: str | None = Field(
-        None, description="the procedural variant (environment/family:level) the turn banked "
-        "or gave up on; a teacher with a finite catalogue does not write it again")
+        None,
+        description="the procedural variant (environment/family:level) the turn banked "
+        "or gave up on; a teacher with a finite catalogue does not write it again",
+    )

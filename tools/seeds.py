@@ -44,11 +44,34 @@ class SeedError(ValueError):
 
 
 _STDLIB_MODULES = (
-    "bisect.py", "heapq.py", "textwrap.py", "string.py", "statistics.py", "fractions.py",
-    "difflib.py", "shlex.py", "colorsys.py", "calendar.py", "base64.py", "ipaddress.py",
-    "json/encoder.py", "json/decoder.py", "csv.py", "fnmatch.py", "glob.py", "posixpath.py",
-    "random.py", "functools.py", "collections/__init__.py", "graphlib.py", "html/__init__.py",
-    "urllib/parse.py", "datetime.py", "tokenize.py", "quopri.py", "keyword.py",
+    "bisect.py",
+    "heapq.py",
+    "textwrap.py",
+    "string.py",
+    "statistics.py",
+    "fractions.py",
+    "difflib.py",
+    "shlex.py",
+    "colorsys.py",
+    "calendar.py",
+    "base64.py",
+    "ipaddress.py",
+    "json/encoder.py",
+    "json/decoder.py",
+    "csv.py",
+    "fnmatch.py",
+    "glob.py",
+    "posixpath.py",
+    "random.py",
+    "functools.py",
+    "collections/__init__.py",
+    "graphlib.py",
+    "html/__init__.py",
+    "urllib/parse.py",
+    "datetime.py",
+    "tokenize.py",
+    "quopri.py",
+    "keyword.py",
 )
 
 
@@ -65,10 +88,18 @@ def _functions(path: Path, source_name: str) -> list[Seed]:
             length = node.end_lineno - node.lineno + 1
             if 5 <= length <= 40 and not node.name.startswith("__"):
                 snippet = "\n".join(lines[node.lineno - 1 : node.end_lineno])
-                out.append(Seed(kind="code", source=f"stdlib:{source_name}:{node.name}",
-                                text=snippet, origin="stdlib", path=source_name,
-                                first_line=node.lineno, last_line=node.end_lineno,
-                                license=STDLIB_LICENSE))
+                out.append(
+                    Seed(
+                        kind="code",
+                        source=f"stdlib:{source_name}:{node.name}",
+                        text=snippet,
+                        origin="stdlib",
+                        path=source_name,
+                        first_line=node.lineno,
+                        last_line=node.end_lineno,
+                        license=STDLIB_LICENSE,
+                    )
+                )
     return out
 
 
@@ -86,16 +117,25 @@ def stdlib_seeds(limit: int, rng: random.Random) -> list[Seed]:
 def puzzle_seeds(limit: int, rng: random.Random) -> list[Seed]:
     """The bundled coding puzzles, shuffled by `rng`."""
     data = resources.files("stepstones.tools").joinpath("data/puzzles.jsonl").read_text()
-    seeds = [s.model_copy(update={"origin": PUZZLES_ORIGIN, "license": PUZZLES_LICENSE})
-             for s in _parse_jsonl(data.splitlines(), PUZZLES_ORIGIN, kind="puzzle")]
+    seeds = [
+        s.model_copy(update={"origin": PUZZLES_ORIGIN, "license": PUZZLES_LICENSE})
+        for s in _parse_jsonl(data.splitlines(), PUZZLES_ORIGIN, kind="puzzle")
+    ]
     rng.shuffle(seeds)
     return seeds[:limit]
 
 
 def _parse_jsonl(lines: list[str], origin: str, kind: str = "code") -> list[Seed]:
-    return [Seed(kind=row.get("kind", kind), source=row.get("source", origin), text=row["text"],
-                 origin=origin, license=lic if isinstance(lic := row.get("license"), str) else None)
-            for _, row in read_jsonl(lines, origin, SeedError, "text")]
+    return [
+        Seed(
+            kind=row.get("kind", kind),
+            source=row.get("source", origin),
+            text=row["text"],
+            origin=origin,
+            license=lic if isinstance(lic := row.get("license"), str) else None,
+        )
+        for _, row in read_jsonl(lines, origin, SeedError, "text")
+    ]
 
 
 def jsonl_seeds(path: str | Path, limit: int) -> list[Seed]:
@@ -111,8 +151,9 @@ def jsonl_seeds(path: str | Path, limit: int) -> list[Seed]:
     return seeds[:limit]
 
 
-def cut_windows(text: str, rng: random.Random, lines: tuple[int, int], count: int
-                ) -> list[tuple[int, int]]:
+def cut_windows(
+    text: str, rng: random.Random, lines: tuple[int, int], count: int
+) -> list[tuple[int, int]]:
     """Up to `count` non-overlapping (first, last) 1-based line ranges of `lines` lines each.
 
     The text is tiled from a random offset with windows of random length; a text shorter
@@ -134,13 +175,22 @@ def cut_windows(text: str, rng: random.Random, lines: tuple[int, int], count: in
 def _window_seed(doc: Document, first: int, last: int) -> Seed:
     text = "\n".join(doc.text.splitlines()[first - 1 : last])
     where = doc.path if doc.path is not None else f"row {doc.row}"
-    return Seed(kind="code", source=f"{doc.origin}:{where}:{first}-{last}", text=text,
-                origin=doc.origin, path=doc.path, row=doc.row, first_line=first,
-                last_line=last, license=doc.license)
+    return Seed(
+        kind="code",
+        source=f"{doc.origin}:{where}:{first}-{last}",
+        text=text,
+        origin=doc.origin,
+        path=doc.path,
+        row=doc.row,
+        first_line=first,
+        last_line=last,
+        license=doc.license,
+    )
 
 
-def window_seeds(corpus: str, limit: int, rng: random.Random,
-                 cfg: CorpusConfig | None = None) -> list[Seed]:
+def window_seeds(
+    corpus: str, limit: int, rng: random.Random, cfg: CorpusConfig | None = None
+) -> list[Seed]:
     """Up to `limit` distinct windows from `corpus`, documents in a seeded random order.
 
     A document whose text (whitespace aside) was met before is skipped, as is a window equal
@@ -155,8 +205,9 @@ def window_seeds(corpus: str, limit: int, rng: random.Random,
             if whole in seen:
                 continue
             seen.add(whole)
-            for first, last in cut_windows(doc.text, rng, cfg.window_lines,
-                                           cfg.windows_per_document):
+            for first, last in cut_windows(
+                doc.text, rng, cfg.window_lines, cfg.windows_per_document
+            ):
                 seed = _window_seed(doc, first, last)
                 key = " ".join(seed.text.split())
                 if key not in seen:
@@ -176,17 +227,24 @@ def _bank_solutions(path: Path) -> list[Seed]:
     bank = Bank(path)
     try:
         return [
-            Seed(kind="solution", source=f"bank:{run['id']}:{a.problem_id}:{a.student}",
-                 text=a.code, origin=str(path), path=f"{run['id']}/{a.problem_id}")
-            for run in bank.runs() for a in bank.attempts(run["id"])
+            Seed(
+                kind="solution",
+                source=f"bank:{run['id']}:{a.problem_id}:{a.student}",
+                text=a.code,
+                origin=str(path),
+                path=f"{run['id']}/{a.problem_id}",
+            )
+            for run in bank.runs()
+            for a in bank.attempts(run["id"])
             if a.verdict.ok and a.code
         ]
     finally:
         bank.close()
 
 
-def solution_seeds(path: str | Path, limit: int, rng: random.Random,
-                   cfg: CorpusConfig | None = None) -> list[Seed]:
+def solution_seeds(
+    path: str | Path, limit: int, rng: random.Random, cfg: CorpusConfig | None = None
+) -> list[Seed]:
     """Distinct successful solutions: a bank's passing attempts (every run), or a JSONL file's
     rows (`solution`, `code` or `text`), shuffled by `rng`; duplicates by code shape dropped."""
     p = Path(path)
@@ -197,9 +255,17 @@ def solution_seeds(path: str | Path, limit: int, rng: random.Random,
         if cfg.text_column is None:
             cfg = cfg.model_copy(update={"text_column": _solution_column(p)})
         try:
-            pool = [Seed(kind="solution", source=f"{p}:{d.row}", text=d.text, origin=str(p),
-                         row=d.row, license=d.license)
-                    for d in documents(str(p), random.Random(0), cfg)]
+            pool = [
+                Seed(
+                    kind="solution",
+                    source=f"{p}:{d.row}",
+                    text=d.text,
+                    origin=str(p),
+                    row=d.row,
+                    license=d.license,
+                )
+                for d in documents(str(p), random.Random(0), cfg)
+            ]
         except CorpusError as exc:
             raise SeedError(str(exc)) from exc
         pool.sort(key=lambda s: s.row or 0)
@@ -230,8 +296,9 @@ def _solution_column(path: Path) -> str | None:
     return None
 
 
-def load_seeds(source: str, limit: int, seed: int = 0,
-               corpus: CorpusConfig | None = None) -> list[Seed]:
+def load_seeds(
+    source: str, limit: int, seed: int = 0, corpus: CorpusConfig | None = None
+) -> list[Seed]:
     """Seeds from a named source (`stdlib`, `windows[:CORPUS]`, `solutions:PATH`, `puzzles`,
     `mixed`), a corpus (folder, .parquet, saved dataset, `hf:NAME`) or a JSONL path."""
     rng = random.Random(seed)

@@ -87,60 +87,146 @@ class Bank:
         with self._lock:
             t = self.db.table
             t("runs").create(
-                {"id": str, "created": float, "updated": float, "status": str, "config": str,
-                 "report": str},
-                pk="id", if_not_exists=True,
+                {
+                    "id": str,
+                    "created": float,
+                    "updated": float,
+                    "status": str,
+                    "config": str,
+                    "report": str,
+                },
+                pk="id",
+                if_not_exists=True,
             )
             t("seeds").create(
-                {"run_id": str, "id": str, "kind": str, "source": str, "text": str,
-                 "origin": str, "path": str, "row": int, "first_line": int, "last_line": int,
-                 "license": str},
-                pk=("run_id", "id"), if_not_exists=True,
+                {
+                    "run_id": str,
+                    "id": str,
+                    "kind": str,
+                    "source": str,
+                    "text": str,
+                    "origin": str,
+                    "path": str,
+                    "row": int,
+                    "first_line": int,
+                    "last_line": int,
+                    "license": str,
+                },
+                pk=("run_id", "id"),
+                if_not_exists=True,
             )
             t("problems").create(
-                {"run_id": str, "id": str, "lineage_id": str, "seed_id": str, "root_id": str,
-                 "parent_id": str, "turn": int, "direction": str, "family": str, "level": int,
-                 "title": str, "band": str, "pass_rate": float, "valid": int, "created": float,
-                 "record": str},
-                pk=("run_id", "id"), if_not_exists=True,
+                {
+                    "run_id": str,
+                    "id": str,
+                    "lineage_id": str,
+                    "seed_id": str,
+                    "root_id": str,
+                    "parent_id": str,
+                    "turn": int,
+                    "direction": str,
+                    "family": str,
+                    "level": int,
+                    "title": str,
+                    "band": str,
+                    "pass_rate": float,
+                    "valid": int,
+                    "created": float,
+                    "record": str,
+                },
+                pk=("run_id", "id"),
+                if_not_exists=True,
             )
             t("attempts").create(
-                {"run_id": str, "id": str, "problem_id": str, "student": str, "sample": int,
-                 "status": str, "passed": int, "total": int, "record": str},
-                pk=("run_id", "id"), if_not_exists=True,
+                {
+                    "run_id": str,
+                    "id": str,
+                    "problem_id": str,
+                    "student": str,
+                    "sample": int,
+                    "status": str,
+                    "passed": int,
+                    "total": int,
+                    "record": str,
+                },
+                pk=("run_id", "id"),
+                if_not_exists=True,
             )
             t("summaries").create(
                 {"run_id": str, "problem_id": str, "pass_rate": float, "record": str},
-                pk=("run_id", "problem_id"), if_not_exists=True,
+                pk=("run_id", "problem_id"),
+                if_not_exists=True,
             )
             t("rejections").create(
-                {"run_id": str, "id": str, "lineage_id": str, "turn": int, "attempt": int,
-                 "problem_id": str, "codes": str, "feedback": str, "record": str},
-                pk=("run_id", "id"), if_not_exists=True,
+                {
+                    "run_id": str,
+                    "id": str,
+                    "lineage_id": str,
+                    "turn": int,
+                    "attempt": int,
+                    "problem_id": str,
+                    "codes": str,
+                    "feedback": str,
+                    "record": str,
+                },
+                pk=("run_id", "id"),
+                if_not_exists=True,
             )
             t("turns").create(
                 {"run_id": str, "id": str, "lineage_id": str, "turn": int, "record": str},
-                pk=("run_id", "id"), if_not_exists=True,
+                pk=("run_id", "id"),
+                if_not_exists=True,
             )
             t("usage").create(
-                {"run_id": str, "session": str, "agent": str, "model": str, "calls": int,
-                 "input_tokens": int, "output_tokens": int, "cost_usd": float},
-                pk=("run_id", "session", "agent", "model"), if_not_exists=True,
+                {
+                    "run_id": str,
+                    "session": str,
+                    "agent": str,
+                    "model": str,
+                    "calls": int,
+                    "input_tokens": int,
+                    "output_tokens": int,
+                    "cost_usd": float,
+                },
+                pk=("run_id", "session", "agent", "model"),
+                if_not_exists=True,
             )
             t("model_drops").create(
-                {"run_id": str, "model": str, "role": str, "round": int, "reason": str,
-                 "record": str},
-                pk=("run_id", "role", "model"), if_not_exists=True,
+                {
+                    "run_id": str,
+                    "model": str,
+                    "role": str,
+                    "round": int,
+                    "reason": str,
+                    "record": str,
+                },
+                pk=("run_id", "role", "model"),
+                if_not_exists=True,
             )
             t("model_calls").create(
-                {"id": int, "run_id": str, "session": str, "agent": str, "model": str,
-                 "outcome": str, "error": str, "input_tokens": int, "output_tokens": int,
-                 "latency_s": float, "at": float, "messages": str, "replies": str},
-                pk="id", if_not_exists=True,
+                {
+                    "id": int,
+                    "run_id": str,
+                    "session": str,
+                    "agent": str,
+                    "model": str,
+                    "outcome": str,
+                    "error": str,
+                    "input_tokens": int,
+                    "output_tokens": int,
+                    "latency_s": float,
+                    "at": float,
+                    "messages": str,
+                    "replies": str,
+                },
+                pk="id",
+                if_not_exists=True,
             )
-            for table, cols in (("problems", ["run_id", "band"]),
-                                ("model_calls", ["run_id", "agent"]),
-                                ("attempts", ["run_id", "problem_id"])):
+            for table, cols in (
+                ("problems", ["run_id", "band"]),
+                ("model_calls", ["run_id", "agent"]),
+                ("attempts", ["run_id", "problem_id"]),
+            ):
                 self.db.table(table).create_index(cols, if_not_exists=True)
 
     # -- runs -------------------------------------------------------------------------------
@@ -151,9 +237,14 @@ class Bank:
             now = time.time()
             existing = self.get_run(run_id)
             self.db.table("runs").upsert(
-                {"id": run_id, "created": existing["created"] if existing else now,
-                 "updated": now, "status": "running", "config": json.dumps(config, default=str),
-                 "report": existing["report"] if existing else None},
+                {
+                    "id": run_id,
+                    "created": existing["created"] if existing else now,
+                    "updated": now,
+                    "status": "running",
+                    "config": json.dumps(config, default=str),
+                    "report": existing["report"] if existing else None,
+                },
                 pk="id",
             )
 
@@ -161,8 +252,12 @@ class Bank:
         """Mark a run finished and keep its report."""
         with self._lock:
             self.db.table("runs").upsert(
-                {"id": run_id, "updated": time.time(), "status": status,
-                 "report": json.dumps(report)},
+                {
+                    "id": run_id,
+                    "updated": time.time(),
+                    "status": status,
+                    "report": json.dumps(report),
+                },
                 pk="id",
             )
 
@@ -195,15 +290,18 @@ class Bank:
         them added)."""
         with self._lock:
             self.db.table("seeds").upsert_all(
-                [{"run_id": run_id, **s.model_dump()} for s in seeds], pk=("run_id", "id"),
+                [{"run_id": run_id, **s.model_dump()} for s in seeds],
+                pk=("run_id", "id"),
                 alter=True,
             )
 
     def seeds(self, run_id: str) -> list[Seed]:
         """The seeds a run drew from, with whatever provenance the bank recorded."""
         fields = set(Seed.model_fields)
-        return [Seed.model_validate({k: v for k, v in row.items() if k in fields})
-                for row in self._rows("seeds", "run_id = ?", [run_id], order_by="id")]
+        return [
+            Seed.model_validate({k: v for k, v in row.items() if k in fields})
+            for row in self._rows("seeds", "run_id = ?", [run_id], order_by="id")
+        ]
 
     def add_run_command(self, run_id: str, command: str) -> None:
         """Append the command line that started or resumed a run (for the dataset card)."""
@@ -230,64 +328,120 @@ class Bank:
                 if not records:
                     continue
                 cols = list(records[0])
-                sql = (f"INSERT OR REPLACE INTO [{table}] ({', '.join(f'[{c}]' for c in cols)}) "
-                       f"VALUES ({', '.join('?' * len(cols))})")
+                sql = (
+                    f"INSERT OR REPLACE INTO [{table}] ({', '.join(f'[{c}]' for c in cols)}) "
+                    f"VALUES ({', '.join('?' * len(cols))})"
+                )
                 self.db.conn.executemany(sql, [tuple(r[c] for c in cols) for r in records])
 
     @staticmethod
-    def _problem_row(run_id: str, lineage_id: str, problem: Problem, valid: bool
-                     ) -> dict[str, Any]:
+    def _problem_row(run_id: str, lineage_id: str, problem: Problem, valid: bool) -> dict[str, Any]:
         lin = problem.lineage
-        return {"run_id": run_id, "id": problem.id, "lineage_id": lineage_id,
-                "seed_id": lin.seed_id, "root_id": lin.root_id, "parent_id": lin.parent_id,
-                "turn": lin.turn, "direction": lin.direction, "family": problem.family,
-                "level": problem.level, "title": problem.title, "band": problem.band,
-                "pass_rate": problem.pass_rate, "valid": int(valid), "created": time.time(),
-                "record": problem.model_dump_json()}
+        return {
+            "run_id": run_id,
+            "id": problem.id,
+            "lineage_id": lineage_id,
+            "seed_id": lin.seed_id,
+            "root_id": lin.root_id,
+            "parent_id": lin.parent_id,
+            "turn": lin.turn,
+            "direction": lin.direction,
+            "family": problem.family,
+            "level": problem.level,
+            "title": problem.title,
+            "band": problem.band,
+            "pass_rate": problem.pass_rate,
+            "valid": int(valid),
+            "created": time.time(),
+            "record": problem.model_dump_json(),
+        }
 
     @staticmethod
     def _attempt_rows(run_id: str, attempts: list[Attempt]) -> list[dict[str, Any]]:
-        return [{"run_id": run_id, "id": a.id, "problem_id": a.problem_id, "student": a.student,
-                 "sample": a.sample, "status": a.verdict.status, "passed": a.verdict.passed,
-                 "total": a.verdict.total, "record": a.model_dump_json()} for a in attempts]
+        return [
+            {
+                "run_id": run_id,
+                "id": a.id,
+                "problem_id": a.problem_id,
+                "student": a.student,
+                "sample": a.sample,
+                "status": a.verdict.status,
+                "passed": a.verdict.passed,
+                "total": a.verdict.total,
+                "record": a.model_dump_json(),
+            }
+            for a in attempts
+        ]
 
     @staticmethod
     def _summary_row(run_id: str, summary: PerformanceSummary) -> dict[str, Any]:
-        return {"run_id": run_id, "problem_id": summary.problem_id,
-                "pass_rate": summary.pass_rate, "record": summary.model_dump_json()}
+        return {
+            "run_id": run_id,
+            "problem_id": summary.problem_id,
+            "pass_rate": summary.pass_rate,
+            "record": summary.model_dump_json(),
+        }
 
     @staticmethod
-    def _rejection_row(run_id: str, lineage_id: str, turn: int, attempt: int,
-                       problem: Problem | None, critique: Critique) -> dict[str, Any]:
-        return {"run_id": run_id, "id": content_hash(lineage_id, turn, attempt),
-                "lineage_id": lineage_id, "turn": turn, "attempt": attempt,
-                "problem_id": problem.id if problem else None,
-                "codes": json.dumps([r.code for r in critique.rejections]),
-                "feedback": critique.feedback,
-                "record": json.dumps({"critique": critique.model_dump(mode="json"),
-                                      "problem": problem.model_dump(mode="json")
-                                      if problem else None})}
+    def _rejection_row(
+        run_id: str,
+        lineage_id: str,
+        turn: int,
+        attempt: int,
+        problem: Problem | None,
+        critique: Critique,
+    ) -> dict[str, Any]:
+        return {
+            "run_id": run_id,
+            "id": content_hash(lineage_id, turn, attempt),
+            "lineage_id": lineage_id,
+            "turn": turn,
+            "attempt": attempt,
+            "problem_id": problem.id if problem else None,
+            "codes": json.dumps([r.code for r in critique.rejections]),
+            "feedback": critique.feedback,
+            "record": json.dumps(
+                {
+                    "critique": critique.model_dump(mode="json"),
+                    "problem": problem.model_dump(mode="json") if problem else None,
+                }
+            ),
+        }
 
     @staticmethod
     def _turn_row(run_id: str, outcome: TurnOutcome) -> dict[str, Any]:
-        return {"run_id": run_id, "id": content_hash(outcome.lineage_id, outcome.turn),
-                "lineage_id": outcome.lineage_id, "turn": outcome.turn,
-                "record": outcome.model_dump_json()}
+        return {
+            "run_id": run_id,
+            "id": content_hash(outcome.lineage_id, outcome.turn),
+            "lineage_id": outcome.lineage_id,
+            "turn": outcome.turn,
+            "record": outcome.model_dump_json(),
+        }
 
     def put_problem(self, run_id: str, lineage_id: str, problem: Problem, valid: bool) -> None:
         """Upsert a problem (its id is its content hash)."""
         self._write([("problems", [self._problem_row(run_id, lineage_id, problem, valid)])])
 
     def put_rejection(
-        self, run_id: str, lineage_id: str, turn: int, attempt: int,
-        problem: Problem | None, critique: Critique,
+        self,
+        run_id: str,
+        lineage_id: str,
+        turn: int,
+        attempt: int,
+        problem: Problem | None,
+        critique: Critique,
     ) -> None:
         """Record why the critic (or the parser) rejected a problem."""
         row = self._rejection_row(run_id, lineage_id, turn, attempt, problem, critique)
         self._write([("rejections", [row])])
 
     def put_rejected(
-        self, run_id: str, lineage_id: str, turn: int, attempt: int, problem: Problem,
+        self,
+        run_id: str,
+        lineage_id: str,
+        turn: int,
+        attempt: int,
+        problem: Problem,
         critique: Critique,
     ) -> None:
         """A rejected problem and why, together (one transaction).
@@ -300,18 +454,23 @@ class Bank:
             if self._valid_holder(run_id, problem.id) is not None:
                 self._write([("rejections", [rejection])])
                 return
-            self._write([
-                ("problems", [self._problem_row(run_id, lineage_id, problem, valid=False)]),
-                ("rejections", [rejection]),
-            ])
+            self._write(
+                [
+                    ("problems", [self._problem_row(run_id, lineage_id, problem, valid=False)]),
+                    ("rejections", [rejection]),
+                ]
+            )
 
-    def _valid_holder(self, run_id: str, problem_id: str,
-                      turn_key: tuple[str, int] | None = None) -> str | None:
+    def _valid_holder(
+        self, run_id: str, problem_id: str, turn_key: tuple[str, int] | None = None
+    ) -> str | None:
         """The lineage of a valid turn record naming `problem_id`, other than `turn_key`'s."""
         rows = self.db.execute(
             "select lineage_id, turn from turns where run_id = ? and "
             "json_extract(record, '$.problem_id') = ? and json_extract(record, '$.valid') "
-            "order by lineage_id, turn", [run_id, problem_id]).fetchall()
+            "order by lineage_id, turn",
+            [run_id, problem_id],
+        ).fetchall()
         for lineage_id, turn in rows:
             if (lineage_id, turn) != turn_key:
                 return str(lineage_id)
@@ -322,8 +481,13 @@ class Bank:
         self._write([("turns", [self._turn_row(run_id, outcome)])])
 
     def put_turn_result(
-        self, run_id: str, lineage_id: str, problem: Problem, attempts: list[Attempt],
-        summary: PerformanceSummary, outcome: TurnOutcome,
+        self,
+        run_id: str,
+        lineage_id: str,
+        problem: Problem,
+        attempts: list[Attempt],
+        summary: PerformanceSummary,
+        outcome: TurnOutcome,
     ) -> str | None:
         """Everything a banded turn produced, in one transaction: the bank never holds a
         problem's attempts without its summary and turn record, or the reverse.
@@ -336,12 +500,14 @@ class Bank:
             holder = self._valid_holder(run_id, problem.id, (outcome.lineage_id, outcome.turn))
             if holder is not None:
                 return holder
-            self._write([
-                ("problems", [self._problem_row(run_id, lineage_id, problem, valid=True)]),
-                ("attempts", self._attempt_rows(run_id, attempts)),
-                ("summaries", [self._summary_row(run_id, summary)]),
-                ("turns", [self._turn_row(run_id, outcome)]),
-            ])
+            self._write(
+                [
+                    ("problems", [self._problem_row(run_id, lineage_id, problem, valid=True)]),
+                    ("attempts", self._attempt_rows(run_id, attempts)),
+                    ("summaries", [self._summary_row(run_id, summary)]),
+                    ("turns", [self._turn_row(run_id, outcome)]),
+                ]
+            )
             return None
 
     def set_usage(self, run_id: str, usage: list[Usage], session: str = "") -> None:
@@ -358,15 +524,17 @@ class Bank:
 
     # -- reads ------------------------------------------------------------------------------
 
-    def _rows(self, table: str, where: str, args: list[Any],
-              order_by: str | None = None) -> list[dict[str, Any]]:
+    def _rows(
+        self, table: str, where: str, args: list[Any], order_by: str | None = None
+    ) -> list[dict[str, Any]]:
         """Rows fetched whole under the lock: a half-read cursor on the shared connection would
         lock the table against writes from the graph's other worker threads."""
         with self._lock:
             return list(self.db.table(table).rows_where(where, args, order_by=order_by))
 
-    def problems(self, run_id: str, *, valid_only: bool = True,
-                 surplus: bool = True) -> Iterator[Problem]:
+    def problems(
+        self, run_id: str, *, valid_only: bool = True, surplus: bool = True
+    ) -> Iterator[Problem]:
         """Problems of a run in creation order; `surplus=False` leaves out the valid ones that
         landed in a band already holding its quota (`quota_surplus`)."""
         where = "run_id = ?" + (" and valid = 1" if valid_only else "")
@@ -380,8 +548,11 @@ class Bank:
         its stored config names."""
         row = self.get_run(run_id) or {}
         config = json.loads(row.get("config") or "{}")
-        quotas = {str(b["name"]): int(b["quota"]) for b in config.get("bands") or []
-                  if isinstance(b, dict) and "name" in b and "quota" in b}
+        quotas = {
+            str(b["name"]): int(b["quota"])
+            for b in config.get("bands") or []
+            if isinstance(b, dict) and "name" in b and "quota" in b
+        }
         _, over = split_quota(self.turns(run_id), quotas)
         return {o.problem_id for o in over if o.problem_id is not None}
 
@@ -431,27 +602,69 @@ class Bank:
         and replies as JSON text, so `sqlite-utils rows bank.sqlite model_calls` reads them)."""
         if not calls:
             return
-        self._write([("model_calls", [{
-            "run_id": run_id, "session": session, "agent": c.agent, "model": c.model,
-            "outcome": c.outcome, "error": c.error, "input_tokens": c.input_tokens,
-            "output_tokens": c.output_tokens, "latency_s": c.latency_s, "at": c.at,
-            "messages": json.dumps(c.messages), "replies": json.dumps(c.replies)}
-            for c in calls])])
+        self._write(
+            [
+                (
+                    "model_calls",
+                    [
+                        {
+                            "run_id": run_id,
+                            "session": session,
+                            "agent": c.agent,
+                            "model": c.model,
+                            "outcome": c.outcome,
+                            "error": c.error,
+                            "input_tokens": c.input_tokens,
+                            "output_tokens": c.output_tokens,
+                            "latency_s": c.latency_s,
+                            "at": c.at,
+                            "messages": json.dumps(c.messages),
+                            "replies": json.dumps(c.replies),
+                        }
+                        for c in calls
+                    ],
+                )
+            ]
+        )
 
     def calls(self, run_id: str) -> list[ModelCall]:
         """The run's model calls in the order they were logged."""
         rows = self._rows("model_calls", "run_id = ?", [run_id], order_by="id")
-        return [ModelCall(
-            agent=r["agent"], model=r["model"], outcome=r["outcome"], error=r["error"],
-            input_tokens=r["input_tokens"], output_tokens=r["output_tokens"],
-            latency_s=r["latency_s"], at=r["at"], messages=json.loads(r["messages"]),
-            replies=json.loads(r["replies"])) for r in rows]
+        return [
+            ModelCall(
+                agent=r["agent"],
+                model=r["model"],
+                outcome=r["outcome"],
+                error=r["error"],
+                input_tokens=r["input_tokens"],
+                output_tokens=r["output_tokens"],
+                latency_s=r["latency_s"],
+                at=r["at"],
+                messages=json.loads(r["messages"]),
+                replies=json.loads(r["replies"]),
+            )
+            for r in rows
+        ]
 
     def put_model_drop(self, run_id: str, drop: ModelDrop) -> None:
         """Record that a model was left out of a run (idempotent per run, role and model)."""
-        self._write([("model_drops", [{
-            "run_id": run_id, "model": drop.model, "role": drop.role, "round": drop.round,
-            "reason": drop.reason, "record": drop.model_dump_json()}])])
+        self._write(
+            [
+                (
+                    "model_drops",
+                    [
+                        {
+                            "run_id": run_id,
+                            "model": drop.model,
+                            "role": drop.role,
+                            "round": drop.round,
+                            "reason": drop.reason,
+                            "record": drop.model_dump_json(),
+                        }
+                    ],
+                )
+            ]
+        )
 
     def model_drops(self, run_id: str) -> list[ModelDrop]:
         """The models a run left out, in the order it dropped them."""
@@ -462,7 +675,8 @@ class Bank:
         """Ids of the run's problems stored as valid."""
         with self._lock:
             rows = self.db.execute(
-                "select id from problems where run_id = ? and valid = 1", [run_id]).fetchall()
+                "select id from problems where run_id = ? and valid = 1", [run_id]
+            ).fetchall()
         return {r[0] for r in rows}
 
     def retire_orphans(self, run_id: str) -> list[str]:
@@ -473,13 +687,19 @@ class Bank:
         is then no part of the run's result.
         """
         with self._lock, self.db.conn:
-            named = {r[0] for r in self.db.execute(
-                "select json_extract(record, '$.problem_id') from turns where run_id = ? and "
-                "json_extract(record, '$.valid')", [run_id]).fetchall()}
+            named = {
+                r[0]
+                for r in self.db.execute(
+                    "select json_extract(record, '$.problem_id') from turns where run_id = ? and "
+                    "json_extract(record, '$.valid')",
+                    [run_id],
+                ).fetchall()
+            }
             orphans = sorted(self.valid_problem_ids(run_id) - named)
             self.db.conn.executemany(
                 "update problems set valid = 0 where run_id = ? and id = ?",
-                [(run_id, pid) for pid in orphans])
+                [(run_id, pid) for pid in orphans],
+            )
         return orphans
 
     def count(self, table: str, run_id: str) -> int:

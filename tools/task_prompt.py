@@ -32,9 +32,16 @@ def system_message() -> str:
 def user_message(problem: Problem) -> str:
     """The statement, what to write (a function or a stdio program) and one worked example."""
     first = problem.tests[0]
-    return _template(f"student_solve_{problem.io_style}").substitute(
-        statement=problem.statement.strip(), entry_point=problem.entry_point,
-        example_input=first.input, example_output=first.expected).strip()
+    return (
+        _template(f"student_solve_{problem.io_style}")
+        .substitute(
+            statement=problem.statement.strip(),
+            entry_point=problem.entry_point,
+            example_input=first.input,
+            example_output=first.expected,
+        )
+        .strip()
+    )
 
 
 def task_messages(problem: Problem, *, system: bool = True) -> list[Message]:

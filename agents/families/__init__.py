@@ -25,8 +25,19 @@ from stepstones.agents.families.base import BugKind, FamilyInstance, TaskFamily
 
 def _registry() -> dict[str, TaskFamily]:
     registry: dict[str, TaskFamily] = {}
-    for module in (strings, lists, numbers, digits, search, text_parsing, dp, alignment, trading,
-                   graph_tasks, simulation):
+    for module in (
+        strings,
+        lists,
+        numbers,
+        digits,
+        search,
+        text_parsing,
+        dp,
+        alignment,
+        trading,
+        graph_tasks,
+        simulation,
+    ):
         for family in module.FAMILIES:
             if family.name in registry:
                 raise ValueError(f"two task families are named {family.name!r}")

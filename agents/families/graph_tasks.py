@@ -12,13 +12,15 @@ from stepstones.agents.families.base import BugKind, FamilyInstance, TaskFamily
 from stepstones.agents.families.kit import build, check_level, code, pick, swap
 
 
-def _land(rng: random.Random, rows: int, cols: int, density: float, land: str = "1",
-          water: str = "0") -> list[str]:
-    return ["".join(land if rng.random() < density else water for _ in range(cols))
-            for _ in range(rows)]
+def _land(
+    rng: random.Random, rows: int, cols: int, density: float, land: str = "1", water: str = "0"
+) -> list[str]:
+    return [
+        "".join(land if rng.random() < density else water for _ in range(cols)) for _ in range(rows)
+    ]
 
 
-_FLOOD = '''
+_FLOOD = """
     def $fn(grid):
         rows = len(grid)
         cols = len(grid[0]) if rows else 0
@@ -45,7 +47,7 @@ _FLOOD = '''
                             stack.append((nr, nc))
                 $close
         return $result
-'''
+"""
 _FOUR = "((1, 0), (-1, 0), (0, 1), (0, -1))"
 _EIGHT = "[(dr, dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1) if dr or dc]"
 
@@ -60,26 +62,54 @@ class Islands(TaskFamily):
     def generate(self, level: int, rng: random.Random) -> FamilyInstance:
         """4-connected count, 8-connected count, [count, largest], islands off the border."""
         check_level(self.name, level, self.levels)
-        fn = pick(rng, (("count_islands", "islands", "land_masses"),
-                        ("count_islands_diag", "blobs", "diagonal_islands"),
-                        ("island_stats", "survey_islands", "island_summary"),
-                        ("closed_islands", "inland_islands", "enclosed_islands"))[level - 1])
-        subs = {"fn": fn, "steps": _FOUR if level != 2 else _EIGHT, "state": "count = 0",
-                "open": "", "touch": "", "close": "count += 1", "result": "count"}
+        fn = pick(
+            rng,
+            (
+                ("count_islands", "islands", "land_masses"),
+                ("count_islands_diag", "blobs", "diagonal_islands"),
+                ("island_stats", "survey_islands", "island_summary"),
+                ("closed_islands", "inland_islands", "enclosed_islands"),
+            )[level - 1],
+        )
+        subs = {
+            "fn": fn,
+            "steps": _FOUR if level != 2 else _EIGHT,
+            "state": "count = 0",
+            "open": "",
+            "touch": "",
+            "close": "count += 1",
+            "result": "count",
+        }
         if level == 3:
-            subs.update(state="count = best = 0", result="[count, best]",
-                        close="count += 1\n            best = max(best, size)")
+            subs.update(
+                state="count = best = 0",
+                result="[count, best]",
+                close="count += 1\n            best = max(best, size)",
+            )
         if level == 4:
-            subs.update(open="edge = False", touch="if r in (0, rows - 1) or c in (0, cols - 1):"
-                        "\n                    edge = True",
-                        close="if not edge:\n                count += 1")
+            subs.update(
+                open="edge = False",
+                touch="if r in (0, rows - 1) or c in (0, cols - 1):"
+                "\n                    edge = True",
+                close="if not edge:\n                count += 1",
+            )
         ref = code(_FLOOD, **subs)
-        inputs = [[["11000", "11000", "00100", "00011"]], [[]], [["0"]], [["1"]],
-                  [["101", "010", "101"]], [["111", "101", "111"]], [["0110", "1001", "0110"]],
-                  [_land(rng, 6, 7, 0.45)], [_land(rng, 10, 12, 0.5)],
-                  [_land(rng, 20, 25, 0.55)], [["1" * 70] * 70]]
+        inputs = [
+            [["11000", "11000", "00100", "00011"]],
+            [[]],
+            [["0"]],
+            [["1"]],
+            [["101", "010", "101"]],
+            [["111", "101", "111"]],
+            [["0110", "1001", "0110"]],
+            [_land(rng, 6, 7, 0.45)],
+            [_land(rng, 10, 12, 0.5)],
+            [_land(rng, 20, 25, 0.55)],
+            [["1" * 70] * 70],
+        ]
         four_way = code(_FLOOD, **{**subs, "steps": _FOUR})
-        recursive = code('''
+        recursive = code(
+            """
             def $fn(grid):
                 rows = len(grid)
                 cols = len(grid[0]) if rows else 0
@@ -100,7 +130,9 @@ class Islands(TaskFamily):
                             fill(r, c)
                             count += 1
                 return count
-        ''', fn=fn)
+        """,
+            fn=fn,
+        )
         no_guard = swap(ref, "cols = len(grid[0]) if rows else 0", "cols = len(grid[0])")
         texts = {
             1: """
@@ -134,25 +166,37 @@ class Islands(TaskFamily):
         bugs: dict[BugKind, str] = {"exception": no_guard}
         if level == 1:
             bugs["wrong_logic"] = code(_FLOOD, **{**subs, "steps": _EIGHT})
-            bugs["off_by_one"] = swap(ref, "0 <= nr < rows and 0 <= nc < cols",
-                                      "0 <= nr < rows - 1 and 0 <= nc < cols")
+            bugs["off_by_one"] = swap(
+                ref, "0 <= nr < rows and 0 <= nc < cols", "0 <= nr < rows - 1 and 0 <= nc < cols"
+            )
         elif level == 2:
             bugs["wrong_logic"] = four_way
             bugs["edge_case"] = recursive
-            bugs["off_by_one"] = swap(ref, "for dc in (-1, 0, 1) if dr or dc",
-                                      "for dc in (-1, 0) if dr or dc")
+            bugs["off_by_one"] = swap(
+                ref, "for dc in (-1, 0, 1) if dr or dc", "for dc in (-1, 0) if dr or dc"
+            )
         elif level == 3:
             bugs["wrong_logic"] = swap(ref, "best = max(best, size)", "best = max(best, count)")
             bugs["off_by_one"] = swap(ref, "size = 0", "size = 1")
         else:
-            bugs["wrong_logic"] = swap(ref, "if r in (0, rows - 1) or c in (0, cols - 1):",
-                                       "if r == 0 or c == 0:")
-            bugs["off_by_one"] = swap(ref, "if r in (0, rows - 1) or c in (0, cols - 1):",
-                                      "if r in (0, rows) or c in (0, cols):")
+            bugs["wrong_logic"] = swap(
+                ref, "if r in (0, rows - 1) or c in (0, cols - 1):", "if r == 0 or c == 0:"
+            )
+            bugs["off_by_one"] = swap(
+                ref,
+                "if r in (0, rows - 1) or c in (0, cols - 1):",
+                "if r in (0, rows) or c in (0, cols):",
+            )
         return build(
-            family=self.name, level=level, title=("Count islands", "Count diagonal blobs",
-                                                  "Island survey", "Enclosed islands")[level - 1],
-            statement=texts[level].format(fn=fn), entry_point=fn, reference=ref, inputs=inputs,
+            family=self.name,
+            level=level,
+            title=("Count islands", "Count diagonal blobs", "Island survey", "Enclosed islands")[
+                level - 1
+            ],
+            statement=texts[level].format(fn=fn),
+            entry_point=fn,
+            reference=ref,
+            inputs=inputs,
             bugs=bugs,
         )
 
@@ -170,17 +214,21 @@ class MazeRoute(TaskFamily):
         return (self._steps, self._weighted, self._breaker)[level - 1](rng)
 
     @staticmethod
-    def _maze(rng: random.Random, rows: int, cols: int, density: float,
-              cells: str = ".") -> list[str]:
-        grid = [[rng.choice(cells) if rng.random() >= density else "#" for _ in range(cols)]
-                for _ in range(rows)]
+    def _maze(
+        rng: random.Random, rows: int, cols: int, density: float, cells: str = "."
+    ) -> list[str]:
+        grid = [
+            [rng.choice(cells) if rng.random() >= density else "#" for _ in range(cols)]
+            for _ in range(rows)
+        ]
         grid[0][0] = "S"
         grid[-1][-1] = "E"
         return ["".join(r) for r in grid]
 
     def _steps(self, rng: random.Random) -> FamilyInstance:
         fn = pick(rng, ("shortest_escape", "maze_steps", "min_moves"))
-        ref = code('''
+        ref = code(
+            """
             from collections import deque
 
             def $fn(maze):
@@ -198,14 +246,26 @@ class MazeRoute(TaskFamily):
                             dist[(nr, nc)] = dist[(r, c)] + 1
                             queue.append((nr, nc))
                 return -1
-        ''', fn=fn)
+        """,
+            fn=fn,
+        )
         dfs = swap(ref, "r, c = queue.popleft()", "r, c = queue.pop()")
-        inputs = [[["S.#", "..#", "#.E"]], [["SE"]], [["S#E"]], [["S", ".", "E"]],
-                  [["S...", "##.#", "E..."]], [["S.E", "###"]], [self._maze(rng, 6, 6, 0.2)],
-                  [self._maze(rng, 10, 15, 0.25)], [self._maze(rng, 30, 30, 0.2)],
-                  [["S" + "." * 39] + ["." * 40] * 38 + ["." * 39 + "E"]]]
+        inputs = [
+            [["S.#", "..#", "#.E"]],
+            [["SE"]],
+            [["S#E"]],
+            [["S", ".", "E"]],
+            [["S...", "##.#", "E..."]],
+            [["S.E", "###"]],
+            [self._maze(rng, 6, 6, 0.2)],
+            [self._maze(rng, 10, 15, 0.25)],
+            [self._maze(rng, 30, 30, 0.2)],
+            [["S" + "." * 39] + ["." * 40] * 38 + ["." * 39 + "E"]],
+        ]
         return build(
-            family=self.name, level=1, title="Fewest steps through a maze",
+            family=self.name,
+            level=1,
+            title="Fewest steps through a maze",
             statement=f"""
                 `maze` is a list of equal-length strings: 'S' marks the start (exactly one),
                 'E' the exit (exactly one), '#' a wall and '.' open floor. Each step moves to an
@@ -213,7 +273,9 @@ class MazeRoute(TaskFamily):
                 `{fn}(maze: list[str]) -> int` returning the fewest steps from S to E, or -1 if
                 E cannot be reached.
             """,
-            entry_point=fn, reference=ref, inputs=inputs,
+            entry_point=fn,
+            reference=ref,
+            inputs=inputs,
             bugs={
                 "wrong_logic": dfs,
                 "off_by_one": swap(ref, "return dist[(r, c)]", "return dist[(r, c)] + 1"),
@@ -223,7 +285,8 @@ class MazeRoute(TaskFamily):
 
     def _weighted(self, rng: random.Random) -> FamilyInstance:
         fn = pick(rng, ("cheapest_crossing", "least_effort_route", "weighted_escape"))
-        ref = code('''
+        ref = code(
+            """
             import heapq
 
             def $fn(terrain):
@@ -243,8 +306,11 @@ class MazeRoute(TaskFamily):
                                 best[(nr, nc)] = nd
                                 heapq.heappush(heap, (nd, nr, nc))
                 return -1
-        ''', fn=fn)
-        bfs = code('''
+        """,
+            fn=fn,
+        )
+        bfs = code(
+            """
             from collections import deque
 
             def $fn(terrain):
@@ -259,19 +325,34 @@ class MazeRoute(TaskFamily):
                             cost[(nr, nc)] = cost[(r, c)] + int(terrain[nr][nc])
                             queue.append((nr, nc))
                 return cost.get((rows - 1, cols - 1), -1)
-        ''', fn=fn)
+        """,
+            fn=fn,
+        )
 
         def terrain(rows: int, cols: int, walls: float) -> list[str]:
-            g = [["#" if rng.random() < walls else str(rng.randint(1, 9)) for _ in range(cols)]
-                 for _ in range(rows)]
+            g = [
+                ["#" if rng.random() < walls else str(rng.randint(1, 9)) for _ in range(cols)]
+                for _ in range(rows)
+            ]
             g[0][0] = str(rng.randint(1, 9))
             g[-1][-1] = str(rng.randint(1, 9))
             return ["".join(r) for r in g]
-        inputs = [[["131", "151", "111"]], [["7"]], [["1#", "#1"]], [["19", "11"]],
-                  [["1999", "1111", "9991"]], [["5", "2", "8"]], [terrain(5, 6, 0.1)],
-                  [terrain(12, 12, 0.2)], [terrain(40, 40, 0.15)]]
+
+        inputs = [
+            [["131", "151", "111"]],
+            [["7"]],
+            [["1#", "#1"]],
+            [["19", "11"]],
+            [["1999", "1111", "9991"]],
+            [["5", "2", "8"]],
+            [terrain(5, 6, 0.1)],
+            [terrain(12, 12, 0.2)],
+            [terrain(40, 40, 0.15)],
+        ]
         return build(
-            family=self.name, level=2, title="Cheapest route over rough terrain",
+            family=self.name,
+            level=2,
+            title="Cheapest route over rough terrain",
             statement=f"""
                 `terrain` is a list of equal-length strings whose characters are digits '1'-'9'
                 (the cost of entering that cell) or '#' (impassable). Starting on the top-left
@@ -280,19 +361,25 @@ class MazeRoute(TaskFamily):
                 bottom-right cell, or -1 if it is unreachable. The fewest steps is not
                 necessarily the cheapest route.
             """,
-            entry_point=fn, reference=ref, inputs=inputs,
+            entry_point=fn,
+            reference=ref,
+            inputs=inputs,
             bugs={
                 "wrong_logic": bfs,
-                "off_by_one": swap(ref, "best = {(0, 0): 0}\n    heap = [(0, 0, 0)]",
-                                   "first = int(terrain[0][0])\n    best = {(0, 0): first}\n"
-                                   "    heap = [(first, 0, 0)]"),
+                "off_by_one": swap(
+                    ref,
+                    "best = {(0, 0): 0}\n    heap = [(0, 0, 0)]",
+                    "first = int(terrain[0][0])\n    best = {(0, 0): first}\n"
+                    "    heap = [(first, 0, 0)]",
+                ),
                 "edge_case": swap(ref, "return -1", "return 0"),
             },
         )
 
     def _breaker(self, rng: random.Random) -> FamilyInstance:
         fn = pick(rng, ("escape_with_hammer", "steps_breaking_walls", "demolition_route"))
-        ref = code('''
+        ref = code(
+            """
             from collections import deque
 
             def $fn(maze, k):
@@ -311,8 +398,11 @@ class MazeRoute(TaskFamily):
                                 left[nr][nc] = h
                                 queue.append((nr, nc, h, d + 1))
                 return -1
-        ''', fn=fn)
-        visited_once = code('''
+        """,
+            fn=fn,
+        )
+        visited_once = code(
+            """
             from collections import deque
 
             def $fn(maze, k):
@@ -330,19 +420,31 @@ class MazeRoute(TaskFamily):
                                 seen.add((nr, nc))
                                 queue.append((nr, nc, h, d + 1))
                 return -1
-        ''', fn=fn)
+        """,
+            fn=fn,
+        )
 
         def maze(rows: int, cols: int, walls: float) -> list[str]:
             g = [["#" if rng.random() < walls else "." for _ in range(cols)] for _ in range(rows)]
             g[0][0] = g[-1][-1] = "."
             return ["".join(r) for r in g]
-        inputs = [[["..#", "###", "#.."], 1], [["."], 0], [[".#."], 0], [[".#."], 1],
-                  [["..", ".."], 3], [[".##", "##.", "..."], 0],
-                  [[".....", "####.", ".....", ".####", "....."], 1], [["..#", "#.#", "##."], 1],
-                  [maze(12, 12, 0.45), rng.randint(1, 3)],
-                  [maze(30, 30, 0.4), rng.randint(2, 5)]]
+
+        inputs = [
+            [["..#", "###", "#.."], 1],
+            [["."], 0],
+            [[".#."], 0],
+            [[".#."], 1],
+            [["..", ".."], 3],
+            [[".##", "##.", "..."], 0],
+            [[".....", "####.", ".....", ".####", "....."], 1],
+            [["..#", "#.#", "##."], 1],
+            [maze(12, 12, 0.45), rng.randint(1, 3)],
+            [maze(30, 30, 0.4), rng.randint(2, 5)],
+        ]
         return build(
-            family=self.name, level=3, title="Shortest route breaking at most k walls",
+            family=self.name,
+            level=3,
+            title="Shortest route breaking at most k walls",
             statement=f"""
                 `maze` is a list of equal-length strings of '.' (floor) and '#' (wall); the
                 top-left and bottom-right cells are floor. You may step up, down, left or right
@@ -351,11 +453,16 @@ class MazeRoute(TaskFamily):
                 top-left to the bottom-right cell, or -1 if impossible. Reaching a cell with
                 more walls still breakable can matter even if it was reached before.
             """,
-            entry_point=fn, reference=ref, inputs=inputs,
+            entry_point=fn,
+            reference=ref,
+            inputs=inputs,
             bugs={
                 "wrong_logic": visited_once,
-                "off_by_one": swap(ref, "left[0][0] = k\n    queue = deque([(0, 0, k, 0)])",
-                                   "left[0][0] = k - 1\n    queue = deque([(0, 0, k - 1, 0)])"),
+                "off_by_one": swap(
+                    ref,
+                    "left[0][0] = k\n    queue = deque([(0, 0, k, 0)])",
+                    "left[0][0] = k - 1\n    queue = deque([(0, 0, k - 1, 0)])",
+                ),
                 "edge_case": swap(ref, "return -1", "return 0"),
             },
         )
@@ -375,10 +482,18 @@ class ConnectedComponents(TaskFamily):
         def graph(n: int, m: int) -> tuple[int, list[tuple[int, int]]]:
             return n, [(rng.randint(1, n), rng.randint(1, n)) for _ in range(m)]
 
-        graphs = [(5, [(1, 2), (2, 3), (4, 5)]), (1, []), (4, []), (3, [(1, 1)]),
-                  (3, [(1, 2), (2, 1), (1, 2)]), graph(8, 5), graph(20, 12), graph(60, 40),
-                  graph(1500, 1100)]
-        ref_core = '''
+        graphs = [
+            (5, [(1, 2), (2, 3), (4, 5)]),
+            (1, []),
+            (4, []),
+            (3, [(1, 1)]),
+            (3, [(1, 2), (2, 1), (1, 2)]),
+            graph(8, 5),
+            graph(20, 12),
+            graph(60, 40),
+            graph(1500, 1100),
+        ]
+        ref_core = """
             import sys
 
             def main():
@@ -401,16 +516,20 @@ class ConnectedComponents(TaskFamily):
                 $tail
 
             main()
-        '''
+        """
         tails = {
             1: "print(sum(1 for v in range(1, n + 1) if find(v) == v))",
-            2: ("sizes = {}\n    for v in range(1, n + 1):\n        root = find(v)\n"
+            2: (
+                "sizes = {}\n    for v in range(1, n + 1):\n        root = find(v)\n"
                 "        sizes[root] = sizes.get(root, 0) + 1\n"
-                "    print(' '.join(map(str, sorted(sizes.values(), reverse=True))))"),
-            3: ("q = int(data[pos])\n    pos += 1\n    out = []\n    for _ in range(q):\n"
+                "    print(' '.join(map(str, sorted(sizes.values(), reverse=True))))"
+            ),
+            3: (
+                "q = int(data[pos])\n    pos += 1\n    out = []\n    for _ in range(q):\n"
                 "        u, v = int(data[pos]), int(data[pos + 1])\n        pos += 2\n"
                 "        out.append('YES' if find(u) == find(v) else 'NO')\n"
-                "    print('\\n'.join(out))"),
+                "    print('\\n'.join(out))"
+            ),
         }
         ref = code(ref_core, tail=tails[level])
         inputs = []
@@ -444,24 +563,40 @@ class ConnectedComponents(TaskFamily):
         }
         bugs: dict[BugKind, str] = {
             "off_by_one": swap(ref, "parent = list(range(n + 1))", "parent = list(range(n))"),
-            "wrong_logic": swap(ref, "        if a != b:\n            parent[a] = b",
-                                "        if a != b:\n            parent[int(data[pos - 2])] = b"),
+            "wrong_logic": swap(
+                ref,
+                "        if a != b:\n            parent[a] = b",
+                "        if a != b:\n            parent[int(data[pos - 2])] = b",
+            ),
         }
         if level == 1:
-            bugs["edge_case"] = swap(ref, "if find(v) == v",
-                                     "if find(v) == v and str(v) in data[2:]")
+            bugs["edge_case"] = swap(
+                ref, "if find(v) == v", "if find(v) == v and str(v) in data[2:]"
+            )
         elif level == 2:
-            bugs["edge_case"] = swap(ref, "sorted(sizes.values(), reverse=True)",
-                                     "sorted(s for s in sizes.values() if s > 1)[::-1]")
+            bugs["edge_case"] = swap(
+                ref,
+                "sorted(sizes.values(), reverse=True)",
+                "sorted(s for s in sizes.values() if s > 1)[::-1]",
+            )
         else:
-            bugs["edge_case"] = swap(ref, "'YES' if find(u) == find(v) else 'NO'",
-                                     "'YES' if u != v and find(u) == find(v) else 'NO'")
+            bugs["edge_case"] = swap(
+                ref,
+                "'YES' if find(u) == find(v) else 'NO'",
+                "'YES' if u != v and find(u) == find(v) else 'NO'",
+            )
         return build(
-            family=self.name, level=level,
-            title=("Count connected components", "Component sizes",
-                   "Connectivity queries")[level - 1],
-            statement=statements[level], entry_point="main", reference=ref, inputs=inputs,
-            bugs=bugs, io_style="stdio",
+            family=self.name,
+            level=level,
+            title=("Count connected components", "Component sizes", "Connectivity queries")[
+                level - 1
+            ],
+            statement=statements[level],
+            entry_point="main",
+            reference=ref,
+            inputs=inputs,
+            bugs=bugs,
+            io_style="stdio",
         )
 
 

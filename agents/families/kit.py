@@ -24,6 +24,7 @@ from stepstones.tools.schema import IOStyle, TestCase
 MIN_TESTS = 8
 MAX_TESTS = 14
 
+
 def code(template: str, **subs: object) -> str:
     """Dedented `template` with `$name` placeholders filled (`$` never occurs in our Python)."""
     text = textwrap.dedent(template).strip("\n") + "\n"
@@ -104,19 +105,29 @@ def build(
         raise ValueError(f"{family} L{level}: only {len(bugs)} bugs")
     if io_style == "function":
         outputs = run_function(reference, entry_point, inputs)
-        tests = [TestCase(input=json.dumps(list(a)), expected=o)
-                 for a, o in zip(inputs, outputs, strict=True)]
+        tests = [
+            TestCase(input=json.dumps(list(a)), expected=o)
+            for a, o in zip(inputs, outputs, strict=True)
+        ]
         args = ", ".join(show(a) for a in _roundtrip(list(inputs[0])))
         example = f"Example: `{entry_point}({args})` returns `{show(json.loads(outputs[0]))}`."
     else:
         outputs = run_stdio(reference, inputs)
         tests = [TestCase(input=i, expected=o) for i, o in zip(inputs, outputs, strict=True)]
-        example = (f"Example input:\n\n```\n{inputs[0].rstrip()}\n```\n\n"
-                   f"Expected output:\n\n```\n{outputs[0].rstrip()}\n```")
+        example = (
+            f"Example input:\n\n```\n{inputs[0].rstrip()}\n```\n\n"
+            f"Expected output:\n\n```\n{outputs[0].rstrip()}\n```"
+        )
     body = textwrap.dedent(statement).strip()
     return FamilyInstance(
-        family=family, level=level, title=title, statement=f"{body}\n\n{example}",
-        entry_point=entry_point, io_style=io_style, tests=tests, reference_solution=reference,
+        family=family,
+        level=level,
+        title=title,
+        statement=f"{body}\n\n{example}",
+        entry_point=entry_point,
+        io_style=io_style,
+        tests=tests,
+        reference_solution=reference,
         bugs=bugs,
     )
 

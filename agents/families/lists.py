@@ -30,7 +30,8 @@ class WindowSums(TaskFamily):
 
     def _all(self, rng: random.Random) -> FamilyInstance:
         fn = pick(rng, ("window_totals", "rolling_sums", "k_sums"))
-        ref = code('''
+        ref = code(
+            """
             def $fn(nums, k):
                 if k > len(nums):
                     return []
@@ -40,18 +41,31 @@ class WindowSums(TaskFamily):
                     cur += nums[i] - nums[i - k]
                     out.append(cur)
                 return out
-        ''', fn=fn)
-        inputs = [[_nums(rng, 6, 0, 9), rng.randint(2, 3)], [[], 1], [[5], 1], [[1, 2], 3],
-                  [[4, 4, 4], 3], [_nums(rng, 12, -5, 5), 4], [_nums(rng, 10, 0, 50), 1],
-                  [_nums(rng, 30, -20, 20), rng.randint(5, 9)]]
+        """,
+            fn=fn,
+        )
+        inputs = [
+            [_nums(rng, 6, 0, 9), rng.randint(2, 3)],
+            [[], 1],
+            [[5], 1],
+            [[1, 2], 3],
+            [[4, 4, 4], 3],
+            [_nums(rng, 12, -5, 5), 4],
+            [_nums(rng, 10, 0, 50), 1],
+            [_nums(rng, 30, -20, 20), rng.randint(5, 9)],
+        ]
         return build(
-            family=self.name, level=1, title="Sums of every window of size k",
+            family=self.name,
+            level=1,
+            title="Sums of every window of size k",
             statement=f"""
                 Write `{fn}(nums: list[int], k: int) -> list[int]` returning the sum of every
                 contiguous block of exactly k elements of `nums`, ordered by where the block
                 starts. k >= 1; if k exceeds the length of `nums` the answer is an empty list.
             """,
-            entry_point=fn, reference=ref, inputs=inputs,
+            entry_point=fn,
+            reference=ref,
+            inputs=inputs,
             bugs={
                 "off_by_one": swap(ref, "range(k, len(nums))", "range(k, len(nums) - 1)"),
                 "edge_case": swap(ref, "    if k > len(nums):\n        return []\n", ""),
@@ -61,7 +75,8 @@ class WindowSums(TaskFamily):
 
     def _best(self, rng: random.Random) -> FamilyInstance:
         fn = pick(rng, ("best_window", "max_block_sum", "peak_window"))
-        ref = code('''
+        ref = code(
+            """
             def $fn(values, width):
                 if width > len(values):
                     return None
@@ -71,32 +86,48 @@ class WindowSums(TaskFamily):
                     window += values[right] - values[right - width]
                     best = max(best, window)
                 return best
-        ''', fn=fn)
-        inputs = [[_nums(rng, 8, -9, 9), 3], [[], 2], [[7], 1], [[-3, -1, -2], 2],
-                  [[1, 2], 5], [[5, -10, 5, 5], 2], [_nums(rng, 20, -50, 50), 5],
-                  [[-4] * 6 + [9], 1], [_nums(rng, 40, -100, 100), rng.randint(6, 12)]]
+        """,
+            fn=fn,
+        )
+        inputs = [
+            [_nums(rng, 8, -9, 9), 3],
+            [[], 2],
+            [[7], 1],
+            [[-3, -1, -2], 2],
+            [[1, 2], 5],
+            [[5, -10, 5, 5], 2],
+            [_nums(rng, 20, -50, 50), 5],
+            [[-4] * 6 + [9], 1],
+            [_nums(rng, 40, -100, 100), rng.randint(6, 12)],
+        ]
         return build(
-            family=self.name, level=2, title="Largest sum of a fixed-width window",
+            family=self.name,
+            level=2,
+            title="Largest sum of a fixed-width window",
             statement=f"""
                 Write `{fn}(values: list[int], width: int) -> int | None` returning the largest
                 total of any `width` consecutive elements of `values` (width >= 1). Values may
                 be negative, so the best total can be negative too. Return None when there is
                 no such block, i.e. when width is larger than the list.
             """,
-            entry_point=fn, reference=ref, inputs=inputs,
+            entry_point=fn,
+            reference=ref,
+            inputs=inputs,
             bugs={
                 "edge_case": swap(ref, "best = window", "best = 0"),
-                "off_by_one": swap(ref, "range(width, len(values))",
-                                   "range(width + 1, len(values))"),
-                "exception": swap(ref, "    if width > len(values):\n        return None\n", ""
-                                  ).replace("sum(values[:width])",
-                                            "sum(values[i] for i in range(width))"),
+                "off_by_one": swap(
+                    ref, "range(width, len(values))", "range(width + 1, len(values))"
+                ),
+                "exception": swap(
+                    ref, "    if width > len(values):\n        return None\n", ""
+                ).replace("sum(values[:width])", "sum(values[i] for i in range(width))"),
             },
         )
 
     def _target(self, rng: random.Random) -> FamilyInstance:
         fn = pick(rng, ("count_target_runs", "subarrays_summing_to", "target_segments"))
-        ref = code('''
+        ref = code(
+            """
             def $fn(nums, target):
                 seen = {0: 1}
                 total = 0
@@ -106,8 +137,11 @@ class WindowSums(TaskFamily):
                     count += seen.get(total - target, 0)
                     seen[total] = seen.get(total, 0) + 1
                 return count
-        ''', fn=fn)
-        two_pointer = code('''
+        """,
+            fn=fn,
+        )
+        two_pointer = code(
+            """
             def $fn(nums, target):
                 count = 0
                 left = 0
@@ -120,32 +154,53 @@ class WindowSums(TaskFamily):
                     if total == target and left <= right:
                         count += 1
                 return count
-        ''', fn=fn)
-        slow = code('''
+        """,
+            fn=fn,
+        )
+        slow = code(
+            """
             def $fn(nums, target):
                 n = len(nums)
                 return sum(1 for i in range(n) for j in range(i + 1, n + 1)
                            if sum(nums[i:j]) == target)
-        ''', fn=fn)
+        """,
+            fn=fn,
+        )
         big = _nums(rng, 3000, -30, 30)
-        inputs = [[[1, 1, 1], 2], [[], 0], [[0], 0], [[0, 0, 0], 0], [[3], 3], [[1, -1, 1, -1], 0],
-                  [_nums(rng, 15, -5, 5), rng.randint(-3, 3)], [_nums(rng, 25, 0, 4), 6],
-                  [_nums(rng, 40, -10, 10), rng.randint(-5, 5)], [big, rng.randint(-20, 20)]]
+        inputs = [
+            [[1, 1, 1], 2],
+            [[], 0],
+            [[0], 0],
+            [[0, 0, 0], 0],
+            [[3], 3],
+            [[1, -1, 1, -1], 0],
+            [_nums(rng, 15, -5, 5), rng.randint(-3, 3)],
+            [_nums(rng, 25, 0, 4), 6],
+            [_nums(rng, 40, -10, 10), rng.randint(-5, 5)],
+            [big, rng.randint(-20, 20)],
+        ]
         return build(
-            family=self.name, level=3, title="Count subarrays with a given sum",
+            family=self.name,
+            level=3,
+            title="Count subarrays with a given sum",
             statement=f"""
                 Write `{fn}(nums: list[int], target: int) -> int` counting the non-empty
                 contiguous subarrays of `nums` whose elements add up to exactly `target`.
                 Elements can be negative or zero, and the list can hold 3000 numbers, so an
                 approach that re-adds every subarray is far too slow.
             """,
-            entry_point=fn, reference=ref, inputs=inputs,
+            entry_point=fn,
+            reference=ref,
+            inputs=inputs,
             bugs={
                 "edge_case": swap(ref, "seen = {0: 1}", "seen = {}"),
-                "off_by_one": swap(ref, "        count += seen.get(total - target, 0)\n"
-                                   "        seen[total] = seen.get(total, 0) + 1\n",
-                                   "        seen[total] = seen.get(total, 0) + 1\n"
-                                   "        count += seen.get(total - target, 0)\n"),
+                "off_by_one": swap(
+                    ref,
+                    "        count += seen.get(total - target, 0)\n"
+                    "        seen[total] = seen.get(total, 0) + 1\n",
+                    "        seen[total] = seen.get(total, 0) + 1\n"
+                    "        count += seen.get(total - target, 0)\n",
+                ),
                 "wrong_logic": two_pointer,
                 "too_slow": slow,
             },
@@ -153,7 +208,8 @@ class WindowSums(TaskFamily):
 
     def _bounded(self, rng: random.Random) -> FamilyInstance:
         fn = pick(rng, ("best_bounded_segment", "max_sum_len_between", "bounded_window_max"))
-        ref = code('''
+        ref = code(
+            """
             from collections import deque
 
             def $fn(nums, lo, hi):
@@ -173,8 +229,11 @@ class WindowSums(TaskFamily):
                     if best is None or cand > best:
                         best = cand
                 return best
-        ''', fn=fn)
-        unbounded = code('''
+        """,
+            fn=fn,
+        )
+        unbounded = code(
+            """
             def $fn(nums, lo, hi):
                 prefix = [0]
                 for x in nums:
@@ -187,8 +246,11 @@ class WindowSums(TaskFamily):
                     if best is None or prefix[end] - lowest > best:
                         best = prefix[end] - lowest
                 return best
-        ''', fn=fn)
-        slow = code('''
+        """,
+            fn=fn,
+        )
+        slow = code(
+            """
             def $fn(nums, lo, hi):
                 best = None
                 for i in range(len(nums)):
@@ -197,15 +259,27 @@ class WindowSums(TaskFamily):
                         if best is None or s > best:
                             best = s
                 return best
-        ''', fn=fn)
+        """,
+            fn=fn,
+        )
         big = _nums(rng, 3000, -99, 99)
-        inputs = [[[2, -1, 3, -4, 5], 2, 3], [[], 1, 2], [[4], 1, 1], [[1, 2], 3, 4],
-                  [[-5, -2, -3], 1, 2], [[5, 5, -20, 5, 5, 5], 1, 2], [[1, 1, 1, 1], 2, 2],
-                  [_nums(rng, 30, -10, 10), 3, rng.randint(4, 9)],
-                  [_nums(rng, 60, -20, 20), rng.randint(2, 5), rng.randint(10, 20)],
-                  [big, 1, 3000], [big[:1500], 50, 900]]
+        inputs = [
+            [[2, -1, 3, -4, 5], 2, 3],
+            [[], 1, 2],
+            [[4], 1, 1],
+            [[1, 2], 3, 4],
+            [[-5, -2, -3], 1, 2],
+            [[5, 5, -20, 5, 5, 5], 1, 2],
+            [[1, 1, 1, 1], 2, 2],
+            [_nums(rng, 30, -10, 10), 3, rng.randint(4, 9)],
+            [_nums(rng, 60, -20, 20), rng.randint(2, 5), rng.randint(10, 20)],
+            [big, 1, 3000],
+            [big[:1500], 50, 900],
+        ]
         return build(
-            family=self.name, level=4, title="Best subarray sum with length bounds",
+            family=self.name,
+            level=4,
+            title="Best subarray sum with length bounds",
             statement=f"""
                 Write `{fn}(nums: list[int], lo: int, hi: int) -> int | None`: among all
                 contiguous subarrays of `nums` whose length L satisfies lo <= L <= hi
@@ -213,11 +287,14 @@ class WindowSums(TaskFamily):
                 no subarray has an allowed length. Lists hold up to 3000 elements and the
                 bounds can be wide, so aim for roughly linear time.
             """,
-            entry_point=fn, reference=ref, inputs=inputs,
+            entry_point=fn,
+            reference=ref,
+            inputs=inputs,
             bugs={
                 "off_by_one": swap(ref, "starts[0] < end - hi", "starts[0] <= end - hi"),
                 "edge_case": swap(ref, "best = None", "best = 0").replace(
-                    "if best is None or cand > best", "if cand > best"),
+                    "if best is None or cand > best", "if cand > best"
+                ),
                 "wrong_logic": unbounded,
                 "too_slow": slow,
             },
@@ -246,7 +323,8 @@ class Intervals(TaskFamily):
 
     def _sorted(self, rng: random.Random) -> FamilyInstance:
         fn = pick(rng, ("merge_sorted_ranges", "join_ranges", "merge_spans"))
-        ref = code('''
+        ref = code(
+            """
             def $fn(intervals):
                 merged = []
                 for start, end in intervals:
@@ -255,8 +333,11 @@ class Intervals(TaskFamily):
                     else:
                         merged.append([start, end])
                 return merged
-        ''', fn=fn)
-        crash = code('''
+        """,
+            fn=fn,
+        )
+        crash = code(
+            """
             def $fn(intervals):
                 merged = [list(intervals[0])]
                 for start, end in intervals[1:]:
@@ -265,20 +346,33 @@ class Intervals(TaskFamily):
                     else:
                         merged.append([start, end])
                 return merged
-        ''', fn=fn)
+        """,
+            fn=fn,
+        )
         rand = [sorted(self._random(rng, n, 40, 8)) for n in (5, 8, 12)]
-        inputs = [[[[1, 3], [2, 6], [8, 10], [15, 18]]], [[]], [[[4, 4]]], [[[1, 3], [3, 5]]],
-                  [[[1, 10], [2, 3], [4, 5]]], [[[1, 2], [4, 5]]], *([r] for r in rand),
-                  [[[-5, -1], [-2, 0], [0, 0]]]]
+        inputs = [
+            [[[1, 3], [2, 6], [8, 10], [15, 18]]],
+            [[]],
+            [[[4, 4]]],
+            [[[1, 3], [3, 5]]],
+            [[[1, 10], [2, 3], [4, 5]]],
+            [[[1, 2], [4, 5]]],
+            *([r] for r in rand),
+            [[[-5, -1], [-2, 0], [0, 0]]],
+        ]
         return build(
-            family=self.name, level=1, title="Merge sorted closed intervals",
+            family=self.name,
+            level=1,
+            title="Merge sorted closed intervals",
             statement=f"""
                 Write `{fn}(intervals: list[list[int]]) -> list[list[int]]`. Each interval is
                 [start, end] with start <= end, closed at both ends, and the list is sorted by
                 start. Merge every group of overlapping intervals (sharing even one point, so
                 [1, 3] and [3, 5] merge) and return the merged intervals sorted by start.
             """,
-            entry_point=fn, reference=ref, inputs=inputs,
+            entry_point=fn,
+            reference=ref,
+            inputs=inputs,
             bugs={
                 "edge_case": swap(ref, "start <= merged[-1][1]", "start < merged[-1][1]"),
                 "wrong_logic": swap(ref, "max(merged[-1][1], end)", "end"),
@@ -288,7 +382,8 @@ class Intervals(TaskFamily):
 
     def _unsorted(self, rng: random.Random) -> FamilyInstance:
         fn = pick(rng, ("merge_blocks", "consolidate", "union_of_ranges"))
-        ref = code('''
+        ref = code(
+            """
             def $fn(blocks):
                 out = []
                 for lo, hi in sorted(blocks):
@@ -298,13 +393,24 @@ class Intervals(TaskFamily):
                     else:
                         out.append([lo, hi])
                 return out
-        ''', fn=fn)
+        """,
+            fn=fn,
+        )
         rand = [self._random(rng, n, 50, 6) for n in (6, 10, 14)]
-        inputs = [[[[5, 7], [1, 2], [3, 3], [10, 12]]], [[]], [[[0, 0]]], [[[8, 9], [1, 7]]],
-                  [[[1, 10], [2, 3]]], [[[1, 2], [4, 5]]], *([r] for r in rand),
-                  [[[-3, -2], [-1, 4], [6, 6]]]]
+        inputs = [
+            [[[5, 7], [1, 2], [3, 3], [10, 12]]],
+            [[]],
+            [[[0, 0]]],
+            [[[8, 9], [1, 7]]],
+            [[[1, 10], [2, 3]]],
+            [[[1, 2], [4, 5]]],
+            *([r] for r in rand),
+            [[[-3, -2], [-1, 4], [6, 6]]],
+        ]
         return build(
-            family=self.name, level=2, title="Merge unsorted integer ranges",
+            family=self.name,
+            level=2,
+            title="Merge unsorted integer ranges",
             statement=f"""
                 Each element of `blocks` is an inclusive range [lo, hi] of integers (lo <= hi),
                 in no particular order. Write `{fn}(blocks: list[list[int]]) -> list[list[int]]`
@@ -312,18 +418,22 @@ class Intervals(TaskFamily):
                 sorted ascending. Ranges that overlap or merely touch as integers (like [1, 2]
                 and [3, 4], which together cover 1..4) must be combined.
             """,
-            entry_point=fn, reference=ref, inputs=inputs,
+            entry_point=fn,
+            reference=ref,
+            inputs=inputs,
             bugs={
                 "wrong_logic": swap(ref, "sorted(blocks)", "blocks"),
                 "off_by_one": swap(ref, "out[-1][1] + 1", "out[-1][1]"),
-                "edge_case": swap(ref, "if hi > out[-1][1]:\n                out[-1][1] = hi",
-                                  "out[-1][1] = hi"),
+                "edge_case": swap(
+                    ref, "if hi > out[-1][1]:\n                out[-1][1] = hi", "out[-1][1] = hi"
+                ),
             },
         )
 
     def _length(self, rng: random.Random) -> FamilyInstance:
         fn = pick(rng, ("covered_length", "union_length", "total_coverage"))
-        ref = code('''
+        ref = code(
+            """
             def $fn(segments):
                 total = 0
                 reach = None
@@ -335,35 +445,53 @@ class Intervals(TaskFamily):
                         total += b - reach
                         reach = b
                 return total
-        ''', fn=fn)
-        naive = code('''
+        """,
+            fn=fn,
+        )
+        naive = code(
+            """
             def $fn(segments):
                 return sum(max(0, b - a) for a, b in segments)
-        ''', fn=fn)
+        """,
+            fn=fn,
+        )
         big = self._random(rng, 1500, 100000, 300)
-        inputs = [[[[1, 4], [2, 6], [8, 9]]], [[]], [[[3, 3]]], [[[5, 2]]], [[[0, 5], [5, 10]]],
-                  [[[1, 100], [20, 30]]], [self._random(rng, 8, 30, 6)],
-                  [[*self._random(rng, 15, 60, 10), [7, 4]]], [[[-10, -5], [-7, 0]]], [big]]
+        inputs = [
+            [[[1, 4], [2, 6], [8, 9]]],
+            [[]],
+            [[[3, 3]]],
+            [[[5, 2]]],
+            [[[0, 5], [5, 10]]],
+            [[[1, 100], [20, 30]]],
+            [self._random(rng, 8, 30, 6)],
+            [[*self._random(rng, 15, 60, 10), [7, 4]]],
+            [[[-10, -5], [-7, 0]]],
+            [big],
+        ]
         return build(
-            family=self.name, level=3, title="Length covered by half-open segments",
+            family=self.name,
+            level=3,
+            title="Length covered by half-open segments",
             statement=f"""
                 Write `{fn}(segments: list[list[int]]) -> int`. Each segment [a, b] stands for
                 the half-open stretch a <= x < b of the number line; a segment with b <= a is
                 empty. Return the total length of the union of all segments (overlaps count
                 once). The list is unsorted and may hold 1500 segments.
             """,
-            entry_point=fn, reference=ref, inputs=inputs,
+            entry_point=fn,
+            reference=ref,
+            inputs=inputs,
             bugs={
                 "wrong_logic": naive,
                 "off_by_one": swap(ref, "total += b - a", "total += b - a + 1"),
-                "edge_case": swap(ref, "for s in segments if s[0] < s[1]",
-                                  "for s in segments"),
+                "edge_case": swap(ref, "for s in segments if s[0] < s[1]", "for s in segments"),
             },
         )
 
     def _gaps(self, rng: random.Random) -> FamilyInstance:
         fn = pick(rng, ("free_slots", "uncovered_ranges", "find_gaps"))
-        ref = code('''
+        ref = code(
+            """
             def $fn(busy, lo, hi):
                 gaps = []
                 cursor = lo
@@ -378,14 +506,25 @@ class Intervals(TaskFamily):
                 if cursor <= hi:
                     gaps.append([cursor, hi])
                 return gaps
-        ''', fn=fn)
-        inputs = [[[[2, 3], [6, 7]], 1, 9], [[], 0, 5], [[[0, 10]], 2, 8], [[[1, 1]], 1, 1],
-                  [[[5, 6], [1, 2]], 1, 6], [[[-5, 0], [12, 20]], 1, 11],
-                  [[[3, 5], [4, 8], [10, 10]], 0, 12],
-                  [self._random(rng, 8, 40, 5), 0, 40], [self._random(rng, 12, 60, 3), 10, 50],
-                  [self._random(rng, 400, 5000, 10), 0, 5000]]
+        """,
+            fn=fn,
+        )
+        inputs = [
+            [[[2, 3], [6, 7]], 1, 9],
+            [[], 0, 5],
+            [[[0, 10]], 2, 8],
+            [[[1, 1]], 1, 1],
+            [[[5, 6], [1, 2]], 1, 6],
+            [[[-5, 0], [12, 20]], 1, 11],
+            [[[3, 5], [4, 8], [10, 10]], 0, 12],
+            [self._random(rng, 8, 40, 5), 0, 40],
+            [self._random(rng, 12, 60, 3), 10, 50],
+            [self._random(rng, 400, 5000, 10), 0, 5000],
+        ]
         return build(
-            family=self.name, level=4, title="Free integer slots in a window",
+            family=self.name,
+            level=4,
+            title="Free integer slots in a window",
             statement=f"""
                 A calendar has busy inclusive integer ranges [a, b] (unsorted, possibly
                 overlapping, possibly reaching outside the window). Write
@@ -393,13 +532,15 @@ class Intervals(TaskFamily):
                 maximal inclusive ranges of integers in [lo, hi] (lo <= hi) covered by no busy
                 range, in increasing order.
             """,
-            entry_point=fn, reference=ref, inputs=inputs,
+            entry_point=fn,
+            reference=ref,
+            inputs=inputs,
             bugs={
-                "off_by_one": swap(ref, "gaps.append([cursor, a - 1])",
-                                   "gaps.append([cursor, a])"),
+                "off_by_one": swap(ref, "gaps.append([cursor, a - 1])", "gaps.append([cursor, a])"),
                 "wrong_logic": swap(ref, "sorted(busy)", "busy"),
-                "edge_case": swap(ref, "    if cursor <= hi:\n        gaps.append([cursor, hi])\n",
-                                  ""),
+                "edge_case": swap(
+                    ref, "    if cursor <= hi:\n        gaps.append([cursor, hi])\n", ""
+                ),
             },
         )
 

@@ -27,7 +27,8 @@ class RobotWalk(TaskFamily):
 
     def _final(self, rng: random.Random) -> FamilyInstance:
         fn = pick(rng, ("final_position", "where_is_robot", "walk"))
-        ref = code('''
+        ref = code(
+            """
             def $fn(moves):
                 x = y = 0
                 for m in moves:
@@ -40,8 +41,11 @@ class RobotWalk(TaskFamily):
                     elif m == "L":
                         x -= 1
                 return [x, y]
-        ''', fn=fn)
-        strict = code('''
+        """,
+            fn=fn,
+        )
+        strict = code(
+            """
             def $fn(moves):
                 step = {"U": (0, 1), "D": (0, -1), "R": (1, 0), "L": (-1, 0)}
                 x = y = 0
@@ -49,21 +53,37 @@ class RobotWalk(TaskFamily):
                     dx, dy = step[m]
                     x, y = x + dx, y + dy
                 return [x, y]
-        ''', fn=fn)
-        inputs = [["UURDL"], [""], ["U"], ["L"], ["UDLR"], ["U x?D R"], [word(rng, "UDLR", 10, 20)],
-                  [word(rng, "UUUR", 20, 30)], [word(rng, "UDLR ", 200, 300)]]
+        """,
+            fn=fn,
+        )
+        inputs = [
+            ["UURDL"],
+            [""],
+            ["U"],
+            ["L"],
+            ["UDLR"],
+            ["U x?D R"],
+            [word(rng, "UDLR", 10, 20)],
+            [word(rng, "UUUR", 20, 30)],
+            [word(rng, "UDLR ", 200, 300)],
+        ]
         return build(
-            family=self.name, level=1, title="Where does the robot end up?",
+            family=self.name,
+            level=1,
+            title="Where does the robot end up?",
             statement=f"""
                 A robot starts at (0, 0). Write `{fn}(moves: str) -> list[int]` that applies the
                 moves in order - 'U' adds 1 to y, 'D' subtracts 1 from y, 'R' adds 1 to x, 'L'
                 subtracts 1 from x - and returns the final [x, y]. Any other character in
                 `moves` is noise and is skipped.
             """,
-            entry_point=fn, reference=ref, inputs=inputs,
+            entry_point=fn,
+            reference=ref,
+            inputs=inputs,
             bugs={
                 "wrong_logic": swap(ref, "y += 1", "y -= 1").replace(
-                    'elif m == "D":\n            y -= 1', 'elif m == "D":\n            y += 1'),
+                    'elif m == "D":\n            y -= 1', 'elif m == "D":\n            y += 1'
+                ),
                 "off_by_one": swap(ref, "for m in moves:", "for m in moves[:-1]:"),
                 "exception": strict,
             },
@@ -71,7 +91,8 @@ class RobotWalk(TaskFamily):
 
     def _farthest(self, rng: random.Random) -> FamilyInstance:
         fn = pick(rng, ("farthest_reach", "max_excursion", "furthest_point"))
-        ref = code('''
+        ref = code(
+            """
             def $fn(path):
                 delta = {"N": (0, 1), "S": (0, -1), "E": (1, 0), "W": (-1, 0)}
                 x = y = 0
@@ -84,14 +105,29 @@ class RobotWalk(TaskFamily):
                     x, y = x + dx * n, y + dy * n
                     best = max(best, abs(x) + abs(y))
                 return best
-        ''', fn=fn)
+        """,
+            fn=fn,
+        )
 
         def path(count: int) -> str:
             return ",".join(f"{rng.choice('NSEW')}{rng.randint(1, 12)}" for _ in range(count))
-        inputs = [["N3,E2,S10"], [""], ["W7"], ["N12,S12"], ["E5,W2,N1"], ["S1,S1,S1"],
-                  [path(6)], [path(15)], [path(300)], ["N100,E100,S300"]]
+
+        inputs = [
+            ["N3,E2,S10"],
+            [""],
+            ["W7"],
+            ["N12,S12"],
+            ["E5,W2,N1"],
+            ["S1,S1,S1"],
+            [path(6)],
+            [path(15)],
+            [path(300)],
+            ["N100,E100,S300"],
+        ]
         return build(
-            family=self.name, level=2, title="Farthest point of a walk",
+            family=self.name,
+            level=2,
+            title="Farthest point of a walk",
             statement=f"""
                 A walk is a comma-separated list of legs such as "N3,E12": a compass letter
                 N, S, E or W followed by a positive number of unit steps (N increases y, E
@@ -99,10 +135,15 @@ class RobotWalk(TaskFamily):
                 largest Manhattan distance |x| + |y| from the start reached at the end of any
                 leg (0 for an empty walk). Leg lengths can have several digits.
             """,
-            entry_point=fn, reference=ref, inputs=inputs,
+            entry_point=fn,
+            reference=ref,
+            inputs=inputs,
             bugs={
-                "wrong_logic": swap(ref, "        best = max(best, abs(x) + abs(y))\n"
-                                    "    return best", "    return abs(x) + abs(y)"),
+                "wrong_logic": swap(
+                    ref,
+                    "        best = max(best, abs(x) + abs(y))\n    return best",
+                    "    return abs(x) + abs(y)",
+                ),
                 "off_by_one": swap(ref, "n = int(step[1:])", "n = int(step[1])"),
                 "exception": swap(ref, "        if not step:\n            continue\n", ""),
             },
@@ -110,7 +151,8 @@ class RobotWalk(TaskFamily):
 
     def _program(self, rng: random.Random) -> FamilyInstance:
         fn = pick(rng, ("repeat_program", "looped_robot", "program_endpoint"))
-        ref = code('''
+        ref = code(
+            """
             def $fn(program, times):
                 heading = [(0, 1), (1, 0), (0, -1), (-1, 0)]
                 def run(x, y, h, passes):
@@ -127,19 +169,39 @@ class RobotWalk(TaskFamily):
                 rounds, rest = divmod(times, 4)
                 x, y, _ = run(x4 * rounds, y4 * rounds, 0, rest)
                 return [x, y]
-        ''', fn=fn)
-        slow = swap(ref, "x4, y4, _ = run(0, 0, 0, 4)\n    rounds, rest = divmod(times, 4)\n"
-                    "    x, y, _ = run(x4 * rounds, y4 * rounds, 0, rest)",
-                    "x, y, _ = run(0, 0, 0, times)")
-        single = swap(ref, "x4, y4, _ = run(0, 0, 0, 4)\n    rounds, rest = divmod(times, 4)\n"
-                      "    x, y, _ = run(x4 * rounds, y4 * rounds, 0, rest)",
-                      "x1, y1, _ = run(0, 0, 0, 1)\n    x, y = x1 * times, y1 * times")
-        inputs = [["FFRFF", 2], ["", 10], ["F", 0], ["F", 7], ["R", 5], ["FRFL", 3],
-                  ["FFL", 4], ["F?FxR F", 5], [word(rng, "FFLR", 6, 10), rng.randint(5, 20)],
-                  [word(rng, "FFFLR", 20, 30), rng.randint(10**8, 10**9)],
-                  ["FFRFFLFF", 10**9 + 3], ["FRRF", 999_999_999]]
+        """,
+            fn=fn,
+        )
+        slow = swap(
+            ref,
+            "x4, y4, _ = run(0, 0, 0, 4)\n    rounds, rest = divmod(times, 4)\n"
+            "    x, y, _ = run(x4 * rounds, y4 * rounds, 0, rest)",
+            "x, y, _ = run(0, 0, 0, times)",
+        )
+        single = swap(
+            ref,
+            "x4, y4, _ = run(0, 0, 0, 4)\n    rounds, rest = divmod(times, 4)\n"
+            "    x, y, _ = run(x4 * rounds, y4 * rounds, 0, rest)",
+            "x1, y1, _ = run(0, 0, 0, 1)\n    x, y = x1 * times, y1 * times",
+        )
+        inputs = [
+            ["FFRFF", 2],
+            ["", 10],
+            ["F", 0],
+            ["F", 7],
+            ["R", 5],
+            ["FRFL", 3],
+            ["FFL", 4],
+            ["F?FxR F", 5],
+            [word(rng, "FFLR", 6, 10), rng.randint(5, 20)],
+            [word(rng, "FFFLR", 20, 30), rng.randint(10**8, 10**9)],
+            ["FFRFFLFF", 10**9 + 3],
+            ["FRRF", 999_999_999],
+        ]
         return build(
-            family=self.name, level=3, title="A turning robot running its program many times",
+            family=self.name,
+            level=3,
+            title="A turning robot running its program many times",
             statement=f"""
                 A robot at (0, 0) faces north (+y). Its program is a string of 'F' (move one
                 cell forward), 'L' and 'R' (turn 90 degrees left or right where it stands);
@@ -148,14 +210,20 @@ class RobotWalk(TaskFamily):
                 (the heading carries over between runs). `times` can be 10**9, far too many
                 runs to replay one by one.
             """,
-            entry_point=fn, reference=ref, inputs=inputs,
+            entry_point=fn,
+            reference=ref,
+            inputs=inputs,
             bugs={
                 "wrong_logic": single,
-                "off_by_one": swap(ref, "rounds, rest = divmod(times, 4)",
-                                   "rounds, rest = divmod(times - 1, 4)"),
-                "edge_case": swap(ref, 'elif op == "L":\n                    h = (h - 1) % 4',
-                                  'elif op == "L":\n                    h = (h + 3) % 4\n'
-                                  '                else:\n                    h = (h + 1) % 4'),
+                "off_by_one": swap(
+                    ref, "rounds, rest = divmod(times, 4)", "rounds, rest = divmod(times - 1, 4)"
+                ),
+                "edge_case": swap(
+                    ref,
+                    'elif op == "L":\n                    h = (h - 1) % 4',
+                    'elif op == "L":\n                    h = (h + 3) % 4\n'
+                    "                else:\n                    h = (h + 1) % 4",
+                ),
                 "too_slow": slow,
             },
         )
@@ -171,10 +239,16 @@ class Josephus(TaskFamily):
     def generate(self, level: int, rng: random.Random) -> FamilyInstance:
         """Survivor (small n); full elimination order; survivor for n up to 300000."""
         check_level(self.name, level, self.levels)
-        fn = pick(rng, (("last_standing", "survivor", "josephus"),
-                        ("elimination_order", "counting_out", "removal_sequence"),
-                        ("big_circle_survivor", "josephus_fast", "final_seat"))[level - 1])
-        circle = code('''
+        fn = pick(
+            rng,
+            (
+                ("last_standing", "survivor", "josephus"),
+                ("elimination_order", "counting_out", "removal_sequence"),
+                ("big_circle_survivor", "josephus_fast", "final_seat"),
+            )[level - 1],
+        )
+        circle = code(
+            """
             def $fn(n, k):
                 people = list(range(1, n + 1))
                 order = []
@@ -183,18 +257,32 @@ class Josephus(TaskFamily):
                     i = (i + k - 1) % len(people)
                     order.append(people.pop(i))
                 return $result
-        ''', fn=fn, result="order" if level == 2 else "order[-1]")
-        fast = code('''
+        """,
+            fn=fn,
+            result="order" if level == 2 else "order[-1]",
+        )
+        fast = code(
+            """
             def $fn(n, k):
                 pos = 0
                 for size in range(2, n + 1):
                     pos = (pos + k) % size
                 return pos + 1
-        ''', fn=fn)
+        """,
+            fn=fn,
+        )
         ref = fast if level == 3 else circle
-        inputs = [[7, 3], [1, 1], [1, 5], [2, 1], [2, 2], [5, 1], [6, 10],
-                  [rng.randint(10, 30), rng.randint(2, 6)],
-                  [rng.randint(40, 60), rng.randint(7, 20)]]
+        inputs = [
+            [7, 3],
+            [1, 1],
+            [1, 5],
+            [2, 1],
+            [2, 2],
+            [5, 1],
+            [6, 10],
+            [rng.randint(10, 30), rng.randint(2, 6)],
+            [rng.randint(40, 60), rng.randint(7, 20)],
+        ]
         if level == 3:
             inputs += [[rng.randint(2 * 10**4, 6 * 10**4), rng.randint(2, 9)], [250_000, 2]]
         statements = {
@@ -220,10 +308,12 @@ class Josephus(TaskFamily):
             """,
         }
         bugs: dict[BugKind, str] = {
-            "off_by_one": swap(circle, "i = (i + k - 1) % len(people)",
-                               "i = (i + k) % len(people)"),
-            "wrong_logic": swap(circle, "i = (i + k - 1) % len(people)",
-                                "i = (k - 1) % len(people)"),
+            "off_by_one": swap(
+                circle, "i = (i + k - 1) % len(people)", "i = (i + k) % len(people)"
+            ),
+            "wrong_logic": swap(
+                circle, "i = (i + k - 1) % len(people)", "i = (k - 1) % len(people)"
+            ),
             "edge_case": swap(circle, "while people:", "while len(people) > 1:"),
         }
         if level == 3:
@@ -233,11 +323,20 @@ class Josephus(TaskFamily):
                 "edge_case": swap(fast, "pos = 0", "pos = 0\n    if k == 1:\n        return 1"),
                 "too_slow": circle,
             }
-        return build(family=self.name, level=level,
-                     title=("Josephus survivor", "Counting-out order",
-                            "Josephus survivor for a huge circle")[level - 1],
-                     statement=statements[level], entry_point=fn, reference=ref, inputs=inputs,
-                     bugs=bugs)
+        return build(
+            family=self.name,
+            level=level,
+            title=(
+                "Josephus survivor",
+                "Counting-out order",
+                "Josephus survivor for a huge circle",
+            )[level - 1],
+            statement=statements[level],
+            entry_point=fn,
+            reference=ref,
+            inputs=inputs,
+            bugs=bugs,
+        )
 
 
 class Ledger(TaskFamily):
@@ -247,7 +346,7 @@ class Ledger(TaskFamily):
     category = "simulation"
     levels = 3
 
-    _REF = '''
+    _REF = """
         import sys
 
         def main():
@@ -273,7 +372,7 @@ class Ledger(TaskFamily):
             $report
 
         main()
-    '''
+    """
     _TRANSFER = (
         'elif op == "transfer":\n'
         "            amount = int(parts[3])\n"
@@ -310,16 +409,29 @@ class Ledger(TaskFamily):
                 op = rng.choice(ops)
                 a, b = rng.sample(names, 2)
                 amt = rng.randint(1, 60)
-                lines.append({"deposit": f"deposit {a} {amt}", "withdraw": f"withdraw {a} {amt}",
-                              "transfer": f"transfer {a} {b} {amt}"}.get(op, op))
+                lines.append(
+                    {
+                        "deposit": f"deposit {a} {amt}",
+                        "withdraw": f"withdraw {a} {amt}",
+                        "transfer": f"transfer {a} {b} {amt}",
+                    }.get(op, op)
+                )
             return "\n".join(lines) + "\n"
-        fixed = ["deposit zed 5\ndeposit amy 5\nwithdraw amy 5\n", "", "withdraw bob 1\n",
-                 "deposit bob 10\nwithdraw bob 11\nwithdraw bob 4\n"]
+
+        fixed = [
+            "deposit zed 5\ndeposit amy 5\nwithdraw amy 5\n",
+            "",
+            "withdraw bob 1\n",
+            "deposit bob 10\nwithdraw bob 11\nwithdraw bob 4\n",
+        ]
         if level > 1:
             fixed += ["deposit a 5\ntransfer a b 5\ntransfer b a 6\n"]
         if level == 3:
-            fixed += ["deposit a 5\nbegin\ndeposit a 5\nbegin\nwithdraw a 7\nrollback\n"
-                      "commit\nrollback\n", "begin\ndeposit x 1\ncommit\nrollback\n"]
+            fixed += [
+                "deposit a 5\nbegin\ndeposit a 5\nbegin\nwithdraw a 7\nrollback\n"
+                "commit\nrollback\n",
+                "begin\ndeposit x 1\ncommit\nrollback\n",
+            ]
         inputs = [script(6), *fixed, script(15), script(40), script(400)][:14]
         statements = {
             1: """
@@ -352,25 +464,43 @@ class Ledger(TaskFamily):
             """,
         }
         bugs: dict[BugKind, str] = {
-            "off_by_one": swap(ref, "if balances.get(parts[1], 0) >= amount:",
-                               "if balances.get(parts[1], 0) > amount:"),
-            "wrong_logic": swap(ref, "if balances.get(parts[1], 0) >= amount:\n"
-                                "                balances[parts[1]] = balances.get(parts[1], 0)"
-                                " - amount\n            else:\n                rejected += 1",
-                                "balances[parts[1]] = balances.get(parts[1], 0) - amount"),
+            "off_by_one": swap(
+                ref,
+                "if balances.get(parts[1], 0) >= amount:",
+                "if balances.get(parts[1], 0) > amount:",
+            ),
+            "wrong_logic": swap(
+                ref,
+                "if balances.get(parts[1], 0) >= amount:\n"
+                "                balances[parts[1]] = balances.get(parts[1], 0)"
+                " - amount\n            else:\n                rejected += 1",
+                "balances[parts[1]] = balances.get(parts[1], 0) - amount",
+            ),
             "edge_case": swap(ref, "for name in sorted(balances):", "for name in balances:"),
         }
         if level == 3:
-            bugs["exception"] = swap(ref, "            if saved:\n                balances = "
-                                     "saved.pop()", "            balances = saved.pop()")
-            bugs["wrong_logic"] = swap(ref, "saved.append(dict(balances))",
-                                       "saved.append(balances)")
+            bugs["exception"] = swap(
+                ref,
+                "            if saved:\n                balances = saved.pop()",
+                "            balances = saved.pop()",
+            )
+            bugs["wrong_logic"] = swap(
+                ref, "saved.append(dict(balances))", "saved.append(balances)"
+            )
         return build(
-            family=self.name, level=level,
-            title=("Bank ledger", "Bank ledger with transfers",
-                   "Bank ledger with nested transactions")[level - 1],
-            statement=statements[level], entry_point="main", reference=ref, inputs=inputs,
-            bugs=bugs, io_style="stdio",
+            family=self.name,
+            level=level,
+            title=(
+                "Bank ledger",
+                "Bank ledger with transfers",
+                "Bank ledger with nested transactions",
+            )[level - 1],
+            statement=statements[level],
+            entry_point="main",
+            reference=ref,
+            inputs=inputs,
+            bugs=bugs,
+            io_style="stdio",
         )
 
 

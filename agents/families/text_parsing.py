@@ -26,7 +26,8 @@ class Brackets(TaskFamily):
 
     def _simple(self, rng: random.Random) -> FamilyInstance:
         fn = pick(rng, ("balanced", "parens_ok", "is_balanced"))
-        ref = code('''
+        ref = code(
+            """
             def $fn(s):
                 depth = 0
                 for ch in s:
@@ -34,17 +35,33 @@ class Brackets(TaskFamily):
                     if depth < 0:
                         return False
                 return depth == 0
-        ''', fn=fn)
-        inputs = [["(()())"], [""], ["("], [")("], ["())("], ["((()))"], ["()()()"],
-                  [word(rng, "()", 10, 16)], [word(rng, "()", 10, 16)], ["(" * 20 + ")" * 20]]
+        """,
+            fn=fn,
+        )
+        inputs = [
+            ["(()())"],
+            [""],
+            ["("],
+            [")("],
+            ["())("],
+            ["((()))"],
+            ["()()()"],
+            [word(rng, "()", 10, 16)],
+            [word(rng, "()", 10, 16)],
+            ["(" * 20 + ")" * 20],
+        ]
         return build(
-            family=self.name, level=1, title="Balanced parentheses",
+            family=self.name,
+            level=1,
+            title="Balanced parentheses",
             statement=f"""
                 `s` contains only the characters '(' and ')'. Write `{fn}(s: str) -> bool`
                 returning True when every '(' can be paired with a later ')' and every ')' with
                 an earlier '(' (the usual notion of balanced parentheses). "" is balanced.
             """,
-            entry_point=fn, reference=ref, inputs=inputs,
+            entry_point=fn,
+            reference=ref,
+            inputs=inputs,
             bugs={
                 "wrong_logic": swap(ref, "        if depth < 0:\n            return False\n", ""),
                 "edge_case": swap(ref, "return depth == 0", "return depth == 0 and s != ''"),
@@ -54,7 +71,8 @@ class Brackets(TaskFamily):
 
     def _mixed(self, rng: random.Random) -> FamilyInstance:
         fn = pick(rng, ("brackets_match", "well_nested", "check_nesting"))
-        ref = code('''
+        ref = code(
+            """
             def $fn(text):
                 pairs = {")": "(", "]": "[", "}": "{"}
                 stack = []
@@ -65,12 +83,26 @@ class Brackets(TaskFamily):
                         if not stack or stack.pop() != pairs[ch]:
                             return False
                 return not stack
-        ''', fn=fn)
-        inputs = [["f(a[i]) { return; }"], [""], ["x = 1"], ["]"], ["([)]"], ["{[()()]}"],
-                  ["(("], ["a(b]c"], [word(rng, "([{}])ab ", 10, 20)],
-                  ["{" * 8 + "[()]" + "}" * 8], ["{" * 8 + "[()]" + "}" * 7 + ")"]]
+        """,
+            fn=fn,
+        )
+        inputs = [
+            ["f(a[i]) { return; }"],
+            [""],
+            ["x = 1"],
+            ["]"],
+            ["([)]"],
+            ["{[()()]}"],
+            ["(("],
+            ["a(b]c"],
+            [word(rng, "([{}])ab ", 10, 20)],
+            ["{" * 8 + "[()]" + "}" * 8],
+            ["{" * 8 + "[()]" + "}" * 7 + ")"],
+        ]
         return build(
-            family=self.name, level=2, title="Nested brackets of three kinds inside text",
+            family=self.name,
+            level=2,
+            title="Nested brackets of three kinds inside text",
             statement=f"""
                 Write `{fn}(text: str) -> bool` deciding whether the brackets in `text` are
                 properly nested. Three kinds occur, (), [] and {{}}; each closing bracket must
@@ -78,19 +110,24 @@ class Brackets(TaskFamily):
                 the same kind; nothing may be left open at the end. All other characters are
                 ignored.
             """,
-            entry_point=fn, reference=ref, inputs=inputs,
+            entry_point=fn,
+            reference=ref,
+            inputs=inputs,
             bugs={
-                "exception": swap(ref, "if not stack or stack.pop() != pairs[ch]:",
-                                  "if stack.pop() != pairs[ch]:"),
+                "exception": swap(
+                    ref, "if not stack or stack.pop() != pairs[ch]:", "if stack.pop() != pairs[ch]:"
+                ),
                 "edge_case": swap(ref, "return not stack", "return True"),
-                "wrong_logic": swap(ref, "stack.pop() != pairs[ch]",
-                                    "stack.pop() not in pairs.values()"),
+                "wrong_logic": swap(
+                    ref, "stack.pop() != pairs[ch]", "stack.pop() not in pairs.values()"
+                ),
             },
         )
 
     def _repair(self, rng: random.Random) -> FamilyInstance:
         fn = pick(rng, ("min_insertions", "fix_parens", "repair_cost"))
-        ref = code('''
+        ref = code(
+            """
             def $fn(s):
                 opened = 0
                 inserted = 0
@@ -102,23 +139,42 @@ class Brackets(TaskFamily):
                     else:
                         inserted += 1
                 return inserted + opened
-        ''', fn=fn)
-        inputs = [["())("], [""], ["("], [")"], ["()"], [")))((("], ["(()"], ["())"],
-                  [word(rng, "()", 12, 20)], [word(rng, "()", 30, 50)],
-                  [word(rng, "(((()", 40, 60)]]
+        """,
+            fn=fn,
+        )
+        inputs = [
+            ["())("],
+            [""],
+            ["("],
+            [")"],
+            ["()"],
+            [")))((("],
+            ["(()"],
+            ["())"],
+            [word(rng, "()", 12, 20)],
+            [word(rng, "()", 30, 50)],
+            [word(rng, "(((()", 40, 60)],
+        ]
         return build(
-            family=self.name, level=3, title="Fewest insertions to balance parentheses",
+            family=self.name,
+            level=3,
+            title="Fewest insertions to balance parentheses",
             statement=f"""
                 `s` consists of '(' and ')' only. Write `{fn}(s: str) -> int` returning the
                 smallest number of parentheses that must be inserted (anywhere) to make `s`
                 balanced. For example ")(" needs two: one '(' in front and one ')' at the end.
             """,
-            entry_point=fn, reference=ref, inputs=inputs,
+            entry_point=fn,
+            reference=ref,
+            inputs=inputs,
             bugs={
-                "wrong_logic": code('''
+                "wrong_logic": code(
+                    """
                     def $fn(s):
                         return abs(s.count("(") - s.count(")"))
-                ''', fn=fn),
+                """,
+                    fn=fn,
+                ),
                 "edge_case": swap(ref, "return inserted + opened", "return inserted"),
                 "off_by_one": swap(ref, "elif opened:", "elif opened > 1:"),
             },
@@ -126,7 +182,8 @@ class Brackets(TaskFamily):
 
     def _longest(self, rng: random.Random) -> FamilyInstance:
         fn = pick(rng, ("longest_valid", "longest_balanced_run", "best_paren_span"))
-        ref = code('''
+        ref = code(
+            """
             def $fn(s):
                 best = 0
                 stack = [-1]
@@ -140,8 +197,11 @@ class Brackets(TaskFamily):
                         else:
                             stack.append(i)
                 return best
-        ''', fn=fn)
-        slow = code('''
+        """,
+            fn=fn,
+        )
+        slow = code(
+            """
             def $fn(s):
                 def ok(t):
                     d = 0
@@ -156,26 +216,46 @@ class Brackets(TaskFamily):
                         if ok(s[i:i + length]):
                             return length
                 return 0
-        ''', fn=fn)
+        """,
+            fn=fn,
+        )
         big = "".join(rng.choice(("(", ")", "()", "(())", ")(")) for _ in range(4000))
-        inputs = [[")()())"], [""], ["("], ["()"], [")("], ["()(()"], ["(()())"], ["()()"],
-                  [word(rng, "()", 20, 30)], [word(rng, "(()", 40, 60)], ["(" + big[:12000]]]
+        inputs = [
+            [")()())"],
+            [""],
+            ["("],
+            ["()"],
+            [")("],
+            ["()(()"],
+            ["(()())"],
+            ["()()"],
+            [word(rng, "()", 20, 30)],
+            [word(rng, "(()", 40, 60)],
+            ["(" + big[:12000]],
+        ]
         return build(
-            family=self.name, level=4, title="Longest balanced stretch of parentheses",
+            family=self.name,
+            level=4,
+            title="Longest balanced stretch of parentheses",
             statement=f"""
                 Write `{fn}(s: str) -> int` returning the length of the longest contiguous
                 substring of `s` (made of '(' and ')') that is a balanced parenthesis sequence,
                 or 0 if there is none. `s` can be 12000 characters long, so checking every
                 substring separately will not finish in time.
             """,
-            entry_point=fn, reference=ref, inputs=inputs,
+            entry_point=fn,
+            reference=ref,
+            inputs=inputs,
             bugs={
-                "off_by_one": swap(ref, "best = max(best, i - stack[-1])",
-                                   "best = max(best, i - stack[-1] - 1)"),
+                "off_by_one": swap(
+                    ref, "best = max(best, i - stack[-1])", "best = max(best, i - stack[-1] - 1)"
+                ),
                 "exception": swap(ref, "stack = [-1]", "stack = []").replace(
                     "            stack.pop()\n            if stack:",
-                    "            stack.pop()\n            if True:"),
-                "wrong_logic": code('''
+                    "            stack.pop()\n            if True:",
+                ),
+                "wrong_logic": code(
+                    """
                     def $fn(s):
                         opened = pairs = 0
                         for ch in s:
@@ -185,7 +265,9 @@ class Brackets(TaskFamily):
                                 opened -= 1
                                 pairs += 1
                         return 2 * pairs
-                ''', fn=fn),
+                """,
+                    fn=fn,
+                ),
                 "too_slow": slow,
             },
         )
@@ -207,9 +289,11 @@ class Arithmetic(TaskFamily):
             for _ in range(terms - 1):
                 out += f" {rng.choice(ops)} {rng.randint(0, 99)}"
             return out
+
         if level == 1:
             fn = pick(rng, ("evaluate_sum", "add_and_subtract", "tally"))
-            ref = code("""
+            ref = code(
+                """
                 def $fn(expr):
                     total, sign, num = 0, 1, 0
                     for ch in expr + "+":
@@ -219,34 +303,53 @@ class Arithmetic(TaskFamily):
                             total += sign * num
                             sign, num = (1 if ch == "+" else -1), 0
                     return total
-            """, fn=fn)
-            inputs = [["12 + 30 - 5"], ["0"], ["7"], ["1-1"], ["10 - 20 - 30"], ["100+200"],
-                      [expr("+-", 4)], [expr("+-", 10)], [expr("+-", 200)]]
+            """,
+                fn=fn,
+            )
+            inputs = [
+                ["12 + 30 - 5"],
+                ["0"],
+                ["7"],
+                ["1-1"],
+                ["10 - 20 - 30"],
+                ["100+200"],
+                [expr("+-", 4)],
+                [expr("+-", 10)],
+                [expr("+-", 200)],
+            ]
             return build(
-                family=self.name, level=1, title="Evaluate additions and subtractions",
+                family=self.name,
+                level=1,
+                title="Evaluate additions and subtractions",
                 statement=f"""
                     Write `{fn}(expr: str) -> int` evaluating an expression made of
                     non-negative decimal integers joined by '+' and '-', with optional spaces
                     anywhere, from left to right (so "10 - 20 - 30" is -40). Numbers can have
                     several digits.
                 """,
-                entry_point=fn, reference=ref, inputs=inputs,
+                entry_point=fn,
+                reference=ref,
+                inputs=inputs,
                 bugs={
                     "off_by_one": swap(ref, 'for ch in expr + "+":', "for ch in expr:"),
                     "wrong_logic": swap(ref, "num = num * 10 + int(ch)", "num = int(ch)"),
-                    "exception": code("""
+                    "exception": code(
+                        """
                         def $fn(expr):
                             parts = expr.split()
                             total = int(parts[0])
                             for i in range(1, len(parts), 2):
                                 total += int(parts[i + 1]) * (1 if parts[i] == "+" else -1)
                             return total
-                    """, fn=fn),
+                    """,
+                        fn=fn,
+                    ),
                 },
             )
         if level == 2:
             fn = pick(rng, ("evaluate_products", "calc", "compute"))
-            ref = code("""
+            ref = code(
+                """
                 def $fn(expr):
                     tokens = expr.replace("+", " + ").replace("-", " - ").replace("*", " * ")
                     terms = []
@@ -259,8 +362,11 @@ class Arithmetic(TaskFamily):
                         else:
                             terms.append(int(tok) if op == "+" else -int(tok))
                     return sum(terms)
-            """, fn=fn)
-            left = code("""
+            """,
+                fn=fn,
+            )
+            left = code(
+                """
                 def $fn(expr):
                     tokens = expr.replace("+", " + ").replace("-", " - ").replace("*", " * ")
                     parts = tokens.split()
@@ -274,29 +380,49 @@ class Arithmetic(TaskFamily):
                         else:
                             value *= n
                     return value
-            """, fn=fn)
-            inputs = [["2 + 3 * 4"], ["5"], ["0 * 9"], ["2 * 3 * 4"], ["10 - 2 * 3"],
-                      ["1 - 2 * 3 * 0 + 4"], ["7*0-1"], [expr("+-*", 5)], [expr("+-*", 12)],
-                      [expr("+-*", 150)]]
+            """,
+                fn=fn,
+            )
+            inputs = [
+                ["2 + 3 * 4"],
+                ["5"],
+                ["0 * 9"],
+                ["2 * 3 * 4"],
+                ["10 - 2 * 3"],
+                ["1 - 2 * 3 * 0 + 4"],
+                ["7*0-1"],
+                [expr("+-*", 5)],
+                [expr("+-*", 12)],
+                [expr("+-*", 150)],
+            ]
             return build(
-                family=self.name, level=2, title="Evaluate with multiplication precedence",
+                family=self.name,
+                level=2,
+                title="Evaluate with multiplication precedence",
                 statement=f"""
                     Write `{fn}(expr: str) -> int` evaluating an expression of non-negative
                     integers with the binary operators '+', '-' and '*' and optional spaces.
                     Multiplication binds tighter than addition and subtraction, which are
                     applied left to right, as in ordinary arithmetic: "10 - 2 * 3" is 4.
                 """,
-                entry_point=fn, reference=ref, inputs=inputs,
+                entry_point=fn,
+                reference=ref,
+                inputs=inputs,
                 bugs={
                     "wrong_logic": left,
-                    "edge_case": swap(ref, 'terms[-1] *= int(tok)', 'terms[-1] *= abs(int(tok))'
-                                      ).replace("else -int(tok)", "else int(tok)"),
-                    "off_by_one": swap(ref, "return sum(terms)", "return sum(terms[1:]) + "
-                                       "terms[0] if len(terms) > 1 else 0"),
+                    "edge_case": swap(
+                        ref, "terms[-1] *= int(tok)", "terms[-1] *= abs(int(tok))"
+                    ).replace("else -int(tok)", "else int(tok)"),
+                    "off_by_one": swap(
+                        ref,
+                        "return sum(terms)",
+                        "return sum(terms[1:]) + terms[0] if len(terms) > 1 else 0",
+                    ),
                 },
             )
         fn = pick(rng, ("evaluate", "eval_expression", "interpret"))
-        ref = code(r"""
+        ref = code(
+            r"""
             import re
 
             def $fn(expr):
@@ -339,13 +465,27 @@ class Arithmetic(TaskFamily):
                     return value
 
                 return total()
-        """, fn=fn)
+        """,
+            fn=fn,
+        )
         nested = "(" * 30 + "1" + " + 1)" * 30
-        inputs = [["2 * (3 + 4) - -5"], ["42"], ["-7 / 2"], ["7 / -2"], ["-(3 - 10) * 2"],
-                  ["8 / 3 / 2"], ["10 - 4 - 3"], ["(1)"], ["2 - 3 * (4 - 10) / 5"],
-                  [expr("+-*", 8)], [nested]]
+        inputs = [
+            ["2 * (3 + 4) - -5"],
+            ["42"],
+            ["-7 / 2"],
+            ["7 / -2"],
+            ["-(3 - 10) * 2"],
+            ["8 / 3 / 2"],
+            ["10 - 4 - 3"],
+            ["(1)"],
+            ["2 - 3 * (4 - 10) / 5"],
+            [expr("+-*", 8)],
+            [nested],
+        ]
         return build(
-            family=self.name, level=3, title="Evaluate expressions with parentheses",
+            family=self.name,
+            level=3,
+            title="Evaluate expressions with parentheses",
             statement=f"""
                 Write `{fn}(expr: str) -> int` evaluating an integer expression with '+', '-',
                 '*', '/', parentheses, unary minus (as in "- -5" or "-(2+3)") and arbitrary
@@ -353,15 +493,22 @@ class Arithmetic(TaskFamily):
                 precedence apply left to right. '/' is integer division truncating toward zero
                 (so -7 / 2 is -3). Expressions are valid and never divide by zero.
             """,
-            entry_point=fn, reference=ref, inputs=inputs,
+            entry_point=fn,
+            reference=ref,
+            inputs=inputs,
             bugs={
-                "edge_case": swap(ref, "q = abs(value) // abs(d)\n"
-                                  "                value = q if (value < 0) == (d < 0) else -q",
-                                  "value //= d"),
+                "edge_case": swap(
+                    ref,
+                    "q = abs(value) // abs(d)\n"
+                    "                value = q if (value < 0) == (d < 0) else -q",
+                    "value //= d",
+                ),
                 "exception": swap(ref, '        if tok == "-":\n            return -atom()\n', ""),
-                "wrong_logic": swap(ref, "value = value + product() if take() == \"+\" else "
-                                    "value - product()", "value = value + product() if take() "
-                                    "== \"+\" else value - total()"),
+                "wrong_logic": swap(
+                    ref,
+                    'value = value + product() if take() == "+" else value - product()',
+                    'value = value + product() if take() == "+" else value - total()',
+                ),
             },
         )
 

@@ -32,8 +32,10 @@ async def _judge(problem: Problem, code: str, backend: str, calibrate_first: boo
         if calibrate_first:
             ref, limit = await calibrate(sandbox, problem, config)
             if limit is None:
-                raise _fail(f"the problem's reference solution does not pass ({ref.status}: "
-                            f"{ref.error}); cannot calibrate")
+                raise _fail(
+                    f"the problem's reference solution does not pass ({ref.status}: "
+                    f"{ref.error}); cannot calibrate"
+                )
             problem = problem.model_copy(update={"time_limit_s": limit})
         (verdict,) = await sandbox.run([Submission.for_problem(problem, code)])
         return verdict
@@ -44,9 +46,13 @@ async def _judge(problem: Problem, code: str, backend: str, calibrate_first: boo
 def exec_command(
     problem: Annotated[Path, typer.Option(help="Problem JSON (see `stepstones schema problem`).")],
     solution: Annotated[Path, typer.Option(help="Python file with the solution.")],
-    calibrate: Annotated[bool, typer.Option(
-        help="Run the reference first and use the calibrated CPU limit "
-             "(default when the problem has no time_limit_s).")] = False,
+    calibrate: Annotated[
+        bool,
+        typer.Option(
+            help="Run the reference first and use the calibrated CPU limit "
+            "(default when the problem has no time_limit_s)."
+        ),
+    ] = False,
     backend: Annotated[str, typer.Option(help="Sandbox backend: local or e2b.")] = "local",
 ) -> None:
     """Run SOLUTION against PROBLEM's tests in the sandbox and print the verdict JSON."""

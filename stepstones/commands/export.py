@@ -53,20 +53,30 @@ def export(
     ] = False,
     keep_range: Annotated[
         str,
-        typer.Option(help="Pass rates exported, LO,HI inclusive (the paper's filter); the "
-                     "others stay in the bank."),
+        typer.Option(
+            help="Pass rates exported, LO,HI inclusive (the paper's filter); the "
+            "others stay in the bank."
+        ),
     ] = f"{KEEP_RANGE[0]:g},{KEEP_RANGE[1]:g}",
     include_unbanded: Annotated[
         bool,
-        typer.Option("--include-unbanded",
-                     help="Export every pass rate, ignoring --keep-range (p = 0 and p = 1 too)."),
+        typer.Option(
+            "--include-unbanded",
+            help="Export every pass rate, ignoring --keep-range (p = 0 and p = 1 too).",
+        ),
     ] = False,
     force: Annotated[bool, typer.Option(help="Replace --out if it exists.")] = False,
-    partial: Annotated[bool, typer.Option(
-        help="Export a run that has not finished (marked partial in the card).")] = False,
-    calls: Annotated[bool, typer.Option(
-        "--calls", help="Also write model_calls.jsonl: every model request of the run, with "
-        "its messages, replies, tokens, latency and outcome.")] = False,
+    partial: Annotated[
+        bool, typer.Option(help="Export a run that has not finished (marked partial in the card).")
+    ] = False,
+    calls: Annotated[
+        bool,
+        typer.Option(
+            "--calls",
+            help="Also write model_calls.jsonl: every model request of the run, with "
+            "its messages, replies, tokens, latency and outcome.",
+        ),
+    ] = False,
 ) -> None:
     """Export a run's valid problems with tests, reference, band, pass rates and lineage."""
     try:

@@ -40,9 +40,11 @@ def _table(p: Progress) -> Table:
     valid = sum(o.valid for o in p.outcomes)
     banded = sum(count for count, _ in p.bands.values())
     rate = f"{banded / p.teacher_calls:.2f}" if p.teacher_calls else "-"
-    table.caption = (f"turns {len(p.outcomes)} · valid {valid} · teacher calls "
-                     f"{p.teacher_calls} · yield/call {rate} · lineages "
-                     f"{len({o.lineage_id for o in p.outcomes})} · tokens {p.tokens}")
+    table.caption = (
+        f"turns {len(p.outcomes)} · valid {valid} · teacher calls "
+        f"{p.teacher_calls} · yield/call {rate} · lineages "
+        f"{len({o.lineage_id for o in p.outcomes})} · tokens {p.tokens}"
+    )
     return table
 
 
@@ -53,51 +55,81 @@ def print_summary(result: RunResult) -> None:
     out.print(f"[bold]run {result.run_id}[/bold] stopped: {result.stop_reason}")
     for name, band in r.get("bands", {}).items():
         over = f" (+{band['surplus']} surplus)" if band.get("surplus") else ""
-        out.print(f"  {name:<8} {band['count']:>3}/{band['quota']:<3} "
-                  f"{'filled' if band['filled'] else 'NOT filled'}{over}")
+        out.print(
+            f"  {name:<8} {band['count']:>3}/{band['quota']:<3} "
+            f"{'filled' if band['filled'] else 'NOT filled'}{over}"
+        )
     lin = r.get("lineages", {})
-    out.print(f"  valid problems {r.get('problems', {}).get('valid', 0)}, teacher calls "
-              f"{r.get('teacher_calls', 0)}, yield/call {r.get('yield_per_call', 0)}, "
-              f"longest chain {lin.get('max_depth', 0)}, "
-              f"chains >=3 stones {lin.get('chains_of_3_or_more', 0)}")
+    out.print(
+        f"  valid problems {r.get('problems', {}).get('valid', 0)}, teacher calls "
+        f"{r.get('teacher_calls', 0)}, yield/call {r.get('yield_per_call', 0)}, "
+        f"longest chain {lin.get('max_depth', 0)}, "
+        f"chains >=3 stones {lin.get('chains_of_3_or_more', 0)}"
+    )
     if r.get("rejections_by_reason"):
         out.print(f"  rejections: {r['rejections_by_reason']}")
     for drop in r.get("dropped_models", []):
-        out.print(f"  dropped {drop['role']} {escape(drop['model'])} from round {drop['round']}: "
-                  f"{escape(drop['reason'])}", highlight=False)
+        out.print(
+            f"  dropped {drop['role']} {escape(drop['model'])} from round {drop['round']}: "
+            f"{escape(drop['reason'])}",
+            highlight=False,
+        )
     for warning in r.get("warnings", []):
         out.print(f"  [yellow]warning:[/yellow] {escape(warning)}", highlight=False)
     out.print(f"  bank: {result.out / 'bank.sqlite'}  report: {result.out / 'report.json'}")
 
 
 def run(
-    config: Annotated[Path | None, typer.Option(
-        "--config", "-c", help="TOML or JSON config file (see README: configuration).")] = None,
-    out: Annotated[Path, typer.Option(
-        help="Run directory: bank, checkpoints, report.")] = DEFAULT_OUT,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="TOML or JSON config file (see README: configuration)."
+        ),
+    ] = None,
+    out: Annotated[
+        Path, typer.Option(help="Run directory: bank, checkpoints, report.")
+    ] = DEFAULT_OUT,
     seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same run).")] = None,
-    resume: Annotated[str | None, typer.Option(
-        help="Continue the run with this id from its last checkpoint in --out.")] = None,
+    resume: Annotated[
+        str | None,
+        typer.Option(help="Continue the run with this id from its last checkpoint in --out."),
+    ] = None,
     run_id: Annotated[str | None, typer.Option(help="Id for a new run (default: random).")] = None,
-    teacher: Annotated[str | None, typer.Option(
-        help="procedural, or a model string such as vllm:MODEL@http://host:8000/v1.")] = None,
-    students: Annotated[str | None, typer.Option(
-        help="Comma-separated: sim:novice,sim:expert,embedded,openai:gpt-4o-mini ... "
-        "(default: sim:novice,sim:intermediate,sim:expert on every machine; add embedded "
-        "for the real CPU LLM of the embedded extra).")] = None,
-    samples: Annotated[int | None, typer.Option("--samples", "-k",
-                                                help="Samples per student (k).")] = None,
+    teacher: Annotated[
+        str | None,
+        typer.Option(help="procedural, or a model string such as vllm:MODEL@http://host:8000/v1."),
+    ] = None,
+    students: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated: sim:novice,sim:expert,embedded,openai:gpt-4o-mini ... "
+            "(default: sim:novice,sim:intermediate,sim:expert on every machine; add embedded "
+            "for the real CPU LLM of the embedded extra)."
+        ),
+    ] = None,
+    samples: Annotated[
+        int | None, typer.Option("--samples", "-k", help="Samples per student (k).")
+    ] = None,
     quota: Annotated[int | None, typer.Option(help="Problems wanted in every band.")] = None,
-    preset: Annotated[str | None, typer.Option(
-        help=f"Start from a named preset (a config file and flags still win). {presets_help()}."
-    )] = None,
-    environments: Annotated[str | None, typer.Option(
-        help="Environments, comma-separated, each with an optional weight: code, induction, "
-        "abduction, deduction, fuzzing (e.g. code,deduction or code=2,fuzzing=1; default "
-        "code).")] = None,
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Start from a named preset (a config file and flags still win). {presets_help()}."
+        ),
+    ] = None,
+    environments: Annotated[
+        str | None,
+        typer.Option(
+            help="Environments, comma-separated, each with an optional weight: code, induction, "
+            "abduction, deduction, fuzzing (e.g. code,deduction or code=2,fuzzing=1; default "
+            "code)."
+        ),
+    ] = None,
     concurrency: Annotated[int | None, typer.Option(help="Lineages in flight.")] = None,
-    postgres: Annotated[str | None, typer.Option(
-        help="Postgres URL for the checkpointer (default: SQLite in --out).")] = None,
+    postgres: Annotated[
+        str | None,
+        typer.Option(help="Postgres URL for the checkpointer (default: SQLite in --out)."),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live progress.")] = False,
 ) -> None:
     """Generate a banded curriculum of coding problems (offline by default: no GPU, no key)."""
@@ -106,16 +138,36 @@ def run(
     run_id = resume or run_id or uuid.uuid4().hex[:12]
     try:
         stopper.install()
-        result = _run(config, out, seed, resume, run_id, teacher, students, samples, quota,
-                      preset, environments, concurrency, postgres, quiet, stopper)
+        result = _run(
+            config,
+            out,
+            seed,
+            resume,
+            run_id,
+            teacher,
+            students,
+            samples,
+            quota,
+            preset,
+            environments,
+            concurrency,
+            postgres,
+            quiet,
+            stopper,
+        )
         _record_command(out, result.run_id)
         if result.stop_reason == "awaiting_review":
-            console.print(f"run {result.run_id} is waiting for a human review of a problem: "
-                          "answer it in LangGraph Studio or rerun with --resume in a terminal.")
+            console.print(
+                f"run {result.run_id} is waiting for a human review of a problem: "
+                "answer it in LangGraph Studio or rerun with --resume in a terminal."
+            )
             raise typer.Exit(3)
         if result.already_finished:
-            console.print(f"run {result.run_id} had already finished; report.json rewritten "
-                          "from the bank", soft_wrap=True, highlight=False)
+            console.print(
+                f"run {result.run_id} had already finished; report.json rewritten from the bank",
+                soft_wrap=True,
+                highlight=False,
+            )
         print_summary(result)
     except RunStopped as exc:
         from stepstones.runner import resumable
@@ -169,10 +221,23 @@ def _fail(exc: BaseException | str, code: int) -> NoReturn:
     raise typer.Exit(code) from None
 
 
-def _run(config: Path | None, out: Path, seed: int | None, resume: str | None, run_id: str,
-         teacher: str | None, students: str | None, samples: int | None, quota: int | None,
-         preset: str | None, environments: str | None, concurrency: int | None,
-         postgres: str | None, quiet: bool, stopper: SignalStop) -> RunResult:
+def _run(
+    config: Path | None,
+    out: Path,
+    seed: int | None,
+    resume: str | None,
+    run_id: str,
+    teacher: str | None,
+    students: str | None,
+    samples: int | None,
+    quota: int | None,
+    preset: str | None,
+    environments: str | None,
+    concurrency: int | None,
+    postgres: str | None,
+    quiet: bool,
+    stopper: SignalStop,
+) -> RunResult:
     """Load the run's context (a resume's from its bank) and run it with live progress.
 
     A new run's flags and config are checked before the runner (and LangGraph) is imported, so
@@ -183,8 +248,12 @@ def _run(config: Path | None, out: Path, seed: int | None, resume: str | None, r
 
         ctx = stored_context(out, resume)
     else:
-        overrides: dict[str, Any] = {"seed": seed, "teacher": teacher, "samples": samples,
-                                     "concurrency": concurrency}
+        overrides: dict[str, Any] = {
+            "seed": seed,
+            "teacher": teacher,
+            "samples": samples,
+            "concurrency": concurrency,
+        }
         if students is not None:
             overrides["students"] = [s.strip() for s in students.split(",") if s.strip()]
             if not overrides["students"]:
@@ -195,8 +264,9 @@ def _run(config: Path | None, out: Path, seed: int | None, resume: str | None, r
             raise ConfigError(f"--quota must be at least 1, got {quota}")
         ctx = load_context(config, overrides, preset=preset)
         if quota is not None:
-            ctx = ctx.model_copy(update={"bands": [
-                b.model_copy(update={"quota": quota}) for b in ctx.bands]})
+            ctx = ctx.model_copy(
+                update={"bands": [b.model_copy(update={"quota": quota}) for b in ctx.bands]}
+            )
     from stepstones.runner import run_pipeline
 
     live = None if quiet else Live(console=console, refresh_per_second=4, transient=False)
@@ -208,17 +278,27 @@ def _run(config: Path | None, out: Path, seed: int | None, resume: str | None, r
                 told.add((drop.role, drop.model))
                 console.print(
                     f"[yellow]dropped {drop.role} {escape(drop.model)} from round "
-                    f"{drop.round}: {escape(drop.reason)}[/yellow]", soft_wrap=True)
+                    f"{drop.round}: {escape(drop.reason)}[/yellow]",
+                    soft_wrap=True,
+                )
         if live is not None:
             live.update(_table(p))
 
     if live is not None:
         live.start()
     try:
-        return asyncio.run(run_pipeline(
-            ctx, out, run_id=run_id, resume=resume is not None, postgres_url=postgres,
-            on_progress=show, stopper=stopper,
-            reviewer=_terminal_review(live) if sys.stdin.isatty() else None))
+        return asyncio.run(
+            run_pipeline(
+                ctx,
+                out,
+                run_id=run_id,
+                resume=resume is not None,
+                postgres_url=postgres,
+                on_progress=show,
+                stopper=stopper,
+                reviewer=_terminal_review(live) if sys.stdin.isatty() else None,
+            )
+        )
     finally:
         if live is not None:
             live.stop()

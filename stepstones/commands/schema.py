@@ -28,8 +28,7 @@ def schema_command(
     """Print the JSON schema of a record, e.g. the problem format a verifier reads."""
     model = RECORDS.get(record)
     if model is None:
-        typer.echo(f"error: unknown record {record!r}; choose from {', '.join(RECORDS)}",
-                   err=True)
+        typer.echo(f"error: unknown record {record!r}; choose from {', '.join(RECORDS)}", err=True)
         raise typer.Exit(2)
     typer.echo(json.dumps(model.model_json_schema(), indent=2))
 

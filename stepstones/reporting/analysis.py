@@ -225,8 +225,11 @@ def student_rates(problems: Sequence[Problem], band_names: Sequence[str]) -> lis
     rows = []
     for student in sorted(per):
         rates = per[student]
-        row: dict[str, Any] = {"student": student, "problems": len(rates),
-                               "mean pass rate": sum(r for _, r in rates) / len(rates)}
+        row: dict[str, Any] = {
+            "student": student,
+            "problems": len(rates),
+            "mean pass rate": sum(r for _, r in rates) / len(rates),
+        }
         for name in band_names:
             inside = [r for band, r in rates if band == name]
             row[name] = sum(inside) / len(inside) if inside else None
@@ -239,8 +242,13 @@ def plot_pass_rates(problems: Sequence[Problem], bands: Sequence[Band], path: Pa
     fig, axes = plots.panels(len(bands), width=3.2 * len(bands), height=3.0)
     for i, (ax, band) in enumerate(zip(axes, bands, strict=True)):
         rates = [p.pass_rate for p in problems if p.band == band.name and p.pass_rate is not None]
-        ax.hist(rates, bins=8, range=(band.lo, band.hi), color=plots.colour(band.name, i),
-                edgecolor="white")
+        ax.hist(
+            rates,
+            bins=8,
+            range=(band.lo, band.hi),
+            color=plots.colour(band.name, i),
+            edgecolor="white",
+        )
         ax.set_xlim(band.lo, band.hi)
         ax.set_title(f"{band.name} ({len(rates)})")
         ax.set_xlabel("pass rate")
@@ -255,5 +263,7 @@ def plot_students(rows: list[dict[str, Any]], band_names: Sequence[str], path: P
     fig = plots.grouped_bars(
         list(band_names),
         {r["student"]: [r[b] if r[b] is not None else 0.0 for b in band_names] for r in rows},
-        title="Mean pass rate per student and band", ylabel="pass rate")
+        title="Mean pass rate per student and band",
+        ylabel="pass rate",
+    )
     return plots.save(fig, path)

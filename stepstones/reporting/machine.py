@@ -35,5 +35,7 @@ def machine_line() -> str:
     """`machine()` as one line (shared machines vary a lot, so the load is in it)."""
     m = machine()
     load = ", ".join(f"{x:.1f}" for x in m["load"])
-    return (f"{m['cpu']}, nproc={m['nproc']}, load average {load}, Python {m['python']}, "
-            f"{m['platform']}, {m['date']}")
+    return (
+        f"{m['cpu']}, nproc={m['nproc']}, load average {load}, Python {m['python']}, "
+        f"{m['platform']}, {m['date']}"
+    )

@@ -172,8 +172,14 @@ def build_sections(bank: Bank, run_id: str, img_dir: Path) -> list[Section]:
         for b in bands
     ]
     band_rows += [
-        {"band": o, "pass rate": "", "problems": counts[o], "surplus": "", "quota": "",
-         "filled": ""}
+        {
+            "band": o,
+            "pass rate": "",
+            "problems": counts[o],
+            "surplus": "",
+            "quota": "",
+            "filled": "",
+        }
         for o in analysis.OUTSIDE
     ]
     sections.append(
@@ -192,17 +198,16 @@ def build_sections(bank: Bank, run_id: str, img_dir: Path) -> list[Section]:
     sections.append(
         Section("Pass rates per band")
         .text("How the problems of each band spread over its pass-rate interval.")
-        .image(analysis.plot_pass_rates(list(problems.values()), bands,
-                                        img_dir / "pass_rates.png"))
+        .image(analysis.plot_pass_rates(list(problems.values()), bands, img_dir / "pass_rates.png"))
     )
     students = analysis.student_rates(list(problems.values()), names)
     who = Section("Pass rates per student").text(
         "Each student's mean pass rate over the valid problems it was measured on, overall and "
         "per band (a band's difficulty is the pooled or target student's rate, so a weaker "
-        "student sits below it and a stronger one above).")
+        "student sits below it and a stronger one above)."
+    )
     if students:
-        who.table(students).image(analysis.plot_students(students, names,
-                                                         img_dir / "students.png"))
+        who.table(students).image(analysis.plot_students(students, names, img_dir / "students.png"))
     else:
         who.text("No valid problem was measured.")
     sections.append(who)
@@ -223,7 +228,8 @@ def build_sections(bank: Bank, run_id: str, img_dir: Path) -> list[Section]:
         reasons.update(r["codes"])
     rej = Section("Rejections by reason").text(
         "Every rejected draft, repairs included; an exhausted turn wrote no draft and is not "
-        "counted here.")
+        "counted here."
+    )
     if reasons:
         rej.table([{"reason": k, "count": v} for k, v in reasons.most_common()])
         rej.image(
@@ -280,7 +286,8 @@ def build_sections(bank: Bank, run_id: str, img_dir: Path) -> list[Section]:
 
     forest = Section("Stepping-stone trees").text(
         "The lineages with the most stones, as trees: each valid stone under the stone it was "
-        "varied from, each turn that left none as a leaf saying how it ended.")
+        "varied from, each turn that left none as a leaf saying how it ended."
+    )
     for lineage, stones, tree in trees.lineage_trees(turns, problems):
         forest.text(f"Lineage `{lineage}`: {stones} stones.").pre(tree)
     sections.append(forest)

@@ -87,5 +87,7 @@ def lineage_trees(
     for t in turns:
         by_lineage[t.lineage_id].append(t)
     ranked = sorted(by_lineage.items(), key=lambda kv: (-sum(t.valid for t in kv[1]), kv[0]))
-    return [(lid, sum(t.valid for t in ts), render(lineage_tree(ts, problems)))
-            for lid, ts in ranked[:limit]]
+    return [
+        (lid, sum(t.valid for t in ts), render(lineage_tree(ts, problems)))
+        for lid, ts in ranked[:limit]
+    ]

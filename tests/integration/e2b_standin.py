@@ -60,8 +60,12 @@ class E2BStandIn:
             self.kernels[sid] = {"__name__": "__kernel__"}
             self.created += 1
             self.peak = max(self.peak, len(self.kernels))
-        return 201, {"templateID": body.get("templateID", "code-interpreter-v1"),
-                     "sandboxID": sid, "clientID": "standin", "envdVersion": "0.2.0"}
+        return 201, {
+            "templateID": body.get("templateID", "code-interpreter-v1"),
+            "sandboxID": sid,
+            "clientID": "standin",
+            "envdVersion": "0.2.0",
+        }
 
     def kill(self, sid: str) -> int:
         """Like DELETE /sandboxes/{id}."""
@@ -85,8 +89,14 @@ class E2BStandIn:
         try:
             exec(compile(code, "<cell>", "exec"), ns)
         except Exception as exc:
-            events.append({"type": "error", "name": type(exc).__name__, "value": str(exc),
-                           "traceback": traceback.format_exc()})
+            events.append(
+                {
+                    "type": "error",
+                    "name": type(exc).__name__,
+                    "value": str(exc),
+                    "traceback": traceback.format_exc(),
+                }
+            )
         events[:0] = [{"type": "stdout", "text": text, "timestamp": stamp} for text in out]
         return events
 

@@ -13,8 +13,9 @@ def test_the_benchmark_runs_every_setting_and_prints_a_figure_for_each(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     bench_orchestration.main(["--turns", "24", "--concurrency", "4", "--repeat", "1"])
-    lines = [line for line in capsys.readouterr().out.splitlines()
-             if line.startswith("checkpointer=")]
+    lines = [
+        line for line in capsys.readouterr().out.splitlines() if line.startswith("checkpointer=")
+    ]
     # memory / SQLite, per-turn / per-step checkpoints, students with n / one call per sample
     assert len(lines) == 8
     assert sum("checkpoints=step" in line for line in lines) == 4

@@ -19,8 +19,9 @@ from tests.conftest import needs_bwrap
 
 
 def stepstones(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "stepstones", *args], capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "stepstones", *args], capture_output=True, text=True, timeout=timeout
+    )
 
 
 @needs_bwrap
@@ -41,7 +42,8 @@ def test_default_offline_run_fills_every_band_within_five_minutes(tmp_path: Path
     assert db["attempts"].count > 0 and db["runs"].count == 1
     assert "stopped: quotas_filled" in done.stdout
     assert Bank(out / "bank.sqlite").run_commands(report["run_id"]) == [
-        f"stepstones run --out {out} --quiet"]  # the dataset card shows it
+        f"stepstones run --out {out} --quiet"
+    ]  # the dataset card shows it
     # The default run is the same on every machine: the simulated students, whatever extras
     # are installed (the embedded LLM is an opt-in, tested in test_engine_isolation.py).
     students = {r["student"] for r in db.query("select distinct student from attempts")}
@@ -72,8 +74,15 @@ def test_a_dead_endpoint_fails_the_preflight_in_one_line_and_nothing_written(
 ) -> None:
     """docs/models.md's preflight example, as pasted: port 9 (discard) refuses the connection."""
     out = tmp_path / "out"
-    done = stepstones("run", "--students", "sim:expert,vllm:m@http://127.0.0.1:9/v1",
-                      "--out", str(out), "--quiet", timeout=120)
+    done = stepstones(
+        "run",
+        "--students",
+        "sim:expert,vllm:m@http://127.0.0.1:9/v1",
+        "--out",
+        str(out),
+        "--quiet",
+        timeout=120,
+    )
     assert done.returncode == 2, done.stderr
     (line,) = done.stderr.strip().splitlines()
     assert "student 'vllm:m@http://127.0.0.1:9/v1' did not answer a preflight request" in line
@@ -103,13 +112,16 @@ def one_clear_line(done: subprocess.CompletedProcess[str], *words: str) -> None:
     assert all(w in lines[0] for w in words), lines[0]
 
 
-@pytest.mark.parametrize(("args", "words"), [
-    (["--quota", "-1"], ["--quota", "at least 1"]),
-    (["--quota", "0"], ["--quota", "at least 1"]),
-    (["--students", ""], ["--students", "no student"]),
-    (["--students", " , "], ["--students", "no student"]),
-    (["--postgres", "postgresql://me:hunter2@127.0.0.1:1/nodb"], ["Postgres", "127.0.0.1"]),
-])
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--quota", "-1"], ["--quota", "at least 1"]),
+        (["--quota", "0"], ["--quota", "at least 1"]),
+        (["--students", ""], ["--students", "no student"]),
+        (["--students", " , "], ["--students", "no student"]),
+        (["--postgres", "postgresql://me:hunter2@127.0.0.1:1/nodb"], ["Postgres", "127.0.0.1"]),
+    ],
+)
 def test_bad_flags_are_one_clear_line_and_nothing_written(
     tmp_path: Path, args: list[str], words: list[str]
 ) -> None:
@@ -124,8 +136,11 @@ def test_an_unisolated_sandbox_is_one_clear_line_and_nothing_written(tmp_path: P
     out = tmp_path / "out"
     done = subprocess.run(
         [sys.executable, "-m", "stepstones", "run", "--out", str(out), "--quiet"],
-        capture_output=True, text=True, timeout=120,
-        env={**os.environ, "STEPSTONES_SANDBOX__ISOLATION": "none"})
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "STEPSTONES_SANDBOX__ISOLATION": "none"},
+    )
     one_clear_line(done, "sandbox", "allow_unisolated")
     assert not out.exists()
 
@@ -134,8 +149,18 @@ def test_an_unisolated_sandbox_is_one_clear_line_and_nothing_written(tmp_path: P
 @pytest.mark.slow
 def test_a_damaged_checkpoint_is_one_clear_line_on_resume(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    done = stepstones("run", "--out", str(out), "--quiet", "--quota", "1", "--run-id", "c",
-                      "--students", "sim:novice,sim:expert")
+    done = stepstones(
+        "run",
+        "--out",
+        str(out),
+        "--quiet",
+        "--quota",
+        "1",
+        "--run-id",
+        "c",
+        "--students",
+        "sim:novice,sim:expert",
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     report = (out / "report.json").read_text()
     with sqlite3.connect(out / "checkpoints.sqlite") as db:
@@ -154,8 +179,7 @@ def test_a_second_run_in_a_busy_out_is_refused_and_writes_nothing(tmp_path: Path
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
         held.write("4242")
         held.flush()
-        done = stepstones("run", "--out", str(out), "--quiet", "--run-id", "second",
-                          timeout=120)
+        done = stepstones("run", "--out", str(out), "--quiet", "--run-id", "second", timeout=120)
     one_clear_line(done, str(out), "in use by another stepstones run (pid 4242)")
     assert sorted(p.name for p in out.iterdir()) == [".lock"]
 

@@ -37,10 +37,14 @@ contents = bank_contents
 
 @needs_bwrap
 @pytest.mark.slow
-@pytest.mark.parametrize(("kill_fraction", "checkpoints"),
-                         [(0.15, "turn"), (0.5, "turn"), (0.85, "turn"), (0.5, "step")])
+@pytest.mark.parametrize(
+    ("kill_fraction", "checkpoints"), [(0.15, "turn"), (0.5, "turn"), (0.85, "turn"), (0.5, "step")]
+)
 def test_kill_9_then_resume_matches_an_uninterrupted_run(
-    tmp_path: Path, baseline: dict[str, object], kill_fraction: float, checkpoints: str,
+    tmp_path: Path,
+    baseline: dict[str, object],
+    kill_fraction: float,
+    checkpoints: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # "turn" redoes the turns in flight; "step" resumes them after their last finished node.
@@ -83,8 +87,10 @@ def test_root_checkpoints_hold_the_rounds_writes_not_the_growing_state(
     assert isinstance(out, Path)
     s = serde()
     with sqlite3.connect(out / "checkpoints.sqlite") as db:
-        rows = db.execute("select type, checkpoint from checkpoints where checkpoint_ns = ''"
-                          " and thread_id = 'base'").fetchall()
+        rows = db.execute(
+            "select type, checkpoint from checkpoints where checkpoint_ns = ''"
+            " and thread_id = 'base'"
+        ).fetchall()
     assert len(rows) > 4
     for row in rows:
         values = s.loads_typed(row)["channel_values"]

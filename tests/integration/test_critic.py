@@ -67,8 +67,7 @@ async def test_near_duplicate_of_a_bank_problem_is_rejected(sandbox):
 
 
 async def test_statement_leaking_the_reference_is_rejected(sandbox):
-    reference = ("def solve(xs):\n    result = list(xs)\n    result.sort()\n"
-                 "    return result\n")
+    reference = "def solve(xs):\n    result = list(xs)\n    result.sort()\n    return result\n"
     leaky = make_problem(reference, statement="Sort the list. Hint: write\n" + reference)
     c = await critic(sandbox).review(leaky, NearDupIndex())
     assert "leaks_solution" in codes(c)
@@ -81,9 +80,15 @@ async def test_a_humaneval_problem_is_rejected_as_contaminated(sandbox):
     item = next(i for i in index.items if i.task_id == "HumanEval/0")
     planted = make_problem(
         item.prompt + item.solution,
-        cases=[([[1.0, 2.0, 3.0], 0.5], False), ([[1.0, 2.8, 3.0, 4.0, 5.0, 2.0], 0.3], True),
-               ([[1.0, 2.0, 5.9, 4.0, 5.0], 0.95], True), ([[], 1.0], False)],
-        statement=item.prompt, entry_point="has_close_elements")
+        cases=[
+            ([[1.0, 2.0, 3.0], 0.5], False),
+            ([[1.0, 2.8, 3.0, 4.0, 5.0, 2.0], 0.3], True),
+            ([[1.0, 2.0, 5.9, 4.0, 5.0], 0.95], True),
+            ([[], 1.0], False),
+        ],
+        statement=item.prompt,
+        entry_point="has_close_elements",
+    )
     c = await critic(sandbox, benchmark=index).review(planted, NearDupIndex())
     assert "contaminated" in codes(c)
     assert "HumanEval/0" in next(r.message for r in c.rejections if r.code == "contaminated")
@@ -92,13 +97,15 @@ async def test_a_humaneval_problem_is_rejected_as_contaminated(sandbox):
 async def test_an_llm_reviewer_can_call_a_statement_unclear(sandbox):
     reply = json.dumps({"valid": False, "reasons": ["the order for ties is not specified"]})
     c = await critic(sandbox, model=FakeListChatModel(responses=[reply])).review(
-        GOOD, NearDupIndex())
+        GOOD, NearDupIndex()
+    )
     assert codes(c) == {"unclear_statement"} and "ties" in c.rejections[0].message
 
 
 async def test_an_unparseable_llm_review_is_a_recorded_rejection_not_a_pass(sandbox):
     c = await critic(sandbox, model=FakeListChatModel(responses=["no idea", "still no"])).review(
-        GOOD, NearDupIndex())
+        GOOD, NearDupIndex()
+    )
     assert not c.valid and codes(c) == {"critic_unusable"}
     assert "no JSON object" in c.rejections[0].message
 
@@ -115,8 +122,11 @@ def test_rubric_nondeterministic_when_a_later_reference_run_disagrees():
 
 
 def test_rubric_weak_tests_when_most_mutants_survive():
-    ev = Evidence(problem=GOOD, reference=[_verdict(True)],
-                  mutants=[_verdict(True), _verdict(True), _verdict(False)])
+    ev = Evidence(
+        problem=GOOD,
+        reference=[_verdict(True)],
+        mutants=[_verdict(True), _verdict(True), _verdict(False)],
+    )
     r = discriminates(ev)
     assert r is not None and "1 of 3" in r.message
     ev.mutants = [_verdict(False), _verdict(False), _verdict(True)]
@@ -124,7 +134,9 @@ def test_rubric_weak_tests_when_most_mutants_survive():
 
 
 def test_rubric_no_leak_tolerates_one_generic_line_of_a_longer_reference():
-    reference = ("def solve(xs):\n    result = []\n    for x in xs:\n"
-                 "        result.insert(len(result), x * 2)\n    return sorted(result)\n")
+    reference = (
+        "def solve(xs):\n    result = []\n    for x in xs:\n"
+        "        result.insert(len(result), x * 2)\n    return sorted(result)\n"
+    )
     p = make_problem(reference, statement="Double every number; use for x in xs: if you like.")
     assert no_leak(Evidence(problem=p, reference=[_verdict(True)])) is None

@@ -55,16 +55,21 @@ def _fakes_importable(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def faulty(tmp_path: Path, faults: dict[int, str], **kw: Any) -> dict[str, Any]:
-    kwargs = {"model_path": "fake.gguf", "counter": str(tmp_path / "requests"),
-              "faults": {str(k): v for k, v in faults.items()}, **kw}
+    kwargs = {
+        "model_path": "fake.gguf",
+        "counter": str(tmp_path / "requests"),
+        "faults": {str(k): v for k, v in faults.items()},
+        **kw,
+    }
     return {"engine": f"{FAKES}:FaultyEngine", "kwargs": kwargs}
 
 
 # -- the supervisor alone -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("fault", "status"), [("segv", "SIGSEGV"), ("abort", "SIGABRT"),
-                                               ("kill", "SIGKILL")])
+@pytest.mark.parametrize(
+    ("fault", "status"), [("segv", "SIGSEGV"), ("abort", "SIGABRT"), ("kill", "SIGKILL")]
+)
 def test_a_dying_engine_fails_one_request_and_restarts(
     tmp_path: Path, fault: str, status: str
 ) -> None:
@@ -113,9 +118,13 @@ def test_an_engine_error_is_not_a_crash(tmp_path: Path) -> None:
 
 
 def test_repeated_crashes_make_the_engine_unavailable(tmp_path: Path) -> None:
-    engine = EngineProcess({"engine": f"{FAKES}:always_segv",
-                            "kwargs": {"model_path": "x", "counter": str(tmp_path / "n")}},
-                           max_crashes=3)
+    engine = EngineProcess(
+        {
+            "engine": f"{FAKES}:always_segv",
+            "kwargs": {"model_path": "x", "counter": str(tmp_path / "n")},
+        },
+        max_crashes=3,
+    )
     try:
         for _ in range(3):
             with pytest.raises(EngineCrashed):
@@ -196,9 +205,11 @@ def _alive(pid: int) -> bool:
 async def test_sampling_retries_a_crash_on_a_restarted_engine(tmp_path: Path) -> None:
     """A crash is transient: the sample is retried on a new child and comes back answered."""
     spec = faulty(tmp_path, {1: "segv"})
-    model = EngineChatModel(model_path="fake.gguf", engine=spec["engine"],
-                            engine_kwargs={k: v for k, v in spec["kwargs"].items()
-                                           if k != "model_path"})
+    model = EngineChatModel(
+        model_path="fake.gguf",
+        engine=spec["engine"],
+        engine_kwargs={k: v for k, v in spec["kwargs"].items() if k != "model_path"},
+    )
     settings = ModelSettings(max_retries=2, timeout_s=30)
     (got,) = await sample(model, [], 1, settings=settings, key="fake")
     assert got.error is None and "def solve" in got.text
@@ -210,7 +221,9 @@ async def test_sampling_retries_a_crash_on_a_restarted_engine(tmp_path: Path) ->
 
 def run_context(tmp_path: Path, **kw: Any) -> RunContext:
     base: dict[str, Any] = {
-        "samples": 2, "concurrency": 2, "seed": 1,
+        "samples": 2,
+        "concurrency": 2,
+        "seed": 1,
         "critic": CriticConfig(decontaminate=False, mutants=2),
         "budget": Budget(max_teacher_calls=40, max_turns_per_seed=3),
         "bands": [Band(name="all", lo=0.0, hi=1.0, quota=4)],
@@ -221,8 +234,12 @@ def run_context(tmp_path: Path, **kw: Any) -> RunContext:
 
 def engine_student(name: str, engine: str, retries: int = 1, **kwargs: Any) -> LLMStudent:
     settings = ModelSettings(max_retries=retries, timeout_s=30)
-    model = EngineChatModel(model_path="fake.gguf", engine=engine, engine_kwargs=kwargs,
-                            metadata={"stepstones_in_process": True})
+    model = EngineChatModel(
+        model_path="fake.gguf",
+        engine=engine,
+        engine_kwargs=kwargs,
+        metadata={"stepstones_in_process": True},
+    )
     return LLMStudent(name, model, settings, key=name)
 
 
@@ -268,7 +285,9 @@ async def test_a_student_whose_engine_always_segfaults_is_dropped_and_the_run_fi
         bank.close()
     assert result.report["dropped_models"][0]["model"] == "crashy"
     assert result.report["model_failures"]["student:crashy"] == {
-        "turns": len(failed), "samples": 2 * len(failed)}
+        "turns": len(failed),
+        "samples": 2 * len(failed),
+    }
 
 
 @needs_bwrap
@@ -281,8 +300,13 @@ async def test_an_engine_killed_mid_run_is_restarted_and_its_samples_retried(
     be the one the second fault hits), every sample is answered in the end.
     """
     counter = str(tmp_path / "requests")
-    flaky = engine_student("flaky", f"{FAKES}:FaultyEngine", retries=2, counter=counter,
-                           faults={"3": "kill", "6": "abort"})
+    flaky = engine_student(
+        "flaky",
+        f"{FAKES}:FaultyEngine",
+        retries=2,
+        counter=counter,
+        faults={"3": "kill", "6": "abort"},
+    )
     ctx = run_context(tmp_path, students=["sim:expert", "flaky"])
     resolver = ComponentResolver(students=[flaky, *_sim("sim:expert")])
     out = tmp_path / "run"
@@ -305,8 +329,9 @@ async def test_a_student_that_cannot_load_fails_the_preflight_with_nothing_writt
     ctx = run_context(tmp_path, students=["sim:expert", "broken"])
     out = tmp_path / "run"
     with pytest.raises(PreflightError) as caught:
-        await run_pipeline(ctx, out, resolver=ComponentResolver(
-            students=[broken, *_sim("sim:expert")]))
+        await run_pipeline(
+            ctx, out, resolver=ComponentResolver(students=[broken, *_sim("sim:expert")])
+        )
     message = str(caught.value)
     assert "student 'broken'" in message and "unknown model architecture" in message
     assert "--students sim:expert" in message and "\n" not in message
@@ -323,8 +348,9 @@ async def test_a_build_that_faults_on_its_first_decode_is_refused_by_the_preflig
     ctx = run_context(tmp_path, students=["sim:expert", "badbuild"])
     out = tmp_path / "run"
     with pytest.raises(PreflightError) as caught:
-        await run_pipeline(ctx, out, resolver=ComponentResolver(
-            students=[bad, *_sim("sim:expert")]))
+        await run_pipeline(
+            ctx, out, resolver=ComponentResolver(students=[bad, *_sim("sim:expert")])
+        )
     message = str(caught.value)
     assert "student 'badbuild'" in message and "SIGSEGV" in message and "\n" not in message
     assert not out.exists()
@@ -349,11 +375,15 @@ async def test_killing_the_real_embedded_engine_mid_run_loses_nothing(tmp_path: 
     """The opt-in embedded student in a real run; its llama.cpp child is SIGKILLed twice."""
     from stepstones.agents.embedded import LlamaCppChatModel
 
-    ctx = run_context(tmp_path, students=["sim:expert", "embedded"],
-                      bands=[Band(name="all", lo=0.0, hi=1.0, quota=3)])
+    ctx = run_context(
+        tmp_path,
+        students=["sim:expert", "embedded"],
+        bands=[Band(name="all", lo=0.0, hi=1.0, quota=3)],
+    )
     resolver = ComponentResolver()
-    comps = await resolver.get(ctx.model_copy(update={"bank": str(tmp_path / "run" /
-                                                                  "bank.sqlite")}))
+    comps = await resolver.get(
+        ctx.model_copy(update={"bank": str(tmp_path / "run" / "bank.sqlite")})
+    )
     model = comps.students["embedded"].model  # type: ignore[attr-defined]
     assert isinstance(model, LlamaCppChatModel)
     killed: list[int] = []

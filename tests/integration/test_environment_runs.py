@@ -32,47 +32,77 @@ from tests.fakes import always_wrong
 from tests.integration.test_call_log import Scripted
 
 DRAFTS: dict[str, dict[str, Any]] = {
-    "code": {"title": "Sort", "statement": "Given a list of integers xs, return it sorted in "
-             "ascending order. solve(xs).", "entry_point": "solve",
-             "inputs": [[[3, 1, 2]], [[]], [[2, 2, 1]], [[-5, 9, 0]]],
-             "reference_solution": "def solve(xs):\n    return sorted(xs)\n"},
-    "induction": {"title": "Squares", "message": "f takes a list of integers, returns an int.",
-                  "entry_point": "f", "program": "def f(xs):\n    return sum(x * x for x in xs)\n",
-                  "inputs": [[[1, 2]], [[3]], [[]], [[2, 2, 2]], [[-1, 4]]], "shown": 3},
-    "deduction": {"title": "Odd squares", "entry_point": "f",
-                  "program": "def f(n):\n    return [i * i for i in range(n) if i % 2]\n",
-                  "input": [7], "probes": [[3], [10]]},
-    "abduction": {"title": "Affine", "entry_point": "f",
-                  "program": "def f(n):\n    return n * 3 + 1\n", "input": [5],
-                  "probes": [[1], [2]]},
-    "fuzzing": {"title": "Clamp", "message": "f clamps x into 0..100.", "entry_point": "f",
-                "program": "def f(x):\n    return -1 if x == 42 else max(0, min(x, 100))\n",
-                "pre_test": "def pre_test(x):\n    return isinstance(x, int)\n",
-                "test": "def test(x):\n    return 0 <= f(x) <= 100\n",
-                "witness": [42], "inputs": [[5], [500], [-3]]},
+    "code": {
+        "title": "Sort",
+        "statement": "Given a list of integers xs, return it sorted in ascending order. solve(xs).",
+        "entry_point": "solve",
+        "inputs": [[[3, 1, 2]], [[]], [[2, 2, 1]], [[-5, 9, 0]]],
+        "reference_solution": "def solve(xs):\n    return sorted(xs)\n",
+    },
+    "induction": {
+        "title": "Squares",
+        "message": "f takes a list of integers, returns an int.",
+        "entry_point": "f",
+        "program": "def f(xs):\n    return sum(x * x for x in xs)\n",
+        "inputs": [[[1, 2]], [[3]], [[]], [[2, 2, 2]], [[-1, 4]]],
+        "shown": 3,
+    },
+    "deduction": {
+        "title": "Odd squares",
+        "entry_point": "f",
+        "program": "def f(n):\n    return [i * i for i in range(n) if i % 2]\n",
+        "input": [7],
+        "probes": [[3], [10]],
+    },
+    "abduction": {
+        "title": "Affine",
+        "entry_point": "f",
+        "program": "def f(n):\n    return n * 3 + 1\n",
+        "input": [5],
+        "probes": [[1], [2]],
+    },
+    "fuzzing": {
+        "title": "Clamp",
+        "message": "f clamps x into 0..100.",
+        "entry_point": "f",
+        "program": "def f(x):\n    return -1 if x == 42 else max(0, min(x, 100))\n",
+        "pre_test": "def pre_test(x):\n    return isinstance(x, int)\n",
+        "test": "def test(x):\n    return 0 <= f(x) <= 100\n",
+        "witness": [42],
+        "inputs": [[5], [500], [-3]],
+    },
 }
 
 
 def llm_context(tmp_path: Path, environment: str) -> RunContext:
     return RunContext(
-        bank=str(tmp_path / "bank.sqlite"), samples=4, concurrency=1,
-        seeds=SeedConfig(source="puzzles"), critic=CriticConfig(decontaminate=False),
+        bank=str(tmp_path / "bank.sqlite"),
+        samples=4,
+        concurrency=1,
+        seeds=SeedConfig(source="puzzles"),
+        critic=CriticConfig(decontaminate=False),
         environments={environment: 1.0},
         budget=Budget(max_seeds=1, max_turns_per_seed=1, max_repairs=1),
-        bands=[Band(name="all", lo=0.0, hi=1.0, quota=1)])
+        bands=[Band(name="all", lo=0.0, hi=1.0, quota=1)],
+    )
 
 
-async def run_llm_teacher(tmp_path: Path, sandbox: Any, environment: str,
-                          replies: list[str]) -> dict[str, Any]:
+async def run_llm_teacher(
+    tmp_path: Path, sandbox: Any, environment: str, replies: list[str]
+) -> dict[str, Any]:
     bank = Bank(tmp_path / "bank.sqlite")
-    graph = build_graph(checkpointer=InMemorySaver(),
-                        teacher=LLMTeacher("scripted", Scripted(replies=replies)),
-                        students=[parse_simulated("sim:expert"), always_wrong()],
-                        sandbox=sandbox, bank=bank)
+    graph = build_graph(
+        checkpointer=InMemorySaver(),
+        teacher=LLMTeacher("scripted", Scripted(replies=replies)),
+        students=[parse_simulated("sim:expert"), always_wrong()],
+        sandbox=sandbox,
+        bank=bank,
+    )
     config = {"configurable": {"thread_id": "t"}, "recursion_limit": 200}
     seed = Seed(id="s0", kind="puzzle", text="numbers")
-    await graph.ainvoke({"run_id": "r", "seeds": [seed]}, config,
-                        context=llm_context(tmp_path, environment))
+    await graph.ainvoke(
+        {"run_id": "r", "seeds": [seed]}, config, context=llm_context(tmp_path, environment)
+    )
     return {"state": (await graph.aget_state(config)).values, "bank": bank}
 
 
@@ -81,8 +111,7 @@ async def run_llm_teacher(tmp_path: Path, sandbox: Any, environment: str,
 async def test_an_llm_teachers_draft_becomes_a_problem_with_executed_gold(
     tmp_path: Path, sandbox: Any, environment: str
 ) -> None:
-    got = await run_llm_teacher(tmp_path, sandbox, environment,
-                                [json.dumps(DRAFTS[environment])])
+    got = await run_llm_teacher(tmp_path, sandbox, environment, [json.dumps(DRAFTS[environment])])
     (problem,) = got["bank"].problems("r")
     assert problem.environment == environment and problem.band == "all"
     # the gold answers are what running the programs gives now, deterministically
@@ -122,11 +151,15 @@ async def test_a_teacher_on_an_openai_endpoint_writes_each_environment_in_fenced
     draft = get_environment(environment).draft_model.model_validate(DRAFTS[environment])
     reply = f"The seed is about numbers; a task on them follows.\n\n{fenced_of(draft)}\n"
     with OpenAIStandin(reply=reply) as server:
-        ctx = llm_context(tmp_path, environment).model_copy(update={
-            "teacher": f"vllm:standin@{server.base_url}", "students": ["sim:expert"]})
+        ctx = llm_context(tmp_path, environment).model_copy(
+            update={"teacher": f"vllm:standin@{server.base_url}", "students": ["sim:expert"]}
+        )
         result = await run_pipeline(ctx, tmp_path / "run", run_id="r")
-        asked = [r for r in server.requests
-                 if any("You are the teacher" in str(m.get("content")) for m in r["messages"])]
+        asked = [
+            r
+            for r in server.requests
+            if any("You are the teacher" in str(m.get("content")) for m in r["messages"])
+        ]
     assert result.stop_reason in ("quotas_filled", "seeds_exhausted"), result.stop_reason
     system = asked[-1]["messages"][0]["content"]
     assert all(f"```{tag}" in system for tag in fence_tags(type(draft))), system
@@ -136,8 +169,10 @@ async def test_a_teacher_on_an_openai_endpoint_writes_each_environment_in_fenced
         assert len(problems) == 1, bank.rejections("r")
         (problem,) = problems
         assert problem.environment == environment and problem.tests
-        assert problem.reference_solution.strip() == getattr(
-            draft, "program", getattr(draft, "reference_solution", "")).strip()
+        assert (
+            problem.reference_solution.strip()
+            == getattr(draft, "program", getattr(draft, "reference_solution", "")).strip()
+        )
     finally:
         bank.close()
 
@@ -146,11 +181,16 @@ async def test_a_teacher_on_an_openai_endpoint_writes_each_environment_in_fenced
 async def test_an_offline_run_over_every_environment_bands_each_by_execution(
     tmp_path: Path, sandbox: Any
 ) -> None:
-    ctx = RunContext(environments={e: 1.0 for e in ENVIRONMENT_NAMES}, seed=1,
-                     critic=CriticConfig(decontaminate=False),
-                     bands=[Band(name="hard", lo=0.05, hi=0.4, quota=5),
-                            Band(name="medium", lo=0.4, hi=0.7, quota=8),
-                            Band(name="easy", lo=0.7, hi=0.95, quota=8)])
+    ctx = RunContext(
+        environments={e: 1.0 for e in ENVIRONMENT_NAMES},
+        seed=1,
+        critic=CriticConfig(decontaminate=False),
+        bands=[
+            Band(name="hard", lo=0.05, hi=0.4, quota=5),
+            Band(name="medium", lo=0.4, hi=0.7, quota=8),
+            Band(name="easy", lo=0.7, hi=0.95, quota=8),
+        ],
+    )
     result = await run_pipeline(ctx, tmp_path / "run", run_id="r")
     assert result.stop_reason == "quotas_filled"
     bank = Bank(tmp_path / "run" / "bank.sqlite")
@@ -175,8 +215,9 @@ def test_an_unknown_environment_is_one_clear_line(tmp_path: Path) -> None:
     from stepstones.cli import _register_commands, app
 
     _register_commands()
-    done = CliRunner().invoke(app, ["run", "--out", str(tmp_path / "o"), "--quiet",
-                                    "--environments", "code,poetry"])
+    done = CliRunner().invoke(
+        app, ["run", "--out", str(tmp_path / "o"), "--quiet", "--environments", "code,poetry"]
+    )
     assert done.exit_code == 2
     assert "unknown environment 'poetry'" in done.output and not (tmp_path / "o").exists()
 
@@ -198,8 +239,7 @@ async def test_a_registered_environment_runs_without_touching_the_graph(
 
     register(Tracing())
     try:
-        got = await run_llm_teacher(tmp_path, sandbox, "tracing",
-                                    [json.dumps(DRAFTS["deduction"])])
+        got = await run_llm_teacher(tmp_path, sandbox, "tracing", [json.dumps(DRAFTS["deduction"])])
         (problem,) = got["bank"].problems("r")
         assert problem.environment == "tracing" and problem.spec["output"] == [1, 9, 25]
         from stepstones.tools.task_prompt import task_messages

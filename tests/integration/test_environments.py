@@ -62,34 +62,51 @@ async def test_gold_outputs_are_whole_and_failures_and_flakes_are_reasons(sandbo
 
 async def test_code_gold_is_the_references_output(sandbox):
     env = get_environment("code")
-    draft = CodeDraft(title="sum", statement="Return the sum of the list xs of integers.",
-                      inputs=[[[1, 2]], [[]], [[-5, 5, 7]]], reference_solution=SUM)
+    draft = CodeDraft(
+        title="sum",
+        statement="Return the sum of the list xs of integers.",
+        inputs=[[[1, 2]], [[]], [[-5, 5, 7]]],
+        reference_solution=SUM,
+    )
     problem = await env.build(draft, LIN, sandbox)
     assert isinstance(problem, Problem)
     assert [t.expected for t in problem.tests] == ["3", "0", "7"]
     assert problem.environment == "code" and await env.validate(problem, sandbox) == []
-    stdio = CodeDraft(title="echo", statement="Print the input doubled, on one line.",
-                      io_style="stdio", inputs=["ab", "c", ""],
-                      reference_solution="print(input() * 2 if True else '')\n")
+    stdio = CodeDraft(
+        title="echo",
+        statement="Print the input doubled, on one line.",
+        io_style="stdio",
+        inputs=["ab", "c", ""],
+        reference_solution="print(input() * 2 if True else '')\n",
+    )
     built = await env.build(stdio, LIN, sandbox)
     assert not isinstance(built, Problem) and "EOFError" in built[0].message
 
 
 async def test_code_problem_with_claimed_wrong_outputs_is_rejected(sandbox):
     env = get_environment("code")
-    wrong = Problem(statement="Return the sum of xs.", tests=[TestCase(input="[[1, 2]]",
-                    expected="4")], reference_solution=SUM, lineage=LIN)
+    wrong = Problem(
+        statement="Return the sum of xs.",
+        tests=[TestCase(input="[[1, 2]]", expected="4")],
+        reference_solution=SUM,
+        lineage=LIN,
+    )
     assert codes(await env.validate(wrong, sandbox)) == {"reference_fails"}
 
 
 async def test_code_judging_passes_right_code_and_fails_wrong_and_hostile(sandbox):
     env = get_environment("code")
-    draft = CodeDraft(title="sum", statement="Return the sum of the list xs of integers.",
-                      inputs=[[[1, 2]], [[]], [[-5, 5, 7]]], reference_solution=SUM)
+    draft = CodeDraft(
+        title="sum",
+        statement="Return the sum of the list xs of integers.",
+        inputs=[[[1, 2]], [[]], [[-5, 5, 7]]],
+        reference_solution=SUM,
+    )
     problem = await env.build(draft, LIN, sandbox)
     assert await judged(sandbox, env, problem, f"```python\n{SUM}```") is True
-    assert await judged(sandbox, env, problem, "```python\ndef solve(xs):\n    return 3\n```") \
-        is False
+    assert (
+        await judged(sandbox, env, problem, "```python\ndef solve(xs):\n    return 3\n```") is False
+    )
     exit_early = "```python\nraise SystemExit(0)\ndef solve(xs):\n    return 0\n```"
     assert await judged(sandbox, env, problem, exit_early) is False
     assert await judged(sandbox, env, problem, "I cannot solve this.") is None
@@ -100,8 +117,13 @@ async def test_code_judging_passes_right_code_and_fails_wrong_and_hostile(sandbo
 
 def induction_draft(program: str = F, inputs=None, shown: int = 2) -> InductionDraft:
     inputs = inputs or [[[1, 2], 3], [[0], 5], [[4, 1, 2], -1], [[7, 7], 2]]
-    return InductionDraft(title="scale", message="scales a list by k in some order",
-                          program=program, inputs=inputs, shown=shown)
+    return InductionDraft(
+        title="scale",
+        message="scales a list by k in some order",
+        program=program,
+        inputs=inputs,
+        shown=shown,
+    )
 
 
 async def test_induction_gold_validity_and_judging(sandbox):
@@ -118,11 +140,14 @@ async def test_induction_gold_validity_and_judging(sandbox):
     assert await judged(sandbox, env, problem, no_reverse) is False
 
 
-@pytest.mark.parametrize(("program", "inputs", "reason"), [
-    ("def f(x, k):\n    return 0\n", None, "same value"),
-    ("def f(x, k):\n    return [x, k]\n", None, "unchanged"),
-    (F, [[[1], 2], [[2], 2], [[1], 2], [[2], 2]], "lookup"),
-])
+@pytest.mark.parametrize(
+    ("program", "inputs", "reason"),
+    [
+        ("def f(x, k):\n    return 0\n", None, "same value"),
+        ("def f(x, k):\n    return [x, k]\n", None, "unchanged"),
+        (F, [[[1], 2], [[2], 2], [[1], 2], [[2], 2]], "lookup"),
+    ],
+)
 async def test_induction_rejects_trivial_tasks_with_reasons(sandbox, program, inputs, reason):
     env = get_environment("induction")
     problem = await env.build(induction_draft(program, inputs), LIN, sandbox)
@@ -135,8 +160,12 @@ async def test_induction_rejects_trivial_tasks_with_reasons(sandbox, program, in
 
 
 async def deduction(sandbox, program: str = F, args=None, probes=None) -> Problem:
-    draft = DeductionDraft(title="scale", program=program, input=args or [[1, 2], 3],
-                           probes=probes or [[[5], 2], [[1, 1], 0]])
+    draft = DeductionDraft(
+        title="scale",
+        program=program,
+        input=args or [[1, 2], 3],
+        probes=probes or [[[5], 2], [[1, 1], 0]],
+    )
     problem = await get_environment("deduction").build(draft, LIN, sandbox)
     assert isinstance(problem, Problem)
     return problem
@@ -177,8 +206,9 @@ async def test_deduction_rejects_identity_and_constant_programs(sandbox):
 
 
 async def abduction(sandbox, program: str = F, match="execution") -> Problem:
-    draft = AbductionDraft(title="scale", program=program, input=[[1, 2], 3],
-                           probes=[[[5], 2], [[1, 1], 0]])
+    draft = AbductionDraft(
+        title="scale", program=program, input=[[1, 2], 3], probes=[[[5], 2], [[1, 1], 0]]
+    )
     problem = await AbductionEnvironment(match).build(draft, LIN, sandbox)
     assert isinstance(problem, Problem)
     return problem
@@ -219,8 +249,15 @@ KEEPS = "def test(xs):\n    return len(f(xs)) == len(xs)\n"
 
 
 def fuzz_draft(**kw) -> FuzzingDraft:
-    fields = dict(title="sort", message="f sorts a list of integers", program=DEDUP,
-                  pre_test=INTS, test=KEEPS, witness=[[1, 1]], inputs=[[[1, 2]], [[3, 1, 2]]])
+    fields = dict(
+        title="sort",
+        message="f sorts a list of integers",
+        program=DEDUP,
+        pre_test=INTS,
+        test=KEEPS,
+        witness=[[1, 1]],
+        inputs=[[[1, 2]], [[3, 1, 2]]],
+    )
     fields.update(kw)
     return FuzzingDraft(**fields)
 
@@ -248,14 +285,17 @@ async def test_fuzzing_a_raising_property_counts_as_broken(sandbox):
     assert await judged(sandbox, env, problem, "[[]]") is True
 
 
-@pytest.mark.parametrize(("kw", "code", "reason"), [
-    ({"witness": [[1, 2]]}, "reference_fails", "passes test"),
-    ({"witness": [["x"]]}, "reference_fails", "does not meet pre_test"),
-    ({"inputs": [[[1, 2]], [[4, 4]]]}, "trivial", "already fails"),
-    ({"inputs": [[[1, 2]], [[0.5]]]}, "malformed", "does not meet pre_test"),
-    ({"test": "def test(xs):\n    return True\n"}, "malformed", "never calls f"),
-    ({"pre_test": "def check(xs):\n    return True\n"}, "malformed", "pre_test must define"),
-])
+@pytest.mark.parametrize(
+    ("kw", "code", "reason"),
+    [
+        ({"witness": [[1, 2]]}, "reference_fails", "passes test"),
+        ({"witness": [["x"]]}, "reference_fails", "does not meet pre_test"),
+        ({"inputs": [[[1, 2]], [[4, 4]]]}, "trivial", "already fails"),
+        ({"inputs": [[[1, 2]], [[0.5]]]}, "malformed", "does not meet pre_test"),
+        ({"test": "def test(xs):\n    return True\n"}, "malformed", "never calls f"),
+        ({"pre_test": "def check(xs):\n    return True\n"}, "malformed", "pre_test must define"),
+    ],
+)
 async def test_fuzzing_rejects_broken_and_trivial_tasks(sandbox, kw, code, reason):
     env = get_environment("fuzzing")
     problem = await env.build(fuzz_draft(**kw), LIN, sandbox)

@@ -20,26 +20,44 @@ from tests.fakes import ScriptedStudent, ScriptedTeacher, always_right, always_w
 
 # Distinct small tasks, so consecutive turns are never near-duplicates of each other.
 TASKS: list[tuple[str, str, list[tuple[list[Any], Any]]]] = [
-    ("Return the list sorted in ascending order.",
-     "def solve(xs):\n    return sorted(xs)\n",
-     [([[3, 1, 2]], [1, 2, 3]), ([[]], []), ([[2, 2, 1]], [1, 2, 2]), ([[-1, 4, 0]], [-1, 0, 4])]),
-    ("Return the sum of the squares of the numbers.",
-     "def solve(xs):\n    total = 0\n    for x in xs:\n        total += x * x\n    return total\n",
-     [([[1, 2]], 5), ([[]], 0), ([[3]], 9), ([[-2, 2, 1]], 9)]),
-    ("Return how many numbers in the list are even.",
-     "def solve(xs):\n    return len([x for x in xs if x % 2 == 0])\n",
-     [([[1, 2, 4]], 2), ([[]], 0), ([[3, 5]], 0), ([[0, -2, 7]], 2)]),
-    ("Return the largest gap between two neighbouring numbers (0 for fewer than two).",
-     "def solve(xs):\n    best = 0\n    for a, b in zip(xs, xs[1:]):\n"
-     "        best = max(best, abs(a - b))\n    return best\n",
-     [([[1, 5, 2]], 4), ([[]], 0), ([[7]], 0), ([[3, 3, 10]], 7)]),
-    ("Return the string made of the first letter of every word, upper-cased.",
-     "def solve(xs):\n    return ''.join(w[0].upper() for w in xs.split())\n",
-     [(["hello big world"], "HBW"), ([""], ""), (["a"], "A"), (["x  y"], "XY")]),
-    ("Return the list with every run of equal neighbours collapsed to one element.",
-     "def solve(xs):\n    out = []\n    for x in xs:\n        if not out or out[-1] != x:\n"
-     "            out.append(x)\n    return out\n",
-     [([[1, 1, 2, 1]], [1, 2, 1]), ([[]], []), ([[4, 4, 4]], [4]), ([[1, 2]], [1, 2])]),
+    (
+        "Return the list sorted in ascending order.",
+        "def solve(xs):\n    return sorted(xs)\n",
+        [
+            ([[3, 1, 2]], [1, 2, 3]),
+            ([[]], []),
+            ([[2, 2, 1]], [1, 2, 2]),
+            ([[-1, 4, 0]], [-1, 0, 4]),
+        ],
+    ),
+    (
+        "Return the sum of the squares of the numbers.",
+        "def solve(xs):\n    total = 0\n    for x in xs:\n        total += x * x\n"
+        "    return total\n",
+        [([[1, 2]], 5), ([[]], 0), ([[3]], 9), ([[-2, 2, 1]], 9)],
+    ),
+    (
+        "Return how many numbers in the list are even.",
+        "def solve(xs):\n    return len([x for x in xs if x % 2 == 0])\n",
+        [([[1, 2, 4]], 2), ([[]], 0), ([[3, 5]], 0), ([[0, -2, 7]], 2)],
+    ),
+    (
+        "Return the largest gap between two neighbouring numbers (0 for fewer than two).",
+        "def solve(xs):\n    best = 0\n    for a, b in zip(xs, xs[1:]):\n"
+        "        best = max(best, abs(a - b))\n    return best\n",
+        [([[1, 5, 2]], 4), ([[]], 0), ([[7]], 0), ([[3, 3, 10]], 7)],
+    ),
+    (
+        "Return the string made of the first letter of every word, upper-cased.",
+        "def solve(xs):\n    return ''.join(w[0].upper() for w in xs.split())\n",
+        [(["hello big world"], "HBW"), ([""], ""), (["a"], "A"), (["x  y"], "XY")],
+    ),
+    (
+        "Return the list with every run of equal neighbours collapsed to one element.",
+        "def solve(xs):\n    out = []\n    for x in xs:\n        if not out or out[-1] != x:\n"
+        "            out.append(x)\n    return out\n",
+        [([[1, 1, 2, 1]], [1, 2, 1]), ([[]], []), ([[4, 4, 4]], [4]), ([[1, 2]], [1, 2])],
+    ),
 ]
 
 
@@ -52,8 +70,11 @@ def task(i: int, broken: bool = False) -> Any:
 
 def context(tmp_path: Path, **kw: Any) -> RunContext:
     base: dict[str, Any] = {
-        "bank": str(tmp_path / "bank.sqlite"), "samples": 2, "concurrency": 1,
-        "seeds": SeedConfig(source="puzzles"), "critic": CriticConfig(decontaminate=False),
+        "bank": str(tmp_path / "bank.sqlite"),
+        "samples": 2,
+        "concurrency": 1,
+        "seeds": SeedConfig(source="puzzles"),
+        "critic": CriticConfig(decontaminate=False),
         "budget": Budget(max_seeds=1, max_turns_per_seed=3, max_repairs=2),
         "bands": [Band(name="all", lo=0.0, hi=1.0, quota=5)],
     }
@@ -61,11 +82,17 @@ def context(tmp_path: Path, **kw: Any) -> RunContext:
     return RunContext(**base)
 
 
-async def run(ctx: RunContext, sandbox: Any, teacher: Any, students: list[Any],
-              seeds: list[Seed] | None = None) -> dict[str, Any]:
+async def run(
+    ctx: RunContext,
+    sandbox: Any,
+    teacher: Any,
+    students: list[Any],
+    seeds: list[Seed] | None = None,
+) -> dict[str, Any]:
     bank = Bank(ctx.bank)
-    graph = build_graph(checkpointer=InMemorySaver(), teacher=teacher, students=students,
-                        sandbox=sandbox, bank=bank)
+    graph = build_graph(
+        checkpointer=InMemorySaver(), teacher=teacher, students=students, sandbox=sandbox, bank=bank
+    )
     config = {"configurable": {"thread_id": "t"}, "recursion_limit": 500}
     inputs: dict[str, Any] = {"run_id": "r"} if seeds is None else {"run_id": "r", "seeds": seeds}
     await graph.ainvoke(inputs, config, context=ctx)
@@ -139,8 +166,11 @@ async def test_too_easy_moves_harder_and_too_hard_moves_easier(tmp_path, sandbox
 async def test_full_band_sends_the_lineage_to_the_next_seed(tmp_path, sandbox):
     bands = [Band(name="low", lo=0.0, hi=0.5, quota=1), Band(name="high", lo=0.5, hi=1.0, quota=9)]
     teacher = ScriptedTeacher(lambda r: task(r.lineage_index * 3 + r.turn))
-    ctx = context(tmp_path, bands=bands,
-                  budget=Budget(max_seeds=2, max_turns_per_seed=6, max_teacher_calls=50))
+    ctx = context(
+        tmp_path,
+        bands=bands,
+        budget=Budget(max_seeds=2, max_turns_per_seed=6, max_teacher_calls=50),
+    )
     out = await run(ctx, sandbox, teacher, [always_right(), always_wrong()])
     lineages = sorted(out["state"]["lineages"].values(), key=lambda lin: lin.index)
     assert len(lineages) == 2  # the second seed started once the first lineage stopped
@@ -160,8 +190,11 @@ async def test_spent_teacher_budget_ends_the_run(tmp_path, sandbox):
 
 async def test_filled_quotas_end_the_run(tmp_path, sandbox):
     teacher = ScriptedTeacher(lambda r: task(r.lineage_index * 3 + r.turn))
-    ctx = context(tmp_path, bands=[Band(name="all", lo=0.0, hi=1.0, quota=2)],
-                  budget=Budget(max_seeds=3, max_turns_per_seed=6))
+    ctx = context(
+        tmp_path,
+        bands=[Band(name="all", lo=0.0, hi=1.0, quota=2)],
+        budget=Budget(max_seeds=3, max_turns_per_seed=6),
+    )
     out = await run(ctx, sandbox, teacher, [always_right(), always_wrong()])
     assert out["state"]["stop_reason"] == "quotas_filled"
     assert out["state"]["report"]["bands"]["all"]["filled"]
@@ -171,8 +204,12 @@ async def test_filled_quotas_end_the_run(tmp_path, sandbox):
 async def test_many_lineages_in_flight_each_keep_their_own_chain(tmp_path, sandbox, seeds):
     teacher = ScriptedTeacher(lambda r: task(r.lineage_index * 2 + r.turn))
     # Room for all six stones: a quota of 5 would hold the third lineage's second turn back.
-    ctx = context(tmp_path, concurrency=3, bands=[Band(name="all", lo=0.0, hi=1.0, quota=6)],
-                  budget=Budget(max_seeds=3, max_turns_per_seed=2, max_teacher_calls=50))
+    ctx = context(
+        tmp_path,
+        concurrency=3,
+        bands=[Band(name="all", lo=0.0, hi=1.0, quota=6)],
+        budget=Budget(max_seeds=3, max_turns_per_seed=2, max_teacher_calls=50),
+    )
     out = await run(ctx, sandbox, teacher, [always_right(), always_wrong()], seeds)
     state, bank = out["state"], out["bank"]
     first_round = [r for r in teacher.requests if r.turn == 0]
@@ -203,17 +240,27 @@ async def test_an_exhausted_teacher_ends_the_lineage_without_repairs(tmp_path, s
     assert lineage.stop_reason == "exhausted"
 
 
-async def _review_run(tmp_path: Path, sandbox: Any, answers: list[dict[str, Any]],
-                      checkpoints: str = "turn") -> Any:
+async def _review_run(
+    tmp_path: Path, sandbox: Any, answers: list[dict[str, Any]], checkpoints: str = "turn"
+) -> Any:
     """Run with human_review on, answering each pending interrupt from `answers` in order."""
     from langgraph.types import Command
 
     teacher = ScriptedTeacher(lambda r: task(r.attempt))
-    ctx = context(tmp_path, human_review=True, checkpoints=checkpoints,
-                  budget=Budget(max_seeds=1, max_turns_per_seed=1, max_repairs=2))
+    ctx = context(
+        tmp_path,
+        human_review=True,
+        checkpoints=checkpoints,
+        budget=Budget(max_seeds=1, max_turns_per_seed=1, max_repairs=2),
+    )
     bank = Bank(ctx.bank)
-    graph = build_graph(checkpointer=InMemorySaver(), teacher=teacher,
-                        students=[always_right(), always_wrong()], sandbox=sandbox, bank=bank)
+    graph = build_graph(
+        checkpointer=InMemorySaver(),
+        teacher=teacher,
+        students=[always_right(), always_wrong()],
+        sandbox=sandbox,
+        bank=bank,
+    )
     config = {"configurable": {"thread_id": "t"}, "recursion_limit": 500}
     questions = []
     payload: Any = {"run_id": "r"}
@@ -231,10 +278,14 @@ async def _review_run(tmp_path: Path, sandbox: Any, answers: list[dict[str, Any]
 
 @pytest.mark.parametrize("checkpoints", ["turn", "step"])
 async def test_review_reject_sends_the_reason_to_the_teacher_for_a_repair(
-        tmp_path, sandbox, checkpoints):
-    out = await _review_run(tmp_path, sandbox, [
-        {"action": "reject", "reason": "too close to a textbook exercise"},
-        {"action": "approve"}], checkpoints)
+    tmp_path, sandbox, checkpoints
+):
+    out = await _review_run(
+        tmp_path,
+        sandbox,
+        [{"action": "reject", "reason": "too close to a textbook exercise"}, {"action": "approve"}],
+        checkpoints,
+    )
     assert [q["kind"] for q in out["questions"]] == ["review_problem", "review_problem"]
     repair = out["teacher"].requests[1]
     assert repair.critique.rejections[0].code == "reviewer_rejected"
@@ -245,8 +296,11 @@ async def test_review_reject_sends_the_reason_to_the_teacher_for_a_repair(
 
 async def test_review_edit_goes_back_through_the_critic_then_to_students(tmp_path, sandbox):
     edited = "Return the list sorted in ascending order; ties keep their order. solve(xs)."
-    out = await _review_run(tmp_path, sandbox, [
-        {"action": "edit", "problem": {"statement": edited}}, {"action": "approve"}])
+    out = await _review_run(
+        tmp_path,
+        sandbox,
+        [{"action": "edit", "problem": {"statement": edited}}, {"action": "approve"}],
+    )
     assert out["questions"][1]["problem"]["statement"] == edited  # re-checked, asked again
     (outcome,) = out["state"]["outcomes"]
     assert outcome.valid and outcome.teacher_calls == 1

@@ -27,8 +27,12 @@ CODE = "```python\ndef solve(*args):\n    return None\n```"
 
 def context(tmp_path: Path, **kw: Any) -> RunContext:
     base: dict[str, Any] = {
-        "bank": str(tmp_path / "bank.sqlite"), "samples": 2, "concurrency": 1, "seed": 1,
-        "students": ["sim:expert"], "critic": CriticConfig(decontaminate=False, mutants=2),
+        "bank": str(tmp_path / "bank.sqlite"),
+        "samples": 2,
+        "concurrency": 1,
+        "seed": 1,
+        "students": ["sim:expert"],
+        "critic": CriticConfig(decontaminate=False, mutants=2),
         "bands": [Band(name="all", lo=0.0, hi=1.0, quota=50)],
     }
     base.update(kw)
@@ -54,8 +58,11 @@ async def test_a_second_run_of_one_compiled_graph_gets_its_own_clock(tmp_path: P
 async def test_each_run_reports_its_own_usage(tmp_path: Path) -> None:
     """Two equal runs through one graph: each counts its own model calls, not the sum."""
     with OpenAIStandin(reply=CODE) as server:
-        ctx = context(tmp_path, students=["sim:expert", f"vllm:standin@{server.base_url}"],
-                      budget=Budget(max_teacher_calls=3))
+        ctx = context(
+            tmp_path,
+            students=["sim:expert", f"vllm:standin@{server.base_url}"],
+            budget=Budget(max_teacher_calls=3),
+        )
         graph = build_graph(checkpointer=InMemorySaver())
         reports = []
         for run in ("a", "b"):

@@ -141,8 +141,12 @@ async def test_graph_end_to_end_with_a_real_llm_student_over_the_vllm_path(
 
     spec = f"vllm:smollm2@{llamacpp_server}"
     ctx = RunContext(
-        students=["sim:expert", spec], samples=2, student_samples={spec: 2}, max_tokens=160,
-        concurrency=1, seeds=SeedConfig(source="puzzles"),
+        students=["sim:expert", spec],
+        samples=2,
+        student_samples={spec: 2},
+        max_tokens=160,
+        concurrency=1,
+        seeds=SeedConfig(source="puzzles"),
         critic=CriticConfig(decontaminate=False),
         budget=Budget(max_seeds=1, max_turns_per_seed=1, max_teacher_calls=3),
         bands=[Band(name="all", lo=0.0, hi=1.0, quota=1)],

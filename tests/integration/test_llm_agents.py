@@ -33,8 +33,9 @@ SEED = Seed(id="s0", kind="puzzle", text="sort things")
 
 
 def request(**kw) -> TeacherRequest:
-    return TeacherRequest(**{"seed": SEED, "lineage_id": "L0", "turn": 0, "direction": "seed",
-                             **kw})
+    return TeacherRequest(
+        **{"seed": SEED, "lineage_id": "L0", "turn": 0, "direction": "seed", **kw}
+    )
 
 
 async def test_teacher_parses_a_fenced_reply_with_prose_around_it():
@@ -76,8 +77,9 @@ async def test_a_reply_that_copies_the_parent_as_shown_is_a_valid_problem(sandbo
     the sandbox's {"input": "<json string>"} while the system prompt asked for {"args": [...]})."""
     parent = make_problem()
     teacher = LLMTeacher("fake", FakeListChatModel(responses=["x"]), reply_format=reply_format)
-    text = teacher.prompt(request(parent=parent, summary=summarize(parent, [], ["s"]),
-                                  direction="harder", turn=1))
+    text = teacher.prompt(
+        request(parent=parent, summary=summarize(parent, [], ["s"]), direction="harder", turn=1)
+    )
     shown = text.split("Students attempted this problem:\n\n", 1)[1].split("\n\nHow they", 1)[0]
     assert shown.startswith("```json\n" if reply_format == "json" else "```title\n")
     copier = LLMTeacher("fake", FakeListChatModel(responses=[shown]), reply_format=reply_format)
@@ -90,11 +92,16 @@ async def test_a_reply_that_copies_the_parent_as_shown_is_a_valid_problem(sandbo
 
 
 def test_the_repair_of_an_unparseable_reply_shows_the_seed_and_the_reply():
-    critique = Critique(valid=False, rejections=[
-        Rejection(code="malformed", message="the reply was not a usable problem: no JSON")])
+    critique = Critique(
+        valid=False,
+        rejections=[
+            Rejection(code="malformed", message="the reply was not a usable problem: no JSON")
+        ],
+    )
     teacher = LLMTeacher("fake", FakeListChatModel(responses=["x"]))
-    text = teacher.prompt(request(critique=critique, attempt=1,
-                                  rejected_reply="Let me think... def solve(xs): ..."))
+    text = teacher.prompt(
+        request(critique=critique, attempt=1, rejected_reply="Let me think... def solve(xs): ...")
+    )
     assert SEED.text in text and "Let me think... def solve(xs)" in text
     assert "[malformed]" in text and "(unparseable)" not in text
 
@@ -102,8 +109,15 @@ def test_the_repair_of_an_unparseable_reply_shows_the_seed_and_the_reply():
 def test_the_refine_prompt_names_the_target_pass_rate_range():
     parent = make_problem()
     teacher = LLMTeacher("fake", FakeListChatModel(responses=["x"]))
-    text = teacher.prompt(request(parent=parent, summary=summarize(parent, [], ["s"]),
-                                  direction="harder", turn=1, target=(0.41, 0.59)))
+    text = teacher.prompt(
+        request(
+            parent=parent,
+            summary=summarize(parent, [], ["s"]),
+            direction="harder",
+            turn=1,
+            target=(0.41, 0.59),
+        )
+    )
     assert "between 0.41 and 0.59" in text
 
 
@@ -121,16 +135,26 @@ async def test_graph_runs_with_llm_teacher_and_student_including_a_malformed_dra
 ):
     teacher_model = FakeListChatModel(responses=["garbage", "more garbage", json.dumps(DRAFT)])
     student_model = FakeListChatModel(
-        responses=["```python\ndef solve(xs):\n    return sorted(xs)\n```"])
+        responses=["```python\ndef solve(xs):\n    return sorted(xs)\n```"]
+    )
     ctx = RunContext(
-        bank=str(tmp_path / "bank.sqlite"), samples=2, concurrency=1,
-        seeds=SeedConfig(source="puzzles"), critic=CriticConfig(decontaminate=False),
+        bank=str(tmp_path / "bank.sqlite"),
+        samples=2,
+        concurrency=1,
+        seeds=SeedConfig(source="puzzles"),
+        critic=CriticConfig(decontaminate=False),
         budget=Budget(max_seeds=1, max_turns_per_seed=1),
-        bands=[Band(name="all", lo=0.0, hi=1.0, quota=3)])
+        bands=[Band(name="all", lo=0.0, hi=1.0, quota=3)],
+    )
     bank = Bank(ctx.bank)
     students = [LLMStudent("llm", student_model, ModelSettings()), always_wrong()]
-    graph = build_graph(checkpointer=InMemorySaver(), teacher=LLMTeacher("fake", teacher_model),
-                        students=students, sandbox=sandbox, bank=bank)
+    graph = build_graph(
+        checkpointer=InMemorySaver(),
+        teacher=LLMTeacher("fake", teacher_model),
+        students=students,
+        sandbox=sandbox,
+        bank=bank,
+    )
     config = {"configurable": {"thread_id": "t"}}
     await graph.ainvoke({"run_id": "r", "seeds": [SEED]}, config, context=ctx)
     (outcome,) = (await graph.aget_state(config)).values["outcomes"]
@@ -149,7 +173,8 @@ async def test_llm_summarizer_adds_its_reading_and_keeps_the_numbers():
     summary = summarize(problem, [], ["s"])
     reply = json.dumps({"analysis": "they forget empty lists", "suggestions": ["add negatives"]})
     notes = await LLMSummarizer("fake", FakeListChatModel(responses=[reply])).annotate(
-        problem, [], summary)
+        problem, [], summary
+    )
     assert notes.pass_rate == summary.pass_rate and notes.students == summary.students
     assert notes.text.startswith(summary.text)
     assert "they forget empty lists" in notes.text and "add negatives" in notes.text
@@ -165,16 +190,25 @@ async def test_the_teacher_reads_the_llm_summarizers_analysis(tmp_path: Path, sa
     reply = json.dumps({"analysis": "ANALYSIS-MARKER", "suggestions": []})
     teacher = ScriptedTeacher(lambda r: task(r.turn))
     ctx = RunContext(
-        bank=str(tmp_path / "bank.sqlite"), samples=2, concurrency=1,
-        seeds=SeedConfig(source="puzzles"), critic=CriticConfig(decontaminate=False),
+        bank=str(tmp_path / "bank.sqlite"),
+        samples=2,
+        concurrency=1,
+        seeds=SeedConfig(source="puzzles"),
+        critic=CriticConfig(decontaminate=False),
         budget=Budget(max_seeds=1, max_turns_per_seed=2),
-        bands=[Band(name="all", lo=0.0, hi=1.0, quota=5)])
+        bands=[Band(name="all", lo=0.0, hi=1.0, quota=5)],
+    )
     graph = build_graph(
-        checkpointer=InMemorySaver(), teacher=teacher, students=[always_right(), always_wrong()],
-        sandbox=sandbox, bank=Bank(ctx.bank),
-        summarizer=LLMSummarizer("fake", FakeListChatModel(responses=[reply])))
-    await graph.ainvoke({"run_id": "r", "seeds": [SEED]}, {"configurable": {"thread_id": "t"}},
-                        context=ctx)
+        checkpointer=InMemorySaver(),
+        teacher=teacher,
+        students=[always_right(), always_wrong()],
+        sandbox=sandbox,
+        bank=Bank(ctx.bank),
+        summarizer=LLMSummarizer("fake", FakeListChatModel(responses=[reply])),
+    )
+    await graph.ainvoke(
+        {"run_id": "r", "seeds": [SEED]}, {"configurable": {"thread_id": "t"}}, context=ctx
+    )
     assert "ANALYSIS-MARKER" in teacher.requests[1].summary.text
 
 
@@ -188,13 +222,23 @@ async def test_the_graph_quotes_an_unparseable_draft_back_in_its_repair(tmp_path
 
     teacher_model = Recording(responses=["garbage", "more garbage", json.dumps(DRAFT)])
     ctx = RunContext(
-        bank=str(tmp_path / "bank.sqlite"), samples=1, concurrency=1,
-        seeds=SeedConfig(source="puzzles"), critic=CriticConfig(decontaminate=False),
+        bank=str(tmp_path / "bank.sqlite"),
+        samples=1,
+        concurrency=1,
+        seeds=SeedConfig(source="puzzles"),
+        critic=CriticConfig(decontaminate=False),
         budget=Budget(max_seeds=1, max_turns_per_seed=1),
-        bands=[Band(name="all", lo=0.0, hi=1.0, quota=3)])
-    graph = build_graph(checkpointer=InMemorySaver(), teacher=LLMTeacher("fake", teacher_model),
-                        students=[always_wrong()], sandbox=sandbox, bank=Bank(ctx.bank))
-    await graph.ainvoke({"run_id": "r", "seeds": [SEED]}, {"configurable": {"thread_id": "t"}},
-                        context=ctx)
+        bands=[Band(name="all", lo=0.0, hi=1.0, quota=3)],
+    )
+    graph = build_graph(
+        checkpointer=InMemorySaver(),
+        teacher=LLMTeacher("fake", teacher_model),
+        students=[always_wrong()],
+        sandbox=sandbox,
+        bank=Bank(ctx.bank),
+    )
+    await graph.ainvoke(
+        {"run_id": "r", "seeds": [SEED]}, {"configurable": {"thread_id": "t"}}, context=ctx
+    )
     repair = seen[2]  # after the draft and parsing's own repair request
     assert "more garbage" in repair and SEED.text in repair and "[malformed]" in repair

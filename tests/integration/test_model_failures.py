@@ -26,7 +26,11 @@ async def test_an_endpoint_that_dies_mid_run_is_dropped_and_bands_nothing(tmp_pa
     with OpenAIStandin(reply=CODE) as server:
         spec = f"vllm:standin@{server.base_url}"
         ctx = RunContext(
-            students=["sim:expert", spec], samples=2, concurrency=2, seed=1, max_retries=1,
+            students=["sim:expert", spec],
+            samples=2,
+            concurrency=2,
+            seed=1,
+            max_retries=1,
             critic=CriticConfig(decontaminate=False, mutants=2),
             budget=Budget(max_teacher_calls=60, max_turns_per_seed=3),
             bands=[Band(name="all", lo=0.0, hi=1.0, quota=4)],

@@ -46,12 +46,14 @@ class CountingModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "counting"
 
-    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None,
-                  **kwargs: Any) -> ChatResult:
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> ChatResult:
         raise NotImplementedError
 
-    async def _agenerate(self, messages: list[BaseMessage], stop: Any = None,
-                         run_manager: Any = None, **kwargs: Any) -> ChatResult:
+    async def _agenerate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> ChatResult:
         self.requests += 1
         await asyncio.sleep(self.delay_s)
         if self.error is not None:
@@ -62,22 +64,34 @@ class CountingModel(BaseChatModel):
 
 def context(tmp_path: Path, **kw: Any) -> RunContext:
     base: dict[str, Any] = dict(
-        bank=str(tmp_path / "bank.sqlite"), samples=2, concurrency=1,
+        bank=str(tmp_path / "bank.sqlite"),
+        samples=2,
+        concurrency=1,
         seeds=SeedConfig(source="puzzles"),
         critic=CriticConfig(decontaminate=False, model="openai:critic"),
         budget=Budget(max_seeds=1, max_turns_per_seed=1, max_repairs=1),
-        bands=[Band(name="all", lo=0.0, hi=1.0, quota=3)])
+        bands=[Band(name="all", lo=0.0, hi=1.0, quota=3)],
+    )
     base.update(kw)
     return RunContext(**base)
 
 
-async def run_graph(ctx: RunContext, sandbox: Any, teacher: Any, students: list[Any],
-                    critic_model: BaseChatModel, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    monkeypatch.setattr("stepstones.graphs.components.build_chat_model",
-                        lambda spec, settings=None: critic_model if spec else None)
+async def run_graph(
+    ctx: RunContext,
+    sandbox: Any,
+    teacher: Any,
+    students: list[Any],
+    critic_model: BaseChatModel,
+    monkeypatch: pytest.MonkeyPatch,
+) -> dict[str, Any]:
+    monkeypatch.setattr(
+        "stepstones.graphs.components.build_chat_model",
+        lambda spec, settings=None: critic_model if spec else None,
+    )
     bank = Bank(ctx.bank)
-    graph = build_graph(checkpointer=InMemorySaver(), teacher=teacher, students=students,
-                        sandbox=sandbox, bank=bank)
+    graph = build_graph(
+        checkpointer=InMemorySaver(), teacher=teacher, students=students, sandbox=sandbox, bank=bank
+    )
     config = {"configurable": {"thread_id": "t"}, "recursion_limit": 200}
     await graph.ainvoke({"run_id": "r", "seeds": [SEED]}, config, context=ctx)
     return {"state": (await graph.aget_state(config)).values, "bank": bank}
@@ -90,11 +104,13 @@ async def test_lone_surrogates_in_every_reply_are_replaced_and_the_run_finishes(
     # the critic send one raw.
     draft = json.dumps({**DRAFT, "title": "Sort \\ud800 a list"}).replace("\\\\ud800", "\\ud800")
     teacher = LLMTeacher("fake", FakeListChatModel(responses=[draft]))
-    student = LLMStudent("llm", FakeListChatModel(responses=[f"{SURROGATE} {RIGHT}"]),
-                         ModelSettings())
+    student = LLMStudent(
+        "llm", FakeListChatModel(responses=[f"{SURROGATE} {RIGHT}"]), ModelSettings()
+    )
     critic_model = FakeListChatModel(responses=[SURROGATE + json.dumps({"valid": True})])
-    got = await run_graph(context(tmp_path), sandbox, teacher, [student, always_wrong()],
-                          critic_model, monkeypatch)
+    got = await run_graph(
+        context(tmp_path), sandbox, teacher, [student, always_wrong()], critic_model, monkeypatch
+    )
     (outcome,) = got["state"]["outcomes"]
     assert outcome.valid
     (problem,) = got["bank"].problems("r")
@@ -107,11 +123,12 @@ async def test_unusable_critic_replies_are_counted_rejections_not_valid_problems
     tmp_path: Path, sandbox: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     teacher = LLMTeacher("fake", FakeListChatModel(responses=[json.dumps(DRAFT)]))
-    students = [LLMStudent("llm", FakeListChatModel(responses=[RIGHT]), ModelSettings()),
-                always_wrong()]
+    students = [
+        LLMStudent("llm", FakeListChatModel(responses=[RIGHT]), ModelSettings()),
+        always_wrong(),
+    ]
     critic_model = FakeListChatModel(responses=["I would rather not say."])
-    got = await run_graph(context(tmp_path), sandbox, teacher, students, critic_model,
-                          monkeypatch)
+    got = await run_graph(context(tmp_path), sandbox, teacher, students, critic_model, monkeypatch)
     assert not [o for o in got["state"]["outcomes"] if o.valid]
     assert list(got["bank"].problems("r")) == []
     report = got["state"]["report"]
@@ -131,8 +148,9 @@ async def test_teacher_calls_obey_the_runs_retries_and_timeout() -> None:
 
     slow = CountingModel(replies=[json.dumps(DRAFT)], delay_s=5)
     started = asyncio.get_running_loop().time()
-    result = await LLMTeacher("fake", slow, settings=ModelSettings(timeout_s=0.2,
-                                                                  max_retries=0)).write(request())
+    result = await LLMTeacher(
+        "fake", slow, settings=ModelSettings(timeout_s=0.2, max_retries=0)
+    ).write(request())
     assert result.problem is None and "timeout after 0.2s" in (result.failure or "")
     assert asyncio.get_running_loop().time() - started < 2
 
@@ -144,8 +162,13 @@ async def test_the_critics_review_obeys_the_runs_timeout(sandbox: Any) -> None:
     from tests.fakes import make_problem
 
     slow = CountingModel(replies=[json.dumps({"valid": True})], delay_s=5)
-    critic = Critic(sandbox, SandboxConfig(), benchmark=False, model=slow,
-                    settings=ModelSettings(timeout_s=0.2, max_retries=0))
+    critic = Critic(
+        sandbox,
+        SandboxConfig(),
+        benchmark=False,
+        model=slow,
+        settings=ModelSettings(timeout_s=0.2, max_retries=0),
+    )
     critique = await asyncio.wait_for(critic.review(make_problem(), NearDupIndex()), 4)
     assert not critique.valid and critique.rejections[0].code == "critic_unusable"
     assert slow.requests == 1
@@ -153,9 +176,15 @@ async def test_the_critics_review_obeys_the_runs_timeout(sandbox: Any) -> None:
 
 def draft(i: int) -> str:
     statement, reference, cases = TASKS[i]
-    return json.dumps({"title": f"task {i}", "statement": statement + " solve(xs).",
-                       "entry_point": "solve", "reference_solution": reference,
-                       "inputs": [a for a, _ in cases]})
+    return json.dumps(
+        {
+            "title": f"task {i}",
+            "statement": statement + " solve(xs).",
+            "entry_point": "solve",
+            "reference_solution": reference,
+            "inputs": [a for a, _ in cases],
+        }
+    )
 
 
 async def test_a_json_repair_counts_against_the_teacher_call_budget(
@@ -164,11 +193,20 @@ async def test_a_json_repair_counts_against_the_teacher_call_budget(
     # Every draft (each a different task) needs its repair: 2 requests per problem.
     replies = [r for i in range(4) for r in ("not JSON", draft(i))]
     model = CountingModel(replies=replies)
-    ctx = context(tmp_path, critic=CriticConfig(decontaminate=False),
-                  budget=Budget(max_seeds=1, max_turns_per_seed=10, max_teacher_calls=4),
-                  bands=[Band(name="all", lo=0.0, hi=1.0, quota=10)])
-    got = await run_graph(ctx, sandbox, LLMTeacher("fake", model), [always_right(),
-                          always_wrong()], model, monkeypatch)
+    ctx = context(
+        tmp_path,
+        critic=CriticConfig(decontaminate=False),
+        budget=Budget(max_seeds=1, max_turns_per_seed=10, max_teacher_calls=4),
+        bands=[Band(name="all", lo=0.0, hi=1.0, quota=10)],
+    )
+    got = await run_graph(
+        ctx,
+        sandbox,
+        LLMTeacher("fake", model),
+        [always_right(), always_wrong()],
+        model,
+        monkeypatch,
+    )
     assert model.requests == 4  # the budget, not 4 writes of 2 requests each
     outcomes = got["state"]["outcomes"]
     assert [o.teacher_calls for o in outcomes] == [2, 2]

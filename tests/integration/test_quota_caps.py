@@ -27,9 +27,13 @@ async def run(ctx: RunContext, teacher: Any = None) -> tuple[dict[str, Any], Ban
 
 @needs_bwrap
 async def test_a_round_starts_no_more_turns_than_the_band_has_slots(tmp_path: Path) -> None:
-    ctx = RunContext(bank=str(tmp_path / "bank.sqlite"), students=SIMULATED.split(","),
-                     samples=2, concurrency=6,
-                     bands=[Band(name="all", lo=0.0, hi=1.0, quota=3)])
+    ctx = RunContext(
+        bank=str(tmp_path / "bank.sqlite"),
+        students=SIMULATED.split(","),
+        samples=2,
+        concurrency=6,
+        bands=[Band(name="all", lo=0.0, hi=1.0, quota=3)],
+    )
     state, bank = await run(ctx)
     assert state["stop_reason"] == "quotas_filled"
     per_round: dict[int, int] = {}
@@ -39,15 +43,25 @@ async def test_a_round_starts_no_more_turns_than_the_band_has_slots(tmp_path: Pa
     banded = [o for o in state["outcomes"] if o.valid and o.band == "all"]
     assert len(banded) == 3  # every slot's turn was counted before another started
     assert state["report"]["bands"]["all"] == {
-        "count": 3, "surplus": 0, "quota": 3, "filled": True, "pass_rate": [0.0, 1.0]}
+        "count": 3,
+        "surplus": 0,
+        "quota": 3,
+        "filled": True,
+        "pass_rate": [0.0, 1.0],
+    }
     assert len([p for p in bank.problems("r", surplus=False) if p.band == "all"]) == 3
 
 
 @needs_bwrap
 async def test_a_teacher_with_no_distinct_problem_left_stops_the_run(tmp_path: Path) -> None:
-    ctx = RunContext(bank=str(tmp_path / "bank.sqlite"), students=SIMULATED.split(","),
-                     samples=2, concurrency=2, budget=Budget(max_teacher_calls=40),
-                     bands=[Band(name="all", lo=0.0, hi=1.0, quota=50)])
+    ctx = RunContext(
+        bank=str(tmp_path / "bank.sqlite"),
+        students=SIMULATED.split(","),
+        samples=2,
+        concurrency=2,
+        budget=Budget(max_teacher_calls=40),
+        bands=[Band(name="all", lo=0.0, hi=1.0, quota=50)],
+    )
     teacher = ProceduralTeacher(seed=0, families=["palindromes"])  # 3 levels: 3 distinct tasks
     state, bank = await run(ctx, teacher)
     assert state["stop_reason"] == "teacher_exhausted"

@@ -24,8 +24,9 @@ def python_block(after: str) -> str:
 def test_the_from_python_snippet_runs_as_a_script_and_streams_every_node(tmp_path: Path) -> None:
     script = tmp_path / "snippet.py"
     script.write_text(python_block("## From Python"))
-    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     nodes = {line.strip() for line in done.stdout.splitlines()}
     assert {"['start_run']", "['schedule_turns']", "['run_turn']", "['finish_run']"} <= nodes

@@ -29,13 +29,16 @@ def bank(out: Path) -> dict[str, Any]:
     """Problems with band and pass rate, attempts with status, turns with their outcome."""
     with sqlite3.connect(out / "bank.sqlite") as db:
         problems = db.execute(
-            "select id, valid, band, round(pass_rate, 6) from problems order by id").fetchall()
+            "select id, valid, band, round(pass_rate, 6) from problems order by id"
+        ).fetchall()
         attempts = db.execute(
-            "select id, problem_id, student, status from attempts order by id").fetchall()
+            "select id, problem_id, student, status from attempts order by id"
+        ).fetchall()
         turns = db.execute(
             "select lineage_id, turn, json_extract(record, '$.problem_id'), "
             "json_extract(record, '$.valid'), json_extract(record, '$.band') from turns "
-            "order by lineage_id, turn").fetchall()
+            "order by lineage_id, turn"
+        ).fetchall()
     return {"problems": problems, "attempts": attempts, "turns": turns}
 
 

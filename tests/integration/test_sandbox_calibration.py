@@ -17,27 +17,32 @@ from stepstones.tools.schema import Lineage, Problem, TestCase
 
 pytestmark = pytest.mark.skipif(
     shutil.which("bwrap") is None,
-    reason="the local sandbox needs bubblewrap: apt-get install bubblewrap")
+    reason="the local sandbox needs bubblewrap: apt-get install bubblewrap",
+)
 
 WORK = 60_000  # loop iterations per test for the reference: ~10 ms of CPU per test here
 
 
 def _solution(factor: int) -> str:
-    return (f"def solve(n):\n    t = 0\n    for i in range(n * {factor}):\n        t += i % 7\n"
-            "    return n")
+    return (
+        f"def solve(n):\n    t = 0\n    for i in range(n * {factor}):\n        t += i % 7\n"
+        "    return n"
+    )
 
 
-PROBLEM = Problem(statement="Return n, after some honest work.", reference_solution=_solution(1),
-                  tests=[TestCase(input=f"[{WORK}]", expected=str(WORK))] * 5,
-                  lineage=Lineage(seed_id="calibration"))
+PROBLEM = Problem(
+    statement="Return n, after some honest work.",
+    reference_solution=_solution(1),
+    tests=[TestCase(input=f"[{WORK}]", expected=str(WORK))] * 5,
+    lineage=Lineage(seed_id="calibration"),
+)
 CONFIG = SandboxConfig(workers=2, time_floor_s=0.05, time_multiplier=8.0)
 
 
 @pytest.fixture
 def cpu_hog() -> Iterator[None]:
     """One busy process per core, beside (not inside) the sandbox."""
-    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
-             for _ in range(2)]
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
     yield
     for proc in procs:
         proc.kill()

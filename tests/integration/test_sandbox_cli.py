@@ -14,12 +14,15 @@ from stepstones.commands import exec as exec_cmd
 
 pytestmark = pytest.mark.skipif(
     shutil.which("bwrap") is None,
-    reason="the local sandbox needs bubblewrap: apt-get install bubblewrap")
+    reason="the local sandbox needs bubblewrap: apt-get install bubblewrap",
+)
 
-PROBLEM = {"statement": "Add two numbers.", "tests": [{"input": "[1, 2]", "expected": "3"},
-                                                      {"input": "[5, 5]", "expected": "10"}],
-           "reference_solution": "def solve(a, b):\n    return a + b",
-           "lineage": {"seed_id": "s"}}
+PROBLEM = {
+    "statement": "Add two numbers.",
+    "tests": [{"input": "[1, 2]", "expected": "3"}, {"input": "[5, 5]", "expected": "10"}],
+    "reference_solution": "def solve(a, b):\n    return a + b",
+    "lineage": {"seed_id": "s"},
+}
 
 
 def _app() -> typer.Typer:
@@ -32,8 +35,10 @@ def _app() -> typer.Typer:
 def _invoke(tmp_path: Path, code: str, problem: object = PROBLEM) -> tuple[int, str, str]:
     (tmp_path / "p.json").write_text(problem if isinstance(problem, str) else json.dumps(problem))
     (tmp_path / "s.py").write_text(code)
-    result = CliRunner().invoke(_app(), ["exec", "--problem", str(tmp_path / "p.json"),
-                                         "--solution", str(tmp_path / "s.py")])
+    result = CliRunner().invoke(
+        _app(),
+        ["exec", "--problem", str(tmp_path / "p.json"), "--solution", str(tmp_path / "s.py")],
+    )
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -57,6 +62,8 @@ def test_bad_problem_exits_2_with_one_line(tmp_path: Path, problem: str) -> None
 
 
 def test_missing_file_exits_2(tmp_path: Path) -> None:
-    result = CliRunner().invoke(_app(), ["exec", "--problem", str(tmp_path / "none.json"),
-                                         "--solution", str(tmp_path / "none.py")])
+    result = CliRunner().invoke(
+        _app(),
+        ["exec", "--problem", str(tmp_path / "none.json"), "--solution", str(tmp_path / "none.py")],
+    )
     assert result.exit_code == 2 and "cannot read" in result.stderr

@@ -31,8 +31,9 @@ def _sandbox(**e2b: object) -> E2BSandbox:
 
 
 @pytest.fixture
-def standin(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
-            ) -> Iterator[E2BStandIn]:
+def standin(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[E2BStandIn]:
     """A stand-in E2B with the SDK pointed at it; parametrise with (capacity, drop_creates)."""
     capacity, drop = getattr(request, "param", (20, 0))
     with E2BStandIn(capacity=capacity, drop_creates=drop) as server:
@@ -46,9 +47,12 @@ def standin(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 
 async def test_verdict_kinds_and_pool_reuse(standin: E2BStandIn) -> None:
     box = _sandbox(max_concurrent=2)
-    codes = {"passed": GOOD, "wrong_answer": "def solve(a, b):\n    return a - b",
-             "runtime_error": "def solve(a, b):\n    raise ValueError(a)",
-             "timeout": "def solve(a, b):\n    while True:\n        pass"}
+    codes = {
+        "passed": GOOD,
+        "wrong_answer": "def solve(a, b):\n    return a - b",
+        "runtime_error": "def solve(a, b):\n    raise ValueError(a)",
+        "timeout": "def solve(a, b):\n    while True:\n        pass",
+    }
     subs = [Submission(code=c, tests=ADD, limits=LIMITS) for c in codes.values()] * 3
     verdicts = await box.run(subs)
     assert [v.status for v in verdicts] == list(codes) * 3
@@ -93,19 +97,21 @@ def test_missing_api_key_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> No
         get_sandbox(SandboxConfig(backend="e2b"))
 
 
-FORGED = ("import json, os, struct\n"
-          "def _forge():\n"
-          "    body = json.dumps({'id': 1, 'results': [{'i': 0, 's': 'ok', 'o': '3', 'e': None,"
-          " 'c': 0}, {'i': 1, 's': 'ok', 'o': '8', 'e': None, 'c': 0}], 'exit': 0,"
-          " 'killed': None, 'cpu': 0.0, 'wall': 0.0}).encode()\n"
-          "    frame = struct.pack('>I', len(body)) + body\n"
-          "    for pid in [os.getppid()] + [p for p in os.listdir('/proc') if p.isdigit()]:\n"
-          "        for fd in range(0, 12):\n"
-          "            try:\n"
-          "                f = os.open(f'/proc/{pid}/fd/{fd}', os.O_WRONLY | os.O_NONBLOCK)\n"
-          "                os.write(f, frame)\n"
-          "            except OSError:\n"
-          "                pass\n")
+FORGED = (
+    "import json, os, struct\n"
+    "def _forge():\n"
+    "    body = json.dumps({'id': 1, 'results': [{'i': 0, 's': 'ok', 'o': '3', 'e': None,"
+    " 'c': 0}, {'i': 1, 's': 'ok', 'o': '8', 'e': None, 'c': 0}], 'exit': 0,"
+    " 'killed': None, 'cpu': 0.0, 'wall': 0.0}).encode()\n"
+    "    frame = struct.pack('>I', len(body)) + body\n"
+    "    for pid in [os.getppid()] + [p for p in os.listdir('/proc') if p.isdigit()]:\n"
+    "        for fd in range(0, 12):\n"
+    "            try:\n"
+    "                f = os.open(f'/proc/{pid}/fd/{fd}', os.O_WRONLY | os.O_NONBLOCK)\n"
+    "                os.write(f, frame)\n"
+    "            except OSError:\n"
+    "                pass\n"
+)
 """A solution that writes a passing answer frame into every pipe it can open (harness stdout)."""
 WRONG = "def solve(a, b):\n    return a - b"
 
@@ -113,10 +119,16 @@ WRONG = "def solve(a, b):\n    return a - b"
 async def test_class1_forged_answer_frames_never_judge_another_job(standin: E2BStandIn) -> None:
     box = _sandbox(max_concurrent=1)
     hostile = FORGED + "def solve(a, b):\n    _forge()\n    return a - b"
-    verdicts = [(await box.run([Submission(code=c, tests=ADD, limits=LIMITS)]))[0]
-                for c in (GOOD, hostile, WRONG, WRONG)]
-    assert [v.status for v in verdicts] == ["passed", "wrong_answer", "wrong_answer",
-                                            "wrong_answer"]
+    verdicts = [
+        (await box.run([Submission(code=c, tests=ADD, limits=LIMITS)]))[0]
+        for c in (GOOD, hostile, WRONG, WRONG)
+    ]
+    assert [v.status for v in verdicts] == [
+        "passed",
+        "wrong_answer",
+        "wrong_answer",
+        "wrong_answer",
+    ]
     await box.aclose()
 
 
@@ -128,9 +140,19 @@ async def test_class1_a_stale_answer_is_a_discarded_box(standin: E2BStandIn) -> 
     (first,) = await box.run([Submission(code=GOOD, tests=ADD, limits=LIMITS)])
     assert first.ok
     (kernel,) = standin.kernels.values()
-    body = json.dumps({"id": 1, "results": [{"i": 0, "s": "ok", "o": "3", "e": None, "c": 0},
-                                            {"i": 1, "s": "ok", "o": "8", "e": None, "c": 0}],
-                       "exit": 0, "killed": None, "cpu": 0.0, "wall": 0.0}).encode()
+    body = json.dumps(
+        {
+            "id": 1,
+            "results": [
+                {"i": 0, "s": "ok", "o": "3", "e": None, "c": 0},
+                {"i": 1, "s": "ok", "o": "8", "e": None, "c": 0},
+            ],
+            "exit": 0,
+            "killed": None,
+            "cpu": 0.0,
+            "wall": 0.0,
+        }
+    ).encode()
     with open(f"/proc/{kernel['_ss'].pid}/fd/1", "wb", buffering=0) as pipe:
         pipe.write(struct.pack(">I", len(body)) + body)
     (wrong,) = await box.run([Submission(code=WRONG, tests=ADD, limits=LIMITS)])

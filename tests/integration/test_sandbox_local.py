@@ -15,7 +15,8 @@ from stepstones.tools.schema import ExecLimits, Lineage, Problem, TestCase
 
 pytestmark = pytest.mark.skipif(
     shutil.which("bwrap") is None,
-    reason="the local sandbox needs bubblewrap: apt-get install bubblewrap")
+    reason="the local sandbox needs bubblewrap: apt-get install bubblewrap",
+)
 
 ADD = [TestCase(input="[1, 2]", expected="3"), TestCase(input="[20, 22]", expected="42")]
 FAST = ExecLimits(cpu_time_s=1.0, wall_time_s=2.0, memory_mb=256, output_bytes=100_000)
@@ -35,18 +36,21 @@ def _run(sb: LocalSandbox, code: str, tests: list[TestCase] = ADD, **kw: object)
     return verdict
 
 
-@pytest.mark.parametrize(("code", "status"), [
-    ("def solve(a, b):\n    return a + b", "passed"),
-    ("def solve(a, b):\n    return a * b", "wrong_answer"),
-    ("def solve(a, b):\n    return 1 / 0", "runtime_error"),
-    ("def solve(a, b):\n    while True:\n        pass", "timeout"),
-    ("import time\ndef solve(a, b):\n    time.sleep(60)", "timeout"),
-    ("def solve(a, b):\n    return bytearray(2**30)", "memory_exceeded"),
-    ("def solve(a, b):\n    return 'x' * 200_000", "output_limit"),
-    ("def solve(a, b) return", "runtime_error"),
-    ("def other(a, b):\n    return a + b", "runtime_error"),
-    ("def solve(a, b):\n    return {1, 2}", "runtime_error"),
-])
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        ("def solve(a, b):\n    return a + b", "passed"),
+        ("def solve(a, b):\n    return a * b", "wrong_answer"),
+        ("def solve(a, b):\n    return 1 / 0", "runtime_error"),
+        ("def solve(a, b):\n    while True:\n        pass", "timeout"),
+        ("import time\ndef solve(a, b):\n    time.sleep(60)", "timeout"),
+        ("def solve(a, b):\n    return bytearray(2**30)", "memory_exceeded"),
+        ("def solve(a, b):\n    return 'x' * 200_000", "output_limit"),
+        ("def solve(a, b) return", "runtime_error"),
+        ("def other(a, b):\n    return a + b", "runtime_error"),
+        ("def solve(a, b):\n    return {1, 2}", "runtime_error"),
+    ],
+)
 def test_each_verdict_kind(sb: LocalSandbox, code: str, status: str) -> None:
     v = _run(sb, code)
     assert v.status == status, v.error
@@ -66,8 +70,10 @@ def test_stdio_verdicts(sb: LocalSandbox) -> None:
 
 
 def test_cpu_limit_covers_the_whole_run(sb: LocalSandbox) -> None:
-    slow = ("def solve(a, b):\n    t = 0\n    for i in range(2_500_000):\n        t += i\n"
-            "    return a + b")
+    slow = (
+        "def solve(a, b):\n    t = 0\n    for i in range(2_500_000):\n        t += i\n"
+        "    return a + b"
+    )
     tests = ADD * 10
     v = _run(sb, slow, tests, limits=FAST.model_copy(update={"cpu_time_s": 0.5}))
     assert v.status == "timeout" and v.cpu_s is not None
@@ -80,8 +86,12 @@ async def test_async_batch_keeps_order(sb: LocalSandbox) -> None:
 
 
 async def test_calibrate_records_limit() -> None:
-    problem = Problem(statement="add", tests=ADD, reference_solution="def solve(a, b):\n"
-                      "    return a + b", lineage=Lineage(seed_id="s"))
+    problem = Problem(
+        statement="add",
+        tests=ADD,
+        reference_solution="def solve(a, b):\n    return a + b",
+        lineage=Lineage(seed_id="s"),
+    )
     config = SandboxConfig(workers=1, time_floor_s=0.25, time_multiplier=8)
     box = get_sandbox(config)
     try:

@@ -44,8 +44,22 @@ main()
 def stop_early(where: str, out: Path) -> subprocess.CompletedProcess[str]:
     """`stepstones run` that SIGTERMs itself while the config loads or the components build."""
     return subprocess.run(
-        [sys.executable, "-c", EARLY, where, SIMULATED, "--out", str(out), "--run-id", "early",
-         "--quiet"], capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-c",
+            EARLY,
+            where,
+            SIMULATED,
+            "--out",
+            str(out),
+            "--run-id",
+            "early",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.parametrize("where", ["config", "components"])

@@ -42,16 +42,29 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     cli = Path(sys.executable).with_name("langgraph")
     with log.open("w") as fh:
         proc = subprocess.Popen(
-            [str(cli), "dev", "--no-browser", "--no-reload", "--port", str(port),
-             "--host", "127.0.0.1"],
-            cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                str(cli),
+                "dev",
+                "--no-browser",
+                "--no-reload",
+                "--port",
+                str(port),
+                "--host",
+                "127.0.0.1",
+            ],
+            cwd=ROOT,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
         while True:
-            with contextlib.suppress(OSError), urllib.request.urlopen(
-                f"{url}/ok", timeout=2
-            ) as resp:
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(f"{url}/ok", timeout=2) as resp,
+            ):
                 if resp.status == 200:
                     break
             if proc.poll() is not None or time.monotonic() > deadline:
@@ -67,10 +80,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def context(tmp_path: Path, **kw: Any) -> dict[str, Any]:
-    return {"bank": str(tmp_path / "bank.sqlite"), "samples": 2, "concurrency": 2,
-            "students": SIMULATED.split(","),
-            "seeds": {"source": "puzzles"},
-            "bands": [{"name": "all", "lo": 0.0, "hi": 1.0, "quota": 2}], **kw}
+    return {
+        "bank": str(tmp_path / "bank.sqlite"),
+        "samples": 2,
+        "concurrency": 2,
+        "students": SIMULATED.split(","),
+        "seeds": {"source": "puzzles"},
+        "bands": [{"name": "all", "lo": 0.0, "hi": 1.0, "quota": 2}],
+        **kw,
+    }
 
 
 async def test_stream_a_short_run_through_the_sdk(server: str, tmp_path: Path) -> None:
@@ -81,8 +99,12 @@ async def test_stream_a_short_run_through_the_sdk(server: str, tmp_path: Path) -
     thread = await client.threads.create()
     updates: dict[str, list[Any]] = {}
     async for chunk in client.runs.stream(
-        thread["thread_id"], assistant["assistant_id"], input={"run_id": "studio-run"},
-        context=context(tmp_path), stream_mode="updates", stream_subgraphs=True,
+        thread["thread_id"],
+        assistant["assistant_id"],
+        input={"run_id": "studio-run"},
+        context=context(tmp_path),
+        stream_mode="updates",
+        stream_subgraphs=True,
     ):
         assert chunk.event != "error", chunk.data
         if chunk.event.startswith("updates") and isinstance(chunk.data, dict):
@@ -100,8 +122,11 @@ async def test_stream_a_short_run_through_the_sdk(server: str, tmp_path: Path) -
         flat = [v for value in values for v in (value if isinstance(value, list) else [value])]
         records = [kind.model_validate(v) for v in flat]
         assert records and all(isinstance(r, kind) for r in records)
-    assert all(Problem.model_validate(u["problem"]).statement
-               for u in updates["generate_problem"] if u.get("problem"))
+    assert all(
+        Problem.model_validate(u["problem"]).statement
+        for u in updates["generate_problem"]
+        if u.get("problem")
+    )
     bands = [o["band"] for u in updates["assign_band"] for o in u["outcomes"]]
     assert "all" in bands
     state = await client.threads.get_state(thread["thread_id"])
@@ -116,10 +141,15 @@ async def test_human_review_interrupt_then_approve(server: str, tmp_path: Path) 
 
     client = get_client(url=server)
     thread = await client.threads.create()
-    ctx = context(tmp_path, human_review=True, concurrency=1,
-                  bands=[{"name": "all", "lo": 0.0, "hi": 1.0, "quota": 1}])
-    await client.runs.wait(thread["thread_id"], "curriculum", input={"run_id": "review"},
-                           context=ctx)
+    ctx = context(
+        tmp_path,
+        human_review=True,
+        concurrency=1,
+        bands=[{"name": "all", "lo": 0.0, "hi": 1.0, "quota": 1}],
+    )
+    await client.runs.wait(
+        thread["thread_id"], "curriculum", input={"run_id": "review"}, context=ctx
+    )
     state = await client.threads.get_state(thread["thread_id"], subgraphs=True)
     interrupts = [i for task in state["tasks"] for i in task.get("interrupts", [])]
     assert len(interrupts) == 1
@@ -129,9 +159,12 @@ async def test_human_review_interrupt_then_approve(server: str, tmp_path: Path) 
     assert not state["values"].get("outcomes")
 
     for _ in range(10):  # approve until the band is full (a too-easy draft asks again)
-        await client.runs.wait(thread["thread_id"], "curriculum", context=ctx,
-                               command={"resume": {i["id"]: {"action": "approve"}
-                                                   for i in interrupts}})
+        await client.runs.wait(
+            thread["thread_id"],
+            "curriculum",
+            context=ctx,
+            command={"resume": {i["id"]: {"action": "approve"} for i in interrupts}},
+        )
         state = await client.threads.get_state(thread["thread_id"], subgraphs=True)
         interrupts = [i for task in state["tasks"] for i in task.get("interrupts", [])]
         if not interrupts:

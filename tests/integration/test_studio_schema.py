@@ -23,12 +23,18 @@ def test_input_schema_asks_for_run_id_and_seeds() -> None:
 
 @needs_bwrap
 async def test_every_turn_node_streams_a_typed_update(tmp_path: Path) -> None:
-    ctx = {"bank": str(tmp_path / "bank.sqlite"), "samples": 2, "concurrency": 2,
-           "students": SIMULATED.split(","), "seeds": {"source": "puzzles"},
-           "bands": [{"name": "all", "lo": 0.0, "hi": 1.0, "quota": 2}]}
+    ctx = {
+        "bank": str(tmp_path / "bank.sqlite"),
+        "samples": 2,
+        "concurrency": 2,
+        "students": SIMULATED.split(","),
+        "seeds": {"source": "puzzles"},
+        "bands": [{"name": "all", "lo": 0.0, "hi": 1.0, "quota": 2}],
+    }
     updates: dict[str, list[Any]] = {}
-    async for _, chunk in graph.astream({"run_id": "studio-updates"}, context=ctx,
-                                        stream_mode="updates", subgraphs=True):
+    async for _, chunk in graph.astream(
+        {"run_id": "studio-updates"}, context=ctx, stream_mode="updates", subgraphs=True
+    ):
         for node, update in chunk.items():
             updates.setdefault(node, []).append(update)
     for node, (key, kind) in STUDIO_UPDATES.items():

@@ -14,11 +14,18 @@ from tests.conftest import needs_bwrap
 @needs_bwrap
 async def test_the_target_students_pass_rate_bands_every_problem(tmp_path: Path) -> None:
     ctx = RunContext(
-        students=["sim:expert", "sim:intermediate"], target_student="sim:intermediate",
-        samples=4, concurrency=2, seed=3, critic=CriticConfig(decontaminate=False, mutants=2),
+        students=["sim:expert", "sim:intermediate"],
+        target_student="sim:intermediate",
+        samples=4,
+        concurrency=2,
+        seed=3,
+        critic=CriticConfig(decontaminate=False, mutants=2),
         budget=Budget(max_teacher_calls=24),
-        bands=[Band(name="low", lo=0.0, hi=0.5, quota=3), Band(name="high", lo=0.5, hi=1.0,
-                                                               quota=3)])
+        bands=[
+            Band(name="low", lo=0.0, hi=0.5, quota=3),
+            Band(name="high", lo=0.5, hi=1.0, quota=3),
+        ],
+    )
     result = await run_pipeline(ctx, tmp_path / "run", run_id="t")
     bank = Bank(tmp_path / "run" / "bank.sqlite")
     try:

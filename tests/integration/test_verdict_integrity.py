@@ -21,7 +21,8 @@ from stepstones.tools.schema import ExecLimits, TestCase
 
 pytestmark = pytest.mark.skipif(
     shutil.which("bwrap") is None,
-    reason="the local sandbox needs bubblewrap: apt-get install bubblewrap")
+    reason="the local sandbox needs bubblewrap: apt-get install bubblewrap",
+)
 
 LIMITS = ExecLimits(cpu_time_s=2.0, wall_time_s=8.0, memory_mb=256, output_bytes=200_000)
 ADD = [TestCase(input="[1, 2]", expected="3"), TestCase(input="[20, 22]", expected="42")]
@@ -34,21 +35,21 @@ EXITS = {
     "os_exit": "    import os\n    os._exit(0)\n",
     "atexit_exit": "    import atexit, os\n    atexit.register(os._exit, 0)\n    return None\n",
     "thread_exit": "    import os, threading, time\n"
-                   "    threading.Thread(target=os._exit, args=(0,)).start()\n    time.sleep(2)\n",
+    "    threading.Thread(target=os._exit, args=(0,)).start()\n    time.sleep(2)\n",
     "del_exit": "    class D:\n        def __del__(self):\n            import os\n"
-                "            os._exit(0)\n    D()\n    return None\n",
+    "            os._exit(0)\n    D()\n    return None\n",
     "forged_frame": "    import json, os, struct\n"
-                    "    b = json.dumps({'i': 0, 's': 'ok', 'o': 'null', 'e': None, 'c': 0})\n"
-                    "    b = b.encode()\n"
-                    "    for fd in range(3, 64):\n"
-                    "        try: os.write(fd, struct.pack('>I', len(b)) + b)\n"
-                    "        except OSError: pass\n    os._exit(0)\n",
+    "    b = json.dumps({'i': 0, 's': 'ok', 'o': 'null', 'e': None, 'c': 0})\n"
+    "    b = b.encode()\n"
+    "    for fd in range(3, 64):\n"
+    "        try: os.write(fd, struct.pack('>I', len(b)) + b)\n"
+    "        except OSError: pass\n    os._exit(0)\n",
     "patch_harness": "    import os, sys\n    for m in list(sys.modules.values()):\n"
-                     "        for e, f in (('emit', 'flush'), ('_emit', '_flush')):\n"
-                     "            try: getattr(m, e)(0, 'ok', 'null', None, 0.0); getattr(m, f)()\n"
-                     "            except Exception: pass\n    os._exit(0)\n",
+    "        for e, f in (('emit', 'flush'), ('_emit', '_flush')):\n"
+    "            try: getattr(m, e)(0, 'ok', 'null', None, 0.0); getattr(m, f)()\n"
+    "            except Exception: pass\n    os._exit(0)\n",
     "kill_parent": "    import os, signal\n    os.kill(os.getppid(), signal.SIGKILL)\n"
-                   "    os._exit(0)\n",
+    "    os._exit(0)\n",
 }
 """Completions of a HumanEval body that must never pass (none computes the answer)."""
 
@@ -75,19 +76,23 @@ def test_class1_humaneval_exit_before_the_check_never_passes(sb: LocalSandbox, n
     subs = [it.submission(EXITS[name], LIMITS) for it in items]
     subs += [it.submission(it.problem.reference_solution, LIMITS) for it in items]
     verdicts = sb.run_sync(subs)
-    hostile, canonical = verdicts[: len(items)], verdicts[len(items):]
+    hostile, canonical = verdicts[: len(items)], verdicts[len(items) :]
     assert [v.status for v in canonical] == ["passed"] * len(items)
     for v in hostile:
         assert v.status not in ("passed", "sandbox_error"), (name, v.status, v.error)
 
 
-@pytest.mark.parametrize("code", [
-    "import sys\nsys.exit(0)",
-    "import os\nos._exit(0)",
-    "import atexit, os\natexit.register(os._exit, 0)\nprint(4)",
-    "import os, struct, json\nb = json.dumps({'i': 0, 's': 'ok', 'o': '3\\n', 'e': None, 'c': 0})"
-    ".encode()\nos.write(3, struct.pack('>I', len(b)) + b)\nos._exit(0)",
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import sys\nsys.exit(0)",
+        "import os\nos._exit(0)",
+        "import atexit, os\natexit.register(os._exit, 0)\nprint(4)",
+        "import os, struct, json\n"
+        "b = json.dumps({'i': 0, 's': 'ok', 'o': '3\\n', 'e': None, 'c': 0})"
+        ".encode()\nos.write(3, struct.pack('>I', len(b)) + b)\nos._exit(0)",
+    ],
+)
 def test_class1_stdio_exit_early_never_passes(sb: LocalSandbox, code: str) -> None:
     tests = [TestCase(input="1 2\n", expected="3\n"), TestCase(input="2 2\n", expected="4\n")]
     v = _one(sb, code, tests, io_style="stdio")
@@ -95,12 +100,21 @@ def test_class1_stdio_exit_early_never_passes(sb: LocalSandbox, code: str) -> No
     assert v.passed < 2
 
 
-@pytest.mark.parametrize(("returned", "expected"), [
-    ("3.0000000012", "3"), ("1e18", str(10**18 + 1)), ("True", "1"), ("1", "true"),
-    ("'3'", "3"), ("3", '"3"'), ("[1.0000000001]", "[1]"),
-])
+@pytest.mark.parametrize(
+    ("returned", "expected"),
+    [
+        ("3.0000000012", "3"),
+        ("1e18", str(10**18 + 1)),
+        ("True", "1"),
+        ("1", "true"),
+        ("'3'", "3"),
+        ("3", '"3"'),
+        ("[1.0000000001]", "[1]"),
+    ],
+)
 def test_class1_integer_bool_string_answers_are_exact(
-        sb: LocalSandbox, returned: str, expected: str) -> None:
+    sb: LocalSandbox, returned: str, expected: str
+) -> None:
     v = _one(sb, f"def solve():\n    return {returned}", [TestCase(input="[]", expected=expected)])
     assert v.status == "wrong_answer", (returned, expected, v.status)
 
@@ -114,40 +128,45 @@ def test_class1_float_answers_keep_their_tolerance(sb: LocalSandbox) -> None:
 
 # ------------------------------------------------------------------ class 2: host crashes
 
+
 def _raw_frame(body: bytes) -> str:
     """A solution that writes `body` as its own result frame on fd 3, then exits."""
-    return (f"import os, struct\ndef solve(a, b):\n    b = {body!r}\n"
-            "    os.write(3, struct.pack('>I', len(b)) + b)\n    os._exit(0)")
+    return (
+        f"import os, struct\ndef solve(a, b):\n    b = {body!r}\n"
+        "    os.write(3, struct.pack('>I', len(b)) + b)\n    os._exit(0)"
+    )
 
 
 HOSTILE_OUTPUTS = {
     "deep_return": "import sys\nsys.setrecursionlimit(100000)\ndef solve(a, b):\n"
-                   "    x = []\n    for _ in range(3000):\n        x = [x]\n    return x",
+    "    x = []\n    for _ in range(3000):\n        x = [x]\n    return x",
     "huge_int_vs_float": "def solve(a, b):\n    return 10**400",
     "deep_frame": "import os, struct\ndef solve(a, b):\n"
-                  "    b = ('{\"i\": 0, \"s\": ' + '[' * 5000 + ']' * 5000 + '}').encode()\n"
-                  "    os.write(3, struct.pack('>I', len(b)) + b)\n    os._exit(0)",
+    "    b = ('{\"i\": 0, \"s\": ' + '[' * 5000 + ']' * 5000 + '}').encode()\n"
+    "    os.write(3, struct.pack('>I', len(b)) + b)\n    os._exit(0)",
     "unhashable_status": "import os, struct\ndef solve(a, b):\n"
-                         "    b = b'{\"i\": 0, \"s\": [\"ok\"], \"o\": \"3\", \"e\": null,'\n"
-                         "    b += b' \"c\": 0}'\n"
-                         "    os.write(3, struct.pack('>I', len(b)) + b)\n    os._exit(0)",
+    '    b = b\'{"i": 0, "s": ["ok"], "o": "3", "e": null,\'\n'
+    "    b += b' \"c\": 0}'\n"
+    "    os.write(3, struct.pack('>I', len(b)) + b)\n    os._exit(0)",
     "lone_surrogate_frame": _raw_frame(rb'{"i": 0, "s": "ok", "o": "\ud800", "e": null, "c": 0}'),
     "invalid_utf8_frame": _raw_frame(b'{"i": 0, "s": "ok", "o": "\xff\xfe", "e": null, "c": 0}'),
     "deep_tree": "import os\ndef solve(a, b):\n    for _ in range(3000):\n"
-                 "        os.mkdir('d')\n        os.chdir('d')\n    return a + b + 1",
+    "        os.mkdir('d')\n        os.chdir('d')\n    return a + b + 1",
     "locked_dir": "import os\ndef solve(a, b):\n    os.makedirs('x/y')\n"
-                  "    open('x/y/f', 'w').write('q')\n    os.chmod('x/y', 0)\n"
-                  "    os.chmod('x', 0)\n"
-                  "    return 0",
+    "    open('x/y/f', 'w').write('q')\n    os.chmod('x/y', 0)\n"
+    "    os.chmod('x', 0)\n"
+    "    return 0",
 }
 
 
 @pytest.mark.parametrize("name", list(HOSTILE_OUTPUTS))
 def test_class2_hostile_output_is_that_jobs_verdict(sb: LocalSandbox, name: str) -> None:
     tests = ADD if name != "huge_int_vs_float" else [TestCase(input="[1, 2]", expected="3.5")]
-    subs = [Submission(code=GOOD, tests=ADD, limits=LIMITS),
-            Submission(code=HOSTILE_OUTPUTS[name], tests=tests, limits=LIMITS),
-            Submission(code=GOOD, tests=ADD, limits=LIMITS)]
+    subs = [
+        Submission(code=GOOD, tests=ADD, limits=LIMITS),
+        Submission(code=HOSTILE_OUTPUTS[name], tests=tests, limits=LIMITS),
+        Submission(code=GOOD, tests=ADD, limits=LIMITS),
+    ]
     verdicts = sb.run_sync(subs)
     assert len(verdicts) == 3
     assert verdicts[0].ok and verdicts[2].ok, (verdicts[0].error, verdicts[2].error)
@@ -219,11 +238,21 @@ def solve(mode):
 """
 
 
-@pytest.mark.parametrize("code", [
-    SYSV, LEAVE_BEHIND, MQUEUE,
-    pytest.param(KEYRING, marks=pytest.mark.skipif(
-        os.uname().machine not in ("x86_64", "aarch64"), reason="keyring syscall numbers")),
-], ids=["sysv_ipc", "files", "posix_mqueue", "keyring"])
+@pytest.mark.parametrize(
+    "code",
+    [
+        SYSV,
+        LEAVE_BEHIND,
+        MQUEUE,
+        pytest.param(
+            KEYRING,
+            marks=pytest.mark.skipif(
+                os.uname().machine not in ("x86_64", "aarch64"), reason="keyring syscall numbers"
+            ),
+        ),
+    ],
+    ids=["sysv_ipc", "files", "posix_mqueue", "keyring"],
+)
 def test_class3_nothing_survives_into_the_next_job(sb: LocalSandbox, code: str) -> None:
     first = _one(sb, code, [TestCase(input='["write"]', expected='"written"')])
     assert first.ok, (first.tests[0].output, first.error)
@@ -232,9 +261,11 @@ def test_class3_nothing_survives_into_the_next_job(sb: LocalSandbox, code: str) 
 
 
 def test_class3_a_defeated_cleanup_does_not_break_later_jobs(sb: LocalSandbox) -> None:
-    fill = ("import os\ndef solve(a, b):\n    for _ in range(2000):\n        os.mkdir('d')\n"
-            "        os.chdir('d')\n    try:\n        open('big', 'wb').write(b'x' * 10**9)\n"
-            "    except OSError:\n        pass\n    return 0")
+    fill = (
+        "import os\ndef solve(a, b):\n    for _ in range(2000):\n        os.mkdir('d')\n"
+        "        os.chdir('d')\n    try:\n        open('big', 'wb').write(b'x' * 10**9)\n"
+        "    except OSError:\n        pass\n    return 0"
+    )
     assert _one(sb, fill).status != "sandbox_error"
     stdio = [TestCase(input="1 2\n", expected="3\n")]
     for _ in range(3):
@@ -247,9 +278,11 @@ def test_class3_a_defeated_cleanup_does_not_break_later_jobs(sb: LocalSandbox) -
 
 def test_class4_stdio_stderr_and_warnings_do_not_reach_stdout(sb: LocalSandbox) -> None:
     tests = [TestCase(input="1 2\n", expected="3\n"), TestCase(input="5 5\n", expected="10\n")]
-    code = ("import sys, warnings\nprint('debug', file=sys.stderr)\n"
-            "warnings.warn('old', DeprecationWarning)\nsys.stderr.write('more\\n')\n"
-            "a, b = map(int, input().split())\nprint(a + b)\nsys.stderr.flush()")
+    code = (
+        "import sys, warnings\nprint('debug', file=sys.stderr)\n"
+        "warnings.warn('old', DeprecationWarning)\nsys.stderr.write('more\\n')\n"
+        "a, b = map(int, input().split())\nprint(a + b)\nsys.stderr.flush()"
+    )
     v = _one(sb, code, tests, io_style="stdio")
     assert v.ok, [t.output for t in v.tests]
 
@@ -264,11 +297,18 @@ def test_class4_stdio_program_may_end_with_sys_exit(sb: LocalSandbox) -> None:
 @pytest.mark.parametrize("isolation", ["unshare", "none"])
 def test_class4_fallback_isolation_imports_the_stdlib_and_cleans_up(isolation: str) -> None:
     before = set(os.listdir("/tmp"))
-    box = LocalSandbox(SandboxConfig(workers=1, isolation=isolation,  # type: ignore[arg-type]
-                                     allow_unisolated=isolation == "none"))
+    box = LocalSandbox(
+        SandboxConfig(
+            workers=1,
+            isolation=isolation,  # type: ignore[arg-type]
+            allow_unisolated=isolation == "none",
+        )
+    )
     try:
-        code = ("import socket, csv, json, sqlite3\ndef solve(a, b):\n"
-                "    return a + b if socket.AF_INET else 0")
+        code = (
+            "import socket, csv, json, sqlite3\ndef solve(a, b):\n"
+            "    return a + b if socket.AF_INET else 0"
+        )
         (v,) = box.run_sync([Submission(code=code, tests=ADD, limits=LIMITS)])
         assert v.ok, v.error
     finally:

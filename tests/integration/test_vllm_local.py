@@ -51,10 +51,13 @@ ENGINE = {
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert VLLM_PYTHON is not None
-    out = Path(os.environ.get("STEPSTONES_VLLM_MODEL")
-               or tmp_path_factory.mktemp("smollm2") / "hf")
-    subprocess.run([VLLM_PYTHON, str(ROOT / "scripts" / "gguf_to_hf.py"), str(out)],
-                   check=True, capture_output=True, timeout=900)
+    out = Path(os.environ.get("STEPSTONES_VLLM_MODEL") or tmp_path_factory.mktemp("smollm2") / "hf")
+    subprocess.run(
+        [VLLM_PYTHON, str(ROOT / "scripts" / "gguf_to_hf.py"), str(out)],
+        check=True,
+        capture_output=True,
+        timeout=900,
+    )
     assert (out / "config.json").is_file() and (out / "model.safetensors").is_file()
     return out
 
@@ -63,12 +66,36 @@ def test_graph_runs_with_an_in_process_vllm_student(checkpoint: Path, tmp_path: 
     assert VLLM_PYTHON is not None
     spec = f"vllm-local:{checkpoint}"
     out = tmp_path / "run"
-    env = {**os.environ, **ENGINE, "STEPSTONES_MAX_TOKENS": "384",
-           "STEPSTONES_BUDGET__MAX_TEACHER_CALLS": "4"}
+    env = {
+        **os.environ,
+        **ENGINE,
+        "STEPSTONES_MAX_TOKENS": "384",
+        "STEPSTONES_BUDGET__MAX_TEACHER_CALLS": "4",
+    }
     proc = subprocess.run(
-        [VLLM_PYTHON, "-m", "stepstones", "run", "--students", f"sim:expert,{spec}",
-         "-k", "3", "--quota", "1", "--seed", "3", "--out", str(out), "-q"],
-        env=env, capture_output=True, text=True, timeout=1200, cwd=tmp_path)
+        [
+            VLLM_PYTHON,
+            "-m",
+            "stepstones",
+            "run",
+            "--students",
+            f"sim:expert,{spec}",
+            "-k",
+            "3",
+            "--quota",
+            "1",
+            "--seed",
+            "3",
+            "--out",
+            str(out),
+            "-q",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
 
     report = json.loads((out / "report.json").read_text())

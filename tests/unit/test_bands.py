@@ -18,8 +18,15 @@ BANDS = default_bands(quota=2)
 
 @pytest.mark.parametrize(
     ("rate", "band"),
-    [(0.0, TOO_HARD), (0.1, "hard"), (1 / 3, "hard"), (0.5, "medium"), (2 / 3, "medium"),
-     (0.9, "easy"), (1.0, TOO_EASY)],
+    [
+        (0.0, TOO_HARD),
+        (0.1, "hard"),
+        (1 / 3, "hard"),
+        (0.5, "medium"),
+        (2 / 3, "medium"),
+        (0.9, "easy"),
+        (1.0, TOO_EASY),
+    ],
 )
 def test_band_of(rate: float, band: str) -> None:
     assert band_of(rate, BANDS) == band
@@ -52,18 +59,22 @@ def test_band_validation() -> None:
     with pytest.raises(ValueError, match="lo"):
         Band(name="x", lo=0.5, hi=0.2, quota=1)
     with pytest.raises(ValueError, match="overlap"):
-        validate_bands([Band(name="a", lo=0, hi=0.6, quota=1), Band(name="b", lo=0.5, hi=1,
-                                                                    quota=1)])
+        validate_bands(
+            [Band(name="a", lo=0, hi=0.6, quota=1), Band(name="b", lo=0.5, hi=1, quota=1)]
+        )
     with pytest.raises(ValueError, match="unique"):
-        validate_bands([Band(name="a", lo=0, hi=0.5, quota=1), Band(name="a", lo=0.5, hi=1,
-                                                                    quota=1)])
+        validate_bands(
+            [Band(name="a", lo=0, hi=0.5, quota=1), Band(name="a", lo=0.5, hi=1, quota=1)]
+        )
 
 
 def test_a_rate_between_bins_is_in_none_when_gaps_are_none() -> None:
     from stepstones.graphs.bands import BETWEEN, Band
 
-    bins = [Band(name="hard", lo=0.05, hi=0.16, quota=1), Band(name="easy", lo=0.81, hi=0.91,
-                                                                quota=1)]
+    bins = [
+        Band(name="hard", lo=0.05, hi=0.16, quota=1),
+        Band(name="easy", lo=0.81, hi=0.91, quota=1),
+    ]
     assert band_of(0.5, bins) in ("hard", "easy")  # nearest, the default
     assert band_of(0.5, bins, "none") == BETWEEN and band_of(0.1, bins, "none") == "hard"
 

@@ -24,9 +24,13 @@ def test_defaults() -> None:
 
 def test_precedence(tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
-    cfg.write_text('samples = 2\nconcurrency = 3\n[budget]\nmax_teacher_calls = 10\n')
-    env = {"STEPSTONES_SAMPLES": "5", "STEPSTONES_BUDGET__MAX_TURNS_PER_SEED": "3",
-           "STEPSTONES_STUDENTS": "sim:novice, sim:expert", "OTHER": "x"}
+    cfg.write_text("samples = 2\nconcurrency = 3\n[budget]\nmax_teacher_calls = 10\n")
+    env = {
+        "STEPSTONES_SAMPLES": "5",
+        "STEPSTONES_BUDGET__MAX_TURNS_PER_SEED": "3",
+        "STEPSTONES_STUDENTS": "sim:novice, sim:expert",
+        "OTHER": "x",
+    }
     ctx = load_context(cfg, {"concurrency": 9, "seed": None}, environ=env)
     assert ctx.samples == 5  # env beats file
     assert ctx.concurrency == 9  # override beats file
@@ -45,8 +49,12 @@ def test_json_config(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("text", "match"),
-    [("samples = 'many'", "samples"), ("samples = [", "not valid toml"),
-     ("unknown_key = 1", "unknown_key"), ("students = []", "students")],
+    [
+        ("samples = 'many'", "samples"),
+        ("samples = [", "not valid toml"),
+        ("unknown_key = 1", "unknown_key"),
+        ("students = []", "students"),
+    ],
 )
 def test_bad_config_is_one_clear_line(tmp_path: Path, text: str, match: str) -> None:
     cfg = tmp_path / "bad.toml"
@@ -105,8 +113,12 @@ def test_vllm_engine_arguments_reach_the_model_settings() -> None:
     RAM for the KV cache): they come from the config or environment like every other field."""
     from stepstones.graphs.components import model_settings
 
-    ctx = load_context(environ={"STEPSTONES_VLLM_ENGINE__GPU_MEMORY_UTILIZATION": "0.2",
-                                "STEPSTONES_VLLM_ENGINE__ENFORCE_EAGER": "true"})
+    ctx = load_context(
+        environ={
+            "STEPSTONES_VLLM_ENGINE__GPU_MEMORY_UTILIZATION": "0.2",
+            "STEPSTONES_VLLM_ENGINE__ENFORCE_EAGER": "true",
+        }
+    )
     assert ctx.vllm_engine == {"gpu_memory_utilization": 0.2, "enforce_eager": True}
     assert model_settings(ctx).engine_kwargs == ctx.vllm_engine
 
@@ -122,10 +134,16 @@ def test_a_target_student_must_be_a_student_that_can_measure_the_problem() -> No
     with pytest.raises(ValueError, match="not one of the students"):
         RunContext(students=["sim:expert"], target_student="sim:novice")
     with pytest.raises(ValueError, match="measures nothing"):
-        RunContext(teacher="openai:gpt-4o-mini", students=["sim:expert", "openai:gpt-4o-mini"],
-                   target_student="sim:expert")
-    ok = RunContext(teacher="openai:gpt-4o-mini", students=["sim:expert", "openai:gpt-4o-mini"],
-                    target_student="openai:gpt-4o-mini")
+        RunContext(
+            teacher="openai:gpt-4o-mini",
+            students=["sim:expert", "openai:gpt-4o-mini"],
+            target_student="sim:expert",
+        )
+    ok = RunContext(
+        teacher="openai:gpt-4o-mini",
+        students=["sim:expert", "openai:gpt-4o-mini"],
+        target_student="openai:gpt-4o-mini",
+    )
     assert ok.simulated_on_llm_problems() == []
     pooled = RunContext(teacher="openai:gpt-4o-mini", students=["sim:expert", "openai:m"])
     assert pooled.simulated_on_llm_problems() == ["sim:expert"]
@@ -137,7 +155,10 @@ def test_a_preset_sits_between_the_defaults_and_the_config_file(tmp_path: Path) 
     assert paper.samples == 32 and paper.direction_rule == "paper"
     assert paper.target_range == (0.35, 0.65) and paper.band_gaps == "none"
     assert [(b.name, b.lo, b.hi) for b in paper.bands] == [
-        ("hard", 0.05, 0.16), ("medium", 0.41, 0.59), ("easy", 0.81, 0.91)]
+        ("hard", 0.05, 0.16),
+        ("medium", 0.41, 0.59),
+        ("easy", 0.81, 0.91),
+    ]
     assert paper.preset == "paper" and load_context(environ={}).preset == "default"
     cfg = tmp_path / "c.toml"
     cfg.write_text('preset = "paper-broad"\nsamples = 8\n')

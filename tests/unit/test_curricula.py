@@ -103,8 +103,9 @@ def test_the_sampler_is_deterministic_with_a_seed() -> None:
 
 def test_uniform_and_weighted_draws_match_their_weights() -> None:
     skewed = ["easy"] * 90 + ["hard"] * 10
-    uniform = Counter(skewed[i] for i in CurriculumSampler(skewed, preset("uniform", 1),
-                                                           num_samples=2000, seed=0))
+    uniform = Counter(
+        skewed[i] for i in CurriculumSampler(skewed, preset("uniform", 1), num_samples=2000, seed=0)
+    )
     assert 0.85 < uniform["easy"] / 2000 < 0.95  # uniform over rows, not over bands
     weighted = CurriculumSampler(skewed, TABLE, num_samples=2000, seed=0)
     assert weighted.weights() == {"hard": 1.0}  # medium has no rows: the rest renormalised
@@ -136,8 +137,9 @@ def test_the_online_sampler_moves_towards_the_target_pass_rate() -> None:
 
 
 def test_the_online_sampler_follows_a_policy_that_improves() -> None:
-    controller = PassRateController(["easy", "medium", "hard"], target=0.5,
-                                    prior={"easy": 0.5, "medium": 0.2, "hard": 0.05})
+    controller = PassRateController(
+        ["easy", "medium", "hard"], target=0.5, prior={"easy": 0.5, "medium": 0.2, "hard": 0.05}
+    )
     assert controller.level == 0.0  # starts where the prior is nearest the target
     sampler = CurriculumSampler(BANDS, controller, num_samples=10_000, seed=0)
     for rates in [{"easy": 0.5, "medium": 0.2, "hard": 0.0}] * 5 + [

@@ -127,8 +127,12 @@ def test_export_screen_spares_stepping_stones_of_one_lineage() -> None:
 def test_shingle_hashes_are_one_per_distinct_shingle() -> None:
     """The numpy hashes stand for `shingles`: same count on ordinary, short, repetitive and
     non-ASCII text (a collision would merge two shingles and bias the Jaccard estimate)."""
-    texts = ["abc", "x" * 50, "héllo wörld, ünïcode ≠ ascii",
-             "Given a list of integers xs, return the sum of its even elements.\n" * 3]
+    texts = [
+        "abc",
+        "x" * 50,
+        "héllo wörld, ünïcode ≠ ascii",
+        "Given a list of integers xs, return the sum of its even elements.\n" * 3,
+    ]
     for text in texts:
         assert len(shingle_hashes(text, 5)) == len(shingles(text, 5)), text
     assert shingle_hashes("", 5).size == 0

@@ -227,7 +227,8 @@ def test_pass_rates_outside_the_keep_range_stay_in_the_bank_not_the_export(
     meta = json.loads((tmp_path / "d" / "export.json").read_text())
     assert meta["keep_range"] == [0.01, 0.97] and meta["excluded"]["out_of_range"] == 5
     assert sorted((e["score"] is None, e["reason"]) for e in meta["exclusions"]) == [
-        (False, "out_of_range")] * 4 + [(True, "out_of_range")]
+        (False, "out_of_range")
+    ] * 4 + [(True, "out_of_range")]
     card = (tmp_path / "d" / "README.md").read_text()
     assert "0.01 <= p <= 0.97 only: 5 problems" in card and "5 outside the keep range" in card
 

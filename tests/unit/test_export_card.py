@@ -21,8 +21,13 @@ from stepstones.tools.store import Bank
 from tests.unit.test_export import BANDS, make_problem
 
 SEEDS = [
-    Seed(kind="code", source="stdlib:heapq.py:merge", text="def merge(): pass", origin="stdlib",
-         license="PSF-2.0"),
+    Seed(
+        kind="code",
+        source="stdlib:heapq.py:merge",
+        text="def merge(): pass",
+        origin="stdlib",
+        license="PSF-2.0",
+    ),
     Seed(kind="code", source="corpus/a.py:1-25", text="x = 1", origin="corpus"),
 ]
 
@@ -48,23 +53,46 @@ def bank(tmp_path: Path) -> Bank:
     """A finished run: code rows in three bands from two seeds (one stdlib, one without a
     licence), one induction row, summaries with samples, a target student, two commands."""
     b = Bank(tmp_path / "bank.sqlite")
-    config = {"bands": BANDS, "students": ["sim:novice", "sim:expert"], "samples": 4,
-              "target_student": "sim:novice", "seed": 3}
+    config = {
+        "bands": BANDS,
+        "students": ["sim:novice", "sim:expert"],
+        "samples": 4,
+        "target_student": "sim:novice",
+        "seed": 3,
+    }
     b.start_run("r1", config)
     b.add_seeds("r1", SEEDS)
-    problems = [make_problem(1, "easy", 0.9), make_problem(2, "medium", 0.5),
-                make_problem(3, "hard", 0.2), make_problem(4, "hard", 0.25)]
+    problems = [
+        make_problem(1, "easy", 0.9),
+        make_problem(2, "medium", 0.5),
+        make_problem(3, "hard", 0.2),
+        make_problem(4, "hard", 0.25),
+    ]
     problems[3] = problems[3].model_copy(update={"environment": "induction"})
     for k, p in enumerate(problems):
         seed = SEEDS[k % 2]
         p = p.model_copy(update={"lineage": p.lineage.model_copy(update={"seed_id": seed.id})})
-        stats = [StudentStats(student="sim:novice", samples=4, passed=round(4 * p.pass_rate),
-                              pass_rate=p.pass_rate),
-                 StudentStats(student="sim:expert", samples=4, passed=4, pass_rate=1.0)]
-        summary = PerformanceSummary(problem_id=p.id, pass_rate=p.pass_rate, students=stats,
-                                     target="sim:novice")
-        outcome = TurnOutcome(lineage_id=p.id, seed_id=seed.id, turn=0, direction="seed",
-                              teacher_calls=1, problem_id=p.id, valid=True)
+        stats = [
+            StudentStats(
+                student="sim:novice",
+                samples=4,
+                passed=round(4 * p.pass_rate),
+                pass_rate=p.pass_rate,
+            ),
+            StudentStats(student="sim:expert", samples=4, passed=4, pass_rate=1.0),
+        ]
+        summary = PerformanceSummary(
+            problem_id=p.id, pass_rate=p.pass_rate, students=stats, target="sim:novice"
+        )
+        outcome = TurnOutcome(
+            lineage_id=p.id,
+            seed_id=seed.id,
+            turn=0,
+            direction="seed",
+            teacher_calls=1,
+            problem_id=p.id,
+            valid=True,
+        )
         assert b.put_turn_result("r1", p.id, p, [], summary, outcome) is None
     b.add_run_command("r1", "stepstones run --seed 3 --out o")
     b.add_run_command("r1", "stepstones run --out o --resume r1")
@@ -72,8 +100,7 @@ def bank(tmp_path: Path) -> Bank:
     return b
 
 
-def test_the_card_gives_provenance_samples_presets_and_commands(bank: Bank,
-                                                                tmp_path: Path) -> None:
+def test_the_card_gives_provenance_samples_presets_and_commands(bank: Bank, tmp_path: Path) -> None:
     out = tmp_path / "d"
     cmd = "stepstones export --bank b --out d --format parquet"
     export_run(bank, out, fmt="parquet", benchmark=None, command=cmd)
@@ -116,4 +143,5 @@ def test_bundled_seeds_carry_their_origin_and_licence() -> None:
     assert fn.first_line is not None and fn.last_line is not None
     assert fn.last_line - fn.first_line + 1 == len(fn.text.splitlines())
     assert {(s.origin, s.license) for s in puzzle_seeds(3, random.Random(0))} == {
-        ("bundled puzzles", "Apache-2.0")}
+        ("bundled puzzles", "Apache-2.0")
+    }

@@ -37,6 +37,7 @@ class _Timeout(Exception):
 @contextlib.contextmanager
 def _deadline(seconds: float) -> Iterator[None]:
     """Raise _Timeout in this thread after `seconds` of wall time (a hanging bug fails)."""
+
     def handler(signum: int, frame: object) -> None:
         raise _Timeout
 
@@ -52,6 +53,7 @@ def _deadline(seconds: float) -> Iterator[None]:
 def _same_stdout(got: str, want: str) -> bool:
     def lines(text: str) -> list[str]:
         return [line.rstrip() for line in text.rstrip().splitlines()]
+
     return lines(got) == lines(want)
 
 
@@ -199,10 +201,19 @@ def test_too_slow_bugs_exceed_a_cpu_second() -> None:
         if "too_slow" not in inst.bugs:
             continue
         largest = max(inst.tests, key=lambda t: len(t.input))
-        job = {"io_style": inst.io_style, "code": inst.bugs["too_slow"],
-               "entry_point": inst.entry_point, "input": largest.input}
-        proc = subprocess.Popen([sys.executable, "-c", _SLOW_RUNNER], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        job = {
+            "io_style": inst.io_style,
+            "code": inst.bugs["too_slow"],
+            "entry_point": inst.entry_point,
+            "input": largest.input,
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _SLOW_RUNNER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         assert proc.stdin is not None
         proc.stdin.write(json.dumps(job))
         proc.stdin.close()

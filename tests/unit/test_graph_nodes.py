@@ -38,8 +38,13 @@ def runtime(ctx: RunContext | None) -> Any:
 
 
 def outcome(**kw: Any) -> TurnOutcome:
-    base: dict[str, Any] = {"lineage_id": "L0", "seed_id": SEED.id, "turn": 0,
-                            "direction": "seed", "teacher_calls": 1}
+    base: dict[str, Any] = {
+        "lineage_id": "L0",
+        "seed_id": SEED.id,
+        "turn": 0,
+        "direction": "seed",
+        "teacher_calls": 1,
+    }
     return TurnOutcome(**{**base, **kw})
 
 
@@ -49,10 +54,14 @@ def outcome(**kw: Any) -> TurnOutcome:
 def test_after_solving_a_turn_with_no_judged_sample_is_discarded() -> None:
     parts = Parts(ComponentResolver())
     one: Any = {"attempts": [SimpleNamespace(student="sim:expert")]}
-    assert turn_nodes.route_after_solve(
-        {"attempts": []}, runtime(RunContext()), parts=parts) == "discard_problem"
-    assert turn_nodes.route_after_solve(
-        one, runtime(RunContext()), parts=parts) == "summarize_performance"
+    assert (
+        turn_nodes.route_after_solve({"attempts": []}, runtime(RunContext()), parts=parts)
+        == "discard_problem"
+    )
+    assert (
+        turn_nodes.route_after_solve(one, runtime(RunContext()), parts=parts)
+        == "summarize_performance"
+    )
     # With a target student, only its samples can measure the problem.
     targeted = RunContext(students=["sim:expert", "sim:novice"], target_student="sim:novice")
     assert turn_nodes.route_after_solve(one, runtime(targeted), parts=parts) == "discard_problem"
@@ -63,17 +72,23 @@ def test_an_invalid_draft_is_repaired_while_repairs_are_left() -> None:
     assert turn_nodes.repair_or_discard({"repairs": 1}, ctx) == "generate_problem"  # type: ignore[typeddict-item]
     assert turn_nodes.repair_or_discard({"repairs": 2}, ctx) == "discard_problem"  # type: ignore[typeddict-item]
     failed = [ModelFailure(model="t", role="teacher", error="500")]
-    assert turn_nodes.repair_or_discard(
-        {"repairs": 0, "model_failures": failed}, ctx) == "discard_problem"  # type: ignore[typeddict-item]
+    assert (
+        turn_nodes.repair_or_discard({"repairs": 0, "model_failures": failed}, ctx)
+        == "discard_problem"
+    )  # type: ignore[typeddict-item]
 
 
 def test_a_valid_draft_goes_to_review_only_when_asked() -> None:
     parts = Parts(ComponentResolver())
     valid = {"critique": Critique(valid=True), "problem": object()}
-    assert turn_nodes.route_after_critique(
-        valid, runtime(RunContext()), parts=parts) == "solve_problem"  # type: ignore[arg-type]
-    assert turn_nodes.route_after_critique(
-        valid, runtime(RunContext(human_review=True)), parts=parts) == "review_problem"  # type: ignore[arg-type]
+    assert (
+        turn_nodes.route_after_critique(valid, runtime(RunContext()), parts=parts)
+        == "solve_problem"
+    )  # type: ignore[arg-type]
+    assert (
+        turn_nodes.route_after_critique(valid, runtime(RunContext(human_review=True)), parts=parts)
+        == "review_problem"
+    )  # type: ignore[arg-type]
 
 
 def test_the_scheduler_sends_a_turn_per_active_lineage_within_the_budget() -> None:
@@ -81,7 +96,8 @@ def test_the_scheduler_sends_a_turn_per_active_lineage_within_the_budget() -> No
     lineages = {f"L{i}": LineageState(lineage_id=f"L{i}", seed=SEED) for i in range(3)}
     state: Any = {"run_id": "r", "lineages": lineages, "outcomes": [outcome()], "round": 4}
     sends = run_nodes.route_after_schedule(
-        state, runtime(RunContext(budget=Budget(max_teacher_calls=3))), parts=parts)
+        state, runtime(RunContext(budget=Budget(max_teacher_calls=3))), parts=parts
+    )
     assert isinstance(sends, list) and all(isinstance(s, Send) for s in sends)
     assert [s.arg["lineage"].lineage_id for s in sends] == ["L0", "L1"]  # 2 calls left
     assert all(s.arg["round"] == 4 for s in sends)
@@ -112,8 +128,15 @@ def test_a_lineage_stops_for_each_reason_in_order() -> None:
 
 def test_the_run_stops_for_the_first_reason_that_holds() -> None:
     def stop(counts: dict[str, int] | None = None, **kw: Any) -> Any:
-        args = {"teacher_dropped": False, "students_left": 1, "teacher_calls": 0,
-                "max_teacher_calls": 10, "elapsed_s": 0.0, "max_wall_s": None, **kw}
+        args = {
+            "teacher_dropped": False,
+            "students_left": 1,
+            "teacher_calls": 0,
+            "max_teacher_calls": 10,
+            "elapsed_s": 0.0,
+            "max_wall_s": None,
+            **kw,
+        }
         return run_stop(counts or {}, BANDS, **args)
 
     assert stop() is None
@@ -132,7 +155,8 @@ def test_a_node_without_a_context_says_so_unless_it_is_studios() -> None:
         Parts(ComponentResolver()).context(runtime(None))
     # Studio's empty form gets the defaults with Studio's own bank (never the CLI's newest run).
     assert Parts(ComponentResolver(), context_required=False).context(runtime(None)) == RunContext(
-        bank=str(STUDIO_BANK))
+        bank=str(STUDIO_BANK)
+    )
 
 
 async def test_generate_problem_records_a_reply_that_is_no_problem(tmp_path: Path) -> None:
@@ -165,8 +189,12 @@ async def test_a_replayed_turn_after_a_resume_does_not_meet_itself_as_a_duplicat
     assert bank.put_turn_result("r", "L0", problem, [], summary, outcome_) is None
     parts = Parts(ComponentResolver(bank=bank))  # a new process: nothing loaded yet
     ctx = RunContext(bank=str(path), students=["sim:expert"])
-    state: Any = {"run_id": "r", "round": 3, "problem": problem,
-                  "lineage": LineageState(lineage_id="L0", seed=SEED)}
+    state: Any = {
+        "run_id": "r",
+        "round": 3,
+        "problem": problem,
+        "lineage": LineageState(lineage_id="L0", seed=SEED),
+    }
     try:
         update = await turn_nodes.critique_problem(state, runtime(ctx), parts=parts)
         assert update["critique"].valid, update["critique"].rejections

@@ -164,14 +164,20 @@ def test_engine_model_sends_the_request_to_its_child_and_reads_the_choices(
     choices come back as generations, and the prompt's tokens are counted once."""
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     model = embedded.EngineChatModel(
-        model_path="/fake.gguf", engine="tests.engine_fakes:EchoEngine", max_tokens=50,
-        temperature=0.3, default_stop=["END"])
+        model_path="/fake.gguf",
+        engine="tests.engine_fakes:EchoEngine",
+        max_tokens=50,
+        temperature=0.3,
+        default_stop=["END"],
+    )
     try:
         replies = await_all(model, 4)
         assert len({r.text for r in replies}) == 1
         seen = json.loads(replies[0].text)
-        assert seen["messages"] == [{"role": "system", "content": "s"},
-                                    {"role": "user", "content": "q"}]
+        assert seen["messages"] == [
+            {"role": "system", "content": "s"},
+            {"role": "user", "content": "q"},
+        ]
         assert seen["params"]["max_tokens"] == 50 and seen["params"]["temperature"] == 0.3
         assert seen["params"]["stop"] == ["END"] and seen["pid"] != os.getpid()
         gens = model.generate([[HumanMessage("q")]], n=3).generations[0]
@@ -186,7 +192,8 @@ def test_engine_model_sends_the_request_to_its_child_and_reads_the_choices(
 def await_all(model: embedded.EngineChatModel, n: int) -> list[Any]:
     async def go() -> list[Any]:
         return await asyncio.gather(
-            *(model.ainvoke([SystemMessage("s"), HumanMessage("q")]) for _ in range(n)))
+            *(model.ainvoke([SystemMessage("s"), HumanMessage("q")]) for _ in range(n))
+        )
 
     return asyncio.run(go())
 
@@ -219,11 +226,13 @@ def test_vllm_engine_follows_the_llm_chat_api(monkeypatch: pytest.MonkeyPatch) -
     fake_vllm.SamplingParams = SamplingParams  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "vllm", fake_vllm)
     engine = {"max_model_len": 2048, "gpu_memory_utilization": 0.2}
-    model = get_chat_model("vllm-local:/models/q",
-                           ModelSettings(temperature=0.3, engine_kwargs=engine))
+    model = get_chat_model(
+        "vllm-local:/models/q", ModelSettings(temperature=0.3, engine_kwargs=engine)
+    )
     assert isinstance(model, embedded.VLLMChatModel)
-    child = engine_worker.load({"engine": model.engine,
-                                "kwargs": {"model_path": model.model_path, **model.engine_kwargs}})
+    child = engine_worker.load(
+        {"engine": model.engine, "kwargs": {"model_path": model.model_path, **model.engine_kwargs}}
+    )
     reply = child.chat([{"role": "user", "content": "q"}], {"n": 3, "temperature": 0.3})
     assert [c["text"] for c in reply["choices"]] == ["c0", "c1", "c2"]
     assert [c["completion_tokens"] for c in reply["choices"]] == [1, 2, 3]
@@ -252,7 +261,10 @@ def test_llamacpp_call_seeds_are_reproducible_and_differ_per_sample() -> None:
     again = embedded.LlamaCppChatModel(model_path="m.gguf", seed=3)
     # Another order of prompts: each prompt's own sequence of seeds is unchanged.
     assert [again._call_seed(chat_b), again._call_seed(chat_a), again._call_seed(chat_a)] == [
-        seeds[2], seeds[0], seeds[1]]
+        seeds[2],
+        seeds[0],
+        seeds[1],
+    ]
     other = embedded.LlamaCppChatModel(model_path="m.gguf", seed=4)
     assert other._call_seed(chat_a) != seeds[0]
 
@@ -289,19 +301,25 @@ def test_each_role_gets_its_own_settings_and_provider_options() -> None:
     from stepstones.graphs.components import role_settings
     from stepstones.graphs.context import RoleSettings, RunContext
 
-    ctx = RunContext(max_tokens=2048, timeout_s=60, roles={
-        "teacher": RoleSettings(max_tokens=16384, timeout_s=600,
-                                options={"reasoning_effort": "high"}),
-        "vllm:s@http://127.0.0.1:9/v1": RoleSettings(temperature=1.0, options={"top_k": 20}),
-    })
+    ctx = RunContext(
+        max_tokens=2048,
+        timeout_s=60,
+        roles={
+            "teacher": RoleSettings(
+                max_tokens=16384, timeout_s=600, options={"reasoning_effort": "high"}
+            ),
+            "vllm:s@http://127.0.0.1:9/v1": RoleSettings(temperature=1.0, options={"top_k": 20}),
+        },
+    )
     teacher = role_settings(ctx, "teacher")
     assert (teacher.max_tokens, teacher.timeout_s) == (16384, 600)
     critic = role_settings(ctx, "critic")
     assert (critic.max_tokens, critic.timeout_s, critic.options) == (2048, 60, {})
     model = get_chat_model("openai:o4-mini", teacher.model_copy(update={"api_key": "k"}))
     assert model.reasoning_effort == "high" and model.max_tokens == 16384  # type: ignore[attr-defined]
-    student = get_chat_model("vllm:s@http://127.0.0.1:9/v1",
-                             role_settings(ctx, "vllm:s@http://127.0.0.1:9/v1"))
+    student = get_chat_model(
+        "vllm:s@http://127.0.0.1:9/v1", role_settings(ctx, "vllm:s@http://127.0.0.1:9/v1")
+    )
     assert student.extra_body == {"top_k": 20, "max_tokens": 2048}  # type: ignore[attr-defined]
     assert student.temperature == 1.0  # type: ignore[attr-defined]
     # The embedded student's short replies are the default entry of the same table.

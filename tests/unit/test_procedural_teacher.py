@@ -11,8 +11,9 @@ SEED = Seed(kind="puzzle", text="anything")
 
 
 def request(**kw) -> TeacherRequest:
-    return TeacherRequest(**{"seed": SEED, "lineage_id": "L0", "turn": 0, "direction": "seed",
-                             **kw})
+    return TeacherRequest(
+        **{"seed": SEED, "lineage_id": "L0", "turn": 0, "direction": "seed", **kw}
+    )
 
 
 async def test_same_seed_same_problem_and_lineages_in_flight_get_different_families():

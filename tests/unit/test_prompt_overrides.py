@@ -36,19 +36,27 @@ def test_an_override_is_read_relative_to_the_config_and_used_by_the_teacher(
 
     teacher = build_teacher(FakeListChatModel(responses=["{}"]), prompts=ctx.prompts)
     assert isinstance(teacher, LLMTeacher)
-    request = TeacherRequest(seed=Seed(id="s", kind="code", text="def f(): pass"),
-                             lineage_id="L0", turn=0, direction="seed")
+    request = TeacherRequest(
+        seed=Seed(id="s", kind="code", text="def f(): pass"),
+        lineage_id="L0",
+        turn=0,
+        direction="seed",
+    )
     assert teacher.prompt(request) == PROPOSE.replace("$seed_kind", "code").replace(
-        "$seed", "def f(): pass")
+        "$seed", "def f(): pass"
+    )
     plain = build_teacher(FakeListChatModel(responses=["{}"]))
     assert isinstance(plain, LLMTeacher) and "contest" not in plain.prompt(request)
 
 
-@pytest.mark.parametrize(("prompt", "name", "words"), [
-    ("Use $seed and $budget", "teacher_propose", "$budget, which the agent does not fill"),
-    ("Costs 5$ only", "teacher_propose", "stray $"),
-    ("hello", "teacher_banter", "unknown prompt 'teacher_banter'"),
-])
+@pytest.mark.parametrize(
+    ("prompt", "name", "words"),
+    [
+        ("Use $seed and $budget", "teacher_propose", "$budget, which the agent does not fill"),
+        ("Costs 5$ only", "teacher_propose", "stray $"),
+        ("hello", "teacher_banter", "unknown prompt 'teacher_banter'"),
+    ],
+)
 def test_a_bad_override_is_a_config_error_before_the_run(
     tmp_path: Path, prompt: str, name: str, words: str
 ) -> None:
@@ -65,5 +73,11 @@ def test_a_missing_override_file_names_it(tmp_path: Path) -> None:
 
 
 def test_every_agent_prompt_can_be_overridden() -> None:
-    assert {"teacher_system", "teacher_propose", "teacher_refine", "teacher_repair",
-            "critic_review", "summarizer_analyze"} <= set(prompt_names())
+    assert {
+        "teacher_system",
+        "teacher_propose",
+        "teacher_refine",
+        "teacher_repair",
+        "critic_review",
+        "summarizer_analyze",
+    } <= set(prompt_names())

@@ -24,23 +24,46 @@ from stepstones.tools.schema import (
 from stepstones.tools.store import Bank
 from tests.fakes import make_problem
 
-BANDS = [Band(name="hard", lo=0.0, hi=0.4, quota=2), Band(name="medium", lo=0.4, hi=1.0,
-                                                          quota=1)]
+BANDS = [Band(name="hard", lo=0.0, hi=0.4, quota=2), Band(name="medium", lo=0.4, hi=1.0, quota=1)]
 
 
-def bank_stone(bank: Bank, lineage: str, turn: int, statement: str, band: str, rates: dict,
-               parent: str | None = None, direction: str = "seed") -> str:
+def bank_stone(
+    bank: Bank,
+    lineage: str,
+    turn: int,
+    statement: str,
+    band: str,
+    rates: dict,
+    parent: str | None = None,
+    direction: str = "seed",
+) -> str:
     pooled = sum(rates.values()) / len(rates)
-    problem = make_problem(statement=statement, lineage=Lineage(
-        seed_id=lineage, parent_id=parent, turn=turn, direction=direction),
-        family="primes", level=turn + 1).model_copy(
-        update={"band": band, "pass_rate": pooled, "pass_rates": rates})
-    summary = PerformanceSummary(problem_id=problem.id, pass_rate=pooled, students=[
-        StudentStats(student=s, samples=4, passed=int(r * 4), pass_rate=r)
-        for s, r in rates.items()])
-    outcome = TurnOutcome(lineage_id=lineage, seed_id=lineage, turn=turn, round=turn,
-                          direction=direction, teacher_calls=1, problem_id=problem.id,
-                          valid=True, band=band, pass_rate=pooled)
+    problem = make_problem(
+        statement=statement,
+        lineage=Lineage(seed_id=lineage, parent_id=parent, turn=turn, direction=direction),
+        family="primes",
+        level=turn + 1,
+    ).model_copy(update={"band": band, "pass_rate": pooled, "pass_rates": rates})
+    summary = PerformanceSummary(
+        problem_id=problem.id,
+        pass_rate=pooled,
+        students=[
+            StudentStats(student=s, samples=4, passed=int(r * 4), pass_rate=r)
+            for s, r in rates.items()
+        ],
+    )
+    outcome = TurnOutcome(
+        lineage_id=lineage,
+        seed_id=lineage,
+        turn=turn,
+        round=turn,
+        direction=direction,
+        teacher_calls=1,
+        problem_id=problem.id,
+        valid=True,
+        band=band,
+        pass_rate=pooled,
+    )
     assert bank.put_turn_result("r", lineage, problem, [], summary, outcome) is None
     return problem.id
 
@@ -50,29 +73,75 @@ def small_bank(tmp_path: Path) -> Bank:
     bank = Bank(tmp_path / "bank.sqlite")
     ctx = RunContext(bands=BANDS, bank=str(tmp_path / "bank.sqlite"))
     bank.start_run("r", ctx.model_dump(mode="json"))
-    p0 = bank_stone(bank, "L0", 0, "Return the primes below n.", "medium",
-                    {"sim:novice": 0.25, "sim:expert": 1.0})
-    bank_stone(bank, "L0", 1, "Return the n-th prime.", "hard",
-               {"sim:novice": 0.0, "sim:expert": 0.5}, parent=p0, direction="harder")
-    bank.put_turn("r", TurnOutcome(
-        lineage_id="L0", seed_id="L0", turn=2, round=2, direction="harder", teacher_calls=0,
-        discarded=True, rejections=[Rejection(code="exhausted", message="no harder variant")]))
-    bank_stone(bank, "L1", 0, "Return whether n is prime.", "medium",
-               {"sim:novice": 0.5, "sim:expert": 0.75})  # medium is full: surplus
+    p0 = bank_stone(
+        bank,
+        "L0",
+        0,
+        "Return the primes below n.",
+        "medium",
+        {"sim:novice": 0.25, "sim:expert": 1.0},
+    )
+    bank_stone(
+        bank,
+        "L0",
+        1,
+        "Return the n-th prime.",
+        "hard",
+        {"sim:novice": 0.0, "sim:expert": 0.5},
+        parent=p0,
+        direction="harder",
+    )
+    bank.put_turn(
+        "r",
+        TurnOutcome(
+            lineage_id="L0",
+            seed_id="L0",
+            turn=2,
+            round=2,
+            direction="harder",
+            teacher_calls=0,
+            discarded=True,
+            rejections=[Rejection(code="exhausted", message="no harder variant")],
+        ),
+    )
+    bank_stone(
+        bank,
+        "L1",
+        0,
+        "Return whether n is prime.",
+        "medium",
+        {"sim:novice": 0.5, "sim:expert": 0.75},
+    )  # medium is full: surplus
     dup = Critique(valid=False, rejections=[Rejection(code="duplicate", message="a copy")])
     bank.put_rejection("r", "L1", 1, 0, None, dup)
-    bank.put_turn("r", TurnOutcome(
-        lineage_id="L1", seed_id="L1", turn=1, round=1, direction="harder", teacher_calls=1,
-        discarded=True, rejections=dup.rejections))
-    report = build_report({"run_id": "r", "stop_reason": "teacher_exhausted"}, ctx, [],
-                          [r["codes"] for r in bank.rejections("r")], bank.turns("r"))
+    bank.put_turn(
+        "r",
+        TurnOutcome(
+            lineage_id="L1",
+            seed_id="L1",
+            turn=1,
+            round=1,
+            direction="harder",
+            teacher_calls=1,
+            discarded=True,
+            rejections=dup.rejections,
+        ),
+    )
+    report = build_report(
+        {"run_id": "r", "stop_reason": "teacher_exhausted"},
+        ctx,
+        [],
+        [r["codes"] for r in bank.rejections("r")],
+        bank.turns("r"),
+    )
     bank.finish_run("r", "finished", report)
     yield bank
     bank.close()
 
 
 def test_the_page_labels_every_turn_ending_and_the_surplus_as_report_json_does(
-        small_bank: Bank, tmp_path: Path) -> None:
+    small_bank: Bank, tmp_path: Path
+) -> None:
     sections = {s.title: s for s in build_sections(small_bank, "r", tmp_path)}
     (rows,) = [b for b in sections["Bands vs quota"].blocks if isinstance(b, list)]
     by_band = {r["band"]: r for r in rows}
@@ -87,12 +156,12 @@ def test_the_page_labels_every_turn_ending_and_the_surplus_as_report_json_does(
 
 
 def test_histograms_students_and_trees_render_from_a_small_bank(
-        small_bank: Bank, tmp_path: Path) -> None:
+    small_bank: Bank, tmp_path: Path
+) -> None:
     sections = {s.title: s for s in build_sections(small_bank, "r", tmp_path)}
     (hist,) = sections["Pass rates per band"].images
     assert hist.stat().st_size > 1000
-    students = next(b for b in sections["Pass rates per student"].blocks
-                    if isinstance(b, list))
+    students = next(b for b in sections["Pass rates per student"].blocks if isinstance(b, list))
     novice = next(r for r in students if r["student"] == "sim:novice")
     assert novice["problems"] == 3
     assert novice["mean pass rate"] == pytest.approx((0.25 + 0.0 + 0.5) / 3)
@@ -111,10 +180,23 @@ def test_histograms_students_and_trees_render_from_a_small_bank(
 
 def test_a_tree_branches_where_two_stones_share_a_parent() -> None:
     root = make_problem(statement="a", lineage=Lineage(seed_id="s"))
-    kids = [make_problem(statement=s, lineage=Lineage(seed_id="s", parent_id=root.id, turn=t))
-            for t, s in ((1, "b"), (2, "c"))]
-    turns = [TurnOutcome(lineage_id="L", seed_id="s", turn=t, direction="seed",
-                         teacher_calls=1, problem_id=p.id, valid=True, band="x", pass_rate=0.5)
-             for t, p in enumerate([root, *kids])]
+    kids = [
+        make_problem(statement=s, lineage=Lineage(seed_id="s", parent_id=root.id, turn=t))
+        for t, s in ((1, "b"), (2, "c"))
+    ]
+    turns = [
+        TurnOutcome(
+            lineage_id="L",
+            seed_id="s",
+            turn=t,
+            direction="seed",
+            teacher_calls=1,
+            problem_id=p.id,
+            valid=True,
+            band="x",
+            pass_rate=0.5,
+        )
+        for t, p in enumerate([root, *kids])
+    ]
     text = trees.render(trees.lineage_tree(turns, {p.id: p for p in [root, *kids]}))
     assert [line[:4] for line in text.splitlines()] == ["turn", "├── ", "└── "]

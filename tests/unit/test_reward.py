@@ -152,8 +152,10 @@ STDIO_TRUTH = GroundTruth(
     tests=[TestCase(input="1 2\n", expected="3\n"), TestCase(input="20 22\n", expected="42\n")],
     io_style="stdio",
 ).model_dump_json()
-STDIO_RIGHT = ("```python\nimport sys\na, b = map(int, input().split())\n"
-               "print('debug', file=sys.stderr)\nprint(a + b)\nsys.exit(0)\n```")
+STDIO_RIGHT = (
+    "```python\nimport sys\na, b = map(int, input().split())\n"
+    "print('debug', file=sys.stderr)\nprint(a + b)\nsys.exit(0)\n```"
+)
 EXIT_EARLY = {
     "function": [
         "```python\ndef add_one(x):\n    raise SystemExit(0)\n```",
@@ -185,15 +187,23 @@ def test_issue12_exit_early_never_scores() -> None:
 @needs_sandbox
 def test_issue12_tolerance_only_for_float_answers() -> None:
     """Class 1: an integer answer is exact; only a float expected value has a tolerance."""
+
     def truth(expected: str) -> str:
         return GroundTruth(tests=[TestCase(input="[]", expected=expected)]).model_dump_json()
 
     def returns(value: str) -> str:
         return f"```python\ndef solve():\n    return {value}\n```"
 
-    cases = [("3.0000000012", "3", 0.0), ("1e18", str(10**18 + 1), 0.0), ("True", "1", 0.0),
-             ("3", "3", 1.0), ("3.0", "3", 1.0), ("0.1 + 0.2", "0.3", 1.0),
-             ("[2.5000000000001, 1]", "[2.5, 1]", 1.0), ("[2.5, 1.0000001]", "[2.5, 1]", 0.0)]
+    cases = [
+        ("3.0000000012", "3", 0.0),
+        ("1e18", str(10**18 + 1), 0.0),
+        ("True", "1", 0.0),
+        ("3", "3", 1.0),
+        ("3.0", "3", 1.0),
+        ("0.1 + 0.2", "0.3", 1.0),
+        ("[2.5000000000001, 1]", "[2.5, 1]", 1.0),
+        ("[2.5, 1.0000001]", "[2.5, 1]", 0.0),
+    ]
     scores = reward.score([returns(v) for v, _, _ in cases], [truth(e) for _, e, _ in cases])
     assert scores == [s for _, _, s in cases], list(zip(cases, scores, strict=True))
 
@@ -201,8 +211,10 @@ def test_issue12_tolerance_only_for_float_answers() -> None:
 @needs_sandbox
 def test_issue12_hostile_output_between_correct_ones_is_its_own_zero() -> None:
     """Class 2: output the host cannot decode is that completion's 0, never a RewardError."""
-    deep = ("```python\nimport sys\nsys.setrecursionlimit(100000)\ndef add_one(x):\n"
-            "    y = []\n    for _ in range(3000):\n        y = [y]\n    return y\n```")
+    deep = (
+        "```python\nimport sys\nsys.setrecursionlimit(100000)\ndef add_one(x):\n"
+        "    y = []\n    for _ in range(3000):\n        y = [y]\n    return y\n```"
+    )
     huge = "```python\ndef add_one(x):\n    return 10**400\n```"
     texts = [RIGHT, deep, RIGHT, huge, RIGHT]
     assert reward.compute_score_batch(["s"] * 5, texts, [TRUTH] * 5) == [1.0, 0.0, 1.0, 0.0, 1.0]
@@ -215,8 +227,9 @@ def test_partial_credit_is_for_code_only_and_truths_name_their_environment() -> 
 
     induction = Truth.model_validate_json(TRUTH).model_copy(update={"environment": "induction"})
     assert reward.score([WRONG, RIGHT], [induction] * 2, partial_credit=True) == [0.0, 1.0]
-    assert reward.score([WRONG], [GroundTruth.model_validate_json(TRUTH)],
-                        partial_credit=True) == [0.5]  # a GroundTruth record is a code truth
+    assert reward.score([WRONG], [GroundTruth.model_validate_json(TRUTH)], partial_credit=True) == [
+        0.5
+    ]  # a GroundTruth record is a code truth
     unknown = induction.model_copy(update={"environment": "nonesuch"}).model_dump_json()
     with pytest.raises(ValueError, match="unknown environment 'nonesuch'"):
         reward.compute_score("stepstones", RIGHT, unknown)
@@ -228,14 +241,16 @@ def test_importing_the_reward_module_registers_nothing_to_run_at_exit() -> None:
     import subprocess
     import sys
 
-    code = ("import atexit\n"
-            "seen = []\n"
-            "register = atexit.register\n"
-            "def spy(fn, *a, **k):\n"
-            "    seen.append(getattr(fn, '__qualname__', repr(fn)))\n"
-            "    return register(fn, *a, **k)\n"
-            "atexit.register = spy\n"
-            "import stepstones.tools.reward\n"
-            "print([name for name in seen if name.startswith('_Runtime')])\n")
+    code = (
+        "import atexit\n"
+        "seen = []\n"
+        "register = atexit.register\n"
+        "def spy(fn, *a, **k):\n"
+        "    seen.append(getattr(fn, '__qualname__', repr(fn)))\n"
+        "    return register(fn, *a, **k)\n"
+        "atexit.register = spy\n"
+        "import stepstones.tools.reward\n"
+        "print([name for name in seen if name.startswith('_Runtime')])\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -47,8 +47,15 @@ class ScriptedWorker:
         time.sleep(self.delay_s)
         if head["code"] == "crash":
             raise WorkerError("worker exited (code -9)")
-        answer = {"id": head["id"], "nonce": nonce, "exit": 0, "killed": None, "cpu": 0.0,
-                  "wall": 0.0, "results": [{"i": 0, "s": "ok", "o": "3", "e": None, "c": 0.0}]}
+        answer = {
+            "id": head["id"],
+            "nonce": nonce,
+            "exit": 0,
+            "killed": None,
+            "cpu": 0.0,
+            "wall": 0.0,
+            "results": [{"i": 0, "s": "ok", "o": "3", "e": None, "c": 0.0}],
+        }
         if head["code"] == "recycle":
             self.kill()
         return answer
@@ -59,8 +66,7 @@ class ScriptedWorker:
 
 
 def box_with(*workers: ScriptedWorker) -> LocalSandbox:
-    box = LocalSandbox(SandboxConfig(workers=len(workers), isolation="none",
-                                     allow_unisolated=True))
+    box = LocalSandbox(SandboxConfig(workers=len(workers), isolation="none", allow_unisolated=True))
     box._all = list(workers)  # type: ignore[assignment]
     return box
 

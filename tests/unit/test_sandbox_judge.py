@@ -11,8 +11,9 @@ from stepstones.tools.sandbox.judge import answer_binding, judge, make_job, outp
 from stepstones.tools.schema import ExecLimits, TestCase
 
 TESTS = [TestCase(input="[1, 2]", expected="3"), TestCase(input="[2, 2]", expected="4")]
-SUB = Submission(code="def solve(a, b): return a + b", tests=TESTS,
-                 limits=ExecLimits(cpu_time_s=1.0))
+SUB = Submission(
+    code="def solve(a, b): return a + b", tests=TESTS, limits=ExecLimits(cpu_time_s=1.0)
+)
 
 
 def _ok(i: int, out: str) -> dict[str, object]:
@@ -20,8 +21,7 @@ def _ok(i: int, out: str) -> dict[str, object]:
 
 
 def _answer(results: list[object], **kw: object) -> dict[str, object]:
-    return {"id": 0, "results": results, "exit": 0, "killed": None, "cpu": 0.01, "wall": 0.02,
-            **kw}
+    return {"id": 0, "results": results, "exit": 0, "killed": None, "cpu": 0.01, "wall": 0.02, **kw}
 
 
 def test_job_never_carries_expected_outputs() -> None:
@@ -29,16 +29,19 @@ def test_job_never_carries_expected_outputs() -> None:
     assert "3" not in str(job["inputs"]) and "expected" not in str(job)
 
 
-@pytest.mark.parametrize(("out", "exp", "style", "same"), [
-    ("3", "3.0", "function", True),
-    ("true", "1", "function", False),
-    ("[1, 2]", "[1,2]", "function", True),
-    ("0.30000000000000004", "0.3", "function", True),
-    ('{"a": 1}', '{"a": 1, "b": 2}', "function", False),
-    ("not json", "1", "function", False),
-    ("1 2  \n3\n\n", "1 2\n3", "stdio", True),
-    ("1 2\n", "1  2\n", "stdio", False),
-])
+@pytest.mark.parametrize(
+    ("out", "exp", "style", "same"),
+    [
+        ("3", "3.0", "function", True),
+        ("true", "1", "function", False),
+        ("[1, 2]", "[1,2]", "function", True),
+        ("0.30000000000000004", "0.3", "function", True),
+        ('{"a": 1}', '{"a": 1, "b": 2}', "function", False),
+        ("not json", "1", "function", False),
+        ("1 2  \n3\n\n", "1 2\n3", "stdio", True),
+        ("1 2\n", "1  2\n", "stdio", False),
+    ],
+)
 def test_outputs_match(out: str, exp: str, style: str, same: bool) -> None:
     assert outputs_match(out, exp, style) is same
 
@@ -68,13 +71,16 @@ def test_cpu_over_limit_is_timeout_even_with_all_outputs() -> None:
     assert v.status == "timeout" and not v.ok
 
 
-@pytest.mark.parametrize("frames", [
-    [_ok(1, "4"), _ok(0, "3")],                      # out of order
-    [_ok(0, "3"), _ok(0, "3"), _ok(1, "4")],         # duplicate
-    [_ok(0, "3"), {"i": 1, "s": "passed", "o": "4"}],  # invented status
-    [_ok(0, "3"), _ok(1, "4"), _ok(2, "5")],         # extra frame
-    [{"bad": "xx"}],
-])
+@pytest.mark.parametrize(
+    "frames",
+    [
+        [_ok(1, "4"), _ok(0, "3")],  # out of order
+        [_ok(0, "3"), _ok(0, "3"), _ok(1, "4")],  # duplicate
+        [_ok(0, "3"), {"i": 1, "s": "passed", "o": "4"}],  # invented status
+        [_ok(0, "3"), _ok(1, "4"), _ok(2, "5")],  # extra frame
+        [{"bad": "xx"}],
+    ],
+)
 def test_tampered_streams_never_pass(frames: list[object]) -> None:
     assert judge(SUB, _answer(frames), "x").status != "passed"
 
@@ -84,19 +90,22 @@ def test_infrastructure_error_is_sandbox_error() -> None:
     assert v.status == "sandbox_error" and v.passed == 0
 
 
-@pytest.mark.parametrize(("out", "exp", "same"), [
-    ("3.0000000012", "3", False),          # class 1: an int answer is never approximate
-    ("1e18", str(10**18 + 1), False),
-    (str(10**18 + 1), "1e18", True),       # a float answer keeps its tolerance
-    ("3.0", "3", True),                    # exactly the same number
-    ("1", "true", False),
-    ("true", "true", True),
-    ('"3"', "3", False),
-    ("[1, 2.0000000001]", "[1, 2]", False),
-    ("[1, 2.0000000001]", "[1, 2.0]", True),
-    ('{"a": 1.0000001}', '{"a": 1}', False),
-    ("null", "null", True),
-])
+@pytest.mark.parametrize(
+    ("out", "exp", "same"),
+    [
+        ("3.0000000012", "3", False),  # class 1: an int answer is never approximate
+        ("1e18", str(10**18 + 1), False),
+        (str(10**18 + 1), "1e18", True),  # a float answer keeps its tolerance
+        ("3.0", "3", True),  # exactly the same number
+        ("1", "true", False),
+        ("true", "true", True),
+        ('"3"', "3", False),
+        ("[1, 2.0000000001]", "[1, 2]", False),
+        ("[1, 2.0000000001]", "[1, 2.0]", True),
+        ('{"a": 1.0000001}', '{"a": 1}', False),
+        ("null", "null", True),
+    ],
+)
 def test_tolerance_is_for_float_answers_only(out: str, exp: str, same: bool) -> None:
     assert outputs_match(out, exp, "function") is same
 
@@ -117,15 +126,28 @@ HOSTILE_RESULTS = {
 
 @pytest.mark.parametrize("name", list(HOSTILE_RESULTS))
 def test_judging_never_raises_and_never_passes_hostile_results(name: str) -> None:
-    sub = SUB if name != "huge_int_vs_float" else SUB.model_copy(
-        update={"tests": [TestCase(input="[1, 2]", expected="3.5"), TESTS[1]]})
+    sub = (
+        SUB
+        if name != "huge_int_vs_float"
+        else SUB.model_copy(update={"tests": [TestCase(input="[1, 2]", expected="3.5"), TESTS[1]]})
+    )
     v = judge(sub, _answer(HOSTILE_RESULTS[name]), "x")
     assert v.status not in ("passed", "sandbox_error"), v.error
 
 
 def test_garbage_answer_fields_are_a_verdict_not_an_exception() -> None:
-    v = judge(SUB, {"id": 0, "results": [_ok(0, "3"), _ok(1, "4")], "cpu": [1], "wall": {},
-                    "exit": "x", "killed": ["cpu"]}, "x")
+    v = judge(
+        SUB,
+        {
+            "id": 0,
+            "results": [_ok(0, "3"), _ok(1, "4")],
+            "cpu": [1],
+            "wall": {},
+            "exit": "x",
+            "killed": ["cpu"],
+        },
+        "x",
+    )
     assert v.status == "passed" and v.cpu_s == 0.0
     v = judge(SUB, {"id": 0, "results": "nope", "cpu": float("nan")}, "x")
     assert v.status == "runtime_error"

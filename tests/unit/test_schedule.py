@@ -61,7 +61,6 @@ def test_easy_to_hard_orders_bands_by_range_then_pass_rate() -> None:
     assert [s.index for s in steps] == list(range(6))
 
 
-
 def test_reverse_and_medium_first_orders_and_the_default() -> None:
     items = [
         problem("h1", "hard", 0.1),
@@ -86,6 +85,7 @@ def test_medium_first_order_with_the_papers_four_bins() -> None:
     # no band named medium: the middle one (the harder of two middles)
     assert medium_first_order(["a", "b", "c", "d", UNBANDED]) == ["c", "d", "b", "a", UNBANDED]
     assert medium_first_order([]) == []
+
 
 def test_band_order_without_config_uses_mean_pass_rate() -> None:
     items = [problem("a", "warm", 0.8), problem("b", "cold", 0.2), problem("c", "tepid", 0.5)]

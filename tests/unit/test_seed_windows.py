@@ -84,8 +84,7 @@ def test_folder_corpus_reads_source_files_skips_tests_and_dedups(tmp_path: Path)
 
 def test_jsonl_corpus_rows_with_a_license_column(tmp_path: Path) -> None:
     f = tmp_path / "corpus.jsonl"
-    rows = [{"text": _module(i, 40), "license": "apache-2.0" if i % 2 else "mit"}
-            for i in range(6)]
+    rows = [{"text": _module(i, 40), "license": "apache-2.0" if i % 2 else "mit"} for i in range(6)]
     rows[5]["text"] = rows[4]["text"].replace("\n", "  \n")  # a copy of a row
     f.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     seeds = load_seeds(f"windows:{f}", 20)
@@ -119,7 +118,8 @@ def test_saved_hugging_face_dataset(tmp_path: Path) -> None:
     texts = [_module(i, 45) for i in range(5)]
     data = datasets.Dataset.from_dict({"code": texts, "license": ["mit"] * 5})
     datasets.DatasetDict({"train": data, "test": data.select([0])}).save_to_disk(
-        str(tmp_path / "saved"))
+        str(tmp_path / "saved")
+    )
     seeds = load_seeds(f"windows:{tmp_path / 'saved'}", 10)
     assert sorted(s.row for s in seeds) == [0, 1, 2, 3, 4]  # type: ignore[type-var]
     for s in seeds:
@@ -153,30 +153,42 @@ def test_solutions_from_a_bank_are_the_passing_attempts_deduplicated(tmp_path: P
     ok = Verdict(status="passed", passed=2, total=2)
     bad = Verdict(status="wrong_answer", passed=1, total=2)
     attempts = [
-        Attempt(problem_id="p1", student="a", sample=0, code="def f(x):\n    return x+1\n",
-                verdict=ok),
-        Attempt(problem_id="p1", student="b", sample=0, code="def g(y):\n    return y + 1\n",
-                verdict=ok),  # the same solution under other names
-        Attempt(problem_id="p2", student="a", sample=0, code="def f(x):\n    return -x\n",
-                verdict=bad),
-        Attempt(problem_id="p3", student="a", sample=1, code="def h(s):\n    return s[::-1]\n",
-                verdict=ok),
+        Attempt(
+            problem_id="p1", student="a", sample=0, code="def f(x):\n    return x+1\n", verdict=ok
+        ),
+        Attempt(
+            problem_id="p1", student="b", sample=0, code="def g(y):\n    return y + 1\n", verdict=ok
+        ),  # the same solution under other names
+        Attempt(
+            problem_id="p2", student="a", sample=0, code="def f(x):\n    return -x\n", verdict=bad
+        ),
+        Attempt(
+            problem_id="p3",
+            student="a",
+            sample=1,
+            code="def h(s):\n    return s[::-1]\n",
+            verdict=ok,
+        ),
     ]
     bank.start_run("r1", {})
     bank._write([("attempts", Bank._attempt_rows("r1", attempts))])
     bank.close()
     seeds = load_seeds(f"solutions:{tmp_path / 'bank.sqlite'}", 10)
     assert sorted(s.path for s in seeds) == ["r1/p1", "r1/p3"]  # type: ignore[type-var]
-    assert all(s.kind == "solution" and s.origin == str(tmp_path / "bank.sqlite")
-               for s in seeds)
+    assert all(s.kind == "solution" and s.origin == str(tmp_path / "bank.sqlite") for s in seeds)
     assert "return -x" not in "".join(s.text for s in seeds)
 
 
 def test_solutions_from_jsonl(tmp_path: Path) -> None:
     f = tmp_path / "solutions.jsonl"
-    f.write_text(json.dumps({"solution": "def a(n):\n    return n * 2\n", "license": "mit"})
-                 + "\n" + json.dumps({"solution": "def b(m):\n    return m * 2\n"}) + "\n"
-                 + json.dumps({"solution": "print(input()[::-1])"}) + "\n")
+    f.write_text(
+        json.dumps({"solution": "def a(n):\n    return n * 2\n", "license": "mit"})
+        + "\n"
+        + json.dumps({"solution": "def b(m):\n    return m * 2\n"})
+        + "\n"
+        + json.dumps({"solution": "print(input()[::-1])"})
+        + "\n"
+    )
     seeds = load_seeds(f"solutions:{f}", 10)
     assert sorted(s.row for s in seeds) == [1, 3]  # type: ignore[type-var]
     assert {s.license for s in seeds} == {"mit", None}
@@ -198,8 +210,10 @@ def test_old_seed_records_and_old_banks_still_load(tmp_path: Path) -> None:
     assert old.id == Seed(kind="code", source="stdlib:x.py:f", text="def f(): pass").id
     path = tmp_path / "old.sqlite"
     with sqlite3.connect(path) as db:  # a bank written before the provenance columns
-        db.execute("create table seeds (run_id text, id text, kind text, source text, "
-                   "text text, primary key (run_id, id))")
+        db.execute(
+            "create table seeds (run_id text, id text, kind text, source text, "
+            "text text, primary key (run_id, id))"
+        )
     bank = Bank(path)
     bank.add_seeds("r", load_seeds("windows", 3))
     rows = list(bank.db.table("seeds").rows)
@@ -210,5 +224,6 @@ def test_old_seed_records_and_old_banks_still_load(tmp_path: Path) -> None:
 def test_the_llm_teacher_is_shown_the_window() -> None:
     seed = load_seeds("windows", 1, seed=2)[0]
     prompt = LLMTeacher("fake", model=None).prompt(  # type: ignore[arg-type]
-        TeacherRequest(seed=seed, lineage_id="L", turn=0, direction="seed"))
+        TeacherRequest(seed=seed, lineage_id="L", turn=0, direction="seed")
+    )
     assert seed.text in prompt

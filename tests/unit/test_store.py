@@ -18,9 +18,12 @@ from stepstones.tools.store import Bank
 
 
 def _problem(n: int = 1) -> Problem:
-    return Problem(statement=f"Add {n} to x.", tests=[TestCase(input="[1]", expected=str(1 + n))],
-                   reference_solution=f"def solve(x):\n    return x + {n}\n",
-                   lineage=Lineage(seed_id="s"))
+    return Problem(
+        statement=f"Add {n} to x.",
+        tests=[TestCase(input="[1]", expected=str(1 + n))],
+        reference_solution=f"def solve(x):\n    return x + {n}\n",
+        lineage=Lineage(seed_id="s"),
+    )
 
 
 def test_idempotent_writes_and_reopen(tmp_path: Path) -> None:
@@ -28,16 +31,38 @@ def test_idempotent_writes_and_reopen(tmp_path: Path) -> None:
     bank = Bank(path)
     bank.start_run("r", {"a": 1})
     p = _problem()
-    attempt = Attempt(problem_id=p.id, student="s", sample=0, code="x",
-                      verdict=Verdict(status="passed", passed=1, total=1))
+    attempt = Attempt(
+        problem_id=p.id,
+        student="s",
+        sample=0,
+        code="x",
+        verdict=Verdict(status="passed", passed=1, total=1),
+    )
     for _ in range(3):  # a replayed node writes the same rows again
         bank.put_turn_result(
-            "r", "L1", p, [attempt],
+            "r",
+            "L1",
+            p,
+            [attempt],
             PerformanceSummary(problem_id=p.id, pass_rate=1.0, students=[]),
-            TurnOutcome(lineage_id="L1", seed_id="s", turn=0, direction="seed",
-                        teacher_calls=1, problem_id=p.id, valid=True))
-        bank.put_rejection("r", "L1", 0, 0, p, Critique(valid=False, rejections=[
-            Rejection(code="weak_tests", message="m")]))
+            TurnOutcome(
+                lineage_id="L1",
+                seed_id="s",
+                turn=0,
+                direction="seed",
+                teacher_calls=1,
+                problem_id=p.id,
+                valid=True,
+            ),
+        )
+        bank.put_rejection(
+            "r",
+            "L1",
+            0,
+            0,
+            p,
+            Critique(valid=False, rejections=[Rejection(code="weak_tests", message="m")]),
+        )
     bank.set_usage("r", [Usage(agent="teacher", calls=2, input_tokens=5)])
     bank.close()
 

@@ -3,8 +3,12 @@
 from stepstones.agents.summarizer import summarize
 from stepstones.tools.schema import Attempt, Lineage, Problem, TestCase, TestOutcome, Verdict
 
-P = Problem(statement="Double x.", tests=[TestCase(input="[2]", expected="4")],
-            reference_solution="def solve(x):\n    return 2 * x\n", lineage=Lineage(seed_id="s"))
+P = Problem(
+    statement="Double x.",
+    tests=[TestCase(input="[2]", expected="4")],
+    reference_solution="def solve(x):\n    return 2 * x\n",
+    lineage=Lineage(seed_id="s"),
+)
 
 
 def _attempt(student: str, i: int, verdict: Verdict, code: str | None = "c") -> Attempt:
@@ -13,11 +17,19 @@ def _attempt(student: str, i: int, verdict: Verdict, code: str | None = "c") -> 
 
 def test_summary_counts_and_examples() -> None:
     ok = Verdict(status="passed", passed=1, total=1)
-    wrong = Verdict(status="wrong_answer", total=1, tests=[
-        TestOutcome(index=0, status="wrong_answer", output="5", expected="4")])
+    wrong = Verdict(
+        status="wrong_answer",
+        total=1,
+        tests=[TestOutcome(index=0, status="wrong_answer", output="5", expected="4")],
+    )
     infra = Verdict(status="sandbox_error", error="worker died")
-    attempts = [_attempt("a", 0, ok), _attempt("a", 1, wrong), _attempt("b", 0, wrong),
-                _attempt("b", 1, infra), _attempt("b", 2, wrong, code=None)]
+    attempts = [
+        _attempt("a", 0, ok),
+        _attempt("a", 1, wrong),
+        _attempt("b", 0, wrong),
+        _attempt("b", 1, infra),
+        _attempt("b", 2, wrong, code=None),
+    ]
     s = summarize(P, attempts, ["a", "b"])
     assert s.pass_rate == 1 / 4  # the sandbox error is not counted against anyone
     by = {x.student: x for x in s.students}
@@ -31,13 +43,20 @@ def test_the_summary_shows_representative_solutions_as_the_paper_does() -> None:
     """The teacher sees passing and failing code, with the failing input, expected and got:
     here it can see that a trivial `return 4` passes its only test."""
     ok = Verdict(status="passed", passed=1, total=1)
-    wrong = Verdict(status="wrong_answer", total=1, tests=[
-        TestOutcome(index=0, status="wrong_answer", output="5", expected="4")])
+    wrong = Verdict(
+        status="wrong_answer",
+        total=1,
+        tests=[TestOutcome(index=0, status="wrong_answer", output="5", expected="4")],
+    )
     trivial = "def solve(x):\n    return 4\n"
     long_wrong = "def solve(x):\n    return x + 3\n" + "# padding\n" * 500
-    attempts = [_attempt("a", 0, ok, trivial), _attempt("a", 1, ok, trivial),
-                _attempt("b", 0, ok, P.reference_solution), _attempt("b", 1, wrong, long_wrong),
-                _attempt("c", 0, wrong, "def solve(x):\n    return 5\n")]
+    attempts = [
+        _attempt("a", 0, ok, trivial),
+        _attempt("a", 1, ok, trivial),
+        _attempt("b", 0, ok, P.reference_solution),
+        _attempt("b", 1, wrong, long_wrong),
+        _attempt("c", 0, wrong, "def solve(x):\n    return 5\n"),
+    ]
     s = summarize(P, attempts, ["a", "b", "c"])
     passed = [x for x in s.solutions if x.passed]
     failed = [x for x in s.solutions if not x.passed]
@@ -59,11 +78,19 @@ def test_a_pass_rate_interval_is_honest_at_the_edges() -> None:
 
 def test_with_a_target_student_its_pass_rate_is_the_difficulty() -> None:
     ok = Verdict(status="passed", passed=1, total=1)
-    wrong = Verdict(status="wrong_answer", total=1, tests=[
-        TestOutcome(index=0, status="wrong_answer", output="5", expected="4")])
-    attempts = [_attempt("policy", 0, ok), _attempt("policy", 1, wrong),
-                _attempt("policy", 2, wrong), _attempt("policy", 3, wrong),
-                _attempt("strong", 0, ok), _attempt("strong", 1, ok)]
+    wrong = Verdict(
+        status="wrong_answer",
+        total=1,
+        tests=[TestOutcome(index=0, status="wrong_answer", output="5", expected="4")],
+    )
+    attempts = [
+        _attempt("policy", 0, ok),
+        _attempt("policy", 1, wrong),
+        _attempt("policy", 2, wrong),
+        _attempt("policy", 3, wrong),
+        _attempt("strong", 0, ok),
+        _attempt("strong", 1, ok),
+    ]
     pooled = summarize(P, attempts, ["policy", "strong"])
     targeted = summarize(P, attempts, ["policy", "strong"], target="policy")
     assert pooled.pass_rate == 0.5 and targeted.pass_rate == 0.25

@@ -40,9 +40,17 @@ def problem(io_style: IOStyle) -> Problem:
         tests = [TestCase(input="[3]", expected="6"), TestCase(input="[5]", expected="10")]
         reference = "def solve(x):\n    return x * 2\n"
     return Problem(
-        title="Double", statement="Double the number.", entry_point="solve", tests=tests,
-        reference_solution=reference, io_style=io_style, band="all", pass_rate=0.5,
-        pass_rates={"llm": 0.5}, lineage=Lineage(seed_id="s", direction="seed"))
+        title="Double",
+        statement="Double the number.",
+        entry_point="solve",
+        tests=tests,
+        reference_solution=reference,
+        io_style=io_style,
+        band="all",
+        pass_rate=0.5,
+        pass_rates={"llm": 0.5},
+        lineage=Lineage(seed_id="s", direction="seed"),
+    )
 
 
 @pytest.mark.parametrize("io_style", ["function", "stdio"])

@@ -24,7 +24,23 @@ from stepstones.tools.environments.induction import INDUCTION, InductionDraft
 ENVIRONMENT_NAMES = ("code", "induction", "abduction", "deduction", "fuzzing")
 
 __all__ = [
-    "ABDUCTION", "CODE", "DEDUCTION", "ENVIRONMENTS", "ENVIRONMENT_NAMES", "FUZZING", "INDUCTION",
-    "AbductionDraft", "CodeDraft", "DeductionDraft", "Environment", "FuzzingDraft", "GoldRun",
-    "InductionDraft", "SandboxFailure", "Truth", "execute", "get_environment", "register",
+    "ABDUCTION",
+    "CODE",
+    "DEDUCTION",
+    "ENVIRONMENTS",
+    "ENVIRONMENT_NAMES",
+    "FUZZING",
+    "INDUCTION",
+    "AbductionDraft",
+    "CodeDraft",
+    "DeductionDraft",
+    "Environment",
+    "FuzzingDraft",
+    "GoldRun",
+    "InductionDraft",
+    "SandboxFailure",
+    "Truth",
+    "execute",
+    "get_environment",
+    "register",
 ]

@@ -43,8 +43,11 @@ class AbductionDraft(Record):
     entry_point: str = Field("f", pattern=ENTRY_PATTERN)
     program: str = Field(min_length=10, max_length=30_000, description="defines entry_point")
     input: list[Any] = Field(description="the JSON array of arguments; never shown")
-    probes: list[list[Any]] = Field(min_length=2, max_length=10, description=(
-        "other argument arrays: f must not be the identity or constant on them"))
+    probes: list[list[Any]] = Field(
+        min_length=2,
+        max_length=10,
+        description=("other argument arrays: f must not be the identity or constant on them"),
+    )
 
 
 class AbductionEnvironment(Environment):
@@ -56,20 +59,31 @@ class AbductionEnvironment(Environment):
     def __init__(self, match: Match = "execution") -> None:
         self.match: Match = match
 
-    async def build(self, draft: AbductionDraft, lineage: Lineage,
-                    sandbox: Sandbox) -> Problem | list[Rejection]:
+    async def build(
+        self, draft: AbductionDraft, lineage: Lineage, sandbox: Sandbox
+    ) -> Problem | list[Rejection]:
         """The problem, o computed by running f on i."""
-        tests, why = await gold_tests(sandbox, draft.program, [dumps(draft.input)],
-                                      draft.entry_point, "function", "f")
+        tests, why = await gold_tests(
+            sandbox, draft.program, [dumps(draft.input)], draft.entry_point, "function", "f"
+        )
         if why:
             return why
         output = json.loads(tests[0].expected)
-        return Problem(title=draft.title,
-                       statement=program_task("Find an input", draft.entry_point, output),
-                       entry_point=draft.entry_point, tests=tests,
-                       reference_solution=draft.program, lineage=lineage, environment=self.name,
-                       spec={"input": draft.input, "output": output, "match": self.match,
-                             "probes": draft.probes})
+        return Problem(
+            title=draft.title,
+            statement=program_task("Find an input", draft.entry_point, output),
+            entry_point=draft.entry_point,
+            tests=tests,
+            reference_solution=draft.program,
+            lineage=lineage,
+            environment=self.name,
+            spec={
+                "input": draft.input,
+                "output": output,
+                "match": self.match,
+                "probes": draft.probes,
+            },
+        )
 
     async def validate(self, problem: Problem, sandbox: Sandbox) -> list[Rejection]:
         """Gold re-checked; o is not i; f is neither the identity nor constant on the probes."""
@@ -82,15 +96,28 @@ class AbductionEnvironment(Environment):
         values, why = await probe_outputs(sandbox, problem, probes)
         if why:
             return why
-        if is_identity(args, output) or (probes and all(
-                is_identity(p, v) for p, v in zip(probes, values, strict=True))):
-            out.append(Rejection(code="trivial", message=(
-                "f returns its input unchanged, so the output is the answer: choose f and an "
-                "input that f transforms")))
+        if is_identity(args, output) or (
+            probes and all(is_identity(p, v) for p, v in zip(probes, values, strict=True))
+        ):
+            out.append(
+                Rejection(
+                    code="trivial",
+                    message=(
+                        "f returns its input unchanged, so the output is the answer: "
+                        "choose f and an input that f transforms"
+                    ),
+                )
+            )
         if probes and all(same_value(v, output) for v in values):
-            out.append(Rejection(code="trivial", message=(
-                "f returns the same value on every probe: almost any input is an answer; make "
-                "f's output depend on its arguments")))
+            out.append(
+                Rejection(
+                    code="trivial",
+                    message=(
+                        "f returns the same value on every probe: almost any input is an "
+                        "answer; make f's output depend on its arguments"
+                    ),
+                )
+            )
         return out
 
     def truth(self, problem: Problem) -> Truth:
@@ -103,25 +130,36 @@ class AbductionEnvironment(Environment):
 
     def task_prompt(self, problem: Problem) -> str:
         """f and o; the answer is a JSON argument array."""
-        return render("student_abduction", program=problem.reference_solution.strip(),
-                      entry_point=problem.entry_point, output=problem.tests[0].expected)
+        return render(
+            "student_abduction",
+            program=problem.reference_solution.strip(),
+            entry_point=problem.entry_point,
+            output=problem.tests[0].expected,
+        )
 
-    def answer(self, truth: Truth, reply: str,
-               limits: ExecLimits | None = None) -> Submission | None:
+    def answer(
+        self, truth: Truth, reply: str, limits: ExecLimits | None = None
+    ) -> Submission | None:
         """f run on the reply's arguments (or, with exact matching, the arguments echoed and
         compared with i)."""
         args = answer_args(reply, truth.entry_point)
         if args is None:
             return None
         if truth.spec.get("match") == "exact":
-            return Submission(code=ECHO_ARGS, entry_point="answer",
-                              tests=[TestCase(input=args, expected=dumps(truth.spec["input"]))],
-                              limits=limits or ExecLimits())
+            return Submission(
+                code=ECHO_ARGS,
+                entry_point="answer",
+                tests=[TestCase(input=args, expected=dumps(truth.spec["input"]))],
+                limits=limits or ExecLimits(),
+            )
         if truth.program is None:
             return None
-        return Submission(code=truth.program, entry_point=truth.entry_point,
-                          tests=[TestCase(input=args, expected=truth.tests[0].expected)],
-                          limits=limits_for(truth.time_limit_s, limits))
+        return Submission(
+            code=truth.program,
+            entry_point=truth.entry_point,
+            tests=[TestCase(input=args, expected=truth.tests[0].expected)],
+            limits=limits_for(truth.time_limit_s, limits),
+        )
 
 
 ABDUCTION = register(AbductionEnvironment())

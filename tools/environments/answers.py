@@ -71,8 +71,12 @@ def parse_call(text: str, entry_point: str) -> str | None:
         return None
     try:
         node = ast.parse(text, mode="eval").body
-        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-                and node.func.id == entry_point and not node.keywords):
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == entry_point
+            and not node.keywords
+        ):
             return None
         return _canonical([ast.literal_eval(a) for a in node.args])
     except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError, OverflowError):
@@ -84,7 +88,7 @@ def candidates(reply: str) -> list[str]:
     or plain fenced block, then (with no fences) the whole reply and its last line."""
     text = THINK.sub("", reply or "")
     if len(text) > 4 * MAX_ANSWER_CHARS:
-        text = text[-4 * MAX_ANSWER_CHARS:]
+        text = text[-4 * MAX_ANSWER_CHARS :]
     blocks = fences(text)
     if blocks:
         ordered = [b for lang, b in reversed(blocks) if lang in ANSWER_LANGS]

@@ -97,12 +97,14 @@ class Environment(ABC):
             name = cls.__dict__.get("name")
             if isinstance(name, str) and folder.joinpath(f"teacher_{name}.md").is_file():
                 return render(f"teacher_{name}")
-        raise NotImplementedError(f"environment {self.name!r} has no teacher rules: override "
-                                  "teacher_rules()")
+        raise NotImplementedError(
+            f"environment {self.name!r} has no teacher rules: override teacher_rules()"
+        )
 
     @abstractmethod
-    async def build(self, draft: Any, lineage: Lineage,
-                    sandbox: Sandbox) -> Problem | list[Rejection]:
+    async def build(
+        self, draft: Any, lineage: Lineage, sandbox: Sandbox
+    ) -> Problem | list[Rejection]:
         """The problem of a draft, every gold answer computed by running its program; or why
         not (the program fails, is nondeterministic or returns no JSON value)."""
 
@@ -117,20 +119,40 @@ class Environment(ABC):
         returns now, deterministically. Environments add their own triviality checks.
         """
         if problem.environment != self.name:
-            return [Rejection(code="malformed", message=(
-                f"a {problem.environment} problem given to the {self.name} environment"))]
+            return [
+                Rejection(
+                    code="malformed",
+                    message=(
+                        f"a {problem.environment} problem given to the {self.name} environment"
+                    ),
+                )
+            ]
         code, entry = self.gold_program(problem)
-        run = await execute(sandbox, code, [t.input for t in problem.tests], entry_point=entry,
-                            io_style=problem.io_style,
-                            limits=limits_for(problem.time_limit_s))
+        run = await execute(
+            sandbox,
+            code,
+            [t.input for t in problem.tests],
+            entry_point=entry,
+            io_style=problem.io_style,
+            limits=limits_for(problem.time_limit_s),
+        )
         if not run.ok:
             return run.rejections()
-        wrong = [i for i, (t, o) in enumerate(zip(problem.tests, run.outputs, strict=True))
-                 if not outputs_match(o or "", t.expected, problem.io_style)]
+        wrong = [
+            i
+            for i, (t, o) in enumerate(zip(problem.tests, run.outputs, strict=True))
+            if not outputs_match(o or "", t.expected, problem.io_style)
+        ]
         if wrong:
-            return [Rejection(code="reference_fails", message=(
-                f"the expected outputs of tests {wrong[:5]} are not what the program returns: "
-                "gold answers must come from running it"))]
+            return [
+                Rejection(
+                    code="reference_fails",
+                    message=(
+                        f"the expected outputs of tests {wrong[:5]} are not what the program "
+                        "returns: gold answers must come from running it"
+                    ),
+                )
+            ]
         return []
 
     def system_prompt(self) -> str:
@@ -148,17 +170,24 @@ class Environment(ABC):
 
     def truth(self, problem: Problem) -> Truth:
         """What the export stores to re-judge answers to `problem`."""
-        return Truth(environment=self.name, tests=problem.tests, entry_point=problem.entry_point,
-                     io_style=problem.io_style, time_limit_s=problem.time_limit_s,
-                     spec=problem.spec)
+        return Truth(
+            environment=self.name,
+            tests=problem.tests,
+            entry_point=problem.entry_point,
+            io_style=problem.io_style,
+            time_limit_s=problem.time_limit_s,
+            spec=problem.spec,
+        )
 
     @abstractmethod
-    def answer(self, truth: Truth, reply: str,
-               limits: ExecLimits | None = None) -> Submission | None:
+    def answer(
+        self, truth: Truth, reply: str, limits: ExecLimits | None = None
+    ) -> Submission | None:
         """The sandbox job that judges `reply` (passed = reward 1); None: no usable answer."""
 
-    def submission(self, problem: Problem, reply: str,
-                   limits: ExecLimits | None = None) -> Submission | None:
+    def submission(
+        self, problem: Problem, reply: str, limits: ExecLimits | None = None
+    ) -> Submission | None:
         """`answer` against the problem's own truth."""
         return self.answer(self.truth(problem), reply, limits)
 

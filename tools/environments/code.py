@@ -44,8 +44,10 @@ class CodeDraft(Record):
     entry_point: str = Field("solve", pattern=ENTRY_PATTERN)
     io_style: IOStyle = "function"
     inputs: list[list[Any] | str] = Field(
-        min_length=3, max_length=MAX_INPUTS,
-        description="function style: each a JSON array of arguments; stdio: each stdin text")
+        min_length=3,
+        max_length=MAX_INPUTS,
+        description="function style: each a JSON array of arguments; stdio: each stdin text",
+    )
     reference_solution: str = Field(min_length=10, max_length=30_000)
 
     @model_validator(mode="after")
@@ -57,15 +59,18 @@ class CodeDraft(Record):
         return self
 
 
-async def gold_tests(sandbox: Sandbox, program: str, texts: list[str], entry_point: str,
-                     io_style: IOStyle, who: str) -> tuple[list[TestCase], list[Rejection]]:
+async def gold_tests(
+    sandbox: Sandbox, program: str, texts: list[str], entry_point: str, io_style: IOStyle, who: str
+) -> tuple[list[TestCase], list[Rejection]]:
     """Tests whose expected outputs are `program`'s outputs, or why there are none."""
-    run: GoldRun = await execute(sandbox, program, texts, entry_point=entry_point,
-                                 io_style=io_style)
+    run: GoldRun = await execute(
+        sandbox, program, texts, entry_point=entry_point, io_style=io_style
+    )
     if not run.ok:
         return [], run.rejections(who)
-    return [TestCase(input=x, expected=o or "")
-            for x, o in zip(texts, run.outputs, strict=True)], []
+    return [
+        TestCase(input=x, expected=o or "") for x, o in zip(texts, run.outputs, strict=True)
+    ], []
 
 
 def code_answer(truth: Truth, reply: str, limits: ExecLimits | None) -> Submission | None:
@@ -73,8 +78,13 @@ def code_answer(truth: Truth, reply: str, limits: ExecLimits | None) -> Submissi
     code = extract_code(reply, truth.entry_point)
     if code is None:
         return None
-    return Submission(code=code, tests=truth.tests, entry_point=truth.entry_point,
-                      io_style=truth.io_style, limits=limits_for(truth.time_limit_s, limits))
+    return Submission(
+        code=code,
+        tests=truth.tests,
+        entry_point=truth.entry_point,
+        io_style=truth.io_style,
+        limits=limits_for(truth.time_limit_s, limits),
+    )
 
 
 class CodeEnvironment(Environment):
@@ -83,17 +93,29 @@ class CodeEnvironment(Environment):
     name = "code"
     draft_model = CodeDraft
 
-    async def build(self, draft: CodeDraft, lineage: Lineage,
-                    sandbox: Sandbox) -> Problem | list[Rejection]:
+    async def build(
+        self, draft: CodeDraft, lineage: Lineage, sandbox: Sandbox
+    ) -> Problem | list[Rejection]:
         """The problem, its expected outputs the reference's outputs in the sandbox."""
-        tests, why = await gold_tests(sandbox, draft.reference_solution,
-                                      input_texts(draft.inputs, draft.io_style),
-                                      draft.entry_point, draft.io_style, "the reference solution")
+        tests, why = await gold_tests(
+            sandbox,
+            draft.reference_solution,
+            input_texts(draft.inputs, draft.io_style),
+            draft.entry_point,
+            draft.io_style,
+            "the reference solution",
+        )
         if why:
             return why
-        return Problem(title=draft.title, statement=draft.statement,
-                       entry_point=draft.entry_point, io_style=draft.io_style, tests=tests,
-                       reference_solution=draft.reference_solution, lineage=lineage)
+        return Problem(
+            title=draft.title,
+            statement=draft.statement,
+            entry_point=draft.entry_point,
+            io_style=draft.io_style,
+            tests=tests,
+            reference_solution=draft.reference_solution,
+            lineage=lineage,
+        )
 
     def system_prompt(self) -> str:
         """Today's student system message: one python block."""
@@ -103,8 +125,9 @@ class CodeEnvironment(Environment):
         """Today's task prompt, unchanged (the bank's pass rates were measured on it)."""
         return user_message(problem)
 
-    def answer(self, truth: Truth, reply: str,
-               limits: ExecLimits | None = None) -> Submission | None:
+    def answer(
+        self, truth: Truth, reply: str, limits: ExecLimits | None = None
+    ) -> Submission | None:
         """The reply's program against the tests."""
         return code_answer(truth, reply, limits)
 

@@ -41,8 +41,11 @@ class DeductionDraft(Record):
     entry_point: str = Field("f", pattern=ENTRY_PATTERN)
     program: str = Field(min_length=10, max_length=30_000, description="defines entry_point")
     input: list[Any] = Field(description="the JSON array of arguments the student is given")
-    probes: list[list[Any]] = Field(min_length=2, max_length=10, description=(
-        "other argument arrays, never shown: f must not return the same value on all"))
+    probes: list[list[Any]] = Field(
+        min_length=2,
+        max_length=10,
+        description=("other argument arrays, never shown: f must not return the same value on all"),
+    )
 
 
 def program_task(env: str, entry_point: str, args: Any) -> str:
@@ -51,12 +54,17 @@ def program_task(env: str, entry_point: str, args: Any) -> str:
     return f"{env}: the program `{entry_point}` and the arguments {dumps(args)[:300]}"
 
 
-async def probe_outputs(sandbox: Sandbox, problem: Problem,
-                        probes: list[Any]) -> tuple[list[Any], list[Rejection]]:
+async def probe_outputs(
+    sandbox: Sandbox, problem: Problem, probes: list[Any]
+) -> tuple[list[Any], list[Rejection]]:
     """f's outputs on probe argument arrays, or why it could not run them."""
-    run = await execute(sandbox, problem.reference_solution, [dumps(p) for p in probes],
-                        entry_point=problem.entry_point,
-                        limits=limits_for(problem.time_limit_s))
+    run = await execute(
+        sandbox,
+        problem.reference_solution,
+        [dumps(p) for p in probes],
+        entry_point=problem.entry_point,
+        limits=limits_for(problem.time_limit_s),
+    )
     if not run.ok:
         return [], run.rejections("f (on a probe input)")
     return run.values(), []
@@ -68,20 +76,26 @@ class DeductionEnvironment(Environment):
     name = "deduction"
     draft_model = DeductionDraft
 
-    async def build(self, draft: DeductionDraft, lineage: Lineage,
-                    sandbox: Sandbox) -> Problem | list[Rejection]:
+    async def build(
+        self, draft: DeductionDraft, lineage: Lineage, sandbox: Sandbox
+    ) -> Problem | list[Rejection]:
         """The problem, o computed by running f on i."""
-        tests, why = await gold_tests(sandbox, draft.program, [dumps(draft.input)],
-                                      draft.entry_point, "function", "f")
+        tests, why = await gold_tests(
+            sandbox, draft.program, [dumps(draft.input)], draft.entry_point, "function", "f"
+        )
         if why:
             return why
         output = json.loads(tests[0].expected)
-        return Problem(title=draft.title,
-                       statement=program_task("Predict the output", draft.entry_point,
-                                              draft.input),
-                       entry_point=draft.entry_point, tests=tests,
-                       reference_solution=draft.program, lineage=lineage, environment=self.name,
-                       spec={"input": draft.input, "output": output, "probes": draft.probes})
+        return Problem(
+            title=draft.title,
+            statement=program_task("Predict the output", draft.entry_point, draft.input),
+            entry_point=draft.entry_point,
+            tests=tests,
+            reference_solution=draft.program,
+            lineage=lineage,
+            environment=self.name,
+            spec={"input": draft.input, "output": output, "probes": draft.probes},
+        )
 
     async def validate(self, problem: Problem, sandbox: Sandbox) -> list[Rejection]:
         """Gold re-checked; o is not the input; f is not constant over i and the probes."""
@@ -91,17 +105,29 @@ class DeductionEnvironment(Environment):
         args = json.loads(problem.tests[0].input)
         output = json.loads(problem.tests[0].expected)
         if is_identity(args, output):
-            out.append(Rejection(code="trivial", message=(
-                "f returns its input unchanged on the given input: the answer is in the "
-                "question; choose an input f transforms")))
+            out.append(
+                Rejection(
+                    code="trivial",
+                    message=(
+                        "f returns its input unchanged on the given input: the answer is in the "
+                        "question; choose an input f transforms"
+                    ),
+                )
+            )
         probes = list(problem.spec.get("probes") or [])
         values, why = await probe_outputs(sandbox, problem, probes)
         if why:
             return out + why
         if probes and all(same_value(v, output) for v in values):
-            out.append(Rejection(code="trivial", message=(
-                "f returns the same value on the input and every probe: the answer does not "
-                "depend on the input; make f's output depend on its arguments")))
+            out.append(
+                Rejection(
+                    code="trivial",
+                    message=(
+                        "f returns the same value on the input and every probe: the answer "
+                        "does not depend on the input; make f's output depend on its arguments"
+                    ),
+                )
+            )
         return out
 
     def simulated_answer(self, problem: Problem) -> str:
@@ -110,18 +136,26 @@ class DeductionEnvironment(Environment):
 
     def task_prompt(self, problem: Problem) -> str:
         """f and the input; the answer is a JSON value."""
-        return render("student_deduction", program=problem.reference_solution.strip(),
-                      entry_point=problem.entry_point, args=problem.tests[0].input)
+        return render(
+            "student_deduction",
+            program=problem.reference_solution.strip(),
+            entry_point=problem.entry_point,
+            args=problem.tests[0].input,
+        )
 
-    def answer(self, truth: Truth, reply: str,
-               limits: ExecLimits | None = None) -> Submission | None:
+    def answer(
+        self, truth: Truth, reply: str, limits: ExecLimits | None = None
+    ) -> Submission | None:
         """The reply's value, echoed in the sandbox and compared with o on the host."""
         value = answer_value(reply)
         if value is None:
             return None
-        return Submission(code=ECHO, entry_point="answer",
-                          tests=[TestCase(input=f"[{value}]", expected=truth.tests[0].expected)],
-                          limits=limits or ExecLimits())
+        return Submission(
+            code=ECHO,
+            entry_point="answer",
+            tests=[TestCase(input=f"[{value}]", expected=truth.tests[0].expected)],
+            limits=limits or ExecLimits(),
+        )
 
 
 DEDUCTION = register(DeductionEnvironment())

@@ -39,32 +39,45 @@ def derive(problem: Problem, environment: str, rng: random.Random) -> Any | None
     """A draft of `environment` from a code problem; None where it has no such draft (a stdio
     problem has no f for the program environments)."""
     if environment == "code":
-        inputs: list[Any] = ([t.input for t in problem.tests] if problem.io_style == "stdio"
-                             else _args(problem))
-        return CodeDraft(title=problem.title or "task", statement=problem.statement,
-                         entry_point=problem.entry_point, io_style=problem.io_style,
-                         inputs=inputs, reference_solution=problem.reference_solution)
+        inputs: list[Any] = (
+            [t.input for t in problem.tests] if problem.io_style == "stdio" else _args(problem)
+        )
+        return CodeDraft(
+            title=problem.title or "task",
+            statement=problem.statement,
+            entry_point=problem.entry_point,
+            io_style=problem.io_style,
+            inputs=inputs,
+            reference_solution=problem.reference_solution,
+        )
     if problem.io_style != "function":
         return None
     args = _args(problem)
-    common = {"title": problem.title or "task", "entry_point": problem.entry_point,
-              "program": problem.reference_solution}
+    common = {
+        "title": problem.title or "task",
+        "entry_point": problem.entry_point,
+        "program": problem.reference_solution,
+    }
     if environment == "induction":
         if len(args) < 4:
             return None
-        return InductionDraft(**common, message=problem.statement, inputs=args,
-                              shown=rng.randint(max(1, len(args) // 3), len(args) - 2))
+        return InductionDraft(
+            **common,
+            message=problem.statement,
+            inputs=args,
+            shown=rng.randint(max(1, len(args) // 3), len(args) - 2),
+        )
     if environment in ("deduction", "abduction"):
         if len(args) < 3:
             return None
         order = rng.sample(range(len(args)), len(args))
-        pick, probes = args[order[0]], [args[i] for i in order[1:1 + PROBES]]
+        pick, probes = args[order[0]], [args[i] for i in order[1 : 1 + PROBES]]
         model = DeductionDraft if environment == "deduction" else AbductionDraft
         return model(**common, input=pick, probes=probes)
     return None
 
 
-_PRE = '''import json as _json
+_PRE = """import json as _json
 
 _SHAPES = {shapes}
 _REFERENCE = {reference}
@@ -86,18 +99,19 @@ def pre_test(*args):
     except Exception:
         return False
     return True
-'''
+"""
 
-_TEST = '''import copy as _copy
+_TEST = """import copy as _copy
 
 
 def test(*args):
     return {entry}(*_copy.deepcopy(args)) == _reference(*_copy.deepcopy(args))
-'''
+"""
 
 
-async def derive_fuzzing(problem: Problem, rng: random.Random,
-                         sandbox: Sandbox) -> FuzzingDraft | None:
+async def derive_fuzzing(
+    problem: Problem, rng: random.Random, sandbox: Sandbox
+) -> FuzzingDraft | None:
     """A differential fuzzing draft (see the module docstring), or None when no wrong solution
     both fails a test and passes two (a timeout is no witness: it only shows slowness)."""
     if problem.io_style != "function" or not problem.wrong_solutions:
@@ -105,8 +119,10 @@ async def derive_fuzzing(problem: Problem, rng: random.Random,
     kinds = [k for k in sorted(problem.wrong_solutions) if k != "too_slow"]
     rng.shuffle(kinds)
     args = _args(problem)
-    shapes = [sorted({type(a[i]).__name__ for a in args if len(a) > i})
-              for i in range(max(len(a) for a in args))]
+    shapes = [
+        sorted({type(a[i]).__name__ for a in args if len(a) > i})
+        for i in range(max(len(a) for a in args))
+    ]
     for kind in kinds:
         wrong = problem.wrong_solutions[kind]
         (verdict,) = await sandbox.run([Submission.for_problem(problem, wrong)])
@@ -115,12 +131,17 @@ async def derive_fuzzing(problem: Problem, rng: random.Random,
         if not failed or len(held) < 2:
             continue
         entry = problem.entry_point
-        pre = _PRE.format(shapes=repr(shapes), reference=repr(problem.reference_solution),
-                          entry=repr(entry))
+        pre = _PRE.format(
+            shapes=repr(shapes), reference=repr(problem.reference_solution), entry=repr(entry)
+        )
         return FuzzingDraft(
-            title=problem.title or "task", entry_point=entry, program=wrong, pre_test=pre,
+            title=problem.title or "task",
+            entry_point=entry,
+            program=wrong,
+            pre_test=pre,
             test=_TEST.format(entry=entry),
-            message=(f"{entry} is meant to solve this task, but has a bug:\n\n"
-                     f"{problem.statement}"),
-            witness=args[rng.choice(failed)], inputs=[args[i] for i in held])
+            message=(f"{entry} is meant to solve this task, but has a bug:\n\n{problem.statement}"),
+            witness=args[rng.choice(failed)],
+            inputs=[args[i] for i in held],
+        )
     return None

@@ -22,7 +22,7 @@ SHOWN_INPUTS = 12
 
 
 def _inputs(problem: Problem, skip: int = 0) -> list[Any]:
-    tests = problem.tests[skip:skip + SHOWN_INPUTS]
+    tests = problem.tests[skip : skip + SHOWN_INPUTS]
     if problem.io_style == "stdio":
         return [t.input for t in tests]
     return [json.loads(t.input) for t in tests]
@@ -31,27 +31,43 @@ def _inputs(problem: Problem, skip: int = 0) -> list[Any]:
 def draft_of(problem: Problem) -> Record:
     """The problem as its environment's draft (model_construct: a shortened input list or a
     derived problem need not meet a draft's own minimums to be shown)."""
-    common: dict[str, Any] = {"title": problem.title or "task",
-                              "entry_point": problem.entry_point}
+    common: dict[str, Any] = {"title": problem.title or "task", "entry_point": problem.entry_point}
     spec = problem.spec
     match problem.environment:
         case "induction":
             return InductionDraft.model_construct(
-                **common, message=problem.statement, program=problem.reference_solution,
-                inputs=_inputs(problem), shown=spec.get("shown"))
+                **common,
+                message=problem.statement,
+                program=problem.reference_solution,
+                inputs=_inputs(problem),
+                shown=spec.get("shown"),
+            )
         case "deduction" | "abduction":
             model = DeductionDraft if problem.environment == "deduction" else AbductionDraft
-            return model.model_construct(**common, program=problem.reference_solution,
-                                         input=spec.get("input", []), probes=spec.get("probes", []))
+            return model.model_construct(
+                **common,
+                program=problem.reference_solution,
+                input=spec.get("input", []),
+                probes=spec.get("probes", []),
+            )
         case "fuzzing":
             return FuzzingDraft.model_construct(
-                **common, message=problem.statement, program=problem.reference_solution,
-                pre_test=spec.get("pre_test", ""), test=spec.get("test", ""),
-                witness=spec.get("witness", []), inputs=_inputs(problem, skip=1))
+                **common,
+                message=problem.statement,
+                program=problem.reference_solution,
+                pre_test=spec.get("pre_test", ""),
+                test=spec.get("test", ""),
+                witness=spec.get("witness", []),
+                inputs=_inputs(problem, skip=1),
+            )
         case _:
             return CodeDraft.model_construct(
-                **common, statement=problem.statement, io_style=problem.io_style,
-                inputs=_inputs(problem), reference_solution=problem.reference_solution)
+                **common,
+                statement=problem.statement,
+                io_style=problem.io_style,
+                inputs=_inputs(problem),
+                reference_solution=problem.reference_solution,
+            )
 
 
 def draft_json(problem: Problem) -> str:

@@ -68,8 +68,11 @@ def _defined(code: str) -> set[str]:
         tree = ast.parse(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return set()
-    return {n.name for n in tree.body
-            if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)}
+    return {
+        n.name
+        for n in tree.body
+        if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+    }
 
 
 def tags(model: type[BaseModel]) -> list[str]:
@@ -85,14 +88,19 @@ def tags(model: type[BaseModel]) -> list[str]:
 def format_rules(model: type[BaseModel]) -> str:
     """How to lay out a reply for `model`, for the teacher's system prompt."""
     code = [n for n in model.model_fields if n in CODE_FIELDS]
-    lists = [f"one ```{SINGULAR[n]}``` block per item of \"{n}\"" for n in model.model_fields
-             if n in SINGULAR]
+    lists = [
+        f'one ```{SINGULAR[n]}``` block per item of "{n}"'
+        for n in model.model_fields
+        if n in SINGULAR
+    ]
     named = [f"```{n}```" for n in model.model_fields if n not in CODE_FIELDS and n not in SINGULAR]
     if len(code) > 1:
-        code_rule = (f"each of {', '.join(repr(c) for c in code)} in its own ```python``` block "
-                     "(told apart by the function it defines)")
+        code_rule = (
+            f"each of {', '.join(repr(c) for c in code)} in its own ```python``` block "
+            "(told apart by the function it defines)"
+        )
     else:
-        code_rule = f"\"{code[0]}\" in a ```python``` block" if code else ""
+        code_rule = f'"{code[0]}" in a ```python``` block' if code else ""
     parts = [p for p in (code_rule, *lists) if p]
     example = "\n".join(f"```{tag}\n...\n```" for tag in tags(model))
     return (
@@ -141,8 +149,9 @@ def parse_fenced(text: str, model: type[BaseModel]) -> dict[str, Any] | None:
     stdio = values.get("io_style") == "stdio"  # stdin is text, even when it looks like JSON
     for name, raws in items.items():
         # stdin as a file holds it, ending in one newline; anything else is a JSON value.
-        values[name] = [raw + "\n" if stdio else _item(SINGULAR[name], raw, fields[name])
-                        for raw in raws]
+        values[name] = [
+            raw + "\n" if stdio else _item(SINGULAR[name], raw, fields[name]) for raw in raws
+        ]
     _place_code(values, code, code_fields)
     return values
 
@@ -153,8 +162,9 @@ def _item(tag: str, raw: str, field: Any) -> Any:
     except (ValueError, RecursionError):
         if _list_may_hold_text(field):
             return raw
-        raise FencedReplyError(f"an ```{tag}``` block is not JSON (each is one JSON array of "
-                               "arguments)") from None
+        raise FencedReplyError(
+            f"an ```{tag}``` block is not JSON (each is one JSON array of arguments)"
+        ) from None
 
 
 def _place_code(values: dict[str, Any], code: list[str], code_fields: list[str]) -> None:
@@ -163,8 +173,14 @@ def _place_code(values: dict[str, Any], code: list[str], code_fields: list[str])
     main = [n for n in code_fields if n not in ("pre_test", "test")]
     for body in code:
         defined = _defined(body)
-        target: str | None = next((n for n in ("pre_test", "test")
-                                   if n in code_fields and n in defined and n not in values), None)
+        target: str | None = next(
+            (
+                n
+                for n in ("pre_test", "test")
+                if n in code_fields and n in defined and n not in values
+            ),
+            None,
+        )
         if target is None:
             target = next((n for n in main if n not in values), None)
         if target is None:
@@ -189,7 +205,8 @@ def validate_fenced(text: str, model: type[M]) -> M | None:
         return model.model_validate(values)
     except ValidationError as exc:
         raise FencedReplyError(
-            f"the blocks do not make a problem: {validation_summary(exc, limit=3)}") from None
+            f"the blocks do not make a problem: {validation_summary(exc, limit=3)}"
+        ) from None
 
 
 def fenced_of(draft: BaseModel) -> str:

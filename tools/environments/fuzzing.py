@@ -74,13 +74,20 @@ class FuzzingDraft(Record):
     message: str = Field("", max_length=5_000, description="what f is for, for the student")
     entry_point: str = Field("f", pattern=ENTRY_PATTERN)
     program: str = Field(min_length=10, max_length=30_000, description="defines entry_point")
-    pre_test: str = Field(min_length=10, max_length=10_000,
-                          description="defines pre_test(*args) -> bool")
-    test: str = Field(min_length=10, max_length=10_000,
-                      description="defines test(*args) -> bool, calling entry_point")
+    pre_test: str = Field(
+        min_length=10, max_length=10_000, description="defines pre_test(*args) -> bool"
+    )
+    test: str = Field(
+        min_length=10,
+        max_length=10_000,
+        description="defines test(*args) -> bool, calling entry_point",
+    )
     witness: list[Any] = Field(description="arguments meeting pre_test on which test fails")
-    inputs: list[list[Any]] = Field(min_length=2, max_length=MAX_INPUTS,
-                                    description="arguments meeting pre_test on which test holds")
+    inputs: list[list[Any]] = Field(
+        min_length=2,
+        max_length=MAX_INPUTS,
+        description="arguments meeting pre_test on which test holds",
+    )
 
 
 def _defines(code: str, name: str) -> bool:
@@ -105,25 +112,33 @@ class FuzzingEnvironment(Environment):
     name = "fuzzing"
     draft_model = FuzzingDraft
 
-    async def build(self, draft: FuzzingDraft, lineage: Lineage,
-                    sandbox: Sandbox) -> Problem | list[Rejection]:
+    async def build(
+        self, draft: FuzzingDraft, lineage: Lineage, sandbox: Sandbox
+    ) -> Problem | list[Rejection]:
         """The problem; what each of the witness and the inputs is, found by running them."""
         code = wrapped(draft.program, draft.pre_test, draft.test)
         texts = [dumps(draft.witness), *(dumps(x) for x in draft.inputs)]
-        tests, why = await gold_tests(sandbox, code, texts, FUZZ_ENTRY, "function",
-                                      "the checks")
+        tests, why = await gold_tests(sandbox, code, texts, FUZZ_ENTRY, "function", "the checks")
         if why:
             return why
-        return Problem(title=draft.title, statement=draft.message or draft.title,
-                       entry_point=draft.entry_point, tests=tests,
-                       reference_solution=draft.program, lineage=lineage, environment=self.name,
-                       spec={"pre_test": draft.pre_test, "test": draft.test,
-                             "witness": draft.witness})
+        return Problem(
+            title=draft.title,
+            statement=draft.message or draft.title,
+            entry_point=draft.entry_point,
+            tests=tests,
+            reference_solution=draft.program,
+            lineage=lineage,
+            environment=self.name,
+            spec={"pre_test": draft.pre_test, "test": draft.test, "witness": draft.witness},
+        )
 
     def gold_program(self, problem: Problem) -> tuple[str, str]:
         """The wrapper: the tests' expected outputs are what it says of each input."""
-        return wrapped(problem.reference_solution, str(problem.spec.get("pre_test", "")),
-                       str(problem.spec.get("test", ""))), FUZZ_ENTRY
+        return wrapped(
+            problem.reference_solution,
+            str(problem.spec.get("pre_test", "")),
+            str(problem.spec.get("test", "")),
+        ), FUZZ_ENTRY
 
     async def validate(self, problem: Problem, sandbox: Sandbox) -> list[Rejection]:
         """The checks are defined and test calls f; the sandbox confirms the witness fails the
@@ -131,14 +146,28 @@ class FuzzingEnvironment(Environment):
         spec = problem.spec
         out = []
         if not _defines(str(spec.get("pre_test", "")), "pre_test"):
-            out.append(Rejection(code="malformed", message=(
-                "pre_test must define `def pre_test(*args) -> bool` at top level")))
+            out.append(
+                Rejection(
+                    code="malformed",
+                    message=("pre_test must define `def pre_test(*args) -> bool` at top level"),
+                )
+            )
         if not _defines(str(spec.get("test", "")), "test"):
-            out.append(Rejection(code="malformed", message=(
-                "test must define `def test(*args) -> bool` at top level")))
+            out.append(
+                Rejection(
+                    code="malformed",
+                    message=("test must define `def test(*args) -> bool` at top level"),
+                )
+            )
         elif not _calls(str(spec.get("test", "")), problem.entry_point):
-            out.append(Rejection(code="malformed", message=(
-                f"test never calls {problem.entry_point}: the property must be about f")))
+            out.append(
+                Rejection(
+                    code="malformed",
+                    message=(
+                        f"test never calls {problem.entry_point}: the property must be about f"
+                    ),
+                )
+            )
         if out:
             return out
         out = await super().validate(problem, sandbox)
@@ -146,19 +175,34 @@ class FuzzingEnvironment(Environment):
             return out
         verdicts = [json.loads(t.expected) for t in problem.tests]
         if verdicts[0] != FOUND:
-            why = ("does not meet pre_test" if verdicts[0] == PRECONDITION
-                   else "passes test")
-            out.append(Rejection(code="reference_fails", message=(
-                f"the witness {problem.tests[0].input[:200]} {why}: give an input that meets "
-                "pre_test and on which test fails (or returns False)")))
+            why = "does not meet pre_test" if verdicts[0] == PRECONDITION else "passes test"
+            out.append(
+                Rejection(
+                    code="reference_fails",
+                    message=(
+                        f"the witness {problem.tests[0].input[:200]} {why}: give an input "
+                        "that meets pre_test and on which test fails (or returns False)"
+                    ),
+                )
+            )
         for i, (t, v) in enumerate(zip(problem.tests[1:], verdicts[1:], strict=True)):
             if v == PRECONDITION:
-                out.append(Rejection(code="malformed", message=(
-                    f"ordinary input {i} ({t.input[:200]}) does not meet pre_test")))
+                out.append(
+                    Rejection(
+                        code="malformed",
+                        message=(f"ordinary input {i} ({t.input[:200]}) does not meet pre_test"),
+                    )
+                )
             elif v == FOUND:
-                out.append(Rejection(code="trivial", message=(
-                    f"test already fails on ordinary input {i} ({t.input[:200]}): a failing "
-                    "input must be hard to find, not the common case")))
+                out.append(
+                    Rejection(
+                        code="trivial",
+                        message=(
+                            f"test already fails on ordinary input {i} ({t.input[:200]}): "
+                            "a failing input must be hard to find, not the common case"
+                        ),
+                    )
+                )
         return out[:6]
 
     def truth(self, problem: Problem) -> Truth:
@@ -171,23 +215,31 @@ class FuzzingEnvironment(Environment):
 
     def task_prompt(self, problem: Problem) -> str:
         """f, pre_test and test; the answer is a JSON argument array."""
-        return render("student_fuzzing", message=problem.statement.strip(),
-                      program=problem.reference_solution.strip(),
-                      pre_test=str(problem.spec.get("pre_test", "")).strip(),
-                      test=str(problem.spec.get("test", "")).strip(),
-                      entry_point=problem.entry_point)
+        return render(
+            "student_fuzzing",
+            message=problem.statement.strip(),
+            program=problem.reference_solution.strip(),
+            pre_test=str(problem.spec.get("pre_test", "")).strip(),
+            test=str(problem.spec.get("test", "")).strip(),
+            entry_point=problem.entry_point,
+        )
 
-    def answer(self, truth: Truth, reply: str,
-               limits: ExecLimits | None = None) -> Submission | None:
+    def answer(
+        self, truth: Truth, reply: str, limits: ExecLimits | None = None
+    ) -> Submission | None:
         """The wrapper run on the reply's arguments: passed iff it says `found`."""
         args = answer_args(reply, truth.entry_point)
         if args is None or truth.program is None:
             return None
-        code = wrapped(truth.program, str(truth.spec.get("pre_test", "")),
-                       str(truth.spec.get("test", "")))
-        return Submission(code=code, entry_point=FUZZ_ENTRY,
-                          tests=[TestCase(input=args, expected=dumps(FOUND))],
-                          limits=limits_for(truth.time_limit_s, limits))
+        code = wrapped(
+            truth.program, str(truth.spec.get("pre_test", "")), str(truth.spec.get("test", ""))
+        )
+        return Submission(
+            code=code,
+            entry_point=FUZZ_ENTRY,
+            tests=[TestCase(input=args, expected=dumps(FOUND))],
+            limits=limits_for(truth.time_limit_s, limits),
+        )
 
 
 FUZZING = register(FuzzingEnvironment())

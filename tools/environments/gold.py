@@ -30,11 +30,14 @@ class GoldRun(Record):
     """A program's outputs on inputs, one slot per input, with why a slot is empty."""
 
     inputs: list[str]
-    outputs: list[str | None] = Field(description="JSON text (function style) or stdout; "
-                                      "None where the program failed on that input")
+    outputs: list[str | None] = Field(
+        description="JSON text (function style) or stdout; "
+        "None where the program failed on that input"
+    )
     errors: list[str | None] = Field(description="why the output is missing, per input")
-    nondeterministic: list[int] = Field(default_factory=list,
-                                        description="inputs whose outputs differed between runs")
+    nondeterministic: list[int] = Field(
+        default_factory=list, description="inputs whose outputs differed between runs"
+    )
 
     @property
     def ok(self) -> bool:
@@ -50,16 +53,32 @@ class GoldRun(Record):
         out: list[Rejection] = []
         failed = [i for i, o in enumerate(self.outputs) if o is None]
         for i in failed[:3]:
-            out.append(Rejection(code="reference_fails", message=(
-                f"{program} fails on input {i} ({_shown(self.inputs[i])}): {self.errors[i]}")))
+            out.append(
+                Rejection(
+                    code="reference_fails",
+                    message=(
+                        f"{program} fails on input {i} ({_shown(self.inputs[i])}): {self.errors[i]}"
+                    ),
+                )
+            )
         if len(failed) > 3:
-            out.append(Rejection(code="reference_fails",
-                                 message=f"{program} fails on {len(failed) - 3} more inputs"))
+            out.append(
+                Rejection(
+                    code="reference_fails",
+                    message=f"{program} fails on {len(failed) - 3} more inputs",
+                )
+            )
         if self.nondeterministic:
             shown = ", ".join(str(i) for i in self.nondeterministic[:5])
-            out.append(Rejection(code="nondeterministic", message=(
-                f"{program} gave different outputs in two runs on inputs {shown}: make it "
-                "deterministic (no randomness, time, hash order of sets or ids)")))
+            out.append(
+                Rejection(
+                    code="nondeterministic",
+                    message=(
+                        f"{program} gave different outputs in two runs on inputs {shown}: make it "
+                        "deterministic (no randomness, time, hash order of sets or ids)"
+                    ),
+                )
+            )
         return out
 
 
@@ -95,8 +114,14 @@ async def execute(
     Inputs are JSON argument arrays (function style) or stdin text (stdio), as in `TestCase`.
     """
     tests = [TestCase(input=x, expected="null") for x in inputs]
-    sub = Submission(code=code, tests=tests, entry_point=entry_point, io_style=io_style,
-                     limits=limits or ExecLimits(), record_outputs=True)
+    sub = Submission(
+        code=code,
+        tests=tests,
+        entry_point=entry_point,
+        io_style=io_style,
+        limits=limits or ExecLimits(),
+        record_outputs=True,
+    )
     verdicts = await sandbox.run([sub] * max(1, repeats))
     broken = [v for v in verdicts if v.status == "sandbox_error"]
     if broken:

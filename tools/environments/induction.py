@@ -33,12 +33,16 @@ class InductionDraft(Record):
     """What the teacher writes: f, the message and inputs (the outputs are f's, by execution)."""
 
     title: str = Field(min_length=1, max_length=200)
-    message: str = Field(min_length=10, max_length=5_000,
-                         description="what the student is told about f, beside the pairs")
+    message: str = Field(
+        min_length=10,
+        max_length=5_000,
+        description="what the student is told about f, beside the pairs",
+    )
     entry_point: str = Field("f", pattern=ENTRY_PATTERN)
     program: str = Field(min_length=10, max_length=30_000, description="defines entry_point")
-    inputs: list[list[Any]] = Field(min_length=4, max_length=MAX_INPUTS,
-                                    description="each a JSON array of arguments")
+    inputs: list[list[Any]] = Field(
+        min_length=4, max_length=MAX_INPUTS, description="each a JSON array of arguments"
+    )
     shown: int | None = Field(None, ge=1, description="pairs shown (default: half of them)")
 
     @model_validator(mode="after")
@@ -59,19 +63,31 @@ class InductionEnvironment(Environment):
     name = "induction"
     draft_model = InductionDraft
 
-    async def build(self, draft: InductionDraft, lineage: Lineage,
-                    sandbox: Sandbox) -> Problem | list[Rejection]:
+    async def build(
+        self, draft: InductionDraft, lineage: Lineage, sandbox: Sandbox
+    ) -> Problem | list[Rejection]:
         """The problem, every pair's output f's output in the sandbox."""
-        tests, why = await gold_tests(sandbox, draft.program,
-                                      input_texts(draft.inputs, "function"), draft.entry_point,
-                                      "function", "f")
+        tests, why = await gold_tests(
+            sandbox,
+            draft.program,
+            input_texts(draft.inputs, "function"),
+            draft.entry_point,
+            "function",
+            "f",
+        )
         if why:
             return why
         shown = draft.shown or max(1, len(tests) // 2)
-        return Problem(title=draft.title, statement=draft.message,
-                       entry_point=draft.entry_point, tests=tests,
-                       reference_solution=draft.program, lineage=lineage,
-                       environment=self.name, spec={"shown": shown})
+        return Problem(
+            title=draft.title,
+            statement=draft.message,
+            entry_point=draft.entry_point,
+            tests=tests,
+            reference_solution=draft.program,
+            lineage=lineage,
+            environment=self.name,
+            spec={"shown": shown},
+        )
 
     async def validate(self, problem: Problem, sandbox: Sandbox) -> list[Rejection]:
         """Gold re-checked; some pairs hidden and new; f neither constant nor the identity."""
@@ -82,20 +98,45 @@ class InductionEnvironment(Environment):
         args = [json.loads(t.input) for t in problem.tests]
         outputs = [json.loads(t.expected) for t in problem.tests]
         if not 1 <= shown < len(args):
-            out.append(Rejection(code="malformed", message=(
-                f"{shown} of {len(args)} pairs shown: show at least one and hide at least one")))
+            out.append(
+                Rejection(
+                    code="malformed",
+                    message=(
+                        f"{shown} of {len(args)} pairs shown: "
+                        "show at least one and hide at least one"
+                    ),
+                )
+            )
         seen = args[:shown]
         if all(any(same_value(a, s) for s in seen) for a in args[shown:]):
-            out.append(Rejection(code="trivial", message=(
-                "every hidden input is also a shown one: a lookup table of the shown pairs "
-                "passes; add hidden inputs the student has not seen")))
+            out.append(
+                Rejection(
+                    code="trivial",
+                    message=(
+                        "every hidden input is also a shown one: a lookup table of the shown pairs "
+                        "passes; add hidden inputs the student has not seen"
+                    ),
+                )
+            )
         if all(same_value(o, outputs[0]) for o in outputs):
-            out.append(Rejection(code="trivial", message=(
-                "f returns the same value on every input: a constant passes; choose f and "
-                "inputs whose outputs differ")))
+            out.append(
+                Rejection(
+                    code="trivial",
+                    message=(
+                        "f returns the same value on every input: a constant passes; choose f and "
+                        "inputs whose outputs differ"
+                    ),
+                )
+            )
         if all(is_identity(a, o) for a, o in zip(args, outputs, strict=True)):
-            out.append(Rejection(code="trivial", message=(
-                "f returns its input unchanged on every input: make f compute something")))
+            out.append(
+                Rejection(
+                    code="trivial",
+                    message=(
+                        "f returns its input unchanged on every input: make f compute something"
+                    ),
+                )
+            )
         return out
 
     def system_prompt(self) -> str:
@@ -104,14 +145,21 @@ class InductionEnvironment(Environment):
 
     def task_prompt(self, problem: Problem) -> str:
         """The message and the shown pairs; the hidden ones stay with the judge."""
-        pairs = "\n".join(f"{problem.entry_point}(*{t.input}) == {t.expected}"
-                          for t in problem.tests[:shown_count(problem)])
-        return render("student_induction", message=problem.statement.strip(),
-                      entry_point=problem.entry_point, pairs=pairs,
-                      hidden=len(problem.tests) - shown_count(problem))
+        pairs = "\n".join(
+            f"{problem.entry_point}(*{t.input}) == {t.expected}"
+            for t in problem.tests[: shown_count(problem)]
+        )
+        return render(
+            "student_induction",
+            message=problem.statement.strip(),
+            entry_point=problem.entry_point,
+            pairs=pairs,
+            hidden=len(problem.tests) - shown_count(problem),
+        )
 
-    def answer(self, truth: Truth, reply: str,
-               limits: ExecLimits | None = None) -> Submission | None:
+    def answer(
+        self, truth: Truth, reply: str, limits: ExecLimits | None = None
+    ) -> Submission | None:
         """The reply's program against every pair."""
         return code_answer(truth, reply, limits)
 

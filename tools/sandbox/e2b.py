@@ -115,13 +115,17 @@ class E2BSandbox:
         for attempt in range(self.e2b.max_retries + 1):
             if attempt:
                 await asyncio.sleep(
-                    backoff_delay(attempt - 1, self.backoff_base_s, self.backoff_max_s))
+                    backoff_delay(attempt - 1, self.backoff_base_s, self.backoff_max_s)
+                )
             box = None
             try:
                 self.creates += 1
                 box = await self._cls.create(
-                    template=self.e2b.template, timeout=self.e2b.sandbox_timeout_s,
-                    api_key=self._api_key, request_timeout=self.e2b.request_timeout_s)
+                    template=self.e2b.template,
+                    timeout=self.e2b.sandbox_timeout_s,
+                    api_key=self._api_key,
+                    request_timeout=self.e2b.request_timeout_s,
+                )
                 sources = {f.name: f.read_text() for f in HARNESS_FILES}
                 setup = _SETUP.replace("HARNESS_SOURCES", repr(sources))
                 hello = await self._exec(box, setup, self.e2b.request_timeout_s)
@@ -137,11 +141,13 @@ class E2BSandbox:
                     await self._kill(box)
         raise _RemoteError(
             f"could not get an E2B sandbox after {attempt + 1} attempt(s) "
-            f"(quota exhausted or service refusing creates): {type(last).__name__}: {last}")
+            f"(quota exhausted or service refusing creates): {type(last).__name__}: {last}"
+        )
 
     async def _exec(self, box: Any, code: str, timeout: float) -> dict[str, Any]:
-        execution = await box.run_code(code, timeout=timeout,
-                                       request_timeout=self.e2b.request_timeout_s)
+        execution = await box.run_code(
+            code, timeout=timeout, request_timeout=self.e2b.request_timeout_s
+        )
         if execution.error is not None:
             raise _RemoteError(f"{execution.error.name}: {execution.error.value}")
         text = "".join(execution.logs.stdout).strip()
@@ -211,7 +217,8 @@ class E2BSandbox:
             nonce, frame = seal()
             try:
                 answer = await self._exec(
-                    box, f"print(_ss_run({job!r}, {json.dumps(frame)!r}))", timeout)
+                    box, f"print(_ss_run({job!r}, {json.dumps(frame)!r}))", timeout
+                )
                 problem = answer_binding(answer, job_id, nonce)
                 if problem:  # a stale or forged answer: this box can no longer be trusted
                     raise _RemoteError(problem)

@@ -248,8 +248,9 @@ def run_job(
         os.mkdir(workdir, 0o700)
         if uid >= 0:
             os.chown(workdir, uid, uid)
-    elif not harness_child.mount_job_dirs(uid, int(job.get("tmp_bytes") or 64 << 20),
-                                          int(job["limits"]["memory_mb"]) << 20):
+    elif not harness_child.mount_job_dirs(
+        uid, int(job.get("tmp_bytes") or 64 << 20), int(job["limits"]["memory_mb"]) << 20
+    ):
         harness_child.release_job_dirs()
         return {"error": "job setup failed: cannot mount a fresh /tmp", "recycle": True}
     rfd, wfd = os.pipe()
@@ -321,8 +322,8 @@ def serve(uid: int, tmp: str) -> None:
     for name in _PRELOAD.split():
         __import__(name)
     fresh = harness_child.private_namespaces() and (
-        harness_child.mount_job_dirs(uid, 1 << 20, 1 << 20)
-        & harness_child.release_job_dirs()[0])
+        harness_child.mount_job_dirs(uid, 1 << 20, 1 << 20) & harness_child.release_job_dirs()[0]
+    )
     harness_child.keyring_filter()  # built here once; every job's child only installs it
     harness_child.prepare_children("/tmp" if fresh else None)
     filtered = _probe(_filter)

@@ -168,8 +168,13 @@ def keyring_filter() -> Any:
     arch, x32, calls = known
     ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, JMP|JEQ|K, JMP|JGE|K, RET|K
     deny = 6 + len(calls)  # index of the last instruction; a jump counts from the next one
-    prog = [(ld, 0, 0, 4), (jeq, 1, 0, arch), (ret, 0, 0, _RET_EPERM), (ld, 0, 0, 0),
-            (jge, deny - 5, 0, x32 if x32 is not None else 0xFFFFFFFF)]
+    prog = [
+        (ld, 0, 0, 4),
+        (jeq, 1, 0, arch),
+        (ret, 0, 0, _RET_EPERM),
+        (ld, 0, 0, 0),
+        (jge, deny - 5, 0, x32 if x32 is not None else 0xFFFFFFFF),
+    ]
     prog += [(jeq, deny - 6 - n, 0, nr) for n, nr in enumerate(calls)]
     prog += [(ret, 0, 0, _RET_ALLOW), (ret, 0, 0, _RET_EPERM)]
     filters = (_SockFilter * len(prog))(*(_SockFilter(*ins) for ins in prog))
@@ -254,8 +259,14 @@ def expose_runtime(paths: list[str]) -> None:
         return
     for path in paths:
         parts = path.strip("/").split("/")
-        hidden = next((("/" + "/".join(parts[: n + 1])) for n in range(len(parts) - 1)
-                       if not os.stat("/" + "/".join(parts[: n + 1])).st_mode & 0o001), None)
+        hidden = next(
+            (
+                ("/" + "/".join(parts[: n + 1]))
+                for n in range(len(parts) - 1)
+                if not os.stat("/" + "/".join(parts[: n + 1])).st_mode & 0o001
+            ),
+            None,
+        )
         if hidden is None:
             continue
         keep = os.open(path, os.O_PATH | os.O_DIRECTORY)
@@ -425,8 +436,9 @@ def prepare_children(workdir: str | None) -> None:
         os.environ.update(_environ(workdir))
 
 
-def child(job: dict[str, Any], wfd: int, workdir: str | None, uid: int,
-          filtered: bool = False) -> None:
+def child(
+    job: dict[str, Any], wfd: int, workdir: str | None, uid: int, filtered: bool = False
+) -> None:
     """Set up one job's process (fds, limits, uid, seccomp) and run it; returns when done.
 
     `workdir` is the run directory the worker made when it has no private namespaces; None
@@ -446,8 +458,10 @@ def child(job: dict[str, Any], wfd: int, workdir: str | None, uid: int,
     os.dup2(wfd, RESULT_FD)
     os.closerange(RESULT_FD + 1, 1 << 16)
     # The worker's sys.stdout buffers in memory; a solution's prints must go to /dev/null instead.
-    sys.stdout, sys.stderr = _STDIO or (open(1, "w", closefd=False),  # noqa: SIM115
-                                        open(2, "w", closefd=False))  # noqa: SIM115
+    sys.stdout, sys.stderr = _STDIO or (
+        open(1, "w", closefd=False),  # noqa: SIM115
+        open(2, "w", closefd=False),  # noqa: SIM115
+    )
     os.chdir(workdir)
     if job["io_style"] == "stdio":
         for i, text in enumerate(job["inputs"]):
@@ -491,7 +505,8 @@ def child(job: dict[str, Any], wfd: int, workdir: str | None, uid: int,
 def _check_runner() -> Any:
     """harness_check.run_check, whichever way this module was loaded (package or jail)."""
     module = sys.modules.get("harness_check") or sys.modules.get(
-        "stepstones.tools.sandbox.harness_check")
+        "stepstones.tools.sandbox.harness_check"
+    )
     if module is None:
         raise RuntimeError("harness_check was not preloaded by the fork server")
     return module.run_check

@@ -204,8 +204,13 @@ def judge(sub: Submission, answer: dict[str, Any], isolation: str) -> Verdict:
     try:
         return _judge(sub, answer, isolation)
     except Exception as exc:
-        return Verdict(status="runtime_error", total=len(sub.tests), isolation=isolation,
-                       limits=sub.limits, error=f"unjudgeable output: {type(exc).__name__}")
+        return Verdict(
+            status="runtime_error",
+            total=len(sub.tests),
+            isolation=isolation,
+            limits=sub.limits,
+            error=f"unjudgeable output: {type(exc).__name__}",
+        )
 
 
 def _judge(sub: Submission, answer: dict[str, Any], isolation: str) -> Verdict:
@@ -229,25 +234,49 @@ def _judge(sub: Submission, answer: dict[str, Any], isolation: str) -> Verdict:
                 continue
             if r["s"] == "ok":
                 out = r["o"] if isinstance(r["o"], str) else ""
-                status = "passed" if outputs_match(out, case.expected, sub.io_style) else (
-                    "wrong_answer")
+                status = (
+                    "passed"
+                    if outputs_match(out, case.expected, sub.io_style)
+                    else ("wrong_answer")
+                )
                 # a check-style test reports why its assert failed; keep that for the summary
-                error = None if status == "passed" else (
-                    _short(r.get("e")) or "output differs from expected")
+                error = (
+                    None
+                    if status == "passed"
+                    else (_short(r.get("e")) or "output differs from expected")
+                )
             else:
                 status, error = r["s"], r.get("e")
-            tests.append(TestOutcome(
-                index=i, status=status, output=_short(r.get("o")), expected=_short(case.expected),
-                error=error, cpu_s=cpu_i))
+            tests.append(
+                TestOutcome(
+                    index=i,
+                    status=status,
+                    output=_short(r.get("o")),
+                    expected=_short(case.expected),
+                    error=error,
+                    cpu_s=cpu_i,
+                )
+            )
         else:
-            status, error = (("runtime_error", f"result stream tampered: {tamper}") if tamper
-                             else _missing_status(answer, limit_cpu))
-            tests.append(TestOutcome(index=i, status=status, expected=_short(case.expected),
-                                     error=error))
-    overall: VerdictStatus = max((t.status for t in tests), key=SEVERITY.__getitem__,
-                                 default="passed")
-    error = next((f"test {t.index}: {t.error}" for t in tests if t.status == overall
-                  and t.status != "passed"), None)
+            status, error = (
+                ("runtime_error", f"result stream tampered: {tamper}")
+                if tamper
+                else _missing_status(answer, limit_cpu)
+            )
+            tests.append(
+                TestOutcome(index=i, status=status, expected=_short(case.expected), error=error)
+            )
+    overall: VerdictStatus = max(
+        (t.status for t in tests), key=SEVERITY.__getitem__, default="passed"
+    )
+    error = next(
+        (
+            f"test {t.index}: {t.error}"
+            for t in tests
+            if t.status == overall and t.status != "passed"
+        ),
+        None,
+    )
     if tamper and SEVERITY[overall] < SEVERITY["runtime_error"]:
         overall, error = "runtime_error", f"result stream tampered: {tamper}"
     if cpu > limit_cpu and SEVERITY[overall] < SEVERITY["timeout"]:

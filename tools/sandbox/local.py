@@ -71,12 +71,38 @@ def _bwrap_argv(uid: int, tmp_mb: int) -> list[str]:
     root = os.geteuid() == 0
     # As root we skip the user namespace so the harness can drop to a real unprivileged host uid
     # (a user namespace would map only uid 0); unprivileged users get one implicitly.
-    ns = (["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
-           "--unshare-cgroup-try", "--cap-drop", "ALL"]
-          + [a for cap in _CAPS for a in ("--cap-add", cap)]) if root else ["--unshare-all"]
-    argv = ["bwrap", *ns, "--die-with-parent", "--new-session", "--clearenv",
-            "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "LANG", "C.UTF-8",
-            "--ro-bind", "/usr", "/usr"]
+    ns = (
+        (
+            [
+                "--unshare-ipc",
+                "--unshare-pid",
+                "--unshare-net",
+                "--unshare-uts",
+                "--unshare-cgroup-try",
+                "--cap-drop",
+                "ALL",
+            ]
+            + [a for cap in _CAPS for a in ("--cap-add", cap)]
+        )
+        if root
+        else ["--unshare-all"]
+    )
+    argv = [
+        "bwrap",
+        *ns,
+        "--die-with-parent",
+        "--new-session",
+        "--clearenv",
+        "--setenv",
+        "PATH",
+        "/usr/bin:/bin",
+        "--setenv",
+        "LANG",
+        "C.UTF-8",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+    ]
     for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64"):
         if os.path.islink(top):
             argv += ["--symlink", os.readlink(top), top]
@@ -89,12 +115,30 @@ def _bwrap_argv(uid: int, tmp_mb: int) -> list[str]:
         for parent in reversed([p for p in parents if str(p) != "/"]):
             argv += ["--perms", "0755", "--dir", str(parent)]
         argv += ["--ro-bind", path, path]
-    argv += ["--proc", "/proc", "--dev", "/dev",
-             "--size", str(tmp_mb * 1024 * 1024), "--perms", "0755", "--tmpfs", "/tmp",
-             *(a for f in HARNESS_FILES for a in ("--ro-bind", str(f), f"/sandbox/{f.name}")),
-             "--chdir", "/tmp",
-             exe, "-I", "-S", _IN_SANDBOX, "--serve", "--uid", str(uid if root else -1),
-             "--tmp", "/tmp"]
+    argv += [
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--size",
+        str(tmp_mb * 1024 * 1024),
+        "--perms",
+        "0755",
+        "--tmpfs",
+        "/tmp",
+        *(a for f in HARNESS_FILES for a in ("--ro-bind", str(f), f"/sandbox/{f.name}")),
+        "--chdir",
+        "/tmp",
+        exe,
+        "-I",
+        "-S",
+        _IN_SANDBOX,
+        "--serve",
+        "--uid",
+        str(uid if root else -1),
+        "--tmp",
+        "/tmp",
+    ]
     return argv
 
 
@@ -107,10 +151,28 @@ def _unshare_argv(uid: int, tmp: str) -> list[str]:
     exe, prefix = _runtime()
     root = os.geteuid() == 0
     user = [] if root else ["--user", "--map-root-user"]
-    return ["unshare", *user, "--net", "--pid", "--fork", "--mount-proc", "--ipc", "--uts",
-            "--kill-child", exe, "-I", "-S", str(HARNESS), "--serve",
-            "--uid", str(uid if root else -1), "--tmp", tmp,
-            "--expose", f"{prefix}:{os.path.dirname(exe)}"]
+    return [
+        "unshare",
+        *user,
+        "--net",
+        "--pid",
+        "--fork",
+        "--mount-proc",
+        "--ipc",
+        "--uts",
+        "--kill-child",
+        exe,
+        "-I",
+        "-S",
+        str(HARNESS),
+        "--serve",
+        "--uid",
+        str(uid if root else -1),
+        "--tmp",
+        tmp,
+        "--expose",
+        f"{prefix}:{os.path.dirname(exe)}",
+    ]
 
 
 def _private_tmp() -> str:
@@ -122,8 +184,14 @@ def _private_tmp() -> str:
 
 def _probe(argv: list[str]) -> bool:
     try:
-        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=20,
-                              env={"PATH": "/usr/bin:/bin"}, check=False)
+        done = subprocess.run(
+            argv,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=20,
+            env={"PATH": "/usr/bin:/bin"},
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
     return done.returncode == 0
@@ -136,21 +204,37 @@ def resolve_isolation(config: SandboxConfig) -> str:
         if not config.allow_unisolated:
             raise IsolationUnavailable(
                 "isolation='none' runs untrusted code on the host; set allow_unisolated=True "
-                "to do that on purpose")
+                "to do that on purpose"
+            )
         return "none"
-    if want in ("auto", "bwrap") and shutil.which("bwrap") and _probe(
-            ["bwrap", "--unshare-all", "--ro-bind", "/", "/", "--dev", "/dev", "true"]):
+    if (
+        want in ("auto", "bwrap")
+        and shutil.which("bwrap")
+        and _probe(["bwrap", "--unshare-all", "--ro-bind", "/", "/", "--dev", "/dev", "true"])
+    ):
         return "bwrap"
-    if want in ("auto", "unshare") and shutil.which("unshare") and _probe(
-            ["unshare", *([] if os.geteuid() == 0 else ["--user", "--map-root-user"]),
-             "--net", "--pid", "--fork", "true"]):
+    if (
+        want in ("auto", "unshare")
+        and shutil.which("unshare")
+        and _probe(
+            [
+                "unshare",
+                *([] if os.geteuid() == 0 else ["--user", "--map-root-user"]),
+                "--net",
+                "--pid",
+                "--fork",
+                "true",
+            ]
+        )
+    ):
         return "unshare"
     if config.allow_unisolated:
         return "none"
     raise IsolationUnavailable(
         f"no working sandbox isolation (asked for {want!r}): install bubblewrap "
         "(apt-get install bubblewrap) or allow user namespaces; refusing to run untrusted code "
-        "unisolated (set allow_unisolated=True to override)")
+        "unisolated (set allow_unisolated=True to override)"
+    )
 
 
 class _Worker:
@@ -177,8 +261,13 @@ class _Worker:
     def start(self) -> None:
         self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker
         self.proc = subprocess.Popen(
-            self._argv(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
-            env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}, close_fds=True)
+            self._argv(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+            close_fds=True,
+        )
         hello = self._read(time.monotonic() + _START_TIMEOUT_S)
         if not hello.get("ready"):
             raise WorkerError(f"worker did not start: {hello!r}")
@@ -358,8 +447,14 @@ class LocalSandbox:
             except Exception as exc:  # judge is total; never let a thread die with futures
                 _resolve(task, sandbox_error(task.sub, f"judging failed: {exc}", self._isolation))
 
-    def _failed(self, worker: _Worker, held: deque[tuple[_Task, str]], unsent: list[_Task],
-                exc: Exception, retry: deque[_Task]) -> None:
+    def _failed(
+        self,
+        worker: _Worker,
+        held: deque[tuple[_Task, str]],
+        unsent: list[_Task],
+        exc: Exception,
+        retry: deque[_Task],
+    ) -> None:
         """Kill a failed worker; the job it was running (the oldest sent, else the one being
         sent) counts a crash and is retried once, the others go back unchanged."""
         worker.kill()
@@ -368,8 +463,10 @@ class LocalSandbox:
         blamed, rest = tasks[0], tasks[1:]
         blamed.crashes += 1
         if blamed.crashes >= 2:
-            _resolve(blamed, sandbox_error(
-                blamed.sub, f"sandbox worker failed twice: {exc}", self._isolation))
+            _resolve(
+                blamed,
+                sandbox_error(blamed.sub, f"sandbox worker failed twice: {exc}", self._isolation),
+            )
         else:
             rest.insert(0, blamed)
         retry.extendleft(reversed(rest))

@@ -23,14 +23,21 @@ def _install(path: str) -> None:
 
     def spy_job(truth: Any, completion: str, limits: Any) -> Any:
         sub = job(truth, completion, limits)
-        current["jobs"].append({"completion": completion, "entry_point": truth.entry_point,
-                                "environment": truth.environment, "submitted": sub is not None})
+        current["jobs"].append(
+            {
+                "completion": completion,
+                "entry_point": truth.entry_point,
+                "environment": truth.environment,
+                "submitted": sub is not None,
+            }
+        )
         return sub
 
     def spy_run(submissions: Any) -> Any:
         verdicts = run(submissions)
-        current["verdicts"].extend(v.model_dump(include={"status", "passed", "total",
-                                                         "isolation"}) for v in verdicts)
+        current["verdicts"].extend(
+            v.model_dump(include={"status", "passed", "total", "isolation"}) for v in verdicts
+        )
         return verdicts
 
     def spy_score(completions: Any, truths: Any, **kwargs: Any) -> list[float]:
