@@ -46,7 +46,7 @@ def test_pass_prints_verdict_and_exits_0(tmp_path: Path) -> None:
     code, out, _ = _invoke(tmp_path, "def solve(a, b):\n    return a + b\n")
     verdict = json.loads(out)
     assert code == 0 and verdict["status"] == "passed" and verdict["passed"] == 2
-    assert verdict["limits"]["cpu_time_s"] == 0.5  # calibrated: the floor, as the ref is cheap
+    assert verdict["limits"]["cpu_time_s"] == 0.1  # calibrated: the floor, as the ref is cheap
 
 
 def test_fail_exits_1(tmp_path: Path) -> None:

@@ -74,7 +74,9 @@ class SandboxConfig(Record):
     )
     limits: ExecLimits = Field(default_factory=ExecLimits)
     time_multiplier: float = Field(8.0, gt=1, description="limit = multiplier x reference CPU")
-    time_floor_s: float = Field(0.5, gt=0, description="calibrated limits never go below this")
+    time_floor_s: float = Field(
+        0.1, gt=0, description="calibrated limits never go below this (docs/sandbox.md: why 0.1 s)"
+    )
     e2b: E2BConfig = Field(default_factory=E2BConfig)
 
 
