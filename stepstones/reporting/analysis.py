@@ -188,6 +188,7 @@ def plot_outcomes(rows: list[dict[str, Any]], band_names: Sequence[str], path: P
         ylabel="turns",
         xlabel="turn within the lineage (0 = seed problem)",
     )
+    plots.legend_outside(fig.axes[0])
     return plots.save(fig, path)
 
 
@@ -213,6 +214,7 @@ def plot_lineages(depths: list[dict[str, Any]], dirs: list[dict[str, Any]], path
     right.set_title("Direction of each stone")
     for ax in (left, right):
         ax.grid(axis="y", alpha=0.3)
+        plots.count_axis(ax)
     return plots.save(fig, path)
 
 
@@ -253,6 +255,7 @@ def plot_pass_rates(problems: Sequence[Problem], bands: Sequence[Band], path: Pa
         ax.set_title(f"{band.name} ({len(rates)})")
         ax.set_xlabel("pass rate")
         ax.grid(axis="y", alpha=0.3)
+        plots.count_axis(ax)
     axes[0].set_ylabel("problems")
     fig.suptitle("Pass rates within each band")
     return plots.save(fig, path)
@@ -266,4 +269,6 @@ def plot_students(rows: list[dict[str, Any]], band_names: Sequence[str], path: P
         title="Mean pass rate per student and band",
         ylabel="pass rate",
     )
+    # Inside, the legend sat on the tallest bars: a pass rate of 1.0 reaches the top.
+    plots.legend_outside(fig.axes[0])
     return plots.save(fig, path)

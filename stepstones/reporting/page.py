@@ -82,6 +82,11 @@ def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
+def count_stones(n: int) -> str:
+    """ "1 stone", "3 stones": the page is read by people."""
+    return f"{n} stone" if n == 1 else f"{n} stones"
+
+
 def stored_report(bank: Bank, run_id: str) -> dict[str, Any]:
     """The report the run stored in its bank, or {} while it is unfinished."""
     row = bank.get_run(run_id) or {}
@@ -289,14 +294,14 @@ def build_sections(bank: Bank, run_id: str, img_dir: Path) -> list[Section]:
         "varied from, each turn that left none as a leaf saying how it ended."
     )
     for lineage, stones, tree in trees.lineage_trees(turns, problems):
-        forest.text(f"Lineage `{lineage}`: {stones} stones.").pre(tree)
+        forest.text(f"Lineage `{lineage}`: {count_stones(stones)}.").pre(tree)
     sections.append(forest)
 
     chains = Section("Example chains of stepping stones").text(
         "The longest lineages: each row is one valid problem, in turn order."
     )
     for lineage, rows in example_chains(bank, run_id, turns):
-        chains.text(f"Lineage `{lineage}`: {len(rows)} stones.").table(rows)
+        chains.text(f"Lineage `{lineage}`: {count_stones(len(rows))}.").table(rows)
     sections.append(chains)
     return sections
 

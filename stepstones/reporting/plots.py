@@ -21,6 +21,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 BAND_COLOURS: dict[str, str] = {
     "hard": "#c0392b",
@@ -106,6 +107,16 @@ def panels(n: int, width: float = 9.0, height: float = 3.6) -> tuple[Figure, lis
     """A figure with `n` axes side by side."""
     fig, axes = plt.subplots(1, n, figsize=(width, height), dpi=110, squeeze=False)
     return fig, list(axes[0])
+
+
+def count_axis(ax: Any) -> None:
+    """Whole-number ticks on a y axis of counts: 0.25 of a lineage reads as a bug."""
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def legend_outside(ax: Any) -> None:
+    """The legend right of the axes, where it cannot cover a bar (save() makes room for it)."""
+    ax.legend(frameon=False, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
 
 def save(fig: Figure, path: Path) -> Path:

@@ -1,7 +1,8 @@
 """`langgraph dev` serves the curriculum graph from langgraph.json, as Studio uses it.
 
-Driven through `langgraph_sdk`: find the assistant, create a thread, stream a short run to the
-end and read the final state; then the human-review interrupt, answered over the API.
+Driven through `langgraph_sdk`: the schemas behind Studio's input and context forms; a short run
+streamed to the end; the bands filling over a thread's checkpoints; the human-review interrupt,
+answered over the API.
 """
 
 from __future__ import annotations
@@ -15,12 +16,16 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from stepstones.tools.schema import Problem
+from stepstones.graphs.bands import band_counts
+from stepstones.graphs.state import RunInput
+from stepstones.tools.schema import Problem, TurnOutcome
+from stepstones.tools.store import Bank
 from tests.conftest import needs_bwrap
 from tests.fakes import SIMULATED, STUDIO_UPDATES
 
@@ -89,6 +94,75 @@ def context(tmp_path: Path, **kw: Any) -> dict[str, Any]:
         "bands": [{"name": "all", "lo": 0.0, "hi": 1.0, "quota": 2}],
         **kw,
     }
+
+
+EDITABLE_CONTEXT = {"teacher", "students", "bands", "budget", "human_review"}
+"""The context fields the README says Studio lets a user edit."""
+
+
+async def test_served_schemas_ask_for_the_input_and_context_the_readme_names(server: str) -> None:
+    from langgraph_sdk import get_client
+
+    client = get_client(url=server)
+    (assistant,) = await client.assistants.search(graph_id="curriculum")
+    schemas = await client.assistants.get_schemas(assistant["assistant_id"])
+    # Studio's input form is drawn from this schema: null would leave it a raw JSON box.
+    inputs = schemas["input_schema"]
+    assert inputs is not None, "the served input schema is null"
+    assert set(inputs["properties"]) == set(RunInput.__annotations__) == {"run_id", "seeds"}
+    assert not inputs.get("required"), "run id and seeds are both optional"
+    context = schemas["context_schema"]
+    assert context is not None, "the served context schema is null"
+    fields = context["properties"]
+    assert set(fields) >= EDITABLE_CONTEXT
+    # Each has a type (or a reference to one) for the form to draw; none is required, so an
+    # empty form runs on the defaults.
+    for name in EDITABLE_CONTEXT:
+        assert {"type", "$ref"} & set(fields[name]), (name, fields[name])
+    assert not EDITABLE_CONTEXT & set(context.get("required") or [])
+
+
+async def test_a_threads_history_shows_the_bands_filling(server: str, tmp_path: Path) -> None:
+    from langgraph_sdk import get_client
+
+    client = get_client(url=server)
+    thread = await client.threads.create()
+    bands = [
+        {"name": "hard", "lo": 0.0, "hi": 0.5, "quota": 3},
+        {"name": "easy", "lo": 0.5, "hi": 1.0, "quota": 3},
+    ]
+    ctx = context(tmp_path, bands=bands)
+    final = await client.runs.wait(
+        thread["thread_id"], "curriculum", input={"run_id": "filling"}, context=ctx
+    )
+    assert isinstance(final, dict) and final["stop_reason"] == "quotas_filled", final
+    limit = 1000
+    history = await client.threads.get_history(thread["thread_id"], limit=limit)
+    assert 3 < len(history) < limit
+    # Oldest first, by the step LangGraph numbers each checkpoint with.
+    history = sorted(history, key=lambda s: s["metadata"]["step"])
+    names = [b["name"] for b in bands]
+
+    def counts(values: dict[str, Any]) -> dict[str, int]:
+        outcomes = [TurnOutcome.model_validate(o) for o in values.get("outcomes") or []]
+        found = band_counts(outcomes)
+        return {n: found[n] for n in names}
+
+    series = [counts(s["values"]) for s in history]
+    for before, after in pairwise(series):
+        assert all(after[n] >= before[n] for n in names), series
+    assert series[0] == {n: 0 for n in names}
+    # Filled over more than one checkpoint: the history shows the bands filling, not just full.
+    assert len({tuple(c.values()) for c in series}) > 2, series
+    report = final["report"]["bands"]
+    assert series[-1] == {n: report[n]["count"] + report[n]["surplus"] for n in names}
+    assert all(report[n]["filled"] for n in names)
+    bank = Bank(Path(ctx["bank"]))
+    try:
+        banked = band_counts(bank.turns("filling"))
+    finally:
+        bank.close()
+    assert series[-1] == {n: banked[n] for n in names}
 
 
 async def test_stream_a_short_run_through_the_sdk(server: str, tmp_path: Path) -> None:

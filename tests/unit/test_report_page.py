@@ -11,8 +11,8 @@ import pytest
 from stepstones.graphs.bands import Band
 from stepstones.graphs.context import RunContext
 from stepstones.graphs.report import build_report
-from stepstones.reporting import trees
-from stepstones.reporting.page import Pre, _html, build_sections
+from stepstones.reporting import plots, trees
+from stepstones.reporting.page import Pre, _html, build_sections, count_stones
 from stepstones.tools.schema import (
     Critique,
     Lineage,
@@ -200,3 +200,25 @@ def test_a_tree_branches_where_two_stones_share_a_parent() -> None:
     ]
     text = trees.render(trees.lineage_tree(turns, {p.id: p for p in [root, *kids]}))
     assert [line[:4] for line in text.splitlines()] == ["turn", "├── ", "└── "]
+
+
+def test_the_legend_sits_beside_the_bars_and_count_axes_tick_whole_numbers() -> None:
+    # Seen in a headless-Chromium screenshot (scripts/screenshots.py): the per-student legend
+    # covered bars reaching 1.0, and a lineage count axis ticked 0.25, 0.50, ...
+    fig = plots.grouped_bars(
+        ["hard", "easy"], {"a": [1.0, 0.2], "b": [0.9, 1.0]}, title="t", ylabel="pass rate"
+    )
+    ax = fig.axes[0]
+    plots.legend_outside(ax)
+    ax.set_ylim(0, 2.2)
+    plots.count_axis(ax)
+    fig.canvas.draw()
+    legend = ax.get_legend()
+    assert legend is not None
+    assert legend.get_window_extent().x0 >= ax.get_window_extent().x1
+    ticks = [t for t in ax.get_yticks() if 0 <= t <= 2.2]
+    assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks), ticks
+
+
+def test_stones_are_counted_in_words() -> None:
+    assert (count_stones(1), count_stones(3)) == ("1 stone", "3 stones")
