@@ -225,8 +225,8 @@ def print_figures(f: Figures, label: str) -> None:
     print(f"{label}: wall {f.wall_s:.1f} s, stop {f.stop_reason}, {f.viable} viable problems")
     print(
         f"  endpoint: {e.requests} requests, {e.sequences} sequences over {e.window_s:.1f} s; "
-        f"busy {100 * e.busy_fraction:.1f}%, at cap {100 * e.at_cap_s / e.window_s:.1f}% "
-        f"of the time, empty {100 * e.empty_s / e.window_s:.1f}%; max queued {e.max_waiting}, "
+        f"busy {100 * e.busy_fraction:.1f}%, at cap {100 * e.at_cap_fraction:.1f}% "
+        f"of the time, empty {100 * e.empty_fraction:.1f}%; max queued {e.max_waiting}, "
         f"mean queue wait {e.wait_s / max(1, e.sequences):.2f} s"
         if e.window_s
         else "  endpoint: no requests"
@@ -323,8 +323,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         med = statistics.median
         print(
             f"medians of {len(runs)}: wall {med(f.wall_s for f in runs):.1f} s, at cap "
-            f"{100 * med(f.engine.at_cap_s / f.engine.window_s for f in runs):.1f}%, empty "
-            f"{100 * med(f.engine.empty_s / f.engine.window_s for f in runs):.1f}%, "
+            f"{100 * med(f.engine.at_cap_fraction for f in runs):.1f}%, empty "
+            f"{100 * med(f.engine.empty_fraction for f in runs):.1f}%, "
             f"sequences/s {med(f.sequences_per_s for f in runs):.2f} of ideal "
             f"{med(f.ideal_sequences_per_s for f in runs):.2f}, tokens per viable: teacher "
             f"{med(f.teacher_per_viable for f in runs):.0f}, student "

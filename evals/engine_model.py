@@ -69,6 +69,16 @@ class EngineStats(BaseModel):
         return self.busy_s / (self.cap * self.window_s) if self.window_s > 0 else 0.0
 
     @property
+    def at_cap_fraction(self) -> float:
+        """Share of the window with every slot taken."""
+        return self.at_cap_s / self.window_s if self.window_s > 0 else 0.0
+
+    @property
+    def empty_fraction(self) -> float:
+        """Share of the window with no sequence running."""
+        return self.empty_s / self.window_s if self.window_s > 0 else 0.0
+
+    @property
     def mean_service_s(self) -> float:
         """Mean slot time of a finished sequence (its latency without the queue)."""
         return self.service_s / self.done if self.done else 0.0
