@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import statistics
 import subprocess
@@ -219,6 +220,21 @@ async def run_once(args: argparse.Namespace, base: str, out: Path) -> Figures:
     )
 
 
+def occupancy(e: EngineStats) -> str:
+    """Shares of the window by how many slots were taken (empty, up to a quarter, ..., all)."""
+    if not e.window_s or len(e.time_at) != e.cap + 1:
+        return "n/a"
+    edges = [0.0, 0.25, 0.5, 0.75, 1.0]
+    parts = [f"0: {100 * e.time_at[0] / e.window_s:.0f}%"]
+    for lo, hi in itertools.pairwise(edges):
+        ks = [k for k in range(1, e.cap) if lo < k / e.cap <= hi]
+        share = sum(e.time_at[k] for k in ks) / e.window_s
+        parts.append(f"<={100 * hi:.0f}%: {100 * share:.0f}%")
+    parts[-1] = parts[-1].replace("<=100%", "<100%")
+    parts.append(f"cap: {100 * e.time_at[e.cap] / e.window_s:.0f}%")
+    return ", ".join(parts)
+
+
 def print_figures(f: Figures, label: str) -> None:
     """The run's figures, one per line."""
     e = f.engine
@@ -231,6 +247,7 @@ def print_figures(f: Figures, label: str) -> None:
         if e.window_s
         else "  endpoint: no requests"
     )
+    print(f"  time by slots taken: {occupancy(e)}")
     print(
         f"  sequences/s {f.sequences_per_s:.2f} vs ideal {f.ideal_sequences_per_s:.2f} "
         f"(cap {e.cap} / mean latency {e.mean_service_s:.2f} s); requests/s "

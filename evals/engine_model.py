@@ -62,6 +62,9 @@ class EngineStats(BaseModel):
     service_s: float = Field(0.0, description="slot time of the sequences that are done")
     wait_s: float = Field(0.0, description="queue time of the sequences that started")
     max_waiting: int = 0
+    time_at: list[float] = Field(
+        default_factory=list, description="time_at[k]: time with k sequences running (0..cap)"
+    )
 
     @property
     def busy_fraction(self) -> float:
@@ -109,7 +112,7 @@ class Engine:
 
     def reset_stats(self) -> None:
         """Start a new window (sequences already running stay running and are counted on)."""
-        self._stats = EngineStats(cap=self.model.cap)
+        self._stats = EngineStats(cap=self.model.cap, time_at=[0.0] * (self.model.cap + 1))
         self._last: float | None = None
 
     def stats(self) -> EngineStats:
@@ -123,6 +126,7 @@ class Engine:
             dt = max(0.0, now - self._last)
             s.window_s += dt
             s.busy_s += self._running * dt
+            s.time_at[min(self._running, self.model.cap)] += dt
             if self._running >= self.model.cap:
                 s.at_cap_s += dt
             if self._running == 0:

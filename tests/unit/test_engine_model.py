@@ -57,6 +57,8 @@ async def test_sequences_beyond_the_cap_wait_for_a_slot_in_fifo_order() -> None:
     assert stats.busy_s >= stats.service_s - 5e-3
     assert stats.busy_s <= stats.cap * stats.window_s + 1e-9
     assert stats.at_cap_s + stats.empty_s <= stats.window_s + 1e-9
+    assert len(stats.time_at) == 3 and sum(stats.time_at) == pytest.approx(stats.window_s)
+    assert (stats.time_at[0], stats.time_at[2]) == (stats.empty_s, stats.at_cap_s)
     assert stats.wait_s > 0
 
 
