@@ -11,16 +11,24 @@ requests and the most requests ever in flight, which is what the concurrency bou
 (`GET /stats` reads them from another process, `POST /stats` reads and resets).
 Stdlib only (asyncio streams, HTTP/1.1 keep-alive), so tests need nothing beyond the package.
 
+With `engine=EngineModel(...)` it behaves like a vLLM server instead of sleeping a fixed time
+(evals/engine_model.py): each choice is one sequence, as vLLM fans a request with `n` out into
+n sequences; at most `cap` sequences run and the others wait in one FIFO queue; a running one
+takes prefill + output tokens / decode rate. `/stats` then also reports how busy the engine
+was (`EngineStats`), which is what the end-to-end benchmark measures.
+
     with OpenAIStandin(latency_s=1.0) as server:
         model = get_chat_model(f"vllm:standin@{server.base_url}")
 
     python -m stepstones.evals.openai_standin --port 8000 --latency 1
+    python -m stepstones.evals.openai_standin --port 8000 --cap 16 --decode-tps 60
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import threading
 import time
@@ -28,7 +36,9 @@ from collections import deque
 from collections.abc import Callable
 from http import HTTPStatus
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
+
+from stepstones.evals.engine_model import Engine, EngineModel, estimate_tokens
 
 Reply = str | Callable[[dict[str, Any], int], str]
 """A fixed reply (`{i}` becomes the choice index) or a function of (request body, index)."""
@@ -45,6 +55,7 @@ class OpenAIStandin:
         reply: Reply = "stand-in reply {i}",
         host: str = "127.0.0.1",
         port: int = 0,
+        engine: EngineModel | None = None,
     ) -> None:
         self.latency_s = latency_s
         self.honour_n = honour_n
@@ -64,6 +75,8 @@ class OpenAIStandin:
         self._ready = threading.Event()
         self._handlers: set[asyncio.Task[None]] = set()
         self._epoch = 0
+        self.engine = Engine(engine) if engine is not None else None
+        """The vLLM-like scheduler; None: every request sleeps `latency_s` (or its override)."""
 
     @property
     def base_url(self) -> str:
@@ -78,6 +91,8 @@ class OpenAIStandin:
         self.in_flight = 0
         self.max_in_flight = 0
         self._epoch += 1  # requests still stalled from before no longer count as in flight
+        if self.engine is not None:
+            self.engine.reset_stats()
 
     def _text(self, body: dict[str, Any], i: int) -> str:
         if callable(self.reply):
@@ -87,7 +102,7 @@ class OpenAIStandin:
     def _completion(self, body: dict[str, Any]) -> dict[str, Any]:
         n = int(body.get("n") or 1) if self.honour_n else 1
         texts = [self._text(body, i) for i in range(n)]
-        prompt = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
+        prompt = _prompt_text(body)
         return {
             "id": f"chatcmpl-standin-{len(self.requests)}",
             "object": "chat.completion",
@@ -112,16 +127,23 @@ class OpenAIStandin:
         if method == "GET" and path.rstrip("/").endswith("/models"):
             return 200, {"object": "list", "data": [{"id": "standin", "object": "model"}]}
         if path.rstrip("/") == "/stats":  # for a benchmark running the server as a process
-            stats = {"requests": len(self.requests), "max_in_flight": self.max_in_flight}
+            stats: dict[str, Any] = {
+                "requests": len(self.requests),
+                "max_in_flight": self.max_in_flight,
+            }
+            if self.engine is not None:
+                stats["engine"] = self.engine.stats().model_dump()
             if method == "POST":
                 self.reset()
             return 200, stats
         if method != "POST" or not path.rstrip("/").endswith("/chat/completions"):
             return 404, {"error": {"message": f"no route {method} {path}", "type": "not_found"}}
         try:
-            body = json.loads(raw or b"{}")
+            body = cast("dict[str, Any]", json.loads(raw or b"{}"))
         except ValueError:
             return 400, {"error": {"message": "body is not JSON", "type": "invalid_request"}}
+        if self.engine is not None:
+            return await self._respond_engine(body, self.engine)
         self.requests.append(body)
         epoch = self._epoch
         self.in_flight += 1
@@ -136,6 +158,53 @@ class OpenAIStandin:
             if body.get("stream"):
                 return 400, {"error": {"message": "streaming is not supported", "type": "x"}}
             return 200, self._completion(body)
+        finally:
+            if epoch == self._epoch:
+                self.in_flight -= 1
+
+    async def _respond_engine(self, body: dict[str, Any], engine: Engine) -> tuple[int, Any]:
+        """Like vLLM: every choice a sequence through the engine's FIFO queue and slots; the
+        reply returns when its last sequence is done. Tokens are estimated (no tokenizer)."""
+        if body.get("stream"):
+            return 400, {"error": {"message": "streaming is not supported", "type": "x"}}
+        self.requests.append(body)
+        epoch = self._epoch
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            n = max(1, int(body.get("n") or 1))
+            limit = int(body.get("max_tokens") or body.get("max_completion_tokens") or 1 << 30)
+            prompt_tokens = estimate_tokens(_prompt_text(body))
+            texts, finish = [], []
+            for i in range(n):
+                text = self._text(body, i)
+                if estimate_tokens(text) > limit:  # vLLM stops at max_tokens
+                    text, reason = text[: limit * 4], "length"
+                else:
+                    reason = "stop"
+                texts.append(text)
+                finish.append(reason)
+            outputs = [estimate_tokens(t) for t in texts]
+            await engine.serve(prompt_tokens, outputs)
+            return 200, {
+                "id": f"chatcmpl-standin-{len(self.requests)}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model", "standin"),
+                "choices": [
+                    {
+                        "index": i,
+                        "message": {"role": "assistant", "content": t},
+                        "finish_reason": finish[i],
+                    }
+                    for i, t in enumerate(texts)
+                ],
+                "usage": {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": sum(outputs),
+                    "total_tokens": prompt_tokens + sum(outputs),
+                },
+            }
         finally:
             if epoch == self._epoch:
                 self.in_flight -= 1
@@ -229,6 +298,21 @@ class OpenAIStandin:
         self.stop()
 
 
+def _prompt_text(body: dict[str, Any]) -> str:
+    return " ".join(str(m.get("content", "")) for m in body.get("messages", []))
+
+
+def load_reply(path: str) -> Reply:
+    """The reply function named `module:function` (for a server run as its own process)."""
+    module, sep, name = path.partition(":")
+    if not sep:
+        raise ValueError(f"--reply wants module:function, got {path!r}")
+    fn = getattr(importlib.import_module(module), name)
+    if not callable(fn):
+        raise ValueError(f"{path} is not callable")
+    return cast("Reply", fn)
+
+
 def main() -> None:
     """Run a stand-in server in the foreground."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
@@ -236,9 +320,33 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per request")
     parser.add_argument("--ignore-n", action="store_true", help="return one choice, like llama.cpp")
+    parser.add_argument(
+        "--cap",
+        type=int,
+        default=None,
+        help="behave like vLLM: at most CAP sequences run (each choice of `n` is one), the "
+        "others queue FIFO; --latency is then unused",
+    )
+    parser.add_argument(
+        "--prefill-tps", type=float, default=5000.0, help="with --cap: prompt tokens/s"
+    )
+    parser.add_argument(
+        "--decode-tps", type=float, default=60.0, help="with --cap: output tokens/s per sequence"
+    )
+    parser.add_argument("--reply", default=None, help="module:function building each choice")
     args = parser.parse_args()
+    engine = (
+        EngineModel(cap=args.cap, prefill_tps=args.prefill_tps, decode_tps=args.decode_tps)
+        if args.cap is not None
+        else None
+    )
     server = OpenAIStandin(
-        latency_s=args.latency, honour_n=not args.ignore_n, host=args.host, port=args.port
+        latency_s=args.latency,
+        honour_n=not args.ignore_n,
+        host=args.host,
+        port=args.port,
+        engine=engine,
+        reply=load_reply(args.reply) if args.reply else "stand-in reply {i}",
     )
     print(f"OpenAI stand-in at http://{args.host}:{args.port}/v1", flush=True)
     asyncio.run(server.serve())

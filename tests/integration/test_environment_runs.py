@@ -18,60 +18,18 @@ from typer.testing import CliRunner
 from stepstones.agents.student import parse_simulated
 from stepstones.agents.teacher import LLMTeacher
 from stepstones.evals.openai_standin import OpenAIStandin
+from stepstones.evals.standin_replies import DRAFTS, fenced_reply
 from stepstones.graphs import build_graph
 from stepstones.graphs.bands import Band
 from stepstones.graphs.context import Budget, CriticConfig, RunContext, SeedConfig
 from stepstones.runner import run_pipeline
 from stepstones.tools.environments import ENVIRONMENT_NAMES, get_environment
-from stepstones.tools.environments.fenced import fenced_of
 from stepstones.tools.environments.fenced import tags as fence_tags
 from stepstones.tools.schema import Seed
 from stepstones.tools.store import Bank
 from tests.conftest import needs_bwrap
 from tests.fakes import always_wrong
 from tests.integration.test_call_log import Scripted
-
-DRAFTS: dict[str, dict[str, Any]] = {
-    "code": {
-        "title": "Sort",
-        "statement": "Given a list of integers xs, return it sorted in ascending order. solve(xs).",
-        "entry_point": "solve",
-        "inputs": [[[3, 1, 2]], [[]], [[2, 2, 1]], [[-5, 9, 0]]],
-        "reference_solution": "def solve(xs):\n    return sorted(xs)\n",
-    },
-    "induction": {
-        "title": "Squares",
-        "message": "f takes a list of integers, returns an int.",
-        "entry_point": "f",
-        "program": "def f(xs):\n    return sum(x * x for x in xs)\n",
-        "inputs": [[[1, 2]], [[3]], [[]], [[2, 2, 2]], [[-1, 4]]],
-        "shown": 3,
-    },
-    "deduction": {
-        "title": "Odd squares",
-        "entry_point": "f",
-        "program": "def f(n):\n    return [i * i for i in range(n) if i % 2]\n",
-        "input": [7],
-        "probes": [[3], [10]],
-    },
-    "abduction": {
-        "title": "Affine",
-        "entry_point": "f",
-        "program": "def f(n):\n    return n * 3 + 1\n",
-        "input": [5],
-        "probes": [[1], [2]],
-    },
-    "fuzzing": {
-        "title": "Clamp",
-        "message": "f clamps x into 0..100.",
-        "entry_point": "f",
-        "program": "def f(x):\n    return -1 if x == 42 else max(0, min(x, 100))\n",
-        "pre_test": "def pre_test(x):\n    return isinstance(x, int)\n",
-        "test": "def test(x):\n    return 0 <= f(x) <= 100\n",
-        "witness": [42],
-        "inputs": [[5], [500], [-3]],
-    },
-}
 
 
 def llm_context(tmp_path: Path, environment: str) -> RunContext:
@@ -149,7 +107,7 @@ async def test_a_teacher_on_an_openai_endpoint_writes_each_environment_in_fenced
     """The OpenAI-compatible path end to end: the teacher's system prompt names the blocks of
     the environment, its fenced reply becomes a problem whose gold answers are executed."""
     draft = get_environment(environment).draft_model.model_validate(DRAFTS[environment])
-    reply = f"The seed is about numbers; a task on them follows.\n\n{fenced_of(draft)}\n"
+    reply = fenced_reply(environment, DRAFTS[environment])
     with OpenAIStandin(reply=reply) as server:
         ctx = llm_context(tmp_path, environment).model_copy(
             update={"teacher": f"vllm:standin@{server.base_url}", "students": ["sim:expert"]}

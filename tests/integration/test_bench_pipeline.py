@@ -1,0 +1,48 @@
+"""The end-to-end benchmark runs at its tiniest size and prints figures in range (the figures
+themselves are not judged: they depend on the machine)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+from tests.conftest import needs_bwrap
+
+TINY = [
+    *("--quota", "1", "--environments", "code,deduction", "--lineages", "2"),
+    *("--samples", "2", "--decode-tps", "4000", "--prefill-tps", "1e6"),
+]
+
+
+def percent(pattern: str, text: str) -> float:
+    found = re.search(pattern, text)
+    assert found, (pattern, text)
+    value = float(found.group(1))
+    assert 0.0 <= value <= 100.0, (pattern, value)
+    return value
+
+
+@needs_bwrap
+def test_the_benchmark_prints_its_figures_and_ends_with_the_busy_line() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "stepstones.evals.bench_pipeline", *TINY],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    last = out.strip().splitlines()[-1]
+    assert re.fullmatch(r"endpoint busy: \d{1,3}\.\d% of capacity", last), last
+    busy = percent(r"endpoint busy: (\d+\.\d)%", last)
+    assert busy > 0.0  # the run made requests, so some slot was busy some of the time
+    percent(r"at cap (\d+\.\d)% of the time", out)
+    percent(r"empty (\d+\.\d)%", out)
+    percent(r"= (\d+\.\d)% of wall time", out)
+    assert "stop quotas_filled" in out, out
+    tokens = re.search(r"tokens per viable problem: teacher (\d+), student (\d+)", out)
+    assert tokens and int(tokens.group(1)) > 0 and int(tokens.group(2)) > 0, out
+    rates = re.search(r"sequences/s (\d+\.\d+) vs ideal (\d+\.\d+)", out)
+    assert rates, out
+    assert 0.0 < float(rates.group(1)) <= float(rates.group(2)) * 1.05, rates.group(0)
