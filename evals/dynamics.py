@@ -7,7 +7,10 @@ happen at all, and "moved as asked" checks that a `harder` variant really has a 
 than the stone before it (and `easier` a higher one).
 
     python -m stepstones.evals.dynamics --bank DIR/bank.sqlite [--run RUN_ID] \
-        --out docs/experiments/dynamics
+        [--out stepstones-out/experiments/dynamics]
+
+It writes to scratch by default; pass `--out docs/experiments/dynamics` to replace the committed
+figures.
 """
 
 from __future__ import annotations
@@ -69,8 +72,8 @@ def analyse(bank: Bank, run_id: str, out: Path) -> dict[str, Any]:
     return {"turns": by_turn, "lineages": depths, "directions": dirs, **meta}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point; returns the exit code (2 for a bad bank or run)."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, apart from `main` so a test can check its defaults without a run."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bank", type=Path, required=True, help="a run's bank.sqlite")
     ap.add_argument("--run", dest="run_id", help="run id (default: the newest run)")
@@ -81,7 +84,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="where to write (scratch by default; docs/experiments/dynamics holds "
         "the committed figures)",
     )
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the exit code (2 for a bad bank or run)."""
+    args = build_parser().parse_args(argv)
     if not args.bank.is_file():
         print(f"error: no bank at {args.bank}", file=sys.stderr)
         return 2

@@ -16,8 +16,11 @@ probability of being right at difficulty 0.5 and otherwise a mutant of it (Human
 catalogue of wrong solutions), so their pass@k measures that probability and how many mutants
 the tests catch, nothing else. The output says which students are simulated.
 
-    python -m stepstones.evals.passk --students sim:novice,sim:expert --dataset humaneval \
-        -k 1,5 --samples 10 [--limit 20] --out docs/experiments/passk
+    python -m stepstones.evals.passk [--students sim:novice,sim:expert] [--dataset humaneval] \
+        [-k 1,5] [--samples 10] [--limit N] [--out stepstones-out/experiments/passk]
+
+It writes to scratch by default; pass `--out docs/experiments/passk` to replace the committed
+figures.
 """
 
 from __future__ import annotations
@@ -325,8 +328,8 @@ def plot(rows: list[dict[str, Any]], ks: Sequence[int], path: Path, title: str) 
     return plots.save(fig, path)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point; returns the exit code (2 for bad arguments)."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, apart from `main` so a test can check its defaults without a run."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--students", default="sim:novice,sim:expert")
     ap.add_argument("--dataset", default="humaneval", help="humaneval or an exported .jsonl")
@@ -344,7 +347,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "the committed figures)",
     )
     ap.add_argument("--tag", default="", help="suffix of the output names (passk-DATASET-TAG)")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the exit code (2 for bad arguments)."""
+    args = build_parser().parse_args(argv)
     try:
         students = [s.strip() for s in args.students.split(",") if s.strip()]
         ks = sorted({int(k) for k in args.k.split(",") if k.strip()})

@@ -15,10 +15,11 @@ problems after filtering: valid problems whose pass rate is inside the keep rang
 runs once per environment (every lineage in that one), each into its own subfolder.
 
     python -m stepstones.evals.yield_experiment [--out stepstones-out/experiments/yield] \
-        [--seeds 0,1,2] [--quota 20] [--budget 60] [--config FILE] [--environments code,...]
+        [--seeds 0,1,2] [--quota 20] [--budget 80] [--config FILE] [--environments ENV,ENV]
 
-It writes to scratch by default; pass `--out docs/experiments/yield` to replace the committed
-figures.
+The defaults are the committed run's setup (docs/experiments.md, section 1), so a plain rerun is
+comparable with it. It writes to scratch by default; pass `--out docs/experiments/yield` to
+replace the committed figures.
 """
 
 from __future__ import annotations
@@ -285,8 +286,8 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point; returns the exit code (2 for a configuration error)."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, apart from `main` so a test can check its defaults without a run."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument(
         "--out",
@@ -302,12 +303,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ap.add_argument("--seeds", default="0,1,2", help="comma-separated random seeds")
     ap.add_argument("--quota", type=int, default=20, help="problems wanted per band")
-    ap.add_argument("--budget", type=int, default=60, help="max teacher calls per run")
+    ap.add_argument("--budget", type=int, default=80, help="max teacher calls per run")
     ap.add_argument("--students", help="comma-separated student specs (default: the config's)")
     ap.add_argument("--samples", type=int, help="samples per student (k)")
     ap.add_argument("--config", type=Path, help="TOML/JSON config shared by both arms")
     ap.add_argument("--keep-runs", type=Path, help="keep each run's bank under this folder")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the exit code (2 for a configuration error)."""
+    args = build_parser().parse_args(argv)
     try:
         overrides: dict[str, Any] = {"samples": args.samples}
         if args.students:
