@@ -14,7 +14,7 @@ from types import ModuleType
 
 import pytest
 
-from stepstones.evals import dynamics, passk, yield_experiment
+from stepstones.evals import bench_pipeline, dynamics, passk, yield_experiment
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -23,6 +23,8 @@ EVALS: dict[str, ModuleType] = {
     "dynamics": dynamics,
     "passk": passk,
 }
+TEMPORARY = {"bench_pipeline"}
+"""Benchmarks whose runs go to a temporary folder, deleted at exit, unless given `--out`."""
 REQUIRED = {"dynamics": ["--bank", "bank.sqlite"]}  # options without a default
 PLACEHOLDER = re.compile(r"[A-Z][A-Z_]*(,[A-Z][A-Z_]*)*")  # FILE, RUN_ID, ENV,ENV: no default
 
@@ -63,7 +65,11 @@ def usage_options(module: ModuleType, name: str) -> list[tuple[str, str, bool]]:
 
 def test_every_eval_with_an_out_option_is_checked_here() -> None:
     writers = {p.stem for p in (ROOT / "evals").glob("*.py") if '"--out"' in p.read_text()}
-    assert writers == set(EVALS)
+    assert writers == set(EVALS) | TEMPORARY
+
+
+def test_a_benchmark_without_out_keeps_nothing() -> None:
+    assert bench_pipeline.parse_args([]).out is None
 
 
 @pytest.mark.parametrize("name", sorted(EVALS))
