@@ -179,6 +179,11 @@ class NearDupIndex:
         self._signatures: dict[str, tuple[int, ...]] = {}
         self._arrays: dict[str, np.ndarray] = {}  # the same signatures, compared in numpy
         self._buckets: list[dict[tuple[int, ...], set[str]]] = [{} for _ in range(self._bands)]
+        # The fewest agreeing positions that pass the threshold, compared as `query` compares.
+        agree_min = next(n for n in range(num_perm + 1) if n / num_perm >= threshold)
+        # A disagreeing position breaks at most one band, so a key at the threshold shares at
+        # least this many of the query's bands (LSH then finds every such key, not only most).
+        self._shared_min = self._bands - (num_perm - agree_min)
 
     def signature(self, text: str) -> tuple[int, ...]:
         """The MinHash signature of `text` (num_perm integers).
@@ -229,12 +234,30 @@ class NearDupIndex:
                 if not members:
                     del bucket[band]
 
+    def candidates(self, text: str) -> set[str]:
+        """The keys `query` scores for `text`: members of its bands' buckets, but for the
+        largest `shared_min - 1` buckets.
+
+        Texts of one task family share bands, so a few buckets grow with the bank and would
+        make every lookup linear in it. A key at the threshold shares at least `shared_min`
+        bands with the query, hence one outside any `shared_min - 1` buckets: leaving out the
+        largest ones loses no hit. Where `shared_min` is below 2 every bucket is read.
+        """
+        sig = self.signature(text)
+        found = [
+            members
+            for bucket, band in zip(self._buckets, self._band_keys(sig), strict=True)
+            if (members := bucket.get(band))
+        ]
+        skip = max(0, self._shared_min - 1)
+        if skip:
+            found = sorted(found, key=len)[: max(0, self._bands - skip)]
+        return set().union(*found)
+
     def query(self, text: str, exclude: set[str] | None = None) -> list[tuple[str, float]]:
         """Indexed keys whose estimated Jaccard with `text` is >= threshold, best first."""
         sig = self.signature(text)
-        candidates: set[str] = set()
-        for bucket, band in zip(self._buckets, self._band_keys(sig), strict=True):
-            candidates |= bucket.get(band, set())
+        candidates = self.candidates(text)
         if exclude:
             candidates -= exclude
         if not candidates:

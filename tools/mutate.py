@@ -9,9 +9,14 @@ problem has no known wrong solutions.
 from __future__ import annotations
 
 import ast
+import json
 import random
 import re
+from collections.abc import Callable, Sequence
 from functools import lru_cache
+
+from stepstones.tools.sandbox.judge import outputs_match
+from stepstones.tools.schema import TestCase
 
 _COMPARE_SWAPS: dict[type[ast.cmpop], type[ast.cmpop]] = {
     ast.Lt: ast.LtE,
@@ -49,6 +54,55 @@ def trivial_solutions(entry_point: str, io_style: str = "function") -> dict[str,
     return {
         name: f"def {entry_point}(*args, **kwargs):\n    {body}\n" for name, body in bodies.items()
     }
+
+
+def trivially_passing(tests: Sequence[TestCase], io_style: str = "function") -> list[str]:
+    """Names of `trivial_solutions` that pass every test, decided without running them.
+
+    Each trivial solution's output is a constant or its own input, so whether it passes is a
+    comparison of the tests' data under the judge's own rule (`outputs_match`). The critic asks
+    this before the sandbox: weak tests then cost no verdict. It only ever names a solution the
+    sandbox would also see pass (it still runs them for a problem that gets past this).
+    """
+    outputs: dict[str, Callable[[str], str | None]]
+    if io_style == "stdio":
+        outputs = {
+            "prints_nothing": lambda _stdin: "",
+            "echoes_input": lambda stdin: stdin,
+            "prints_zero": lambda _stdin: "0\n",
+        }
+    else:
+        outputs = {
+            name: (lambda _args, v=value: json.dumps(v))
+            for name, value in (
+                ("returns_none", None),
+                ("returns_zero", 0),
+                ("returns_empty_list", []),
+                ("returns_empty_string", ""),
+                ("returns_true", True),
+            )
+        }
+        outputs["returns_first_argument"] = _first_argument
+    return [
+        name
+        for name, output in outputs.items()
+        if all(
+            (got := output(t.input)) is not None and outputs_match(got, t.expected, io_style)
+            for t in tests
+        )
+    ]
+
+
+def _first_argument(args_json: str) -> str | None:
+    """What `return args[0] if args else None` returns on a test's input, as JSON (None: the
+    input is not an argument array, so the sandbox decides)."""
+    try:
+        args = json.loads(args_json)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(args, list):
+        return None
+    return json.dumps(args[0] if args else None)
 
 
 _OP_TEXT: dict[type[ast.AST], str] = {
