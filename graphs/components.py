@@ -47,23 +47,26 @@ class RunScope:
     """The same, inverted: `recent` reads the rounds it asks about, not every key."""
     unknown: set[str] = field(default_factory=set)
     """Indexed problems of no known round (a killed run's last, unfinished round)."""
+    newest: int = -1
+    """The latest round in `by_round`."""
 
     def note_round(self, problem_id: str, round_: int) -> None:
         """An indexed problem entered the index in `round_` (the first round noted wins)."""
         noted = self.rounds.setdefault(problem_id, round_)
         self.by_round.setdefault(noted, set()).add(problem_id)
+        self.newest = max(self.newest, noted)
         self.unknown.discard(problem_id)
 
     def recent(self, round_: int) -> set[str]:
         """Indexed problems not from a round before `round_` (unknown round: a replayed one).
 
         Reads the unknown ones and the rounds from `round_` on: its cost follows what it
-        returns, not the size of the bank (it runs before every critique).
+        returns and the rounds since `round_`, not the size of the bank (it runs before
+        every critique).
         """
         out = set(self.unknown)
-        for r, keys in self.by_round.items():
-            if r >= round_:
-                out |= keys
+        for r in range(round_, self.newest + 1):
+            out |= self.by_round.get(r, set())
         return out
 
 
