@@ -61,28 +61,25 @@ def trivially_passing(tests: Sequence[TestCase], io_style: str = "function") -> 
 
     Each trivial solution's output is a constant or its own input, so whether it passes is a
     comparison of the tests' data under the judge's own rule (`outputs_match`). The critic asks
-    this before the sandbox: weak tests then cost no verdict. It only ever names a solution the
-    sandbox would also see pass (it still runs them for a problem that gets past this).
+    this before the sandbox, so weak tests cost no verdict; it still runs them on a problem
+    that gets past this (the judge's limits aside, the two agree: these do no work).
     """
     outputs: dict[str, Callable[[str], str | None]]
     if io_style == "stdio":
         outputs = {
-            "prints_nothing": lambda _stdin: "",
-            "echoes_input": lambda stdin: stdin,
-            "prints_zero": lambda _stdin: "0\n",
+            "prints_nothing": _constant(""),
+            "echoes_input": _echo,
+            "prints_zero": _constant("0\n"),
         }
     else:
         outputs = {
-            name: (lambda _args, v=value: json.dumps(v))
-            for name, value in (
-                ("returns_none", None),
-                ("returns_zero", 0),
-                ("returns_empty_list", []),
-                ("returns_empty_string", ""),
-                ("returns_true", True),
-            )
+            "returns_none": _constant("null"),
+            "returns_zero": _constant("0"),
+            "returns_empty_list": _constant("[]"),
+            "returns_empty_string": _constant('""'),
+            "returns_first_argument": _first_argument,
+            "returns_true": _constant("true"),
         }
-        outputs["returns_first_argument"] = _first_argument
     return [
         name
         for name, output in outputs.items()
@@ -91,6 +88,17 @@ def trivially_passing(tests: Sequence[TestCase], io_style: str = "function") -> 
             for t in tests
         )
     ]
+
+
+def _constant(text: str) -> Callable[[str], str | None]:
+    def output(_input: str) -> str | None:
+        return text
+
+    return output
+
+
+def _echo(stdin: str) -> str | None:
+    return stdin
 
 
 def _first_argument(args_json: str) -> str | None:
