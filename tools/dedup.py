@@ -16,7 +16,9 @@ import keyword
 import random
 import re
 import tokenize
+from collections import Counter
 from functools import lru_cache
+from itertools import chain
 
 import numpy as np
 
@@ -275,8 +277,14 @@ class NearDupIndex:
             # The count of shared bands is a cheaper bound than the score: most family
             # members share a band or two, a key at the threshold `_need` at least.
             found.sort(key=len)
-            smallest = set().union(*found[: len(found) - self._need + 1])
-            rows = {r for r in smallest if sum(r in m for m in found) >= self._need}
+            split = len(found) - self._need + 1
+            largest = found[split:]
+            counts = Counter(chain.from_iterable(found[:split]))
+            rows = {
+                r
+                for r, n in counts.items()
+                if n >= self._need or n + sum(r in m for m in largest) >= self._need
+            }
         return sorted(rows)
 
     def candidates(self, text: str) -> set[str]:
