@@ -1,10 +1,15 @@
 """The critic: rejects invalid problems with reasons the teacher can act on.
 
-It first gathers evidence (the reference run a few times in the sandbox, trivial solutions,
-known wrong solutions and mutants of the reference against the tests, near-duplicates in the
-bank, overlap with public benchmarks), then applies a rubric of small named checks, each
-returning a `Rejection` or None. An optional LLM reviews the statement for leaks and ambiguity.
-Infrastructure failure raises `InfraError`: it is never the problem's fault.
+Checks are a rubric of small named functions, each returning a `Rejection` or None, in two
+stages by cost. The cheap stage needs no sandbox: trivial solutions the tests' data already
+accept, near-duplicates in the bank, a statement that leaks the reference, overlap with public
+benchmarks (and, outside `code`, the environment's static checks). A problem it rejects never
+reaches the sandbox: in a run with generous quotas most drafts are duplicates, and each costs
+a fraction of a millisecond here against ~16 sandbox verdicts (the reference a few times,
+trivial and known wrong solutions, mutants). Every cheap reason is reported together; the
+sandbox's reasons come only for a problem with none, so a critique holds reasons of one stage.
+An optional LLM reviews the statement of a problem that passes both. Infrastructure failure
+raises `InfraError`: it is never the problem's fault.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from stepstones.agents.usage import UsageMeter
 from stepstones.tools.decontam import BenchmarkIndex, contaminated
 from stepstones.tools.dedup import NearDupIndex, problem_text
 from stepstones.tools.environments import SandboxFailure, get_environment
-from stepstones.tools.mutate import mutants, trivial_solutions
+from stepstones.tools.mutate import mutants, trivial_solutions, trivially_passing
 from stepstones.tools.sandbox.base import Sandbox, SandboxConfig, Submission
 from stepstones.tools.sandbox.calibrate import calibrate
 from stepstones.tools.schema import Critique, Problem, Record, Rejection, Verdict
@@ -96,14 +101,7 @@ def tests_discriminate(ev: Evidence) -> Rejection | None:
     escaped = [name for name, v in ev.trivial.items() if v.ok]
     escaped += [f"known bug '{kind}'" for kind, v in ev.wrong.items() if v.ok]
     if escaped:
-        return Rejection(
-            code="weak_tests",
-            message=(
-                "the tests accept solutions that are wrong: "
-                + ", ".join(escaped)
-                + ". Add tests (edge cases, varied expected values) that these fail."
-            ),
-        )
+        return _accepts_wrong(escaped)
     if ev.mutants:
         killed = sum(not v.ok for v in ev.mutants)
         rate = killed / len(ev.mutants)
@@ -117,6 +115,24 @@ def tests_discriminate(ev: Evidence) -> Rejection | None:
                 ),
             )
     return None
+
+
+def _accepts_wrong(escaped: list[str]) -> Rejection:
+    return Rejection(
+        code="weak_tests",
+        message=(
+            "the tests accept solutions that are wrong: "
+            + ", ".join(escaped)
+            + ". Add tests (edge cases, varied expected values) that these fail."
+        ),
+    )
+
+
+def tests_reject_constants(ev: Evidence) -> Rejection | None:
+    """The tests' data must already fail every trivial solution (a constant, the input echoed):
+    decided without running them, so weak tests cost no sandbox verdict."""
+    escaped = trivially_passing(ev.problem.tests, ev.problem.io_style)
+    return _accepts_wrong(escaped) if escaped else None
 
 
 def not_duplicate(ev: Evidence) -> Rejection | None:
@@ -171,14 +187,16 @@ def not_contaminated(ev: Evidence) -> Rejection | None:
     )
 
 
-RUBRIC: tuple[Check, ...] = (
-    reference_passes,
-    deterministic,
-    tests_discriminate,
+CHEAP_RUBRIC: tuple[Check, ...] = (
+    tests_reject_constants,
     not_duplicate,
     no_leak,
     not_contaminated,
 )
+"""Checks on the problem's data and the lookups alone: they run first, before any sandbox."""
+
+SANDBOX_RUBRIC: tuple[Check, ...] = (reference_passes, deterministic, tests_discriminate)
+"""Checks on sandbox verdicts: only for a problem the cheap checks let through."""
 
 
 class StatementReview(Record):
@@ -236,14 +254,14 @@ class Critic:
             raise InfraError(f"sandbox failed while checking a problem: {broken[0].error}")
         return verdicts
 
-    async def gather(
-        self, problem: Problem, dedup: NearDupIndex, exclude: set[str]
-    ) -> tuple[Evidence, float | None]:
-        """Run the reference, then the wrong solutions, in the sandbox; look up duplicates."""
+    async def gather(self, ev: Evidence) -> float | None:
+        """Run the reference, then the wrong solutions, in the sandbox, into `ev` (which holds
+        the lookups already); the calibrated time limit, or None if the reference fails."""
+        problem = ev.problem
         first, limit = await calibrate(self.sandbox, problem, self.sandbox_config)
         if first.status == "sandbox_error":
             raise InfraError(f"sandbox failed on the reference: {first.error}")
-        ev = Evidence(problem=problem, reference=[first], min_kill_rate=self.min_kill_rate)
+        ev.reference = [first]
         timed = problem.model_copy(update={"time_limit_s": limit})
         if first.ok:
             extra = self.determinism_runs - 1
@@ -263,11 +281,11 @@ class Critic:
             n_wrong = len(problem.wrong_solutions)
             ev.wrong = dict(zip(problem.wrong_solutions, rest[:n_wrong], strict=True))
             ev.mutants = rest[n_wrong:]
-        await self._look_up(ev, dedup, exclude)
-        return ev, limit if first.ok else None
+        return limit if first.ok else None
 
-    async def _look_up(self, ev: Evidence, dedup: NearDupIndex, exclude: set[str]) -> None:
-        """Near-duplicates in the bank and overlap with the benchmark, into `ev`."""
+    async def look_up(self, problem: Problem, dedup: NearDupIndex, exclude: set[str]) -> Evidence:
+        """Evidence without a sandbox: near-duplicates in the bank, overlap with the benchmark."""
+        ev = Evidence(problem=problem, reference=[], min_kill_rate=self.min_kill_rate)
         ev.duplicates = dedup.query(problem_text(ev.problem), exclude=exclude)
         # The first use reads the benchmark file (off the event loop); later ones cost nothing,
         # so they skip the hop to a worker thread, which is dearer than the lookup.
@@ -277,6 +295,7 @@ class Critic:
             else await asyncio.to_thread(self.benchmark)
         )
         ev.contamination = contaminated(ev.problem, index) if index is not None else None
+        return ev
 
     async def _statement_review(self, problem: Problem) -> list[Rejection]:
         if self.model is None:
@@ -310,20 +329,23 @@ class Critic:
     async def _review_environment(
         self, problem: Problem, dedup: NearDupIndex, exclude: set[str]
     ) -> Critique:
-        """A problem of another environment: its own validity checks (gold re-run, not
-        trivial, witnesses confirmed), then the duplicate and benchmark-leak checks.
+        """A problem of another environment: its static checks with the duplicate and
+        benchmark-leak checks first, then (only if none rejects) its validity checks in the
+        sandbox (gold re-run, not trivial, witnesses confirmed).
 
         The code rubric's mutants and trivial solutions judge code against tests; an answer
         that is a value or an input has the environment's own triviality checks instead."""
-        try:
-            rejections = await get_environment(problem.environment).validate(problem, self.sandbox)
-        except SandboxFailure as exc:
-            raise InfraError(f"sandbox failed validating the problem: {exc}") from exc
-        ev = Evidence(problem=problem, reference=[])
-        await self._look_up(ev, dedup, exclude)
-        rejections += [
+        env = get_environment(problem.environment)
+        ev = await self.look_up(problem, dedup, exclude)
+        rejections = env.static_checks(problem) + [
             r for check in (not_duplicate, not_contaminated) if (r := check(ev)) is not None
         ]
+        if rejections:
+            return Critique(valid=False, rejections=rejections)
+        try:
+            rejections = await env.validate(problem, self.sandbox)
+        except SandboxFailure as exc:
+            raise InfraError(f"sandbox failed validating the problem: {exc}") from exc
         if not rejections:
             rejections = await self._statement_review(problem)
         return Critique(valid=not rejections, rejections=rejections)
@@ -333,14 +355,21 @@ class Critic:
     ) -> Critique:
         """Judge a problem against `dedup` (the run's accepted problems) minus `exclude`.
 
+        A problem the cheap checks reject has no reference verdict and no time limit: it
+        never ran.
+
         The problem's own id is not excluded: the same problem accepted before is a duplicate.
         A replayed turn that meets itself in the bank is the caller's to exclude (the graph
         excludes what was accepted in the round being replayed).
         """
         if problem.environment != "code":
             return await self._review_environment(problem, dedup, exclude or set())
-        ev, limit = await self.gather(problem, dedup, exclude or set())
-        rejections = [r for check in RUBRIC if (r := check(ev)) is not None]
+        ev = await self.look_up(problem, dedup, exclude or set())
+        rejections = [r for check in CHEAP_RUBRIC if (r := check(ev)) is not None]
+        if rejections:
+            return Critique(valid=False, rejections=rejections)
+        limit = await self.gather(ev)
+        rejections = [r for check in SANDBOX_RUBRIC if (r := check(ev)) is not None]
         if not rejections:
             rejections = await self._statement_review(problem)
         return Critique(

@@ -43,6 +43,31 @@ class RunScope:
     dedup: NearDupIndex | None = None
     rounds: dict[str, int] = field(default_factory=dict)
     """The round in which each indexed problem entered the run's dedup index."""
+    by_round: dict[int, set[str]] = field(default_factory=dict)
+    """The same, inverted: `recent` reads the rounds it asks about, not every key."""
+    unknown: set[str] = field(default_factory=set)
+    """Indexed problems of no known round (a killed run's last, unfinished round)."""
+    newest: int = -1
+    """The latest round in `by_round`."""
+
+    def note_round(self, problem_id: str, round_: int) -> None:
+        """An indexed problem entered the index in `round_` (the first round noted wins)."""
+        noted = self.rounds.setdefault(problem_id, round_)
+        self.by_round.setdefault(noted, set()).add(problem_id)
+        self.newest = max(self.newest, noted)
+        self.unknown.discard(problem_id)
+
+    def recent(self, round_: int) -> set[str]:
+        """Indexed problems not from a round before `round_` (unknown round: a replayed one).
+
+        Reads the unknown ones and the rounds from `round_` on: its cost follows what it
+        returns and the rounds since `round_`, not the size of the bank (it runs before
+        every critique).
+        """
+        out = set(self.unknown)
+        for r in range(round_, self.newest + 1):
+            out |= self.by_round.get(r, set())
+        return out
 
 
 @dataclass
@@ -79,17 +104,21 @@ class Components:
 
     def _load_dedup(self, run_id: str, threshold: float) -> NearDupIndex:
         index = NearDupIndex(threshold=threshold)
-        rounds = self.scope(run_id).rounds
+        scope = self.scope(run_id)
         for outcome in self.bank.turns(run_id):
             if outcome.valid and outcome.problem_id:
-                rounds.setdefault(outcome.problem_id, outcome.round)
+                scope.rounds.setdefault(outcome.problem_id, outcome.round)
         for problem in self.bank.problems(run_id):
             index.add(problem.id, problem_text(problem))
+            if problem.id in scope.rounds:
+                scope.note_round(problem.id, scope.rounds[problem.id])
+            else:
+                scope.unknown.add(problem.id)
         return index
 
     def accepted_in(self, run_id: str, problem_id: str, round_: int) -> None:
         """Note the round in which a problem entered the run's dedup index."""
-        self.scope(run_id).rounds.setdefault(problem_id, round_)
+        self.scope(run_id).note_round(problem_id, round_)
 
     async def recent(self, run_id: str, round_: int) -> set[str]:
         """Indexed problems not from a round before `round_` (unknown round: a replayed one).
@@ -103,11 +132,7 @@ class Components:
             # Before the index is loaded nothing is known of rounds: every banked problem
             # would count as old, and a replayed turn would meet itself as a duplicate.
             raise RuntimeError("recent() before dedup(): load the run's index first")
-        return {
-            key
-            for key in scope.dedup.keys()  # noqa: SIM118
-            if scope.rounds.get(key, round_) >= round_
-        }
+        return scope.recent(round_)
 
     def model_checks(self) -> list[ModelCheck]:
         """Every chat model this run calls, by role, for the preflight (simulations have none)."""

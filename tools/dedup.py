@@ -16,7 +16,9 @@ import keyword
 import random
 import re
 import tokenize
+from collections import Counter
 from functools import lru_cache
+from itertools import chain
 
 import numpy as np
 
@@ -177,8 +179,17 @@ class NearDupIndex:
         self._rows = _rows_per_band(num_perm, threshold)
         self._bands = num_perm // self._rows
         self._signatures: dict[str, tuple[int, ...]] = {}
-        self._arrays: dict[str, np.ndarray] = {}  # the same signatures, compared in numpy
-        self._buckets: list[dict[tuple[int, ...], set[str]]] = [{} for _ in range(self._bands)]
+        self._row_of: dict[str, int] = {}
+        self._key_at: list[str] = []  # row -> key ("" for a freed row)
+        self._free: list[int] = []
+        self._matrix = np.zeros((64, num_perm), dtype=np.uint64)  # signatures by row
+        self._buckets: list[dict[tuple[int, ...], set[int]]] = [{} for _ in range(self._bands)]
+        # The fewest agreeing positions that pass the threshold, compared as `query` compares.
+        agree_min = next(n for n in range(num_perm + 1) if n / num_perm >= threshold)
+        self._agree_min = agree_min
+        # A disagreeing position breaks at most one band, so a key at the threshold shares at
+        # least this many of the query's bands (then LSH finds every such key, not only most).
+        self._need = max(1, self._bands - (num_perm - agree_min))
 
     def signature(self, text: str) -> tuple[int, ...]:
         """The MinHash signature of `text` (num_perm integers).
@@ -211,42 +222,100 @@ class NearDupIndex:
         if key in self._signatures:
             self.remove(key)
         sig = self.signature(text)
+        if self._free:
+            row = self._free.pop()
+            self._key_at[row] = key
+        else:
+            row = len(self._key_at)
+            self._key_at.append(key)
+            if row == len(self._matrix):
+                grown = np.zeros((2 * row, self.num_perm), dtype=np.uint64)
+                grown[:row] = self._matrix
+                self._matrix = grown
+        self._matrix[row] = sig
         self._signatures[key] = sig
-        self._arrays[key] = np.array(sig, dtype=np.uint64)
+        self._row_of[key] = row
         for bucket, band in zip(self._buckets, self._band_keys(sig), strict=True):
-            bucket.setdefault(band, set()).add(key)
+            bucket.setdefault(band, set()).add(row)
 
     def remove(self, key: str) -> None:
         """Forget `key` (no error if it is unknown)."""
         sig = self._signatures.pop(key, None)
-        self._arrays.pop(key, None)
         if sig is None:
             return
+        row = self._row_of.pop(key)
+        self._key_at[row] = ""
+        self._free.append(row)
         for bucket, band in zip(self._buckets, self._band_keys(sig), strict=True):
             members = bucket.get(band)
             if members is not None:
-                members.discard(key)
+                members.discard(row)
                 if not members:
                     del bucket[band]
+
+    def _scored_rows(self, sig: tuple[int, ...]) -> list[int]:
+        """Rows of the keys `query` scores: those sharing at least `_need` of its bands.
+
+        Texts of one task family share bands, so the buckets a query reads grow with the bank.
+        A key at the threshold shares at least `_need` of the query's bands (each disagreeing
+        position breaks at most one band), so it is in at least one of any `L - _need + 1` of
+        the query's `L` non-empty buckets: reading only the smallest ones loses no hit, and
+        fewer than `_need` non-empty buckets hold none; a key found there is kept only if it
+        is in `_need` of them. Where the bands cannot promise that (a low threshold), `_need`
+        is 1 and every bucket is read, as in plain LSH.
+        """
+        found = [
+            members
+            for bucket, band in zip(self._buckets, self._band_keys(sig), strict=True)
+            if (members := bucket.get(band))
+        ]
+        if len(found) < self._need:
+            return []
+        if self._need == 1:
+            rows = set().union(*found)
+        else:
+            # The count of shared bands is a cheaper bound than the score: most family
+            # members share a band or two, a key at the threshold `_need` at least.
+            found.sort(key=len)
+            split = len(found) - self._need + 1
+            largest = found[split:]
+            counts = Counter(chain.from_iterable(found[:split]))
+            rows = {
+                r
+                for r, n in counts.items()
+                if n >= self._need or n + sum(r in m for m in largest) >= self._need
+            }
+        return sorted(rows)
+
+    def candidates(self, text: str) -> set[str]:
+        """The keys `query` scores for `text` (see `_scored_rows`)."""
+        return {self._key_at[r] for r in self._scored_rows(self.signature(text))}
 
     def query(self, text: str, exclude: set[str] | None = None) -> list[tuple[str, float]]:
         """Indexed keys whose estimated Jaccard with `text` is >= threshold, best first."""
         sig = self.signature(text)
-        candidates: set[str] = set()
-        for bucket, band in zip(self._buckets, self._band_keys(sig), strict=True):
-            candidates |= bucket.get(band, set())
-        if exclude:
-            candidates -= exclude
-        if not candidates:
+        rows = self._scored_rows(sig)
+        if not rows:
             return []
-        keys = sorted(candidates)
-        # Drafts from one template share many bands: score all candidates in one numpy step.
-        agree = (np.stack([self._arrays[k] for k in keys]) == np.array(sig, dtype=np.uint64)).sum(
-            axis=1
-        )
-        scored = [(k, int(n) / self.num_perm) for k, n in zip(keys, agree, strict=True)]
-        hits = [(k, s) for k, s in scored if s >= self.threshold]
+        agree = (self._matrix[rows] == np.array(sig, dtype=np.uint64)).sum(axis=1)
+        hits = [
+            (self._key_at[r], int(n) / self.num_perm)
+            for r, n in zip(rows, agree, strict=True)
+            if n >= self._agree_min
+        ]
+        if exclude:
+            hits = [(k, s) for k, s in hits if k not in exclude]
         return sorted(hits, key=lambda kv: (-kv[1], kv[0]))
+
+    @property
+    def rows(self) -> int:
+        """Signature positions per LSH band."""
+        return self._rows
+
+    @property
+    def bands(self) -> int:
+        """LSH bands (a band is `rows` consecutive positions; leftover positions are unbanded)."""
+        return self._bands
 
     def keys(self) -> list[str]:
         """The indexed keys."""

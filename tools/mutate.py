@@ -9,9 +9,14 @@ problem has no known wrong solutions.
 from __future__ import annotations
 
 import ast
+import json
 import random
 import re
+from collections.abc import Callable, Sequence
 from functools import lru_cache
+
+from stepstones.tools.sandbox.judge import outputs_match
+from stepstones.tools.schema import TestCase
 
 _COMPARE_SWAPS: dict[type[ast.cmpop], type[ast.cmpop]] = {
     ast.Lt: ast.LtE,
@@ -49,6 +54,63 @@ def trivial_solutions(entry_point: str, io_style: str = "function") -> dict[str,
     return {
         name: f"def {entry_point}(*args, **kwargs):\n    {body}\n" for name, body in bodies.items()
     }
+
+
+def trivially_passing(tests: Sequence[TestCase], io_style: str = "function") -> list[str]:
+    """Names of `trivial_solutions` that pass every test, decided without running them.
+
+    Each trivial solution's output is a constant or its own input, so whether it passes is a
+    comparison of the tests' data under the judge's own rule (`outputs_match`). The critic asks
+    this before the sandbox, so weak tests cost no verdict; it still runs them on a problem
+    that gets past this (the judge's limits aside, the two agree: these do no work).
+    """
+    outputs: dict[str, Callable[[str], str | None]]
+    if io_style == "stdio":
+        outputs = {
+            "prints_nothing": _constant(""),
+            "echoes_input": _echo,
+            "prints_zero": _constant("0\n"),
+        }
+    else:
+        outputs = {
+            "returns_none": _constant("null"),
+            "returns_zero": _constant("0"),
+            "returns_empty_list": _constant("[]"),
+            "returns_empty_string": _constant('""'),
+            "returns_first_argument": _first_argument,
+            "returns_true": _constant("true"),
+        }
+    return [
+        name
+        for name, output in outputs.items()
+        if all(
+            (got := output(t.input)) is not None and outputs_match(got, t.expected, io_style)
+            for t in tests
+        )
+    ]
+
+
+def _constant(text: str) -> Callable[[str], str | None]:
+    def output(_input: str) -> str | None:
+        return text
+
+    return output
+
+
+def _echo(stdin: str) -> str | None:
+    return stdin
+
+
+def _first_argument(args_json: str) -> str | None:
+    """What `return args[0] if args else None` returns on a test's input, as JSON (None: the
+    input is not an argument array, so the sandbox decides)."""
+    try:
+        args = json.loads(args_json)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(args, list):
+        return None
+    return json.dumps(args[0] if args else None)
 
 
 _OP_TEXT: dict[type[ast.AST], str] = {

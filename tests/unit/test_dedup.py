@@ -3,6 +3,7 @@ stepping stones of one lineage, and gives the same signatures in every process."
 
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
 
@@ -137,3 +138,95 @@ def test_shingle_hashes_are_one_per_distinct_shingle() -> None:
         assert len(shingle_hashes(text, 5)) == len(shingles(text, 5)), text
     assert shingle_hashes("", 5).size == 0
     assert (shingle_hashes("same text", 5) == shingle_hashes("same   text", 5)).all()
+
+
+def _family_texts(n: int, seed: int) -> list[str]:
+    """Texts of a few templates with words and numbers varied: many share LSH bands."""
+    rng = random.Random(seed)
+    templates = [
+        (STATEMENT, REFERENCE),
+        ("Return the sum of the even values in the list; an empty list sums to 0.", SUM_EVENS),
+        ("Count the vowels of the string, upper or lower case.", COUNT_VOWELS),
+    ]
+    words = [
+        "list",
+        "value",
+        "empty",
+        "count",
+        "return",
+        "run",
+        "string",
+        "sum",
+        "even",
+        "odd",
+        "first",
+        "last",
+    ]
+    out = []
+    for _ in range(n):
+        statement, code = rng.choice(templates)
+        varied = " ".join(
+            rng.choice(words) if rng.random() < 0.15 else w for w in statement.split()
+        )
+        out.append(problem_text(_problem(varied, code.replace("0", str(rng.randrange(3))))))
+    return out
+
+
+SUM_EVENS = """def solve(xs):
+    total = 0
+    for x in xs:
+        if x % 2 == 0:
+            total += x
+    return total
+"""
+COUNT_VOWELS = "def solve(s):\n    return sum(1 for c in s.lower() if c in 'aeiou')\n"
+
+
+def _problem(statement: str, reference: str) -> Problem:
+    return Problem(
+        statement=statement,
+        tests=[TestCase(input="[[]]", expected="0")],
+        reference_solution=reference,
+        lineage=Lineage(seed_id="s"),
+    )
+
+
+def _brute_force(index: NearDupIndex, indexed: dict[str, str], text: str, lsh: bool):
+    """Every indexed key's signature agreement with `text`, above the threshold; with `lsh`,
+    only keys sharing a whole band (plain LSH's candidates), as the index read them before."""
+    sig = index.signature(text)
+    rows = index.rows
+    hits = []
+    for key, other in indexed.items():
+        theirs = index.signature(other)
+        bands = range(index.bands)
+        if lsh and not any(
+            sig[b * rows : (b + 1) * rows] == theirs[b * rows : (b + 1) * rows] for b in bands
+        ):
+            continue
+        score = sum(a == b for a, b in zip(sig, theirs, strict=True)) / index.num_perm
+        if score >= index.threshold:
+            hits.append((key, score))
+    return sorted(hits, key=lambda kv: (-kv[1], kv[0]))
+
+
+@pytest.mark.parametrize("threshold", [0.8, 0.9, 0.5])
+def test_query_answers_what_a_brute_force_scan_answers(threshold: float) -> None:
+    texts = _family_texts(400, seed=3)
+    index = NearDupIndex(threshold=threshold)
+    indexed: dict[str, str] = {}
+    for i, text in enumerate(texts[:300]):
+        index.add(f"k{i}", text)
+        indexed[f"k{i}"] = text
+    index.remove("k5")
+    del indexed["k5"]
+    # At 0.8 and 0.9 every key above the threshold shares a band (LSH misses none), so the
+    # answer is the scan of all keys; at 0.5 it is not, and the answer is plain LSH's.
+    lsh = threshold == 0.5
+    found = 0
+    for text in texts[250:]:
+        got = index.query(text, exclude={"k7"})
+        want = [kv for kv in _brute_force(index, indexed, text, lsh) if kv[0] != "k7"]
+        assert got == want
+        found += len(got)
+    assert found > 0  # the set has near-duplicates to find, not only misses

@@ -3,7 +3,14 @@
 import ast
 import random
 
-from stepstones.tools.mutate import _mutate_in_place, _sites, mutants, trivial_solutions
+from stepstones.tools.mutate import (
+    _mutate_in_place,
+    _sites,
+    mutants,
+    trivial_solutions,
+    trivially_passing,
+)
+from stepstones.tools.schema import TestCase
 
 CODE = """
 def total_below(xs, k):
@@ -62,3 +69,41 @@ def test_text_edits_equal_mutating_the_tree() -> None:
             _mutate_in_place(node)
             assert kind == site_kind
             assert ast.dump(ast.parse(source)) == ast.dump(ast.parse(ast.unparse(tree)))
+
+
+def _tests(*pairs: tuple[str, str]) -> list[TestCase]:
+    return [TestCase(input=i, expected=e) for i, e in pairs]
+
+
+def test_trivially_passing_names_the_constants_and_echoes_the_data_accepts() -> None:
+    assert trivially_passing(_tests(("[1]", "null"), ("[2]", "null"))) == ["returns_none"]
+    assert trivially_passing(_tests(("[[1, 2]]", "[1, 2]"), ("[[]]", "[]"))) == [
+        "returns_first_argument"
+    ]
+    # Bools are not ints and floats match within the judge's tolerance, as in the sandbox.
+    assert trivially_passing(_tests(("[1]", "1"), ("[0]", "true"))) == []
+    assert trivially_passing(_tests(("[1]", "0.0"), ("[0]", "0"))) == ["returns_zero"]
+    assert trivially_passing(_tests(("[]", "[]"), ("[3]", "[]"))) == ["returns_empty_list"]
+    assert trivially_passing(_tests(("[1]", "1"), ("[2]", "3"))) == []
+    # Stdio: trailing whitespace is ignored, as the judge ignores it.
+    assert trivially_passing(_tests(("5\n", "0  \n"), ("", "0")), "stdio") == ["prints_zero"]
+    assert trivially_passing(_tests(("a b\n", "a b"), ("x", "x\n\n")), "stdio") == ["echoes_input"]
+    assert trivially_passing(
+        _tests(
+            ("1\n", "\n"),
+        ),
+        "stdio",
+    ) == ["prints_nothing"]
+    assert (
+        trivially_passing(
+            _tests(
+                ("1\n", "2\n"),
+            ),
+            "stdio",
+        )
+        == []
+    )
+
+
+def test_trivially_passing_leaves_what_is_not_an_argument_array_to_the_sandbox() -> None:
+    assert trivially_passing(_tests(("not json", "1"), ("{}", "1"))) == []

@@ -20,6 +20,7 @@ from stepstones.tools.environments.base import (
     Truth,
     dumps,
     is_identity,
+    json_tests,
     limits_for,
     register,
     render,
@@ -34,6 +35,15 @@ Match = Literal["execution", "exact"]
 
 ECHO_ARGS = "def answer(*args):\n    return list(args)\n"
 """The trusted program of exact matching: the answer's arguments back, compared with i."""
+
+
+_IDENTITY = Rejection(
+    code="trivial",
+    message=(
+        "f returns its input unchanged, so the output is the answer: "
+        "choose f and an input that f transforms"
+    ),
+)
 
 
 class AbductionDraft(Record):
@@ -85,6 +95,15 @@ class AbductionEnvironment(Environment):
             },
         )
 
+    def static_checks(self, problem: Problem) -> list[Rejection]:
+        """o is not i (on the stored gold; the probes need the sandbox)."""
+        out = super().static_checks(problem)
+        data = json_tests(problem)
+        if out or data is None:
+            return out
+        (args, *_), (output, *_) = data
+        return [_IDENTITY.model_copy()] if is_identity(args, output) else []
+
     async def validate(self, problem: Problem, sandbox: Sandbox) -> list[Rejection]:
         """Gold re-checked; o is not i; f is neither the identity nor constant on the probes."""
         out = await super().validate(problem, sandbox)
@@ -99,15 +118,7 @@ class AbductionEnvironment(Environment):
         if is_identity(args, output) or (
             probes and all(is_identity(p, v) for p, v in zip(probes, values, strict=True))
         ):
-            out.append(
-                Rejection(
-                    code="trivial",
-                    message=(
-                        "f returns its input unchanged, so the output is the answer: "
-                        "choose f and an input that f transforms"
-                    ),
-                )
-            )
+            out.append(_IDENTITY.model_copy())
         if probes and all(same_value(v, output) for v in values):
             out.append(
                 Rejection(

@@ -77,6 +77,18 @@ def same_value(a: Any, b: Any) -> bool:
     return outputs_match(dumps(a), dumps(b), "function")
 
 
+def json_tests(problem: Problem) -> tuple[list[Any], list[Any]] | None:
+    """The tests' inputs and expected outputs as JSON values (None: one is not JSON, which only
+    the gold re-run can judge: static checks then leave the problem to the sandbox)."""
+    try:
+        return (
+            [json.loads(t.input) for t in problem.tests],
+            [json.loads(t.expected) for t in problem.tests],
+        )
+    except (ValueError, RecursionError):
+        return None
+
+
 def is_identity(args: list[Any], output: Any) -> bool:
     """The output just repeats the input: the argument list, or the only argument."""
     return same_value(output, args) or (len(args) == 1 and same_value(output, args[0]))
@@ -112,11 +124,10 @@ class Environment(ABC):
         """(code, entry point) whose outputs on the tests' inputs are their expected outputs."""
         return problem.reference_solution, problem.entry_point
 
-    async def validate(self, problem: Problem, sandbox: Sandbox) -> list[Rejection]:
-        """Why the problem is not a valid task of this environment (empty: valid).
-
-        The base check re-runs the gold program: every expected output must be what it
-        returns now, deterministically. Environments add their own triviality checks.
+    def static_checks(self, problem: Problem) -> list[Rejection]:
+        """Why the problem is not a valid task, from its data alone (no sandbox; empty: none
+        found). The critic asks this first, so a problem it rejects costs no verdict; the
+        checks assume the stored gold, which `validate` re-runs. `validate` includes them.
         """
         if problem.environment != self.name:
             return [
@@ -127,6 +138,16 @@ class Environment(ABC):
                     ),
                 )
             ]
+        return []
+
+    async def validate(self, problem: Problem, sandbox: Sandbox) -> list[Rejection]:
+        """Why the problem is not a valid task of this environment (empty: valid).
+
+        The base check re-runs the gold program: every expected output must be what it
+        returns now, deterministically. Environments add their own triviality checks.
+        """
+        if problem.environment != self.name:
+            return Environment.static_checks(self, problem)
         code, entry = self.gold_program(problem)
         run = await execute(
             sandbox,

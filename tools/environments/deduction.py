@@ -20,6 +20,7 @@ from stepstones.tools.environments.base import (
     Truth,
     dumps,
     is_identity,
+    json_tests,
     limits_for,
     register,
     render,
@@ -97,13 +98,13 @@ class DeductionEnvironment(Environment):
             spec={"input": draft.input, "output": output, "probes": draft.probes},
         )
 
-    async def validate(self, problem: Problem, sandbox: Sandbox) -> list[Rejection]:
-        """Gold re-checked; o is not the input; f is not constant over i and the probes."""
-        out = await super().validate(problem, sandbox)
-        if out:
+    def static_checks(self, problem: Problem) -> list[Rejection]:
+        """o is not the input (on the stored gold)."""
+        out = super().static_checks(problem)
+        data = json_tests(problem)
+        if out or data is None:
             return out
-        args = json.loads(problem.tests[0].input)
-        output = json.loads(problem.tests[0].expected)
+        (args, *_), (output, *_) = data
         if is_identity(args, output):
             out.append(
                 Rejection(
@@ -114,6 +115,15 @@ class DeductionEnvironment(Environment):
                     ),
                 )
             )
+        return out
+
+    async def validate(self, problem: Problem, sandbox: Sandbox) -> list[Rejection]:
+        """Gold re-checked; o is not the input; f is not constant over i and the probes."""
+        out = await super().validate(problem, sandbox)
+        if out:
+            return out
+        out = self.static_checks(problem)
+        output = json.loads(problem.tests[0].expected)
         probes = list(problem.spec.get("probes") or [])
         values, why = await probe_outputs(sandbox, problem, probes)
         if why:

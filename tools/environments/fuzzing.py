@@ -140,11 +140,12 @@ class FuzzingEnvironment(Environment):
             str(problem.spec.get("test", "")),
         ), FUZZ_ENTRY
 
-    async def validate(self, problem: Problem, sandbox: Sandbox) -> list[Rejection]:
-        """The checks are defined and test calls f; the sandbox confirms the witness fails the
-        property and every ordinary input meets the precondition and passes it."""
+    def static_checks(self, problem: Problem) -> list[Rejection]:
+        """The checks are defined at top level and test calls f."""
+        out = super().static_checks(problem)
+        if out:
+            return out
         spec = problem.spec
-        out = []
         if not _defines(str(spec.get("pre_test", "")), "pre_test"):
             out.append(
                 Rejection(
@@ -168,6 +169,12 @@ class FuzzingEnvironment(Environment):
                     ),
                 )
             )
+        return out
+
+    async def validate(self, problem: Problem, sandbox: Sandbox) -> list[Rejection]:
+        """The static checks; then the sandbox confirms the witness fails the property and
+        every ordinary input meets the precondition and passes it."""
+        out = self.static_checks(problem)
         if out:
             return out
         out = await super().validate(problem, sandbox)

@@ -8,7 +8,6 @@ Hidden pairs are what keep a lookup table of the shown ones from passing.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pydantic import Field, model_validator
@@ -19,6 +18,7 @@ from stepstones.tools.environments.base import (
     Truth,
     input_texts,
     is_identity,
+    json_tests,
     register,
     render,
     same_value,
@@ -90,13 +90,18 @@ class InductionEnvironment(Environment):
         )
 
     async def validate(self, problem: Problem, sandbox: Sandbox) -> list[Rejection]:
-        """Gold re-checked; some pairs hidden and new; f neither constant nor the identity."""
+        """Gold re-checked; then the static checks."""
         out = await super().validate(problem, sandbox)
-        if out:
+        return out or self.static_checks(problem)
+
+    def static_checks(self, problem: Problem) -> list[Rejection]:
+        """Some pairs hidden and new; f neither constant nor the identity (on the stored gold)."""
+        out = super().static_checks(problem)
+        data = json_tests(problem)
+        if out or data is None:
             return out
+        args, outputs = data
         shown = shown_count(problem)
-        args = [json.loads(t.input) for t in problem.tests]
-        outputs = [json.loads(t.expected) for t in problem.tests]
         if not 1 <= shown < len(args):
             out.append(
                 Rejection(
