@@ -1,7 +1,8 @@
 """The yield figures the prose states are the committed run's (issue 17: the README said the
 simulation does not reproduce the paper's multi-turn yield while docs/experiments.md showed a
 gain from an older run). Regenerating docs/experiments/yield without the prose fails here;
-so does regenerating docs/experiments/dynamics without section 2's tables and run figures.
+so does regenerating docs/experiments/dynamics without section 2's tables and run figures,
+or docs/experiments/presets without section 5's table.
 """
 
 from __future__ import annotations
@@ -120,3 +121,29 @@ def test_the_section_two_prose_names_the_committed_run() -> None:
     assert f"with {calls} teacher calls" in prose
     lineages = sum(row["lineages"] for row in dynamics_rows("lineages"))
     assert f"{lineages} lineages" in prose
+
+
+def band_cell(band: dict[str, Any]) -> str:
+    """How section 5 writes a band: count/quota, then the surplus beyond the quota if any."""
+    cell = f"{band['count']}/{band['quota']}"
+    return cell + (f" (+{band['surplus']} surplus)" if band["surplus"] else "")
+
+
+def test_the_section_five_table_is_the_committed_runs() -> None:
+    text = (ROOT / "docs/experiments.md").read_text()
+    section = text.split("## 5. Presets", 1)[1].split("\n## ", 1)[0]
+    rows = [line.strip("|").split("|") for line in section.splitlines() if line.startswith("| ")]
+    table = {cells[0].split()[0]: [c.strip() for c in cells[1:]] for cells in rows[1:]}
+    assert set(table) == {"default", "paper"}
+    for preset, cells in table.items():
+        report = json.loads((ROOT / f"docs/experiments/presets/{preset}.json").read_text())
+        assert report["config"]["preset"] == preset
+        expected = [report["stop_reason"]]
+        expected += [band_cell(report["bands"][name]) for name in ("hard", "medium", "easy")]
+        expected += [
+            str(report["outside_bands"]["between_bands"]),
+            str(report["teacher_calls"]),
+            f"{report['yield_per_call']:.2f}",
+            str(report["rejections_by_reason"].get("duplicate", 0)),
+        ]
+        assert cells[:-1] == expected, preset
