@@ -2,7 +2,8 @@
 simulation does not reproduce the paper's multi-turn yield while docs/experiments.md showed a
 gain from an older run). Regenerating docs/experiments/yield without the prose fails here;
 so does regenerating docs/experiments/dynamics without section 2's tables and run figures,
-or docs/experiments/presets without section 5's table.
+docs/experiments/yield-environments without section 1b's, or docs/experiments/presets without
+section 5's table.
 """
 
 from __future__ import annotations
@@ -147,3 +148,25 @@ def test_the_section_five_table_is_the_committed_runs() -> None:
             str(report["rejections_by_reason"].get("duplicate", 0)),
         ]
         assert cells[:-1] == expected, preset
+
+
+ENVIRONMENTS = ("code", "induction", "abduction", "deduction", "fuzzing")
+
+
+def test_the_section_one_b_table_is_the_committed_run() -> None:
+    text = (ROOT / "docs/experiments.md").read_text()
+    section = text.split("### 1b. Yield per environment", 1)[1].split("\n## ", 1)[0]
+    rows = [line.strip("|").split("|") for line in section.splitlines() if line.startswith("| ")]
+    table = {cells[0].strip(): [c.strip().strip("*") for c in cells[1:]] for cells in rows[1:]}
+    assert tuple(table) == ENVIRONMENTS
+    for env, cells in table.items():
+        path = ROOT / f"docs/experiments/yield-environments/{env}/yield.json"
+        summary = {row["mode"]: row for row in json.loads(path.read_text())["summary"]}
+        single, multi = summary["single-turn"], summary["multi-turn"]
+        expected = [
+            f"{row[f'{name}_per_call_mean']:.3f} ± {row[f'{name}_per_call_sd']:.3f}"
+            for name in ("banded", "viable")
+            for row in (single, multi)
+        ]
+        expected.append(f"{single['easy_per_call_mean']:.3f}, {multi['easy_per_call_mean']:.3f}")
+        assert cells == expected, env
