@@ -25,7 +25,7 @@ import functools
 import math
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, cast
+from typing import Any
 
 from stepstones.tools.curricula import (
     DEFAULT_BANDS,
@@ -34,7 +34,6 @@ from stepstones.tools.curricula import (
     BandWeights,
     CurriculumSampler,
     PassRateController,
-    PresetName,
     band_prior,
     bands_easiest_first,
     preset,
@@ -173,7 +172,7 @@ def curriculum_policy(
         return PassRateController(order or sorted(present), target=target, prior=prior)
     if name not in PRESETS:
         raise ValueError(f"unknown curriculum {name!r}; choose from {', '.join(PRESETS)}, online")
-    return preset(cast(PresetName, name), total_steps, order)
+    return preset(name, total_steps, order)
 
 
 def load_curriculum(value: str) -> str | BandSchedule:
