@@ -12,7 +12,7 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -542,6 +542,30 @@ class Bank:
         for row in self._rows("problems", where, [run_id], order_by="created, id"):
             if row["id"] not in skip:
                 yield Problem.model_validate_json(row["record"])
+
+    def problem_ids(self, run_id: str, *, valid_only: bool = True) -> list[str]:
+        """Ids of a run's problems in `problems`' order, without their records: where a reader
+        that pages through a large run with `problems_by_id` starts."""
+        where = "run_id = ?" + (" and valid = 1" if valid_only else "")
+        with self._lock:
+            rows = self.db.execute(
+                f"select id from problems where {where} order by created, id", [run_id]
+            ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def problems_by_id(self, run_id: str, ids: Sequence[str]) -> list[Problem]:
+        """The run's problems with these ids, in their order, from one query (ids it does not
+        hold are skipped). Callers page: a few hundred ids a call keep memory flat."""
+        if not ids:
+            return []
+        marks = ", ".join("?" * len(ids))
+        with self._lock:
+            rows = self.db.execute(
+                f"select id, record from problems where run_id = ? and id in ({marks})",
+                [run_id, *ids],
+            ).fetchall()
+        records = {str(r[0]): str(r[1]) for r in rows}
+        return [Problem.model_validate_json(records[i]) for i in ids if i in records]
 
     def quota_surplus(self, run_id: str) -> set[str]:
         """Ids of the run's problems past their band's quota (tools/quotas.py), by the quotas
