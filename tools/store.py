@@ -14,7 +14,9 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from pydantic import BaseModel
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -33,6 +35,7 @@ from stepstones.tools.schema import (
     content_hash,
 )
 
+M = TypeVar("M", bound=BaseModel)
 DEFAULT_OUT = Path("stepstones-out")
 """Where `stepstones run` writes when no --out is given; its bank is DEFAULT_BANK."""
 BANK_FILE = "bank.sqlite"
@@ -553,9 +556,17 @@ class Bank:
             ).fetchall()
         return [str(r[0]) for r in rows]
 
-    def problems_by_id(self, run_id: str, ids: Sequence[str]) -> list[Problem]:
+    @overload
+    def problems_by_id(self, run_id: str, ids: Sequence[str]) -> list[Problem]: ...
+    @overload
+    def problems_by_id(self, run_id: str, ids: Sequence[str], view: type[M]) -> list[M]: ...
+    def problems_by_id(
+        self, run_id: str, ids: Sequence[str], view: type[BaseModel] = Problem
+    ) -> list[Any]:
         """The run's problems with these ids, in their order, from one query (ids it does not
-        hold are skipped). Callers page: a few hundred ids a call keep memory flat."""
+        hold are skipped). Callers page: a few hundred ids a call keep memory flat. `view` is
+        a model of some of a problem's fields (extra fields ignored) for readers that need
+        only those: the rest of the record is then skipped, not validated."""
         if not ids:
             return []
         marks = ", ".join("?" * len(ids))
@@ -565,7 +576,7 @@ class Bank:
                 [run_id, *ids],
             ).fetchall()
         records = {str(r[0]): str(r[1]) for r in rows}
-        return [Problem.model_validate_json(records[i]) for i in ids if i in records]
+        return [view.model_validate_json(records[i]) for i in ids if i in records]
 
     def quota_surplus(self, run_id: str) -> set[str]:
         """Ids of the run's problems past their band's quota (tools/quotas.py), by the quotas
