@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from pydantic import BaseModel, ConfigDict
+
 from stepstones.tools.decontam import BenchmarkError, BenchmarkIndex, contaminated
 from stepstones.tools.dedup import NearDupIndex, problem_text
 from stepstones.tools.environments import Truth, get_environment
@@ -146,22 +148,18 @@ class ExportResult:
     """Whether problems past their band's quota were exported (by default they are not)."""
 
 
-@dataclass(frozen=True)
-class RowKey:
+class RowKey(BaseModel):
     """What screening, ordering and counting read of a problem, without its text: a run's
-    problems are scheduled as keys and read whole again only when their rows are written."""
+    problems are scheduled as keys (read from the bank's records with the rest skipped,
+    not validated) and read whole again only when their rows are written."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     id: str
-    band: str | None
-    pass_rate: float | None
+    band: str | None = None
+    pass_rate: float | None = None
     lineage: Lineage
-    environment: str
-
-    @classmethod
-    def of(cls, problem: Problem) -> RowKey:
-        """The key of a problem."""
-        return cls(problem.id, problem.band, problem.pass_rate, problem.lineage,
-                   problem.environment)  # fmt: skip
+    environment: str = Problem.model_fields["environment"].default
 
 
 def to_record(problem: Problem, step: Step[Any], *, system: bool = True) -> dict[str, Any]:
@@ -417,16 +415,17 @@ def export_run(
             benchmark = BenchmarkIndex.humaneval()
         except BenchmarkError as exc:
             raise ExportError(f"{exc} (or pass --no-decontam)") from exc
-    # Problems are read three times a page at a time (keys; screening; rows in curriculum
-    # order) and only their keys are held, so memory does not grow with their text.
+    # The bank is read three times a page at a time (keys; problems to screen; problems of
+    # the rows in curriculum order) and only keys are held: memory does not grow with text.
     past_quota = set() if include_surplus else bank.quota_surplus(run)
     keys: list[RowKey] = []
     surplus: list[Exclusion] = []
-    for p in _read(bank, run, ids):
-        if p.id in past_quota:
-            surplus.append(Exclusion(p.id, "surplus", f"band {p.band} was full", p.pass_rate))
-        else:
-            keys.append(RowKey.of(p))
+    for start in range(0, len(ids), PAGE):
+        for k in bank.problems_by_id(run, ids[start : start + PAGE], RowKey):
+            if k.id in past_quota:
+                surplus.append(Exclusion(k.id, "surplus", f"band {k.band} was full", k.pass_rate))
+            else:
+                keys.append(k)
     ranged, off_range = in_keep_range(keys, keep_range)
     kept_ids: set[str] = set()
     dropped: list[Exclusion] = []
