@@ -4,8 +4,9 @@ Each problem is written with what a banked turn of a real run leaves (`Bank.put_
 the problem (a statement of a few hundred characters, 14 tests, a reference and three known
 wrong solutions), 3 students x 4 samples of attempts with their verdicts, the performance
 summary with shown solutions, and the turn record. Lineages of five turns share a seed.
-Statements are drawn from a seeded word list, so problems are distinct (the export's
-near-duplicate screen keeps them) and the same N and seed always give the same bank.
+Statements are seeded pseudo-words around six task templates with varied constants (six
+reference shapes), so problems are distinct (the export's near-duplicate screen keeps them)
+and the same N and seed always give the same bank.
 
 Rows are built by the bank's own row builders and written in batches of `BATCH` problems a
 transaction: `put_turn_result` looks up the problem among the run's turns on every call (one
@@ -19,6 +20,8 @@ from __future__ import annotations
 import argparse
 import random
 import time
+from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -43,34 +46,45 @@ TURNS_PER_LINEAGE = 5
 BATCH = 1000
 Batch = list[tuple[str, list[dict[str, Any]]]]
 BANDS = (("hard", 0.0, 1 / 3), ("medium", 1 / 3, 2 / 3), ("easy", 2 / 3, 1.0))
-_VOCAB = (
-    "list integer string count return maximum minimum sum pair window prefix suffix sorted "
-    "distinct element index value digit even odd prime divisor interval overlap merge balance "
-    "bracket path grid row column cell neighbour step jump stone river bridge lamp switch "
-    "token word letter vowel palindrome rotation shift cipher key lock door room floor "
-    "tower stack queue heap tree node edge weight cost budget price coin change ticket"
-)
-_WORDS = _VOCAB.split()
+_SYLLABLES = [c + v for c in "bcdfghjklmnprstvwz" for v in "aeiou"]
+_TEMPLATES = (
+    ("count the elements x of xs with x % k == {r}",
+     "    total = 0\n    for x in xs:\n        if x % k == {r}:\n            total += 1\n"
+     "    return total + {n}\n"),
+    ("sum the elements of xs greater than k + {r}",
+     "    return sum(x for x in xs if x > k + {r}) + {n}\n"),
+    ("find the longest run of equal neighbours in xs, ignoring values below {r}",
+     "    best = cur = 0\n    prev = None\n    for x in xs:\n        if x < {r}:\n"
+     "            prev, cur = None, 0\n            continue\n        cur = cur + 1 if x == prev "
+     "else 1\n        best, prev = max(best, cur), x\n    return best + {n} - {n}\n"),
+    ("return the k-th smallest distinct value of xs, or {r} when there is none",
+     "    values = sorted(set(xs))\n    return values[k - 1] if 0 < k <= len(values) else {r}\n"),
+    ("count the pairs i < j with xs[i] + xs[j] divisible by k + {r}",
+     "    m = k + {r}\n    seen = {{}}\n    pairs = 0\n    for x in xs:\n"
+     "        pairs += seen.get((-x) % m, 0)\n        seen[x % m] = seen.get(x % m, 0) + 1\n"
+     "    return pairs\n"),
+    ("return the prefix sums of xs modulo k + {r}, as a list",
+     "    out, acc = [], 0\n    for x in xs:\n        acc = (acc + x) % (k + {r})\n"
+     "        out.append(acc)\n    return out\n"),
+)  # fmt: skip
+
+
+def _word(rng: random.Random) -> str:
+    return "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 4)))
 
 
 def _statement(rng: random.Random, n: int) -> str:
-    words = " ".join(rng.choice(_WORDS) for _ in range(180))
+    task = _TEMPLATES[n % len(_TEMPLATES)][0].format(r=n % 11)
+    story = " ".join(_word(rng) for _ in range(110))
     return (
-        f"Problem {n}: given a list of integers xs and an integer k, {words}. Return the "
-        f"number of elements x of xs with x % k == {n % 7} plus {n}."
+        f"Problem {n}. In the land of {_word(rng)}, {story}. Given a list of integers xs and "
+        f"a positive integer k, {task}; add {n} where the answer is a count."
     )
 
 
 def _reference(n: int) -> str:
-    return (
-        "def solve(xs, k):\n"
-        f"    # counts the elements congruent to {n % 7} modulo k\n"
-        "    total = 0\n"
-        "    for x in xs:\n"
-        f"        if x % k == {n % 7}:\n"
-        "            total += 1\n"
-        f"    return total + {n}\n"
-    )
+    body = _TEMPLATES[n % len(_TEMPLATES)][1].format(r=n % 11, n=n)
+    return f"def solve(xs, k):\n    # variant {n}\n{body}"
 
 
 def _problem(rng: random.Random, n: int, lineage: Lineage, rate: float) -> Problem:
@@ -79,8 +93,8 @@ def _problem(rng: random.Random, n: int, lineage: Lineage, rate: float) -> Probl
         TestCase(input=f"[[{i}, {i + 3}, {i * 7}, {n % 97}], {2 + i % 5}]", expected=str(n + i % 3))
         for i in range(14)
     ]
-    wrong = {kind: _reference(n).replace("+= 1", f"+= {d}") for kind, d in
-             (("off_by_one", 2), ("sign", -1), ("constant", 0))}  # fmt: skip
+    wrong = {kind: _reference(n).replace(" + ", f" + {d} + ", 1) for kind, d in
+             (("off_by_one", 1), ("sign", -1), ("constant", 7))}  # fmt: skip
     return Problem(
         title=f"Count residues {n}",
         statement=_statement(rng, n),
@@ -147,9 +161,9 @@ def _summary(problem: Problem, attempts: list[Attempt]) -> PerformanceSummary:
     )
 
 
-def _config(problems: int, surplus: float) -> dict[str, Any]:
-    quota = max(1, round(problems * (1 - surplus) / len(BANDS)))
-    bands = [{"name": b, "lo": lo, "hi": hi, "quota": quota} for b, lo, hi in BANDS]
+def _config(counts: Mapping[str, int], surplus: float) -> dict[str, Any]:
+    quotas = {b: round(counts.get(b, 0) * (1 - surplus)) for b, _, _ in BANDS}
+    bands = [{"name": b, "lo": lo, "hi": hi, "quota": quotas[b]} for b, lo, hi in BANDS]
     return {"bands": bands, "teacher": "procedural", "students": list(STUDENTS),
             "samples": SAMPLES, "seed": 0}  # fmt: skip
 
@@ -157,19 +171,21 @@ def _config(problems: int, surplus: float) -> dict[str, Any]:
 def write_bank(path: str | Path, problems: int, *, seed: int = 0, surplus: float = 0.0) -> Path:
     """Write a finished run `bench` of `problems` banked problems to a new bank at `path`.
 
-    Band quotas are set so that a `surplus` fraction of the problems land in full bands (their
-    turns come last in the counting order), as an overshooting run leaves them.
+    Each band's quota is set, once its problems are known, to `1 - surplus` of them, so that a
+    `surplus` fraction of every band landed in it when it was full (the last ones in the
+    counting order), as an overshooting run leaves them; 0 gives quotas the bands just fill.
     """
     path = Path(path)
     if path.exists():
         raise FileExistsError(f"{path} exists; the fixture writes a new bank")
     bank = Bank(path)
     try:
-        bank.start_run(RUN_ID, _config(problems, surplus))
+        bank.start_run(RUN_ID, _config({}, surplus))
         rng = random.Random(seed)
         samples = len(STUDENTS) * SAMPLES
         batch: Batch = []
         parent: Problem | None = None
+        counts: Counter[str] = Counter()
         for n in range(problems):
             turn = n % TURNS_PER_LINEAGE
             lineage_id = f"L{n // TURNS_PER_LINEAGE:06d}"
@@ -184,10 +200,11 @@ def write_bank(path: str | Path, problems: int, *, seed: int = 0, surplus: float
                 direction="seed" if parent is None else rng.choice(["harder", "easier"]),
             )
             problem = _problem(rng, n, lineage, passed / samples)
+            counts[problem.band or ""] += 1
             attempts = _attempts(problem, passed)
             outcome = TurnOutcome(
                 lineage_id=lineage_id, seed_id=lineage.seed_id, turn=turn,
-                round=n // 1000 if n < problems * (1 - surplus) else problems,
+                round=n // 1000,
                 direction=lineage.direction, teacher_calls=1, problem_id=problem.id,
                 valid=True, band=problem.band, pass_rate=problem.pass_rate,
                 answered=list(STUDENTS),
@@ -202,6 +219,7 @@ def write_bank(path: str | Path, problems: int, *, seed: int = 0, surplus: float
             if len(batch) >= 4 * BATCH or n == problems - 1:
                 bank._write(_merged(batch))
                 batch = []
+        bank.start_run(RUN_ID, _config(counts, surplus))  # the quotas, now that bands are known
         bank.finish_run(RUN_ID, "finished", {})
     finally:
         bank.close()
@@ -224,7 +242,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True, help="new bank file to write")
     parser.add_argument("--problems", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--surplus", type=float, default=0.0, help="fraction past the quotas")
+    parser.add_argument("--surplus", type=float, default=0.0, help="share of a band past its quota")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     write_bank(args.out, args.problems, seed=args.seed, surplus=args.surplus)
