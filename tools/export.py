@@ -28,17 +28,21 @@ import os
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict
 
 from stepstones.tools.decontam import BenchmarkError, BenchmarkIndex, contaminated
 from stepstones.tools.dedup import NearDupIndex, problem_text
 from stepstones.tools.environments import Truth, get_environment
 from stepstones.tools.export_card import Provenance, dataset_card, provenance, summary
+from stepstones.tools.export_writers import Format, write_rows
 from stepstones.tools.schedule import (
     DEFAULT_SCHEDULE,
+    Ranked,
     ScheduleName,
     Step,
     band_order,
@@ -46,19 +50,21 @@ from stepstones.tools.schedule import (
     lineage_roots,
     schedule,
 )
-from stepstones.tools.schema import IOStyle, Problem, Record, TestCase
+from stepstones.tools.schema import IOStyle, Lineage, Problem, Record, TestCase
 from stepstones.tools.store import Bank, RunNotFound
 from stepstones.tools.task_prompt import task_messages
 
-Format = Literal["jsonl", "parquet", "hf"]
 FORMATS: tuple[Format, ...] = ("jsonl", "parquet", "hf")
 RUN_CONFIG_FILE = "run_config.json"
 """The run's resolved config as the bank stored it (`stepstones run --config` reads it)."""
 CALLS_FILE = "model_calls.jsonl"
 """The run's model calls (messages, replies, tokens, latency, outcome), with --calls."""
+R = TypeVar("R", bound=Ranked)
 DATA_SOURCE = "stepstones"
 KEEP_RANGE = (0.01, 0.97)
 """Pass rates exported by default, inclusive (arXiv 2603.24202, "Filtering")."""
+PAGE = 500
+"""Problems read from the bank, and rows written, at a time: memory stays flat in the run's size."""
 
 
 class ExportError(RuntimeError):
@@ -111,7 +117,7 @@ class Exclusion:
     """A problem left out of the export, and why."""
 
     id: str
-    reason: Literal["out_of_range", "contaminated", "duplicate"]
+    reason: Literal["surplus", "out_of_range", "contaminated", "duplicate"]
     match: str
     score: float | None
 
@@ -138,9 +144,25 @@ class ExportResult:
     """Rows per environment, in first-seen curriculum order."""
     provenance: Provenance | None = None
     """Counts per band and environment, pass rates, samples, seeds and command lines."""
+    include_surplus: bool = False
+    """Whether problems past their band's quota were exported (by default they are not)."""
 
 
-def to_record(problem: Problem, step: Step, *, system: bool = True) -> dict[str, Any]:
+class RowKey(BaseModel):
+    """What screening, ordering and counting read of a problem, without its text: a run's
+    problems are scheduled as keys (read from the bank's records with the rest skipped,
+    not validated) and read whole again only when their rows are written."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str
+    band: str | None = None
+    pass_rate: float | None = None
+    lineage: Lineage
+    environment: str = Problem.model_fields["environment"].default
+
+
+def to_record(problem: Problem, step: Step[Any], *, system: bool = True) -> dict[str, Any]:
     """One dataset row: verl's columns, TRL-friendly flat columns and the curriculum position."""
     lin = problem.lineage
     truth = truth_of(problem)
@@ -231,8 +253,8 @@ def parse_keep_range(text: str) -> tuple[float, float]:
 
 
 def in_keep_range(
-    problems: Sequence[Problem], keep_range: tuple[float, float] | None
-) -> tuple[list[Problem], list[Exclusion]]:
+    problems: Iterable[R], keep_range: tuple[float, float] | None
+) -> tuple[list[R], list[Exclusion]]:
     """Problems whose pass rate lies in `keep_range` (inclusive), and the others; None keeps all.
 
     A problem without a measured pass rate is outside any range.
@@ -240,7 +262,7 @@ def in_keep_range(
     if keep_range is None:
         return list(problems), []
     lo, hi = keep_range
-    kept: list[Problem] = []
+    kept: list[R] = []
     out: list[Exclusion] = []
     for p in problems:
         if p.pass_rate is not None and lo <= p.pass_rate <= hi:
@@ -248,6 +270,30 @@ def in_keep_range(
         else:
             out.append(Exclusion(p.id, "out_of_range", f"outside {lo:g}-{hi:g}", p.pass_rate))
     return kept, out
+
+
+def screened(
+    problems: Iterable[Problem],
+    benchmark: BenchmarkIndex | None,
+    threshold: float,
+    roots: Mapping[str, str],
+) -> Iterator[tuple[Problem, Exclusion | None]]:
+    """Each problem in turn with why it is left out (None: kept); see `screen`. `roots` maps
+    every problem's id to its lineage (`lineage_roots` over all of them), so the problems
+    themselves can stream past."""
+    index = NearDupIndex(threshold=threshold)
+    for p in problems:
+        hit = contaminated(p, benchmark) if benchmark is not None else None
+        if hit is not None:
+            yield p, Exclusion(p.id, "contaminated", hit[0], hit[1])
+            continue
+        text = problem_text(p)
+        dups = [(k, s) for k, s in index.query(text) if roots[k] != roots[p.id] or s >= 1.0]
+        if dups:
+            yield p, Exclusion(p.id, "duplicate", dups[0][0], dups[0][1])
+            continue
+        index.add(p.id, text)
+        yield p, None
 
 
 def screen(
@@ -260,86 +306,44 @@ def screen(
     problem counts as a duplicate (the critic already rejects copies of a parent); across
     lineages anything at `threshold` or above does, since two seeds then led to the same task.
     """
-    roots = lineage_roots(problems)
     kept: list[Problem] = []
     excluded: list[Exclusion] = []
-    index = NearDupIndex(threshold=threshold)
-    for p in problems:
-        hit = contaminated(p, benchmark) if benchmark is not None else None
-        if hit is not None:
-            excluded.append(Exclusion(p.id, "contaminated", hit[0], hit[1]))
-            continue
-        text = problem_text(p)
-        dups = [(k, s) for k, s in index.query(text) if roots[k] != roots[p.id] or s >= 1.0]
-        if dups:
-            excluded.append(Exclusion(p.id, "duplicate", dups[0][0], dups[0][1]))
-            continue
-        index.add(p.id, text)
-        kept.append(p)
+    for p, why in screened(problems, benchmark, threshold, lineage_roots(problems)):
+        if why is None:
+            kept.append(p)
+        else:
+            excluded.append(why)
     return kept, excluded
 
 
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c == "_" else "_" for c in name) or "stage"
+def _read(bank: Bank, run: str, ids: Sequence[str]) -> Iterator[Problem]:
+    """The problems with `ids`, in that order, read a page at a time."""
+    for start in range(0, len(ids), PAGE):
+        yield from bank.problems_by_id(run, ids[start : start + PAGE])
 
 
-def _stage_groups(rows: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        groups.setdefault(row["stage"], []).append(row)
-    return list(groups.items())
+def _pages(
+    bank: Bank, run: str, steps: Sequence[Step[RowKey]], system: bool
+) -> Iterator[list[dict[str, Any]]]:
+    """The export's rows in curriculum order, a page at a time (a mixture may repeat a row)."""
+    for start in range(0, len(steps), PAGE):
+        page = steps[start : start + PAGE]
+        wanted = list(dict.fromkeys(s.problem.id for s in page))
+        problems = {p.id: p for p in bank.problems_by_id(run, wanted)}
+        yield [to_record(problems[s.problem.id], s, system=system) for s in page]
 
 
-def _write_data(rows: list[dict[str, Any]], folder: Path, fmt: Format) -> None:
-    stages = _stage_groups(rows)
-    per_stage = len(stages) > 1
-    if fmt == "jsonl":
-        sets = [("train", rows)] + [
-            (f"stage_{k:02d}_{_safe(n)}", r) for k, (n, r) in enumerate(stages) if per_stage
-        ]
-        for name, part in sets:
-            path = folder / ("stages" if name != "train" else "") / f"{name}.jsonl"
-            path.parent.mkdir(exist_ok=True)
-            with path.open("w", encoding="utf-8") as fh:
-                for row in part:
-                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-        return
+def _require(fmt: Format) -> None:
+    """Refuse a format whose libraries are missing before anything is read or written."""
     try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+        if fmt != "jsonl":
+            import pyarrow  # noqa: F401
+        if fmt == "hf":
+            import datasets  # noqa: F401
     except ImportError as exc:
         raise ExportError(
-            f"--format {fmt} needs pyarrow: pip install 'stepstones[export]'"
+            f"--format {fmt} needs {exc.name}: pip install 'stepstones[export]'"
         ) from exc
-    schema = arrow_schema()
-    if fmt == "parquet":
-        pq.write_table(pa.Table.from_pylist(rows, schema=schema), folder / "train.parquet")
-        if per_stage:
-            (folder / "stages").mkdir()
-            for k, (name, part) in enumerate(stages):
-                pq.write_table(
-                    pa.Table.from_pylist(part, schema=schema),
-                    folder / "stages" / f"stage_{k:02d}_{_safe(name)}.parquet",
-                )
-        return
-    try:
-        import datasets
-    except ImportError as exc:
-        raise ExportError("--format hf needs datasets: pip install 'stepstones[export]'") from exc
-    features = datasets.Features.from_arrow_schema(schema)
-    splits = {"train": datasets.Dataset.from_list(rows, features=features)}
-    if per_stage:
-        for k, (name, part) in enumerate(stages):
-            splits[f"stage_{k:02d}_{_safe(name)}"] = datasets.Dataset.from_list(
-                part, features=features
-            )
-    was_enabled = datasets.is_progress_bar_enabled()
-    datasets.disable_progress_bars()  # one summary line from the CLI, not a bar per split
-    try:
-        datasets.DatasetDict(splits).save_to_disk(str(folder))
-    finally:
-        if was_enabled:
-            datasets.enable_progress_bars()
 
 
 def _replace_dir(tmp: Path, out: Path, force: bool) -> None:
@@ -373,10 +377,13 @@ def export_run(
     partial: bool = False,
     calls: bool = False,
     command: str | None = None,
+    include_surplus: bool = False,
 ) -> ExportResult:
     """Write a run's valid, clean problems to `out` (a folder) in curriculum order, with a card.
 
-    Only pass rates in `keep_range` are exported (None: every one); `benchmark=None` skips
+    Problems past their band's quota (`Bank.quota_surplus`) are left out unless
+    `include_surplus`, so the dataset holds what the run was asked for. Only pass rates in
+    `keep_range` are exported (None: every one); `benchmark=None` skips
     decontamination (the card says so). Raises ExportError or ValueError with nothing written
     when the run, the format or the schedule is unusable. A run that has not finished is refused
     unless `partial`; then export.json and the card say it is partial. `command` is the
@@ -399,43 +406,66 @@ def export_run(
             f"run {run!r} has not finished (its status in the bank is {status!r}): an export now "
             "would hold only part of it; wait for it, or pass --partial to export what it holds"
         )
-    problems = list(bank.problems(run))
-    if not problems:
+    ids = bank.problem_ids(run)
+    if not ids:
         raise ExportError(f"run {run!r} has no valid problems to export")
+    _require(fmt)
     if benchmark == "humaneval":
         try:
             benchmark = BenchmarkIndex.humaneval()
         except BenchmarkError as exc:
             raise ExportError(f"{exc} (or pass --no-decontam)") from exc
-    ranged, off_range = in_keep_range(problems, keep_range)
-    kept, screened = screen(ranged, benchmark, dup_threshold)
-    excluded = off_range + screened
+    # The bank is read three times a page at a time (keys; problems to screen; problems of
+    # the rows in curriculum order) and only keys are held: memory does not grow with text.
+    past_quota = set() if include_surplus else bank.quota_surplus(run)
+    keys: list[RowKey] = []
+    surplus: list[Exclusion] = []
+    for start in range(0, len(ids), PAGE):
+        for k in bank.problems_by_id(run, ids[start : start + PAGE], RowKey):
+            if k.id in past_quota:
+                surplus.append(Exclusion(k.id, "surplus", f"band {k.band} was full", k.pass_rate))
+            else:
+                keys.append(k)
+    ranged, off_range = in_keep_range(keys, keep_range)
+    kept_ids: set[str] = set()
+    dropped: list[Exclusion] = []
+    problems = _read(bank, run, [k.id for k in ranged])
+    for p, why in screened(problems, benchmark, dup_threshold, lineage_roots(ranged)):
+        if why is None:
+            kept_ids.add(p.id)
+        else:
+            dropped.append(why)
+    kept = [k for k in ranged if k.id in kept_ids]
+    excluded = surplus + off_range + dropped
     if not kept:
-        hint = (
-            f" ({len(off_range)} outside the keep range; --include-unbanded keeps them)"
-            if off_range
-            else ""
-        )
-        raise ExportError(f"run {run!r}: all {len(problems)} problems were excluded{hint}")
+        hints = []
+        if surplus:
+            hints.append(f"{len(surplus)} past their band's quota; --include-surplus keeps them")
+        if off_range:
+            hints.append(f"{len(off_range)} outside the keep range; --include-unbanded keeps them")
+        hint = f" ({'; '.join(hints)})" if hints else ""
+        raise ExportError(f"run {run!r}: all {len(ids)} problems were excluded{hint}")
     ranges = bands_from_config(config)
     steps = schedule(kept, schedule_name, bands=ranges, mix=mix, seed=seed)
-    per_band = Counter(r.problem.band or "unbanded" for r in steps)
-    rows = [to_record(s.problem, s, system=system_prompt) for s in steps]
-    per_env = Counter(r["environment"] for r in rows)
+    per_band = Counter(s.problem.band or "unbanded" for s in steps)
+    per_stage = Counter(s.stage for s in steps)
+    per_env = Counter(s.problem.environment for s in steps)
     result = ExportResult(
-        run_id=run, out=out, format=fmt, schedule=schedule_name, rows=len(rows),
+        run_id=run, out=out, format=fmt, schedule=schedule_name, rows=len(steps),
         bands={b: per_band[b] for b in band_order(kept, ranges) if per_band[b]},
-        stages=[(name, len(part)) for name, part in _stage_groups(rows)],
+        stages=list(per_stage.items()),
         excluded=excluded, decontaminated=benchmark is not None, config=config,
         keep_range=keep_range,
         run_status=status,
         environments=dict(per_env),
         provenance=provenance(bank, run, [s.problem for s in steps], config, command),
+        include_surplus=include_surplus,
     )  # fmt: skip
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
     try:
-        _write_data(rows, tmp, fmt)
+        write_rows(_pages(bank, run, steps, system_prompt), list(per_stage), tmp, fmt,
+                   arrow_schema() if fmt != "jsonl" else None)  # fmt: skip
         (tmp / "README.md").write_text(dataset_card(result), encoding="utf-8")
         (tmp / "export.json").write_text(json.dumps(summary(result), indent=2), encoding="utf-8")
         (tmp / RUN_CONFIG_FILE).write_text(json.dumps(config, indent=2), encoding="utf-8")

@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from stepstones.tools.curricula import PRESET_SOURCE, PRESETS, preset
-from stepstones.tools.schedule import UNBANDED
-from stepstones.tools.schema import Problem
+from stepstones.tools.schedule import UNBANDED, Ranked
 
 if TYPE_CHECKING:
     from stepstones.tools.export import ExportResult
@@ -18,6 +17,13 @@ if TYPE_CHECKING:
 
 HISTOGRAM_BINS = 10
 """Equal-width pass-rate bins of the card's histogram (the last one includes 1.0)."""
+
+
+class Counted(Ranked, Protocol):
+    """What the card counts of an exported row: a `Problem`, or the exporter's key of one."""
+
+    @property
+    def environment(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -54,7 +60,7 @@ class Provenance:
 def provenance(
     bank: Bank,
     run_id: str,
-    problems: Sequence[Problem],
+    problems: Sequence[Counted],
     config: Mapping[str, Any],
     export_command: str | None = None,
 ) -> Provenance:
@@ -142,7 +148,9 @@ def summary(result: ExportResult) -> dict[str, Any]:
         "environments": result.environments,
         "decontaminated": result.decontaminated,
         "keep_range": list(result.keep_range) if result.keep_range is not None else None,
+        "include_surplus": result.include_surplus,
         "excluded": {
+            "surplus": reasons["surplus"],
             "out_of_range": reasons["out_of_range"],
             "contaminated": reasons["contaminated"],
             "duplicate": reasons["duplicate"],
@@ -278,8 +286,16 @@ def dataset_card(result: ExportResult) -> str:
             "in the bank, not here (`--include-unbanded` exports them)"
         )
     left = (
-        f"{reasons['out_of_range']} outside the keep range, {reasons['contaminated']} "
-        f"contaminated, {reasons['duplicate']} near-duplicates"
+        f"{reasons['surplus']} past their band's quota, {reasons['out_of_range']} outside the "
+        f"keep range, {reasons['contaminated']} contaminated, {reasons['duplicate']} "
+        "near-duplicates"
+    )
+    quota = (
+        "every valid problem of the run, those past their band's quota too (exported with "
+        "--include-surplus)"
+        if result.include_surplus
+        else f"each band's quota: {reasons['surplus']} valid problems that landed in a band "
+        "already full stay in the bank, not here (`--include-surplus` exports them)"
     )
     partial = (
         ""
@@ -345,7 +361,8 @@ stepstones ran a teacher ({cfg.get("teacher", "?")}) that writes problems, a cri
 each reference against its tests and rejects weak, leaking or duplicate problems, and students
 ({students}; {cfg.get("samples", "?")} samples each) whose pass rates place every problem in a
 band. Seed {cfg.get("seed", "?")}.
-Exported with {kept}; {decontam}, then MinHash near-duplicate removal within the bank.
+Exported with {quota}; {kept}; {decontam}, then MinHash near-duplicate removal within the
+bank.
 
 Left out: {left} (ids in `export.json`).
 

@@ -15,12 +15,12 @@ so the same bank always exports the same order.
 from __future__ import annotations
 
 import random
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Generic, Literal, Protocol, TypeVar
 
-from stepstones.tools.schema import Problem
+from stepstones.tools.schema import Lineage
 
 ScheduleName = Literal["medium_first", "hard_to_easy", "easy_to_hard", "lineage", "mix"]
 SCHEDULES: tuple[ScheduleName, ...] = (
@@ -31,11 +31,28 @@ UNBANDED = "unbanded"
 MEDIUM = "medium"
 
 
+class Ranked(Protocol):
+    """What an ordering reads of a problem: a `Problem`, or the exporter's light key of one
+    (orderings of a large bank are computed without the problems' text)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def band(self) -> str | None: ...
+    @property
+    def pass_rate(self) -> float | None: ...
+    @property
+    def lineage(self) -> Lineage: ...
+
+
+P = TypeVar("P", bound=Ranked)
+
+
 @dataclass(frozen=True)
-class Step:
+class Step(Generic[P]):
     """One problem's place in a curriculum: position, and the stage it belongs to."""
 
-    problem: Problem
+    problem: P
     index: int
     stage: str
 
@@ -61,11 +78,11 @@ def bands_from_config(config: Mapping[str, object]) -> list[BandRange]:
     return out
 
 
-def _pass_rate(problem: Problem) -> float:
+def _pass_rate(problem: Ranked) -> float:
     return problem.pass_rate if problem.pass_rate is not None else 0.0
 
 
-def band_order(problems: Iterable[Problem], bands: Sequence[BandRange] = ()) -> list[str]:
+def band_order(problems: Iterable[Ranked], bands: Sequence[BandRange] = ()) -> list[str]:
     """Band names from easiest to hardest: highest pass-rate range first.
 
     A band the run config does not describe is placed by the mean pass rate of its problems;
@@ -105,11 +122,11 @@ def medium_first_order(names: Sequence[str]) -> list[str]:
 
 
 def by_band(
-    problems: Iterable[Problem],
+    problems: Iterable[P],
     bands: Sequence[BandRange] = (),
     *,
     direction: Literal["easy_to_hard", "hard_to_easy", "medium_first"] = "easy_to_hard",
-) -> list[Step]:
+) -> list[Step[P]]:
     """Band by band in `direction`; inside a band, highest pass rate first. Stages are bands.
 
     Unbanded problems always come last (their difficulty is unknown).
@@ -126,12 +143,12 @@ def by_band(
     return [Step(p, i, p.band or UNBANDED) for i, p in enumerate(ordered)]
 
 
-def easy_to_hard(problems: Iterable[Problem], bands: Sequence[BandRange] = ()) -> list[Step]:
+def easy_to_hard(problems: Iterable[P], bands: Sequence[BandRange] = ()) -> list[Step[P]]:
     """Band by band from easiest to hardest (the classic curriculum)."""
     return by_band(problems, bands, direction="easy_to_hard")
 
 
-def lineage_roots(problems: Sequence[Problem]) -> dict[str, str]:
+def lineage_roots(problems: Sequence[Ranked]) -> dict[str, str]:
     """Problem id -> lineage key: the recorded root, else the oldest ancestor found by parents."""
     by_id = {p.id: p for p in problems}
     roots: dict[str, str] = {}
@@ -149,7 +166,7 @@ def lineage_roots(problems: Sequence[Problem]) -> dict[str, str]:
     return roots
 
 
-def _depth(problem: Problem, by_id: Mapping[str, Problem]) -> int:
+def _depth(problem: Ranked, by_id: Mapping[str, Ranked]) -> int:
     depth, node, seen = 0, problem, {problem.id}
     while (parent := node.lineage.parent_id) is not None and parent in by_id and parent not in seen:
         node = by_id[parent]
@@ -158,7 +175,7 @@ def _depth(problem: Problem, by_id: Mapping[str, Problem]) -> int:
     return depth
 
 
-def lineage_order(problems: Iterable[Problem]) -> list[Step]:
+def lineage_order(problems: Iterable[P]) -> list[Step[P]]:
     """Stepping-stone order: each lineage from its easiest to its hardest problem, interleaved.
 
     Problems are grouped by lineage (recorded root, else parent links); within a lineage they go
@@ -169,7 +186,7 @@ def lineage_order(problems: Iterable[Problem]) -> list[Step]:
     items = list(problems)
     by_id = {p.id: p for p in items}
     roots = lineage_roots(items)
-    groups: dict[str, list[Problem]] = defaultdict(list)
+    groups: dict[str, list[P]] = defaultdict(list)
     for p in items:
         groups[roots[p.id]].append(p)
     chains = [
@@ -177,7 +194,7 @@ def lineage_order(problems: Iterable[Problem]) -> list[Step]:
         for g in groups.values()
     ]
     chains.sort(key=lambda c: (-_pass_rate(c[0]), roots[c[0].id]))
-    steps: list[Step] = []
+    steps: list[Step[P]] = []
     for k in range(max((len(c) for c in chains), default=0)):
         for chain in chains:
             if k < len(chain):
@@ -210,12 +227,12 @@ def _normalised(ratios: Mapping[str, float]) -> dict[str, float]:
 
 
 def mixture(
-    problems: Iterable[Problem],
+    problems: Iterable[P],
     ratios: Mapping[str, float],
     *,
     seed: int = 0,
     size: int | None = None,
-) -> list[Step]:
+) -> list[Step[P]]:
     """A sequence whose every prefix holds bands in `ratios` as closely as counts allow.
 
     Each position goes to the band furthest below its share so far (ties: fixed band order), and
@@ -224,7 +241,7 @@ def mixture(
     than bending the ratio). `size` defaults to the number of problems in the mixed bands.
     """
     ratios = _normalised(ratios)
-    pools: dict[str, list[Problem]] = defaultdict(list)
+    pools: dict[str, list[P]] = defaultdict(list)
     for p in problems:
         pools[p.band or UNBANDED].append(p)
     missing = sorted(name for name in ratios if not pools.get(name))
@@ -236,28 +253,28 @@ def mixture(
     if total < 0:
         raise ValueError("mix size must be >= 0")
     rngs = {n: random.Random(f"{seed}:{n}") for n in names}
-    queues: dict[str, list[Problem]] = {n: [] for n in names}
+    queues: dict[str, deque[P]] = {n: deque() for n in names}
     counts = dict.fromkeys(names, 0)
-    steps: list[Step] = []
+    steps: list[Step[P]] = []
     for i in range(total):
         band = max(names, key=lambda n: (ratios[n] * (i + 1) - counts[n], -names.index(n)))
         if not queues[band]:
             refill = sorted(pools[band], key=lambda p: p.id)
             rngs[band].shuffle(refill)
-            queues[band] = refill
-        steps.append(Step(queues[band].pop(0), i, "mix"))
+            queues[band] = deque(refill)
+        steps.append(Step(queues[band].popleft(), i, "mix"))
         counts[band] += 1
     return steps
 
 
 def schedule(
-    problems: Iterable[Problem],
+    problems: Iterable[P],
     name: ScheduleName = DEFAULT_SCHEDULE,
     *,
     bands: Sequence[BandRange] = (),
     mix: Mapping[str, float] | None = None,
     seed: int = 0,
-) -> list[Step]:
+) -> list[Step[P]]:
     """Dispatch to one ordering by name; `mix` ratios are required for the mixture."""
     if name == "medium_first" or name == "hard_to_easy" or name == "easy_to_hard":
         return by_band(problems, bands, direction=name)

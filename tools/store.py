@@ -12,9 +12,11 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from pydantic import BaseModel
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -33,6 +35,7 @@ from stepstones.tools.schema import (
     content_hash,
 )
 
+M = TypeVar("M", bound=BaseModel)
 DEFAULT_OUT = Path("stepstones-out")
 """Where `stepstones run` writes when no --out is given; its bank is DEFAULT_BANK."""
 BANK_FILE = "bank.sqlite"
@@ -542,6 +545,38 @@ class Bank:
         for row in self._rows("problems", where, [run_id], order_by="created, id"):
             if row["id"] not in skip:
                 yield Problem.model_validate_json(row["record"])
+
+    def problem_ids(self, run_id: str, *, valid_only: bool = True) -> list[str]:
+        """Ids of a run's problems in `problems`' order, without their records: where a reader
+        that pages through a large run with `problems_by_id` starts."""
+        where = "run_id = ?" + (" and valid = 1" if valid_only else "")
+        with self._lock:
+            rows = self.db.execute(
+                f"select id from problems where {where} order by created, id", [run_id]
+            ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    @overload
+    def problems_by_id(self, run_id: str, ids: Sequence[str]) -> list[Problem]: ...
+    @overload
+    def problems_by_id(self, run_id: str, ids: Sequence[str], view: type[M]) -> list[M]: ...
+    def problems_by_id(
+        self, run_id: str, ids: Sequence[str], view: type[BaseModel] = Problem
+    ) -> list[Any]:
+        """The run's problems with these ids, in their order, from one query (ids it does not
+        hold are skipped). Callers page: a few hundred ids a call keep memory flat. `view` is
+        a model of some of a problem's fields (extra fields ignored) for readers that need
+        only those: the rest of the record is then skipped, not validated."""
+        if not ids:
+            return []
+        marks = ", ".join("?" * len(ids))
+        with self._lock:
+            rows = self.db.execute(
+                f"select id, record from problems where run_id = ? and id in ({marks})",
+                [run_id, *ids],
+            ).fetchall()
+        records = {str(r[0]): str(r[1]) for r in rows}
+        return [view.model_validate_json(records[i]) for i in ids if i in records]
 
     def quota_surplus(self, run_id: str) -> set[str]:
         """Ids of the run's problems past their band's quota (tools/quotas.py), by the quotas

@@ -65,6 +65,14 @@ def export(
             help="Export every pass rate, ignoring --keep-range (p = 0 and p = 1 too).",
         ),
     ] = False,
+    include_surplus: Annotated[
+        bool,
+        typer.Option(
+            "--include-surplus",
+            help="Also export valid problems that landed in a band already holding its quota "
+            "(by default the dataset holds each band's quota).",
+        ),
+    ] = False,
     force: Annotated[bool, typer.Option(help="Replace --out if it exists.")] = False,
     partial: Annotated[
         bool, typer.Option(help="Export a run that has not finished (marked partial in the card).")
@@ -99,6 +107,7 @@ def export(
                 benchmark=None if no_decontam else "humaneval", force=force,
                 keep_range=kept_range,
                 partial=partial, calls=calls, command=command_line(),
+                include_surplus=include_surplus,
             )  # fmt: skip
         finally:
             store.close()
@@ -109,7 +118,8 @@ def export(
     bands = ", ".join(f"{b} {n}" for b, n in result.bands.items())
     typer.echo(
         f"run {result.run_id}: {result.rows} rows ({bands}) -> {result.out} "
-        f"[{result.format}, {result.schedule}]; excluded {reasons.count('out_of_range')} "
+        f"[{result.format}, {result.schedule}]; excluded {reasons.count('surplus')} past the "
+        f"quota, {reasons.count('out_of_range')} "
         f"outside the keep range, {reasons.count('contaminated')} "
         f"contaminated, {reasons.count('duplicate')} duplicates"
         + ("" if result.run_status == "finished" else f"; PARTIAL (run {result.run_status})")

@@ -11,11 +11,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from stepstones.graphs.bands import TOO_EASY, TOO_HARD, Band
 from stepstones.graphs.context import RunContext
 from stepstones.graphs.report import turn_ending
 from stepstones.reporting import plots
-from stepstones.tools.schema import Problem, TurnOutcome
+from stepstones.tools.schema import TurnOutcome
 from stepstones.tools.store import Bank, RunNotFound
 
 OUTSIDE = (TOO_EASY, TOO_HARD, "discarded", "exhausted", "unmeasured")
@@ -25,6 +27,18 @@ OUTSIDE = (TOO_EASY, TOO_HARD, "discarded", "exhausted", "unmeasured")
 
 class DynamicsError(ValueError):
     """The bank or run cannot be read; the message is one line for the user."""
+
+
+class ProblemRates(BaseModel):
+    """What the pass-rate plots and tables read of a problem; read from a bank record with
+    everything else in it skipped (a report of 100k problems validates no tests or code)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    band: str | None = None
+    pass_rate: float | None = None
+    pass_rates: dict[str, float] = Field(default_factory=dict)
 
 
 def run_bands(bank: Bank, run_id: str) -> list[Band]:
@@ -48,7 +62,7 @@ def resolve_run(bank: Bank, run_id: str | None) -> str:
 
 def ordered_turns(bank: Bank, run_id: str) -> list[TurnOutcome]:
     """Turns in the order their problems reached the bank (a turn without one goes last)."""
-    order = {p.id: i for i, p in enumerate(bank.problems(run_id, valid_only=False))}
+    order = {pid: i for i, pid in enumerate(bank.problem_ids(run_id, valid_only=False))}
     turns = bank.turns(run_id)
     return sorted(
         turns, key=lambda t: (order.get(t.problem_id or "", len(order)), t.lineage_id, t.turn)
@@ -218,7 +232,9 @@ def plot_lineages(depths: list[dict[str, Any]], dirs: list[dict[str, Any]], path
     return plots.save(fig, path)
 
 
-def student_rates(problems: Sequence[Problem], band_names: Sequence[str]) -> list[dict[str, Any]]:
+def student_rates(
+    problems: Sequence[ProblemRates], band_names: Sequence[str]
+) -> list[dict[str, Any]]:
     """Per student: problems measured, mean pass rate over them, and the mean in each band."""
     per: dict[str, list[tuple[str | None, float]]] = defaultdict(list)
     for p in problems:
@@ -239,7 +255,7 @@ def student_rates(problems: Sequence[Problem], band_names: Sequence[str]) -> lis
     return rows
 
 
-def plot_pass_rates(problems: Sequence[Problem], bands: Sequence[Band], path: Path) -> Path:
+def plot_pass_rates(problems: Sequence[ProblemRates], bands: Sequence[Band], path: Path) -> Path:
     """One histogram per band of its problems' pass rates, over the band's interval."""
     fig, axes = plots.panels(len(bands), width=3.2 * len(bands), height=3.0)
     for i, (ax, band) in enumerate(zip(axes, bands, strict=True)):

@@ -14,6 +14,7 @@ import json
 import shutil
 import tempfile
 from collections import Counter, defaultdict
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -25,6 +26,8 @@ from stepstones.tools.store import Bank
 
 ReportFormat = Literal["html", "md"]
 FORMATS: tuple[ReportFormat, ...] = ("html", "md")
+PAGE = 1000
+"""Problems read from the bank at a time."""
 SNIPPET_CHARS = 220
 """Characters of a statement shown in an example chain: enough to see what changed."""
 
@@ -74,6 +77,27 @@ class Section:
     def images(self) -> list[Path]:
         """The section's figures."""
         return [b for b in self.blocks if isinstance(b, Path)]
+
+
+class BankProblems(Mapping[str, Problem]):
+    """A run's valid problems by id, each read from the bank when asked for: the page draws
+    a few lineages of a run that can hold 100k problems."""
+
+    def __init__(self, bank: Bank, run_id: str, ids: Sequence[str]) -> None:
+        self._bank, self._run, self._ids = bank, run_id, list(ids)
+        self._known = set(ids)
+
+    def __getitem__(self, key: str) -> Problem:
+        problem = self._bank.problem(self._run, key) if key in self._known else None
+        if problem is None:
+            raise KeyError(key)
+        return problem
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
 
 
 def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
@@ -147,7 +171,13 @@ def build_sections(bank: Bank, run_id: str, img_dir: Path) -> list[Section]:
     counts = Counter(analysis.outcome(t) for t in turns)
     held, surplus = split_quota(turns, {b.name: b.quota for b in bands})
     over = Counter(t.band for t in surplus)
-    problems = {p.id: p for p in bank.problems(run_id)}
+    ids = bank.problem_ids(run_id)
+    rates = [
+        r
+        for k in range(0, len(ids), PAGE)
+        for r in bank.problems_by_id(run_id, ids[k : k + PAGE], analysis.ProblemRates)
+    ]
+    problems = BankProblems(bank, run_id, ids)  # the trees read only the lineages they draw
     calls = sum(t.teacher_calls for t in turns)
     banded = sum(counts[n] for n in names)
     sections = [
@@ -203,9 +233,9 @@ def build_sections(bank: Bank, run_id: str, img_dir: Path) -> list[Section]:
     sections.append(
         Section("Pass rates per band")
         .text("How the problems of each band spread over its pass-rate interval.")
-        .image(analysis.plot_pass_rates(list(problems.values()), bands, img_dir / "pass_rates.png"))
+        .image(analysis.plot_pass_rates(rates, bands, img_dir / "pass_rates.png"))
     )
-    students = analysis.student_rates(list(problems.values()), names)
+    students = analysis.student_rates(rates, names)
     who = Section("Pass rates per student").text(
         "Each student's mean pass rate over the valid problems it was measured on, overall and "
         "per band (a band's difficulty is the pooled or target student's rate, so a weaker "
