@@ -14,7 +14,7 @@ from types import ModuleType
 
 import pytest
 
-from stepstones.evals import bench_pipeline, dynamics, passk, yield_experiment
+from stepstones.evals import bank_fixture, bench_pipeline, dynamics, passk, yield_experiment
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -25,6 +25,8 @@ EVALS: dict[str, ModuleType] = {
 }
 TEMPORARY = {"bench_pipeline"}
 """Benchmarks whose runs go to a temporary folder, deleted at exit, unless given `--out`."""
+NAMED = {"bank_fixture"}
+"""Scripts that refuse to run without an `--out` of the user's choosing."""
 REQUIRED = {"dynamics": ["--bank", "bank.sqlite"]}  # options without a default
 PLACEHOLDER = re.compile(r"[A-Z][A-Z_]*(,[A-Z][A-Z_]*)*")  # FILE, RUN_ID, ENV,ENV: no default
 
@@ -64,12 +66,19 @@ def usage_options(module: ModuleType, name: str) -> list[tuple[str, str, bool]]:
 
 
 def test_every_eval_with_an_out_option_is_checked_here() -> None:
-    writers = {p.stem for p in (ROOT / "evals").glob("*.py") if '"--out"' in p.read_text()}
-    assert writers == set(EVALS) | TEMPORARY
+    declares = re.compile(r'add_argument\(\s*"--out"')
+    writers = {p.stem for p in (ROOT / "evals").glob("*.py") if declares.search(p.read_text())}
+    assert writers == set(EVALS) | TEMPORARY | NAMED
 
 
 def test_a_benchmark_without_out_keeps_nothing() -> None:
     assert bench_pipeline.parse_args([]).out is None
+
+
+def test_the_bank_fixture_asks_where_to_write() -> None:
+    with pytest.raises(SystemExit) as exit_:
+        bank_fixture.main([])
+    assert exit_.value.code == 2  # argparse: the required --out is missing
 
 
 @pytest.mark.parametrize("name", sorted(EVALS))
