@@ -89,7 +89,14 @@ def run(
     out: Annotated[
         Path, typer.Option(help="Run directory: bank, checkpoints, report.")
     ] = DEFAULT_OUT,
-    seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same run).")] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            help="Random seed. With simulated models the same seed gives the same bank (problems,"
+            " bands, attempts); the order concurrent lineages finish in, and so the order of"
+            " teacher calls and rows, can differ."
+        ),
+    ] = None,
     resume: Annotated[
         str | None,
         typer.Option(help="Continue the run with this id from its last checkpoint in --out."),
