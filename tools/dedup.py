@@ -29,43 +29,45 @@ _KEEP_NAMES = frozenset(dir(builtins)) | frozenset(keyword.kwlist) | {"self", "c
 _WORD = re.compile(r"[a-z0-9_]+")
 
 
-class _Simplify(ast.NodeTransformer):
-    """Removes what a copier changes freely: docstrings, imports and type annotations.
+_BLOCKS = (ast.stmt, ast.excepthandler, ast.match_case)
+_SCOPES = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+_IMPORTS = (ast.Import, ast.ImportFrom)
+
+
+def _simplify(node: ast.AST) -> None:
+    """Removes what a copier changes freely: docstrings, imports and type annotations, in place.
 
     `from typing import List` and `xs: List[int]` are noise for "is this the same program", and
     keeping them lets a copy that only drops the annotations (or adds an import) look different.
+    Imports go from every statement list; then a module, class or function loses a leading
+    docstring (an emptied class or function body becomes `pass`) and a function its argument
+    and return annotations. Only statements are walked: no expression holds a statement or an
+    annotated argument (a lambda's arguments take no annotation), and walking every expression
+    node (an `ast.NodeTransformer`) cost more than parsing.
     """
-
-    def _strip(self, node: ast.AST) -> ast.AST:
-        self.generic_visit(node)
-        body = getattr(node, "body", None)
-        if (
-            body
-            and isinstance(body[0], ast.Expr)
-            and isinstance(body[0].value, ast.Constant)
-            and isinstance(body[0].value.value, str)
-        ):
-            body = body[1:]
-        if body is not None:
-            node.body = body or ([] if isinstance(node, ast.Module) else [ast.Pass()])  # type: ignore[attr-defined]
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            node.returns = None
-        return node
-
-    visit_Module = _strip
-    visit_ClassDef = _strip
-    visit_FunctionDef = _strip
-    visit_AsyncFunctionDef = _strip
-
-    def visit_Import(self, node: ast.Import) -> None:
-        return None
-
-    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
-        return None
-
-    def visit_arg(self, node: ast.arg) -> ast.arg:
-        node.annotation = None
-        return node
+    for name, value in ast.iter_fields(node):
+        if isinstance(value, list) and value and isinstance(value[0], _BLOCKS):
+            kept = [child for child in value if not isinstance(child, _IMPORTS)]
+            for child in kept:
+                _simplify(child)
+            setattr(node, name, kept)
+    if not isinstance(node, _SCOPES):
+        return
+    body = node.body
+    if (
+        body
+        and isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+        and isinstance(body[0].value.value, str)
+    ):
+        body = body[1:]
+    node.body = body or ([] if isinstance(node, ast.Module) else [ast.Pass()])
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        node.returns = None
+        a = node.args
+        for arg in (*a.posonlyargs, *a.args, a.vararg, *a.kwonlyargs, a.kwarg):
+            if arg is not None:
+                arg.annotation = None
 
 
 def _rename_tokens(source: str) -> list[str]:
@@ -103,7 +105,8 @@ def normalize_code(code: str) -> str:
     shape three times (dedup lookup, decontamination, dedup insert), and parsing dominates.
     """
     try:
-        tree = _Simplify().visit(ast.parse(code))
+        tree = ast.parse(code)
+        _simplify(tree)
         return " ".join(_rename_tokens(ast.unparse(tree)))
     except (SyntaxError, ValueError, tokenize.TokenError, RecursionError):
         stripped = "\n".join(line.split("#", 1)[0] for line in code.splitlines())
