@@ -142,6 +142,12 @@ def shingle_hashes(text: str, ngram: int) -> np.ndarray:
     multiply to bring every input bit into the top 32 bits that are kept. Hashing each shingle
     through hashlib in Python cost more than the whole MinHash.
     """
+    return np.unique(_window_hashes(text, ngram))
+
+
+def _window_hashes(text: str, ngram: int) -> np.ndarray:
+    """`shingle_hashes` with repeats: a MinHash takes minima, which repeats do not change, so
+    it skips the sort that finding the distinct ones costs."""
     flat = " ".join(text.split())
     if not flat:
         return np.zeros(0, dtype=np.uint64)
@@ -151,7 +157,7 @@ def shingle_hashes(text: str, ngram: int) -> np.ndarray:
     acc = np.zeros(windows, dtype=np.uint64)
     for j in range(width):
         acc = acc * _POLY + points[j : j + windows]
-    return np.unique((acc * _FINAL) >> np.uint64(32))
+    return (acc * _FINAL) >> np.uint64(32)
 
 
 def _rows_per_band(num_perm: int, threshold: float) -> int:
@@ -211,12 +217,13 @@ class NearDupIndex:
         cached = self._recent.get(text)
         if cached is not None:
             return cached
-        hashes = shingle_hashes(text, self.ngram)
+        hashes = _window_hashes(text, self.ngram)
         if not hashes.size:
             sig = np.full(self.num_perm, _MASK, dtype=np.uint32)
         else:
-            mixed = (self._a[:, None] * hashes[None, :] + self._b[:, None]) >> np.uint64(32)
-            sig = mixed.min(axis=1).astype(np.uint32)
+            # The shift keeps order, so it is taken of each minimum rather than of every value.
+            mixed = self._a[:, None] * hashes[None, :] + self._b[:, None]
+            sig = (mixed.min(axis=1) >> np.uint64(32)).astype(np.uint32)
         sig.flags.writeable = False
         if len(self._recent) >= 256:
             self._recent.pop(next(iter(self._recent)))
