@@ -117,6 +117,25 @@ def test_index_add_remove_and_bad_arguments() -> None:
         NearDupIndex(threshold=0.0)
 
 
+def test_a_shared_bucket_shrinks_and_grows_with_its_keys() -> None:
+    """A bucket holds one row as an int and several as a set: each step between the two keeps
+    exactly the keys present (freed rows are reused)."""
+    text, other = problem_text(BASE), "an unrelated text about sorting strings by length"
+    index = NearDupIndex()
+    for key in ("a", "b", "c"):
+        index.add(key, text)
+    index.add("x", other)
+    index.remove("b")
+    assert index.query(text) == [("a", 1.0), ("c", 1.0)]
+    index.remove("a")
+    assert index.query(text) == [("c", 1.0)]
+    index.add("d", text)
+    index.remove("c")
+    assert index.query(text) == [("d", 1.0)] and index.query(other) == [("x", 1.0)]
+    index.remove("d")
+    assert index.query(text) == [] and index.keys() == ["x"]
+
+
 def test_signatures_agree_across_processes() -> None:
     code = (
         "from stepstones.tools.dedup import NearDupIndex;"
