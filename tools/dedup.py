@@ -29,43 +29,45 @@ _KEEP_NAMES = frozenset(dir(builtins)) | frozenset(keyword.kwlist) | {"self", "c
 _WORD = re.compile(r"[a-z0-9_]+")
 
 
-class _Simplify(ast.NodeTransformer):
-    """Removes what a copier changes freely: docstrings, imports and type annotations.
+_BLOCKS = (ast.stmt, ast.excepthandler, ast.match_case)
+_SCOPES = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+_IMPORTS = (ast.Import, ast.ImportFrom)
+
+
+def _simplify(node: ast.AST) -> None:
+    """Removes what a copier changes freely: docstrings, imports and type annotations, in place.
 
     `from typing import List` and `xs: List[int]` are noise for "is this the same program", and
     keeping them lets a copy that only drops the annotations (or adds an import) look different.
+    Imports go from every statement list; then a module, class or function loses a leading
+    docstring (an emptied class or function body becomes `pass`) and a function its argument
+    and return annotations. Only statements are walked: no expression holds a statement or an
+    annotated argument (a lambda's arguments take no annotation), and walking every expression
+    node (an `ast.NodeTransformer`) cost more than parsing.
     """
-
-    def _strip(self, node: ast.AST) -> ast.AST:
-        self.generic_visit(node)
-        body = getattr(node, "body", None)
-        if (
-            body
-            and isinstance(body[0], ast.Expr)
-            and isinstance(body[0].value, ast.Constant)
-            and isinstance(body[0].value.value, str)
-        ):
-            body = body[1:]
-        if body is not None:
-            node.body = body or ([] if isinstance(node, ast.Module) else [ast.Pass()])  # type: ignore[attr-defined]
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            node.returns = None
-        return node
-
-    visit_Module = _strip
-    visit_ClassDef = _strip
-    visit_FunctionDef = _strip
-    visit_AsyncFunctionDef = _strip
-
-    def visit_Import(self, node: ast.Import) -> None:
-        return None
-
-    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
-        return None
-
-    def visit_arg(self, node: ast.arg) -> ast.arg:
-        node.annotation = None
-        return node
+    for name, value in ast.iter_fields(node):
+        if isinstance(value, list) and value and isinstance(value[0], _BLOCKS):
+            kept = [child for child in value if not isinstance(child, _IMPORTS)]
+            for child in kept:
+                _simplify(child)
+            setattr(node, name, kept)
+    if not isinstance(node, _SCOPES):
+        return
+    body = node.body
+    if (
+        body
+        and isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+        and isinstance(body[0].value.value, str)
+    ):
+        body = body[1:]
+    node.body = body or ([] if isinstance(node, ast.Module) else [ast.Pass()])
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        node.returns = None
+        a = node.args
+        for arg in (*a.posonlyargs, *a.args, a.vararg, *a.kwonlyargs, a.kwarg):
+            if arg is not None:
+                arg.annotation = None
 
 
 def _rename_tokens(source: str) -> list[str]:
@@ -103,7 +105,8 @@ def normalize_code(code: str) -> str:
     shape three times (dedup lookup, decontamination, dedup insert), and parsing dominates.
     """
     try:
-        tree = _Simplify().visit(ast.parse(code))
+        tree = ast.parse(code)
+        _simplify(tree)
         return " ".join(_rename_tokens(ast.unparse(tree)))
     except (SyntaxError, ValueError, tokenize.TokenError, RecursionError):
         stripped = "\n".join(line.split("#", 1)[0] for line in code.splitlines())
@@ -139,6 +142,12 @@ def shingle_hashes(text: str, ngram: int) -> np.ndarray:
     multiply to bring every input bit into the top 32 bits that are kept. Hashing each shingle
     through hashlib in Python cost more than the whole MinHash.
     """
+    return np.unique(_window_hashes(text, ngram))
+
+
+def _window_hashes(text: str, ngram: int) -> np.ndarray:
+    """`shingle_hashes` with repeats: a MinHash takes minima, which repeats do not change, so
+    it skips the sort that finding the distinct ones costs."""
     flat = " ".join(text.split())
     if not flat:
         return np.zeros(0, dtype=np.uint64)
@@ -148,7 +157,7 @@ def shingle_hashes(text: str, ngram: int) -> np.ndarray:
     acc = np.zeros(windows, dtype=np.uint64)
     for j in range(width):
         acc = acc * _POLY + points[j : j + windows]
-    return np.unique((acc * _FINAL) >> np.uint64(32))
+    return (acc * _FINAL) >> np.uint64(32)
 
 
 def _rows_per_band(num_perm: int, threshold: float) -> int:
@@ -175,15 +184,18 @@ class NearDupIndex:
         rng = random.Random(0x5EED)
         self._a = np.array([rng.getrandbits(64) | 1 for _ in range(num_perm)], dtype=np.uint64)
         self._b = np.array([rng.getrandbits(64) for _ in range(num_perm)], dtype=np.uint64)
-        self._recent: dict[str, tuple[int, ...]] = {}
+        self._recent: dict[str, np.ndarray] = {}
         self._rows = _rows_per_band(num_perm, threshold)
         self._bands = num_perm // self._rows
-        self._signatures: dict[str, tuple[int, ...]] = {}
         self._row_of: dict[str, int] = {}
         self._key_at: list[str] = []  # row -> key ("" for a freed row)
         self._free: list[int] = []
-        self._matrix = np.zeros((64, num_perm), dtype=np.uint64)  # signatures by row
-        self._buckets: list[dict[tuple[int, ...], set[int]]] = [{} for _ in range(self._bands)]
+        # Signatures by row, held once: every value is the top half of a uint64, so uint32
+        # loses nothing (a tuple of Python ints cost ten times as much per key).
+        self._matrix = np.zeros((64, num_perm), dtype=np.uint32)
+        # Per band, a band's value (one int) -> its rows: a lone row as a plain int (most
+        # buckets hold one key, and a set costs 216 bytes), a set once a second row joins.
+        self._buckets: list[dict[int, int | set[int]]] = [{} for _ in range(self._bands)]
         # The fewest agreeing positions that pass the threshold, compared as `query` compares.
         agree_min = next(n for n in range(num_perm + 1) if n / num_perm >= threshold)
         self._agree_min = agree_min
@@ -192,36 +204,44 @@ class NearDupIndex:
         self._need = max(1, self._bands - (num_perm - agree_min))
 
     def signature(self, text: str) -> tuple[int, ...]:
-        """The MinHash signature of `text` (num_perm integers).
+        """The MinHash signature of `text` (num_perm integers, each below 2**32).
 
         Each permutation is a multiply-shift hash of the 32-bit shingle hash, `(a*h + b) >> 32`
         in wrapping uint64 arithmetic: no modulo, so numpy computes all permutations at once.
-        The critic asks for the signature of a draft and the graph then adds the same text, so
-        recent signatures are kept.
         """
+        return tuple(int(v) for v in self._signature(text))
+
+    def _signature(self, text: str) -> np.ndarray:
+        """`signature` as a read-only uint32 array. The critic asks for the signature of a draft
+        and the graph then adds the same text, so recent signatures are kept."""
         cached = self._recent.get(text)
         if cached is not None:
             return cached
-        hashes = shingle_hashes(text, self.ngram)
+        hashes = _window_hashes(text, self.ngram)
         if not hashes.size:
-            sig = tuple([_MASK] * self.num_perm)
+            sig = np.full(self.num_perm, _MASK, dtype=np.uint32)
         else:
-            mixed = (self._a[:, None] * hashes[None, :] + self._b[:, None]) >> np.uint64(32)
-            sig = tuple(int(v) for v in mixed.min(axis=1))
+            # The shift keeps order, so it is taken of each minimum rather than of every value.
+            mixed = self._a[:, None] * hashes[None, :] + self._b[:, None]
+            sig = (mixed.min(axis=1) >> np.uint64(32)).astype(np.uint32)
+        sig.flags.writeable = False
         if len(self._recent) >= 256:
             self._recent.pop(next(iter(self._recent)))
         self._recent[text] = sig
         return sig
 
-    def _band_keys(self, sig: tuple[int, ...]) -> list[tuple[int, ...]]:
+    def _band_keys(self, sig: np.ndarray) -> list[int]:
+        """Each band's `rows` values as one int (32 bits a value: distinct bands, distinct ints)."""
         r = self._rows
-        return [sig[i * r : (i + 1) * r] for i in range(self._bands)]
+        raw = sig[: self._bands * r].astype("<u4").tobytes()
+        step = 4 * r
+        return [int.from_bytes(raw[i : i + step], "little") for i in range(0, len(raw), step)]
 
     def add(self, key: str, text: str) -> None:
         """Index `text` under `key` (re-adding a key replaces its text)."""
-        if key in self._signatures:
+        if key in self._row_of:
             self.remove(key)
-        sig = self.signature(text)
+        sig = self._signature(text)
         if self._free:
             row = self._free.pop()
             self._key_at[row] = key
@@ -229,31 +249,41 @@ class NearDupIndex:
             row = len(self._key_at)
             self._key_at.append(key)
             if row == len(self._matrix):
-                grown = np.zeros((2 * row, self.num_perm), dtype=np.uint64)
+                grown = np.zeros((2 * row, self.num_perm), dtype=np.uint32)
                 grown[:row] = self._matrix
                 self._matrix = grown
         self._matrix[row] = sig
-        self._signatures[key] = sig
         self._row_of[key] = row
         for bucket, band in zip(self._buckets, self._band_keys(sig), strict=True):
-            bucket.setdefault(band, set()).add(row)
+            members = bucket.get(band)
+            if members is None:
+                bucket[band] = row
+            elif isinstance(members, int):
+                bucket[band] = {members, row}
+            else:
+                members.add(row)
 
     def remove(self, key: str) -> None:
         """Forget `key` (no error if it is unknown)."""
-        sig = self._signatures.pop(key, None)
-        if sig is None:
+        row = self._row_of.pop(key, None)
+        if row is None:
             return
-        row = self._row_of.pop(key)
+        sig = self._matrix[row]
         self._key_at[row] = ""
         self._free.append(row)
         for bucket, band in zip(self._buckets, self._band_keys(sig), strict=True):
             members = bucket.get(band)
-            if members is not None:
+            if isinstance(members, int):
+                if members == row:
+                    del bucket[band]
+            elif members is not None:
                 members.discard(row)
-                if not members:
+                if len(members) == 1:
+                    bucket[band] = next(iter(members))
+                elif not members:
                     del bucket[band]
 
-    def _scored_rows(self, sig: tuple[int, ...]) -> list[int]:
+    def _scored_rows(self, sig: np.ndarray) -> list[int]:
         """Rows of the keys `query` scores: those sharing at least `_need` of its bands.
 
         Texts of one task family share bands, so the buckets a query reads grow with the bank.
@@ -264,11 +294,11 @@ class NearDupIndex:
         is in `_need` of them. Where the bands cannot promise that (a low threshold), `_need`
         is 1 and every bucket is read, as in plain LSH.
         """
-        found = [
-            members
-            for bucket, band in zip(self._buckets, self._band_keys(sig), strict=True)
-            if (members := bucket.get(band))
-        ]
+        found: list[set[int]] = []
+        for bucket, band in zip(self._buckets, self._band_keys(sig), strict=True):
+            members = bucket.get(band)
+            if members is not None:
+                found.append({members} if isinstance(members, int) else members)
         if len(found) < self._need:
             return []
         if self._need == 1:
@@ -289,15 +319,15 @@ class NearDupIndex:
 
     def candidates(self, text: str) -> set[str]:
         """The keys `query` scores for `text` (see `_scored_rows`)."""
-        return {self._key_at[r] for r in self._scored_rows(self.signature(text))}
+        return {self._key_at[r] for r in self._scored_rows(self._signature(text))}
 
     def query(self, text: str, exclude: set[str] | None = None) -> list[tuple[str, float]]:
         """Indexed keys whose estimated Jaccard with `text` is >= threshold, best first."""
-        sig = self.signature(text)
+        sig = self._signature(text)
         rows = self._scored_rows(sig)
         if not rows:
             return []
-        agree = (self._matrix[rows] == np.array(sig, dtype=np.uint64)).sum(axis=1)
+        agree = (self._matrix[rows] == sig).sum(axis=1)
         hits = [
             (self._key_at[r], int(n) / self.num_perm)
             for r, n in zip(rows, agree, strict=True)
@@ -319,12 +349,12 @@ class NearDupIndex:
 
     def keys(self) -> list[str]:
         """The indexed keys."""
-        return list(self._signatures)
+        return list(self._row_of)
 
     def __len__(self) -> int:
         """Number of indexed keys."""
-        return len(self._signatures)
+        return len(self._row_of)
 
     def __contains__(self, key: object) -> bool:
         """Whether `key` is indexed."""
-        return key in self._signatures
+        return key in self._row_of
