@@ -20,14 +20,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import math
-import socket
 import statistics
 import subprocess
-import sys
 import time
-import urllib.request
 from dataclasses import dataclass
 
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -35,6 +31,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from stepstones.agents.models import ModelSettings, get_chat_model
 from stepstones.agents.preflight import ping
 from stepstones.agents.sampling import sample
+from stepstones.evals.openai_standin import read_stats, spawn
 from stepstones.reporting.machine import machine_line
 
 
@@ -56,45 +53,13 @@ class Round:
         return self.ideal_s / self.wall_s
 
 
-def free_port() -> int:
-    """A TCP port free on loopback right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _stats(base: str, reset: bool = False) -> dict[str, int]:
-    req = urllib.request.Request(f"{base}/stats", method="POST" if reset else "GET")
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        return dict(json.loads(resp.read()))
+    return {k: int(v) for k, v in read_stats(base, reset).items()}
 
 
 def start_server(latency_s: float, honour_n: bool) -> tuple[subprocess.Popen[bytes], str]:
     """The stand-in server in a child process (so it does not share this process's GIL)."""
-    port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "stepstones.evals.openai_standin",
-        "--port",
-        str(port),
-        "--latency",
-        str(latency_s),
-    ]
-    if not honour_n:
-        cmd.append("--ignore-n")
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            _stats(base)
-            return proc, base
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError("the stand-in server did not start") from None
-            time.sleep(0.1)
+    return spawn(["--latency", str(latency_s), *([] if honour_n else ["--ignore-n"])], timeout_s=20)
 
 
 async def run_round(

@@ -31,21 +31,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import json
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
 
 from pydantic import BaseModel
 
-from stepstones.evals.bench_concurrency import free_port
 from stepstones.evals.engine_model import EngineModel, EngineStats
+from stepstones.evals.openai_standin import read_stats, spawn
 from stepstones.reporting.machine import machine_line
 from stepstones.tools.environments import ENVIRONMENT_NAMES
 from stepstones.tools.sandbox.base import Sandbox, Submission
@@ -143,31 +140,13 @@ class Figures(BaseModel):
 
 def engine_stats(base: str, reset: bool = False) -> EngineStats:
     """The stand-in's engine figures (POST: read, then start a new window)."""
-    req = urllib.request.Request(f"{base}/stats", method="POST" if reset else "GET")
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        data = cast("dict[str, object]", json.loads(resp.read()))
-    return EngineStats.model_validate(data["engine"])
+    return EngineStats.model_validate(read_stats(base, reset)["engine"])
 
 
 def start_server(model: EngineModel) -> tuple[subprocess.Popen[bytes], str]:
     """The vLLM-like stand-in in a child process, answering with the bench's replies."""
-    port = free_port()
-    cmd = [sys.executable, "-m", "stepstones.evals.openai_standin", "--port", str(port)]
-    cmd += ["--cap", str(model.cap), "--prefill-tps", str(model.prefill_tps)]
-    cmd += ["--decode-tps", str(model.decode_tps), "--reply", REPLY]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            engine_stats(base)
-            return proc, base
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                err = proc.stderr.read().decode()[-2000:] if proc.stderr else ""
-                raise RuntimeError(f"the stand-in server did not start: {err}") from None
-            time.sleep(0.1)
+    engine = ["--cap", str(model.cap), "--prefill-tps", str(model.prefill_tps)]
+    return spawn([*engine, "--decode-tps", str(model.decode_tps), "--reply", REPLY])
 
 
 async def run_once(args: argparse.Namespace, base: str, out: Path) -> Figures:

@@ -30,10 +30,15 @@ import argparse
 import asyncio
 import importlib
 import json
+import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import time
+import urllib.request
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any, cast
@@ -311,6 +316,44 @@ def load_reply(path: str) -> Reply:
     if not callable(fn):
         raise ValueError(f"{path} is not callable")
     return cast("Reply", fn)
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def read_stats(base: str, reset: bool = False) -> dict[str, Any]:
+    """The stand-in's `/stats` at `base` (POST: read, then start a new window)."""
+    req = urllib.request.Request(f"{base}/stats", method="POST" if reset else "GET")
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return cast("dict[str, Any]", json.loads(resp.read()))
+
+
+def spawn(args: Sequence[str], *, timeout_s: float = 30) -> tuple[subprocess.Popen[bytes], str]:
+    """This server in a child process (so it does not share the caller's GIL) on a free
+    loopback port, with `args` after `--port`; returned once it answers `/stats`."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "stepstones.evals.openai_standin", "--port", str(port), *args]
+    # stderr to a file, not a pipe: a pipe nobody reads would stall the server once it filled.
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                read_stats(base)
+                return proc, base
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    proc.kill()
+                    proc.wait()
+                    log.seek(0)
+                    err = log.read().decode(errors="replace")[-2000:]
+                    raise RuntimeError(f"the stand-in server did not start: {err}") from None
+                time.sleep(0.1)
 
 
 def main() -> None:
