@@ -35,62 +35,11 @@ _BINOP_SWAPS: dict[type[ast.operator], type[ast.operator]] = {
 }
 
 
-def trivial_solutions(entry_point: str, io_style: str = "function") -> dict[str, str]:
-    """Solutions that do no work: each must fail at least one test of a sound problem."""
-    if io_style == "stdio":
-        return {
-            "prints_nothing": "pass\n",
-            "echoes_input": "import sys\nsys.stdout.write(sys.stdin.read())\n",
-            "prints_zero": "print(0)\n",
-        }
-    bodies = {
-        "returns_none": "return None",
-        "returns_zero": "return 0",
-        "returns_empty_list": "return []",
-        "returns_empty_string": "return ''",
-        "returns_first_argument": "return args[0] if args else None",
-        "returns_true": "return True",
-    }
-    return {
-        name: f"def {entry_point}(*args, **kwargs):\n    {body}\n" for name, body in bodies.items()
-    }
+Output = Callable[[str], str | None]
+"""What a trivial solution prints or returns on a test's input (None: only the sandbox knows)."""
 
 
-def trivially_passing(tests: Sequence[TestCase], io_style: str = "function") -> list[str]:
-    """Names of `trivial_solutions` that pass every test, decided without running them.
-
-    Each trivial solution's output is a constant or its own input, so whether it passes is a
-    comparison of the tests' data under the judge's own rule (`outputs_match`). The critic asks
-    this before the sandbox, so weak tests cost no verdict; it still runs them on a problem
-    that gets past this (the judge's limits aside, the two agree: these do no work).
-    """
-    outputs: dict[str, Callable[[str], str | None]]
-    if io_style == "stdio":
-        outputs = {
-            "prints_nothing": _constant(""),
-            "echoes_input": _echo,
-            "prints_zero": _constant("0\n"),
-        }
-    else:
-        outputs = {
-            "returns_none": _constant("null"),
-            "returns_zero": _constant("0"),
-            "returns_empty_list": _constant("[]"),
-            "returns_empty_string": _constant('""'),
-            "returns_first_argument": _first_argument,
-            "returns_true": _constant("true"),
-        }
-    return [
-        name
-        for name, output in outputs.items()
-        if all(
-            (got := output(t.input)) is not None and outputs_match(got, t.expected, io_style)
-            for t in tests
-        )
-    ]
-
-
-def _constant(text: str) -> Callable[[str], str | None]:
+def _constant(text: str) -> Output:
     def output(_input: str) -> str | None:
         return text
 
@@ -111,6 +60,52 @@ def _first_argument(args_json: str) -> str | None:
     if not isinstance(args, list):
         return None
     return json.dumps(args[0] if args else None)
+
+
+# One row per trivial solution: its code (a program, or a function body) and what it outputs,
+# so the solution the critic runs and the output it predicts without running it never drift.
+_TRIVIAL_STDIO: dict[str, tuple[str, Output]] = {
+    "prints_nothing": ("pass\n", _constant("")),
+    "echoes_input": ("import sys\nsys.stdout.write(sys.stdin.read())\n", _echo),
+    "prints_zero": ("print(0)\n", _constant("0\n")),
+}
+_TRIVIAL_FUNCTION: dict[str, tuple[str, Output]] = {
+    "returns_none": ("return None", _constant("null")),
+    "returns_zero": ("return 0", _constant("0")),
+    "returns_empty_list": ("return []", _constant("[]")),
+    "returns_empty_string": ("return ''", _constant('""')),
+    "returns_first_argument": ("return args[0] if args else None", _first_argument),
+    "returns_true": ("return True", _constant("true")),
+}
+
+
+def trivial_solutions(entry_point: str, io_style: str = "function") -> dict[str, str]:
+    """Solutions that do no work: each must fail at least one test of a sound problem."""
+    if io_style == "stdio":
+        return {name: code for name, (code, _) in _TRIVIAL_STDIO.items()}
+    return {
+        name: f"def {entry_point}(*args, **kwargs):\n    {body}\n"
+        for name, (body, _) in _TRIVIAL_FUNCTION.items()
+    }
+
+
+def trivially_passing(tests: Sequence[TestCase], io_style: str = "function") -> list[str]:
+    """Names of `trivial_solutions` that pass every test, decided without running them.
+
+    Each trivial solution's output is a constant or its own input, so whether it passes is a
+    comparison of the tests' data under the judge's own rule (`outputs_match`). The critic asks
+    this before the sandbox, so weak tests cost no verdict; it still runs them on a problem
+    that gets past this (the judge's limits aside, the two agree: these do no work).
+    """
+    table = _TRIVIAL_STDIO if io_style == "stdio" else _TRIVIAL_FUNCTION
+    return [
+        name
+        for name, (_, output) in table.items()
+        if all(
+            (got := output(t.input)) is not None and outputs_match(got, t.expected, io_style)
+            for t in tests
+        )
+    ]
 
 
 _OP_TEXT: dict[type[ast.AST], str] = {
