@@ -200,15 +200,7 @@ async def critique_problem(
         exclude.add(lin.parent.id)
     critique = await comps.critic.review(problem, index, exclude)
     if not critique.valid:
-        await in_thread(
-            comps.bank.put_rejected,
-            state["run_id"],
-            lin.lineage_id,
-            lin.turns,
-            state.get("repairs", 0),
-            problem,
-            critique,
-        )
+        await _bank_rejection(state, comps, problem, critique)
         return {"critique": critique}
     timed = problem.model_copy(update={"time_limit_s": critique.time_limit_s})
     return {"critique": critique, "problem": timed}
@@ -265,15 +257,7 @@ async def review_problem(
     critique = Critique(
         valid=False, rejections=[Rejection(code="reviewer_rejected", message=decision.reason[:500])]
     )
-    await in_thread(
-        comps.bank.put_rejected,
-        state["run_id"],
-        lin.lineage_id,
-        lin.turns,
-        state.get("repairs", 0),
-        problem,
-        critique,
-    )
+    await _bank_rejection(state, comps, problem, critique)
     return {"critique": critique, "reviewed": False}
 
 
@@ -438,15 +422,7 @@ async def assign_band(
                 )
             ],
         )
-        await in_thread(
-            comps.bank.put_rejected,
-            state["run_id"],
-            lin.lineage_id,
-            lin.turns,
-            state.get("repairs", 0),
-            banded,
-            critique,
-        )
+        await _bank_rejection(state, comps, banded, critique)
         return await _discarded(state, comps, critique)
     (await comps.dedup(state["run_id"], ctx.critic.dedup_threshold)).add(
         banded.id, problem_text(banded)
@@ -469,6 +445,22 @@ async def discard_problem(
     """End a turn without a banded problem: recorded, and the lineage's turn spent."""
     _ctx, comps = await parts.get(runtime, state["run_id"])
     return await _discarded(state, comps, state.get("critique"))
+
+
+async def _bank_rejection(
+    state: TurnState, comps: Components, problem: Problem, critique: Critique
+) -> None:
+    """A rejected draft into the bank, with its reasons, at this turn and repair."""
+    lin = state["lineage"]
+    await in_thread(
+        comps.bank.put_rejected,
+        state["run_id"],
+        lin.lineage_id,
+        lin.turns,
+        state.get("repairs", 0),
+        problem,
+        critique,
+    )
 
 
 async def _discarded(
