@@ -2,14 +2,16 @@
 drawn by a curriculum that follows the training step.
 
     python examples/train_trl_grpo.py DATA MODEL OUT [--max-steps N] [--curriculum C]
+        [--save-steps K] [--resume CHECKPOINT] [--max-completion-length L]
 
 DATA is a `stepstones export --format hf` folder, MODEL a Hugging Face checkpoint (a Hub id or
 a local folder), OUT where TRL writes its state. C is a preset of `stepstones.tools.curricula`
 (default `medium_start`: medium, then hard, then easy, the order the paper found best; also
 `hard_to_easy`, `easy_to_hard`, `uniform`), `online` (keep the reward near 0.5 per band), or a
-JSON file holding a `BandSchedule` table. The settings are tiny (three steps of two prompts,
-two completions of at most 128 tokens each) so the recipe runs on a laptop CPU in about a
-minute and a half; scale them up for a real run.
+JSON file holding a `BandSchedule` table. `--save-steps K` writes OUT/checkpoint-K, -2K, ...;
+`--resume OUT/checkpoint-K` goes on from one, the curriculum at step K. The settings are tiny
+(three steps of two prompts, two completions of at most 128 tokens each) so the recipe runs on
+a laptop CPU in about a minute and a half; scale them up for a real run.
 """
 
 import argparse
@@ -26,6 +28,9 @@ parser.add_argument("model")
 parser.add_argument("out")
 parser.add_argument("--max-steps", type=int, default=3)
 parser.add_argument("--curriculum", default="medium_start")
+parser.add_argument("--save-steps", type=int, default=0)  # 0: no checkpoints
+parser.add_argument("--resume", default=None)
+parser.add_argument("--max-completion-length", type=int, default=128)
 args = parser.parse_args()
 
 dataset = load_from_disk(args.data)["train"]
@@ -34,11 +39,12 @@ config = GRPOConfig(
     max_steps=args.max_steps,
     per_device_train_batch_size=4,
     num_generations=2,  # completions per prompt: GRPO's group
-    max_completion_length=128,
+    max_completion_length=args.max_completion_length,
     temperature=0.7,
     use_cpu=True,
     logging_steps=1,
-    save_strategy="no",
+    save_strategy="steps" if args.save_steps else "no",
+    save_steps=max(args.save_steps, 1),
     report_to="none",
 )
 trainer = GRPOTrainer(
@@ -48,5 +54,5 @@ trainer = GRPOTrainer(
     train_dataset=dataset,
 )
 use_curriculum(trainer, load_curriculum(args.curriculum))  # the prompts of each step, by band
-trainer.train()
+trainer.train(resume_from_checkpoint=args.resume)
 trainer.save_state()  # OUT/trainer_state.json: loss and reward per step

@@ -207,6 +207,15 @@ class PassRateController:
         mass = sum(w[b] for b in seen)
         return sum(w[b] * self.pass_rates[b] for b in seen) / mass
 
+    def state(self) -> dict[str, Any]:
+        """What `update` has learnt (the level and the pass-rate averages), as plain JSON."""
+        return {"level": self.level, "pass_rates": dict(self.pass_rates)}
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Take up a `state()` again (a resumed run), ignoring bands this controller lacks."""
+        self.level = min(max(float(state["level"]), 0.0), len(self.bands) - 1.0)
+        self.pass_rates = {b: float(r) for b, r in state["pass_rates"].items() if b in self.bands}
+
     def update(self, pass_rates: Mapping[str, float]) -> None:
         """Fold in recent per-band pass rates (bands not listed keep theirs), then steer."""
         for band, rate in pass_rates.items():
@@ -251,12 +260,19 @@ class CurriculumSampler:
         self.rows_per_step = rows_per_step
         self.num_samples = len(self.bands) if num_samples is None else num_samples
         self.start_step = start_step
+        self.seed = seed
         self.draws = 0
         self._rng = random.Random(seed)
         self._rows: dict[str, list[int]] = defaultdict(list)
         for i, band in enumerate(self.bands):
             self._rows[band].append(i)
         self._queues: dict[str, list[int]] = {}
+
+    def reset(self) -> None:
+        """Back to the first draw: the same seed, no draws counted, every band unshuffled."""
+        self.draws = 0
+        self._rng = random.Random(self.seed)
+        self._queues.clear()
 
     @property
     def step(self) -> int:

@@ -6,14 +6,17 @@ generation batch out as `generation_batch_size // num_generations` distinct prom
 the whole batch `num_iterations * steps_per_generation` times: once per micro-step, the trainer
 generating on the first and reusing its buffer after. `GroupedCurriculum` keeps that layout
 exactly and changes only which prompts fill a batch: the curriculum's rows at the optimiser
-step the batch is trained at. The step is counted from the batches drawn, not read from the
-trainer's clock, because the data loader fetches one batch ahead of the step it trains.
+step the batch is trained at. Within an epoch the step is counted from the batches drawn, not
+read from the trainer's clock, because the data loader fetches one batch ahead of the step it
+trains; each epoch starts where the trainer's global step says, read as its first batch is
+drawn (after a checkpoint's state is loaded), so a resumed run goes on with the schedule.
 
 `use_curriculum(trainer, "medium_start")` installs it on a built trainer; a schedule preset is
 spread over `max_steps`. `"online"` uses `PassRateController`: the trainer's reward function is
 wrapped to record each completion's reward with its row's `band`, and a `TrainerCallback` feeds
 the per-band means of every optimiser step to the controller (the batch after the next one
-feels it, since one is already fetched).
+feels it, since one is already fetched); the controller's state is saved with each checkpoint
+and taken up again on resume.
 
 Nothing here imports TRL; torch and transformers are imported by `use_curriculum` only, so the
 layout is tested without them.
@@ -47,11 +50,16 @@ class GroupedCurriculum:
     """Row indices in RepeatSampler's layout, each batch's prompts drawn by `curriculum`.
 
     A batch holds `prompts_per_batch` prompts, each `group_size` times in a row, and is yielded
-    `batch_repeats` times; `micro_steps_per_step` batches make one optimiser step, so batch k is
-    trained at step `start_step + k * batch_repeats // micro_steps_per_step`. One pass (one
-    epoch to the trainer) is `len(rows) // prompts_per_batch` batches (at least one); the batch
-    count carries over between passes, so the schedule keeps advancing. `drawn` keeps the last
-    `keep` batches as (step, prompt indices), for a look at what training saw.
+    `batch_repeats` times; `micro_steps_per_step` batches make one optimiser step. One pass
+    (one epoch to the trainer) is `batches_per_pass` = `len(rows) // prompts_per_batch` batches
+    (at least one) and `steps_per_pass` optimiser steps, counted as transformers' Trainer counts
+    an epoch's updates (a last, short accumulation is a step). Batch b of pass p is trained at
+    step `start_step + p * steps_per_pass + b * batch_repeats // micro_steps_per_step`.
+
+    Passes follow one another unless `clock` is set: then each pass asks it for the trainer's
+    global step when the pass starts and `seek`s there, so a run resumed from a checkpoint
+    takes the schedule up at the step it stopped at. `drawn` keeps the last `keep` batches as
+    (step, prompt indices), for a look at what training saw.
     """
 
     def __init__(
@@ -64,6 +72,8 @@ class GroupedCurriculum:
         micro_steps_per_step: int = 1,
         start_step: int = 0,
         keep: int = 10_000,
+        clock: Callable[[], int] | None = None,
+        skips_trained_batches: bool = True,
     ) -> None:
         if min(group_size, prompts_per_batch, batch_repeats, micro_steps_per_step) < 1:
             raise ValueError("group size, prompts per batch and repeats must be >= 1")
@@ -71,31 +81,76 @@ class GroupedCurriculum:
         self.group_size, self.prompts_per_batch = group_size, prompts_per_batch
         self.batch_repeats, self.micro_steps_per_step = batch_repeats, micro_steps_per_step
         self.start_step = start_step
-        self.batches = 0
+        self.clock, self.skips_trained_batches = clock, skips_trained_batches
+        self.batches = self.passes = 0
         self.batches_per_pass = max(1, len(curriculum.bands) // prompts_per_batch)
+        self.steps_per_pass = steps_per_pass(
+            self.batches_per_pass, batch_repeats, micro_steps_per_step
+        )
         self.drawn: deque[tuple[int, list[int]]] = deque(maxlen=keep)
 
     def step_of(self, batch: int) -> int:
-        """The optimiser step that batch number `batch` is trained at."""
-        return self.start_step + batch * self.batch_repeats // self.micro_steps_per_step
+        """The optimiser step that batch number `batch` (counted from the first pass on) is
+        trained at, passes following one another."""
+        p, b = divmod(batch, self.batches_per_pass)
+        return self.start_step + p * self.steps_per_pass + self._offset(b)
 
-    def next_batch(self) -> list[int]:
-        """The distinct prompts of the next generation batch."""
-        step = self.step_of(self.batches)
-        prompts = [self.curriculum.draw(step) for _ in range(self.prompts_per_batch)]
+    def _offset(self, b: int) -> int:
+        return b * self.batch_repeats // self.micro_steps_per_step
+
+    def seek(self, step: int) -> int:
+        """Make the next pass the epoch a trainer at optimiser step `step` is in; returns the
+        step its first batch is trained at.
+
+        The trainer runs epoch `step // steps_per_pass` and, resumed mid-epoch, skips its
+        batches already trained by drawing and dropping them (`skips_trained_batches`, not
+        transformers' `ignore_data_skip`): the pass starts at the epoch's first step, so the
+        batches it keeps are drawn at their own steps. Without skipping, the pass starts at
+        `step`. Where fewer or more batches were drawn than the passes before this one hold
+        (a fresh process resuming), the draws are replayed from the seed, so a fixed schedule
+        gives the rows an uninterrupted run would have given.
+        """
+        passes = max(0, step - self.start_step) // self.steps_per_pass
+        if self.batches != passes * self.batches_per_pass:
+            self.curriculum.reset()
+            for k in range(passes * self.batches_per_pass):
+                self._draw(self.step_of(k))
+            self.batches = passes * self.batches_per_pass
+        self.passes = passes
+        if self.skips_trained_batches:
+            return self.start_step + passes * self.steps_per_pass
+        return step
+
+    def _draw(self, step: int) -> list[int]:
+        return [self.curriculum.draw(step) for _ in range(self.prompts_per_batch)]
+
+    def next_batch(self, step: int) -> list[int]:
+        """The distinct prompts of the next generation batch, trained at `step`."""
+        prompts = self._draw(step)
         self.batches += 1
         self.drawn.append((step, prompts))
         return prompts
 
     def __iter__(self) -> Iterator[int]:
-        for _ in range(self.batches_per_pass):
-            prompts = self.next_batch()
+        if self.clock is not None:
+            first = self.seek(self.clock())
+        else:
+            first = self.start_step + self.passes * self.steps_per_pass
+        self.passes += 1
+        for b in range(self.batches_per_pass):
+            prompts = self.next_batch(first + self._offset(b))
             for _ in range(self.batch_repeats):
                 for index in prompts:
                     yield from [index] * self.group_size
 
     def __len__(self) -> int:
         return self.batches_per_pass * self.batch_repeats * self.prompts_per_batch * self.group_size
+
+
+def steps_per_pass(batches: int, batch_repeats: int, micro_steps_per_step: int) -> int:
+    """Optimiser steps in one pass of `batches` batches, each yielded `batch_repeats` times:
+    transformers' `num_update_steps_per_epoch` for a loader of `batches * batch_repeats`."""
+    return max(1, math.ceil(batches * batch_repeats / micro_steps_per_step))
 
 
 class RewardFeed:
@@ -197,12 +252,15 @@ def use_curriculum(
     Reads the group layout from the trainer (num_generations, generation_batch_size,
     num_iterations, steps_per_generation, gradient_accumulation_steps), spreads a preset over
     `max_steps` (else the epochs' steps), seeds with `args.seed` (every process draws the same
-    stream, as RepeatSampler's shared seed ensures), and replaces `_get_train_sampler`. An
-    online policy also learns from `trainer.reward_funcs[feedback_reward]` at every optimiser
-    step. Returns the sampler, whose `drawn` shows what training got.
+    stream, as RepeatSampler's shared seed ensures), and replaces `_get_train_sampler`. Each
+    epoch starts at the trainer's global step, so `train(resume_from_checkpoint=...)` goes on
+    at the step it stopped at. An online policy also learns from
+    `trainer.reward_funcs[feedback_reward]` at every optimiser step, its state kept in each
+    checkpoint. Returns the sampler, whose `drawn` shows what training got.
     """
     import torch.utils.data
     from transformers import TrainerCallback
+    from transformers.trainer_callback import ExportableState
 
     dataset, args = trainer.train_dataset, trainer.args
     if isinstance(dataset, torch.utils.data.IterableDataset) or dataset is None:
@@ -219,11 +277,18 @@ def use_curriculum(
     }
     total = args.max_steps
     if total <= 0:
-        passes = math.ceil(args.num_train_epochs)
         per_pass = max(1, len(bands) // layout["prompts_per_batch"])
-        total = max(1, passes * per_pass * batch_repeats // args.gradient_accumulation_steps)
+        total = math.ceil(
+            args.num_train_epochs
+            * steps_per_pass(per_pass, batch_repeats, args.gradient_accumulation_steps)
+        )
     policy = curriculum_policy(curriculum, bands, rates, total, target=target)
-    grouped = GroupedCurriculum(CurriculumSampler(bands, policy, seed=args.seed), **layout)
+    grouped = GroupedCurriculum(
+        CurriculumSampler(bands, policy, seed=args.seed),
+        **layout,
+        clock=lambda: int(trainer.state.global_step),  # loaded from a checkpoint by then
+        skips_trained_batches=not getattr(args, "ignore_data_skip", False),
+    )
 
     class _TorchView(torch.utils.data.Sampler[int]):  # type: ignore[misc,unused-ignore]
         """`grouped` as the torch Sampler that transformers' data loader expects."""
@@ -240,8 +305,25 @@ def use_curriculum(
         feed = RewardFeed(policy, band_column)
         trainer.reward_funcs[feedback_reward] = feed.wrap(trainer.reward_funcs[feedback_reward])
 
-        class _FeedCurriculum(TrainerCallback):  # type: ignore[misc,unused-ignore]
-            """After each optimiser step, the step's per-band rewards, from every process."""
+        class _FeedCurriculum(TrainerCallback, ExportableState):  # type: ignore[misc,unused-ignore]
+            """After each optimiser step, the step's per-band rewards, from every process; the
+            policy's state goes into each checkpoint's trainer_state.json and back on resume."""
+
+            def state(self) -> dict[str, Any]:
+                export = getattr(policy, "state", None)
+                saved = export() if callable(export) else None
+                return {"args": {}, "attributes": {"policy": saved}}
+
+            def on_train_begin(self, args: Any, state: Any, *rest: Any, **kwargs: Any) -> None:
+                name = type(self).__name__
+                saved = state.stateful_callbacks.get(name)
+                saved = saved[-1] if isinstance(saved, list) and saved else saved
+                policy_state = (saved or {}).get("attributes", {}).get("policy")
+                load = getattr(policy, "load_state", None)
+                if policy_state and callable(load):
+                    load(policy_state)
+                # a checkpoint written without this callback lacks the key the Trainer saves to
+                state.stateful_callbacks.setdefault(name, self.state())
 
             def on_step_end(self, *args: Any, **kwargs: Any) -> None:
                 pairs = feed.pairs()

