@@ -28,17 +28,19 @@ import os
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from stepstones.tools.decontam import BenchmarkError, BenchmarkIndex, contaminated
-from stepstones.tools.dedup import NearDupIndex, problem_text
+from stepstones.tools.decontam import BenchmarkError, BenchmarkIndex
 from stepstones.tools.environments import Truth, get_environment
 from stepstones.tools.export_card import Provenance, dataset_card, provenance, summary
+from stepstones.tools.export_screen import Exclusion, Screen, default_workers, features
+from stepstones.tools.export_screen import screen as screen  # re-exported: callers import it here
+from stepstones.tools.export_screen import screened as screened
 from stepstones.tools.export_writers import Format, write_rows
 from stepstones.tools.schedule import (
     DEFAULT_SCHEDULE,
@@ -110,16 +112,6 @@ def ground_truth(problem: Problem) -> str:
     if truth.environment == "code":
         return truth.model_dump_json(exclude=CODE_ONLY_EXCLUDED)
     return truth.model_dump_json()
-
-
-@dataclass(frozen=True)
-class Exclusion:
-    """A problem left out of the export, and why."""
-
-    id: str
-    reason: Literal["surplus", "out_of_range", "contaminated", "duplicate"]
-    match: str
-    score: float | None
 
 
 @dataclass
@@ -272,54 +264,10 @@ def in_keep_range(
     return kept, out
 
 
-def screened(
-    problems: Iterable[Problem],
-    benchmark: BenchmarkIndex | None,
-    threshold: float,
-    roots: Mapping[str, str],
-) -> Iterator[tuple[Problem, Exclusion | None]]:
-    """Each problem in turn with why it is left out (None: kept); see `screen`. `roots` maps
-    every problem's id to its lineage (`lineage_roots` over all of them), so the problems
-    themselves can stream past."""
-    index = NearDupIndex(threshold=threshold)
-    for p in problems:
-        hit = contaminated(p, benchmark) if benchmark is not None else None
-        if hit is not None:
-            yield p, Exclusion(p.id, "contaminated", hit[0], hit[1])
-            continue
-        text = problem_text(p)
-        dups = [(k, s) for k, s in index.query(text) if roots[k] != roots[p.id] or s >= 1.0]
-        if dups:
-            yield p, Exclusion(p.id, "duplicate", dups[0][0], dups[0][1])
-            continue
-        index.add(p.id, text)
-        yield p, None
-
-
-def screen(
-    problems: Sequence[Problem], benchmark: BenchmarkIndex | None, threshold: float = 0.8
-) -> tuple[list[Problem], list[Exclusion]]:
-    """Drop problems overlapping the benchmark, then near-duplicates of an earlier kept problem.
-
-    Stepping stones of one lineage differ by design in a word or a comparison ("increasing" ->
-    "decreasing") and score ~0.9 on text alone, so inside a lineage only an identical normalised
-    problem counts as a duplicate (the critic already rejects copies of a parent); across
-    lineages anything at `threshold` or above does, since two seeds then led to the same task.
-    """
-    kept: list[Problem] = []
-    excluded: list[Exclusion] = []
-    for p, why in screened(problems, benchmark, threshold, lineage_roots(problems)):
-        if why is None:
-            kept.append(p)
-        else:
-            excluded.append(why)
-    return kept, excluded
-
-
-def _read(bank: Bank, run: str, ids: Sequence[str]) -> Iterator[Problem]:
-    """The problems with `ids`, in that order, read a page at a time."""
+def _records(bank: Bank, run: str, ids: Sequence[str]) -> Iterator[list[str]]:
+    """The JSON records of the problems with `ids`, in that order, a page at a time."""
     for start in range(0, len(ids), PAGE):
-        yield from bank.problems_by_id(run, ids[start : start + PAGE])
+        yield bank.problem_records(run, ids[start : start + PAGE])
 
 
 def _pages(
@@ -378,6 +326,7 @@ def export_run(
     calls: bool = False,
     command: str | None = None,
     include_surplus: bool = False,
+    workers: int | None = None,
 ) -> ExportResult:
     """Write a run's valid, clean problems to `out` (a folder) in curriculum order, with a card.
 
@@ -387,7 +336,9 @@ def export_run(
     decontamination (the card says so). Raises ExportError or ValueError with nothing written
     when the run, the format or the schedule is unusable. A run that has not finished is refused
     unless `partial`; then export.json and the card say it is partial. `command` is the
-    command line the card names as the export's (the CLI passes its own).
+    command line the card names as the export's (the CLI passes its own). `workers` processes
+    compute each problem's screening features (default: `default_workers()`; 1: none, all in
+    this one); the output does not depend on it.
     """
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
@@ -415,7 +366,7 @@ def export_run(
             benchmark = BenchmarkIndex.humaneval()
         except BenchmarkError as exc:
             raise ExportError(f"{exc} (or pass --no-decontam)") from exc
-    # The bank is read three times a page at a time (keys; problems to screen; problems of
+    # The bank is read three times a page at a time (keys; records to screen; problems of
     # the rows in curriculum order) and only keys are held: memory does not grow with text.
     past_quota = set() if include_surplus else bank.quota_surplus(run)
     keys: list[RowKey] = []
@@ -429,10 +380,15 @@ def export_run(
     ranged, off_range = in_keep_range(keys, keep_range)
     kept_ids: set[str] = set()
     dropped: list[Exclusion] = []
-    problems = _read(bank, run, [k.id for k in ranged])
-    for p, why in screened(problems, benchmark, dup_threshold, lineage_roots(ranged)):
+    # Each problem's features in a pool (a single page is not worth starting one), then the
+    # decisions that depend on what was kept before, here and in order.
+    pool = (default_workers() if workers is None else workers) if len(ranged) > PAGE else 1
+    decision = Screen(dup_threshold, lineage_roots(ranged))
+    pages = _records(bank, run, [k.id for k in ranged])
+    for feat in features(pages, benchmark, dup_threshold, pool):
+        why = decision.decide(feat)
         if why is None:
-            kept_ids.add(p.id)
+            kept_ids.add(feat.id)
         else:
             dropped.append(why)
     kept = [k for k in ranged if k.id in kept_ids]
