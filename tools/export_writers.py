@@ -1,16 +1,14 @@
 """Export rows written as they come, so memory stays flat however large the run is.
 
 JSONL goes line by line, Parquet a row group per page (`pyarrow.parquet.ParquetWriter`), and a
-saved `datasets.DatasetDict` is made from Arrow stream files written the same way and
-memory-mapped by `datasets` (never a list of every row in memory). Each format writes the same
-rows, byte for byte in JSONL, that one in-memory table of all rows gave before.
+saved `datasets.DatasetDict` as the files `save_to_disk` writes, a page at a time (never a list
+of every row in memory). Each format writes the same rows, byte for byte in JSONL, that one
+in-memory table of all rows gave before.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -66,27 +64,79 @@ class ParquetSink:
         self._writer.close()
 
 
-class ArrowSink:
-    """An Arrow stream file, the format `datasets.Dataset.from_file` maps."""
+MAX_SHARD_BYTES = 500 * 10**6
+"""A saved split's Arrow shard size, as `datasets.config.MAX_SHARD_SIZE` has `save_to_disk` cut."""
 
-    def __init__(self, path: Path, schema: Any) -> None:
-        import pyarrow as pa
 
-        path.parent.mkdir(exist_ok=True)
+class HfSplitSink:
+    """One split of a saved `datasets.DatasetDict`, written as `Dataset.save_to_disk` writes it:
+    Arrow shards by `datasets`' own `ArrowWriter` (a new one past `MAX_SHARD_BYTES`), then the
+    split's state.json and dataset_info.json. Rows go straight to the shards; nothing is mapped
+    back (saving through a `Dataset` read every written page again and held it in memory)."""
+
+    def __init__(self, folder: Path, schema: Any) -> None:
+        import datasets
+        import xxhash
+
+        folder.mkdir(parents=True)
+        self._folder = folder
         self._schema = schema
-        self._file = pa.OSFile(str(path), "wb")
-        self._writer = pa.ipc.new_stream(self._file, schema)
+        self._info = datasets.DatasetInfo(features=datasets.Features.from_arrow_schema(schema))
+        self._shards: list[Path] = []
+        self._writer: Any = None
+        self._bytes = 0
+        # A content hash as the split's fingerprint (datasets names its cache files by it).
+        self._hash = xxhash.xxh64()
+
+    def _open_shard(self) -> None:
+        from datasets.arrow_writer import ArrowWriter
+
+        if self._writer is not None:
+            self._writer.finalize()
+        path = self._folder / f".shard-{len(self._shards)}.arrow"
+        self._shards.append(path)
+        self._writer = ArrowWriter(features=self._info.features, path=str(path))
+        self._bytes = 0
 
     def write(self, rows: Sequence[Row]) -> None:
-        """Append rows as a record batch."""
+        """Append rows to the current shard (a new one once it holds `MAX_SHARD_BYTES`)."""
         import pyarrow as pa
 
-        self._writer.write_table(pa.Table.from_pylist(list(rows), schema=self._schema))
+        table = pa.Table.from_pylist(list(rows), schema=self._schema)
+        if self._writer is None or self._bytes >= MAX_SHARD_BYTES:
+            self._open_shard()
+        self._writer.write_table(table)
+        self._bytes += table.nbytes
+        for batch in table.to_batches():
+            self._hash.update(batch.serialize())
 
     def close(self) -> None:
-        """End the stream and close the file."""
-        self._writer.close()
-        self._file.close()
+        """Finish the last shard, name the shards as `save_to_disk` does, write the split's
+        state.json and dataset_info.json."""
+        from datasets.utils.py_utils import asdict  # save_to_disk's own, not dataclasses'
+
+        if self._writer is None:
+            self._open_shard()  # an empty split still has one shard, with the schema
+        self._writer.finalize()
+        self._writer = None
+        n = len(self._shards)
+        names = [f"data-{k:05d}-of-{n:05d}.arrow" for k in range(n)]
+        for shard, name in zip(self._shards, names, strict=True):
+            shard.rename(self._folder / name)
+        state = {
+            "_data_files": [{"filename": name} for name in names],
+            "_fingerprint": self._hash.hexdigest(),
+            "_format_columns": None,
+            "_format_kwargs": {},
+            "_format_type": None,
+            "_output_all_columns": False,
+            "_split": None,
+        }
+        with (self._folder / "state.json").open("w", encoding="utf-8") as f:
+            json.dump(state, f, indent=2, sort_keys=True)
+        info = asdict(self._info)
+        with (self._folder / "dataset_info.json").open("w", encoding="utf-8") as f:
+            json.dump({key: info[key] for key in sorted(info)}, f, indent=2)
 
 
 def safe(name: str) -> str:
@@ -106,48 +156,27 @@ def write_rows(
     alone under stages/ (hf: as splits) when `stages` (first-seen order) holds more than one."""
     per_stage = len(stages) > 1
     names = {stage: stage_split(k, stage) for k, stage in enumerate(stages)} if per_stage else {}
-    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".arrow-")) if fmt == "hf" else None
 
     def sink(name: str, sub: str) -> Sink:
-        if staging is not None:  # hf: splits are saved from these at the end
-            return ArrowSink(staging / f"{name}.arrow", schema)
+        if fmt == "hf":  # splits side by side, as a saved DatasetDict holds them
+            return HfSplitSink(folder / name, schema)
         if fmt == "jsonl":
             return JsonlSink(folder / sub / f"{name}.jsonl")
         return ParquetSink(folder / sub / f"{name}.parquet", schema)
 
+    train = sink("train", "")
+    parts = {stage: sink(name, "stages") for stage, name in names.items()}
     try:
-        train = sink("train", "")
-        parts = {stage: sink(name, "stages") for stage, name in names.items()}
-        try:
-            for rows in pages:
-                train.write(rows)
-                groups: dict[str, list[Row]] = {}
-                for row in rows if per_stage else ():
-                    groups.setdefault(row["stage"], []).append(row)
-                for stage, part in groups.items():
-                    parts[stage].write(part)
-        finally:
-            for s in [train, *parts.values()]:
-                s.close()
-        if staging is not None:
-            _save_dataset_dict(staging, ["train", *names.values()], folder, schema)
+        for rows in pages:
+            train.write(rows)
+            groups: dict[str, list[Row]] = {}
+            for row in rows if per_stage else ():
+                groups.setdefault(row["stage"], []).append(row)
+            for stage, part in groups.items():
+                parts[stage].write(part)
     finally:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
-
-
-def _save_dataset_dict(staging: Path, splits: Sequence[str], folder: Path, schema: Any) -> None:
-    import datasets
-
-    info = datasets.DatasetInfo(features=datasets.Features.from_arrow_schema(schema))
-    loaded = {
-        name: datasets.Dataset.from_file(str(staging / f"{name}.arrow"), info=info)
-        for name in splits
-    }
-    was_enabled = datasets.is_progress_bar_enabled()
-    datasets.disable_progress_bars()  # one summary line from the CLI, not a bar per split
-    try:
-        datasets.DatasetDict(loaded).save_to_disk(str(folder))
-    finally:
-        if was_enabled:
-            datasets.enable_progress_bars()
+        for s in [train, *parts.values()]:
+            s.close()
+    if fmt == "hf":
+        splits = {"splits": ["train", *names.values()]}
+        (folder / "dataset_dict.json").write_text(json.dumps(splits), encoding="utf-8")
