@@ -30,6 +30,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -38,10 +39,11 @@ from pydantic import BaseModel, ConfigDict
 from stepstones.tools.decontam import BenchmarkError, BenchmarkIndex
 from stepstones.tools.environments import Truth, get_environment
 from stepstones.tools.export_card import Provenance, dataset_card, provenance, summary
-from stepstones.tools.export_screen import Exclusion, Screen, default_workers, features
+from stepstones.tools.export_screen import Exclusion, Screen, features
 from stepstones.tools.export_screen import screen as screen  # re-exported: callers import it here
 from stepstones.tools.export_screen import screened as screened
-from stepstones.tools.export_writers import Format, write_rows
+from stepstones.tools.export_writers import Format, Page, encode, write_rows
+from stepstones.tools.pool import default_workers, in_order
 from stepstones.tools.schedule import (
     DEFAULT_SCHEDULE,
     Ranked,
@@ -270,15 +272,38 @@ def _records(bank: Bank, run: str, ids: Sequence[str]) -> Iterator[list[str]]:
         yield bank.problem_records(run, ids[start : start + PAGE])
 
 
+Place = tuple[str, int, str]
+"""A row's problem id, curriculum index and stage: what a page's worker needs of its step."""
+
+
+def _page_rows(job: tuple[list[str], list[Place], bool, Format]) -> Page:
+    """The rows of one page, encoded for the format, from the JSON records of its problems."""
+    records, places, system, fmt = job
+    problems = {p.id: p for p in map(Problem.model_validate_json, records)}
+    rows = [to_record(problems[i], Step(problems[i], index, stage), system=system)
+            for i, index, stage in places]  # fmt: skip
+    return encode(rows, fmt, _schema() if fmt != "jsonl" else None)
+
+
+@cache
+def _schema() -> Any:
+    return arrow_schema()
+
+
 def _pages(
-    bank: Bank, run: str, steps: Sequence[Step[RowKey]], system: bool
-) -> Iterator[list[dict[str, Any]]]:
-    """The export's rows in curriculum order, a page at a time (a mixture may repeat a row)."""
-    for start in range(0, len(steps), PAGE):
-        page = steps[start : start + PAGE]
-        wanted = list(dict.fromkeys(s.problem.id for s in page))
-        problems = {p.id: p for p in bank.problems_by_id(run, wanted)}
-        yield [to_record(problems[s.problem.id], s, system=system) for s in page]
+    bank: Bank, run: str, steps: Sequence[Step[RowKey]], system: bool, fmt: Format, workers: int
+) -> Iterator[Page]:
+    """The export's rows in curriculum order, a page at a time (a mixture may repeat a row),
+    built and encoded in `workers` processes (1: here)."""
+
+    def jobs() -> Iterator[tuple[list[str], list[Place], bool, Format]]:
+        for start in range(0, len(steps), PAGE):
+            page = steps[start : start + PAGE]
+            wanted = list(dict.fromkeys(s.problem.id for s in page))
+            places = [(s.problem.id, s.index, s.stage) for s in page]
+            yield bank.problem_records(run, wanted), places, system, fmt
+
+    return in_order(_page_rows, jobs(), workers)
 
 
 def _require(fmt: Format) -> None:
@@ -337,8 +362,8 @@ def export_run(
     when the run, the format or the schedule is unusable. A run that has not finished is refused
     unless `partial`; then export.json and the card say it is partial. `command` is the
     command line the card names as the export's (the CLI passes its own). `workers` processes
-    compute each problem's screening features (default: `default_workers()`; 1: none, all in
-    this one); the output does not depend on it.
+    compute each problem's screening features and build the rows (default: `default_workers()`;
+    1: none, all in this one); the output does not depend on it.
     """
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
@@ -382,10 +407,10 @@ def export_run(
     dropped: list[Exclusion] = []
     # Each problem's features in a pool (a single page is not worth starting one), then the
     # decisions that depend on what was kept before, here and in order.
-    pool = (default_workers() if workers is None else workers) if len(ranged) > PAGE else 1
+    pool = default_workers() if workers is None else workers
     decision = Screen(dup_threshold, lineage_roots(ranged))
-    pages = _records(bank, run, [k.id for k in ranged])
-    for feat in features(pages, benchmark, dup_threshold, pool):
+    records = _records(bank, run, [k.id for k in ranged])
+    for feat in features(records, benchmark, dup_threshold, pool if len(ranged) > PAGE else 1):
         why = decision.decide(feat)
         if why is None:
             kept_ids.add(feat.id)
@@ -420,8 +445,8 @@ def export_run(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
     try:
-        write_rows(_pages(bank, run, steps, system_prompt), list(per_stage), tmp, fmt,
-                   arrow_schema() if fmt != "jsonl" else None)  # fmt: skip
+        pages = _pages(bank, run, steps, system_prompt, fmt, pool if len(steps) > PAGE else 1)
+        write_rows(pages, list(per_stage), tmp, fmt, _schema() if fmt != "jsonl" else None)
         (tmp / "README.md").write_text(dataset_card(result), encoding="utf-8")
         (tmp / "export.json").write_text(json.dumps(summary(result), indent=2), encoding="utf-8")
         (tmp / RUN_CONFIG_FILE).write_text(json.dumps(config, indent=2), encoding="utf-8")

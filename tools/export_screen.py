@@ -11,10 +11,7 @@ the caller, on the features in the problems' order: the same decisions as one pr
 
 from __future__ import annotations
 
-import os
-from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -22,11 +19,9 @@ import numpy as np
 
 from stepstones.tools.decontam import BenchmarkIndex, contaminated
 from stepstones.tools.dedup import NearDupIndex, problem_text
+from stepstones.tools.pool import in_order
 from stepstones.tools.schedule import lineage_roots
 from stepstones.tools.schema import Problem
-
-MAX_WORKERS = 8
-"""The default pool's cap: past a few processes the parent's reading and deciding is the limit."""
 
 
 @dataclass(frozen=True)
@@ -47,15 +42,6 @@ class Features:
     id: str
     hit: tuple[str, float] | None
     signature: np.ndarray | None
-
-
-def default_workers() -> int:
-    """Processes for the screen when none is asked for: the CPUs this process may use, capped."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(cpus, MAX_WORKERS))
 
 
 def features_of(
@@ -92,20 +78,8 @@ def features(
     `workers` > 1 computes them in that many processes, with at most two pages per process in
     flight (memory does not grow with the run); 1 computes them here. Both give equal features.
     """
-    if workers <= 1:
-        _start_worker(benchmark, threshold)
-        for page in pages:
-            yield from _page_features(page)
-        return
-    with ProcessPoolExecutor(workers, initializer=_start_worker,
-                             initargs=(benchmark, threshold)) as pool:  # fmt: skip
-        pending: deque[Future[list[Features]]] = deque()
-        for page in pages:
-            pending.append(pool.submit(_page_features, page))
-            if len(pending) >= 2 * workers:
-                yield from pending.popleft().result()
-        while pending:
-            yield from pending.popleft().result()
+    for page in in_order(_page_features, pages, workers, _start_worker, (benchmark, threshold)):
+        yield from page
 
 
 class Screen:

@@ -1,15 +1,18 @@
 """Export rows written as they come, so memory stays flat however large the run is.
 
-JSONL goes line by line, Parquet a row group per page (`pyarrow.parquet.ParquetWriter`), and a
-saved `datasets.DatasetDict` as the files `save_to_disk` writes, a page at a time (never a list
-of every row in memory). Each format writes the same rows, byte for byte in JSONL, that one
-in-memory table of all rows gave before.
+Rows arrive a page at a time already encoded (`encode`: JSON lines, or an Arrow table), so the
+encoding can happen in the processes that build the rows. JSONL goes line by line, Parquet a
+row group per page (`pyarrow.parquet.ParquetWriter`), and a saved `datasets.DatasetDict` as
+the files `save_to_disk` writes, a page at a time (never a list of every row in memory). Each
+format writes the same rows, byte for byte in JSONL, that one in-memory table of all rows gave
+before.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -17,11 +20,38 @@ Format = Literal["jsonl", "parquet", "hf"]
 Row = dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Page:
+    """Rows encoded for one format: each row's stage, and its JSON lines (jsonl) or one Arrow
+    table of them (parquet, hf)."""
+
+    stages: list[str]
+    lines: list[str] | None = None
+    table: Any = None
+
+    def select(self, rows: Sequence[int]) -> Page:
+        """The page of the rows at these positions, in this order."""
+        stages = [self.stages[i] for i in rows]
+        if self.lines is not None:
+            return Page(stages, lines=[self.lines[i] for i in rows])
+        return Page(stages, table=self.table.take(list(rows)))
+
+
+def encode(rows: Sequence[Row], fmt: Format, schema: Any) -> Page:
+    """`rows` as `fmt` writes them: JSON lines, or a table of the Arrow `schema`."""
+    stages = [str(row["stage"]) for row in rows]
+    if fmt == "jsonl":
+        return Page(stages, lines=[json.dumps(row, ensure_ascii=False) + "\n" for row in rows])
+    import pyarrow as pa
+
+    return Page(stages, table=pa.Table.from_pylist(list(rows), schema=schema))
+
+
 class Sink(Protocol):
     """Where one file's rows go."""
 
-    def write(self, rows: Sequence[Row]) -> None:
-        """Append rows."""
+    def write(self, page: Page) -> None:
+        """Append a page of rows."""
 
     def close(self) -> None:
         """Finish the file."""
@@ -34,9 +64,9 @@ class JsonlSink:
         path.parent.mkdir(exist_ok=True)
         self._fh = path.open("w", encoding="utf-8")
 
-    def write(self, rows: Sequence[Row]) -> None:
-        """Append rows, one line each."""
-        self._fh.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+    def write(self, page: Page) -> None:
+        """Append the page's lines."""
+        self._fh.write("".join(page.lines or ()))
 
     def close(self) -> None:
         """Close the file."""
@@ -50,14 +80,11 @@ class ParquetSink:
         import pyarrow.parquet as pq
 
         path.parent.mkdir(exist_ok=True)
-        self._schema = schema
         self._writer = pq.ParquetWriter(str(path), schema)
 
-    def write(self, rows: Sequence[Row]) -> None:
-        """Append rows as a row group."""
-        import pyarrow as pa
-
-        self._writer.write_table(pa.Table.from_pylist(list(rows), schema=self._schema))
+    def write(self, page: Page) -> None:
+        """Append the page's table as a row group."""
+        self._writer.write_table(page.table)
 
     def close(self) -> None:
         """Write the footer."""
@@ -80,7 +107,6 @@ class HfSplitSink:
 
         folder.mkdir(parents=True)
         self._folder = folder
-        self._schema = schema
         self._info = datasets.DatasetInfo(features=datasets.Features.from_arrow_schema(schema))
         self._shards: list[Path] = []
         self._writer: Any = None
@@ -98,11 +124,9 @@ class HfSplitSink:
         self._writer = ArrowWriter(features=self._info.features, path=str(path))
         self._bytes = 0
 
-    def write(self, rows: Sequence[Row]) -> None:
-        """Append rows to the current shard (a new one once it holds `MAX_SHARD_BYTES`)."""
-        import pyarrow as pa
-
-        table = pa.Table.from_pylist(list(rows), schema=self._schema)
+    def write(self, page: Page) -> None:
+        """Append the page's table to the current shard (a new one past `MAX_SHARD_BYTES`)."""
+        table = page.table
         if self._writer is None or self._bytes >= MAX_SHARD_BYTES:
             self._open_shard()
         self._writer.write_table(table)
@@ -123,7 +147,7 @@ class HfSplitSink:
         names = [f"data-{k:05d}-of-{n:05d}.arrow" for k in range(n)]
         for shard, name in zip(self._shards, names, strict=True):
             shard.rename(self._folder / name)
-        state = {
+        state: dict[str, Any] = {
             "_data_files": [{"filename": name} for name in names],
             "_fingerprint": self._hash.hexdigest(),
             "_format_columns": None,
@@ -150,10 +174,11 @@ def stage_split(index: int, stage: str) -> str:
 
 
 def write_rows(
-    pages: Iterable[Sequence[Row]], stages: Sequence[str], folder: Path, fmt: Format, schema: Any
+    pages: Iterable[Page], stages: Sequence[str], folder: Path, fmt: Format, schema: Any
 ) -> None:
-    """Write `pages` of rows into `folder` as `fmt`: all of them as train, and each stage's
-    alone under stages/ (hf: as splits) when `stages` (first-seen order) holds more than one."""
+    """Write `pages` of rows (`encode`d as `fmt`) into `folder`: all of them as train, and each
+    stage's alone under stages/ (hf: as splits) when `stages` (first-seen order) holds more
+    than one."""
     per_stage = len(stages) > 1
     names = {stage: stage_split(k, stage) for k, stage in enumerate(stages)} if per_stage else {}
 
@@ -167,13 +192,13 @@ def write_rows(
     train = sink("train", "")
     parts = {stage: sink(name, "stages") for stage, name in names.items()}
     try:
-        for rows in pages:
-            train.write(rows)
-            groups: dict[str, list[Row]] = {}
-            for row in rows if per_stage else ():
-                groups.setdefault(row["stage"], []).append(row)
-            for stage, part in groups.items():
-                parts[stage].write(part)
+        for page in pages:
+            train.write(page)
+            groups: dict[str, list[int]] = {}
+            for i, stage in enumerate(page.stages if per_stage else ()):
+                groups.setdefault(stage, []).append(i)
+            for stage, rows in groups.items():
+                parts[stage].write(page.select(rows))
     finally:
         for s in [train, *parts.values()]:
             s.close()

@@ -16,7 +16,7 @@ from stepstones.tools.export import (
     export_run,
     parse_keep_range,
 )
-from stepstones.tools.export_screen import MAX_WORKERS
+from stepstones.tools.pool import MAX_WORKERS
 from stepstones.tools.schedule import DEFAULT_SCHEDULE, SCHEDULES, parse_mix
 from stepstones.tools.store import DEFAULT_BANK, Bank
 

@@ -12,7 +12,8 @@ import pytest
 from stepstones.tools import export as export_module
 from stepstones.tools.decontam import BenchmarkIndex
 from stepstones.tools.export import export_run, screen
-from stepstones.tools.export_screen import MAX_WORKERS, default_workers, features
+from stepstones.tools.export_screen import features
+from stepstones.tools.pool import MAX_WORKERS, default_workers
 from stepstones.tools.schema import Problem
 from stepstones.tools.store import Bank
 from tests.unit.test_export import BANDS, HUMANEVAL_COPY, make_problem
