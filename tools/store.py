@@ -610,6 +610,31 @@ class Bank:
         for row in self._rows("attempts", where, args, order_by="id"):
             yield Attempt.model_validate_json(row["record"])
 
+    @overload
+    def summaries_by_problem(
+        self, run_id: str, problem_ids: Sequence[str]
+    ) -> dict[str, PerformanceSummary]: ...
+    @overload
+    def summaries_by_problem(
+        self, run_id: str, problem_ids: Sequence[str], view: type[M]
+    ) -> dict[str, M]: ...
+    def summaries_by_problem(
+        self, run_id: str, problem_ids: Sequence[str], view: type[BaseModel] = PerformanceSummary
+    ) -> dict[str, Any]:
+        """The performance summaries of these problems by problem id, from one query (those
+        without one are absent). Callers page, as with `problems_by_id`; `view` likewise reads
+        only some fields."""
+        if not problem_ids:
+            return {}
+        marks = ", ".join("?" * len(problem_ids))
+        with self._lock:
+            rows = self.db.execute(
+                "select problem_id, record from summaries where run_id = ? "
+                f"and problem_id in ({marks})",
+                [run_id, *problem_ids],
+            ).fetchall()
+        return {str(r[0]): view.model_validate_json(r[1]) for r in rows}
+
     def summary(self, run_id: str, problem_id: str) -> PerformanceSummary | None:
         """The performance summary of a problem, or None."""
         rows = self._rows("summaries", "run_id = ? and problem_id = ?", [run_id, problem_id])
