@@ -39,11 +39,11 @@ from pydantic import BaseModel, ConfigDict
 from stepstones.tools.decontam import BenchmarkError, BenchmarkIndex
 from stepstones.tools.environments import Truth, get_environment
 from stepstones.tools.export_card import Provenance, dataset_card, provenance, summary
-from stepstones.tools.export_screen import Exclusion, Screen, features
+from stepstones.tools.export_screen import Exclusion, Screen, features, screening_pool
 from stepstones.tools.export_screen import screen as screen  # re-exported: callers import it here
 from stepstones.tools.export_screen import screened as screened
 from stepstones.tools.export_writers import Format, Page, encode, write_rows
-from stepstones.tools.pool import default_workers, in_order
+from stepstones.tools.pool import Pool, default_workers
 from stepstones.tools.schedule import (
     DEFAULT_SCHEDULE,
     Ranked,
@@ -291,10 +291,10 @@ def _schema() -> Any:
 
 
 def _pages(
-    bank: Bank, run: str, steps: Sequence[Step[RowKey]], system: bool, fmt: Format, workers: int
+    bank: Bank, run: str, steps: Sequence[Step[RowKey]], system: bool, fmt: Format, pool: Pool
 ) -> Iterator[Page]:
     """The export's rows in curriculum order, a page at a time (a mixture may repeat a row),
-    built and encoded in `workers` processes (1: here)."""
+    built and encoded by the pool's workers."""
 
     def jobs() -> Iterator[tuple[list[str], list[Place], bool, Format]]:
         for start in range(0, len(steps), PAGE):
@@ -303,7 +303,7 @@ def _pages(
             places = [(s.problem.id, s.index, s.stage) for s in page]
             yield bank.problem_records(run, wanted), places, system, fmt
 
-    return in_order(_page_rows, jobs(), workers)
+    return pool.map(_page_rows, jobs())
 
 
 def _require(fmt: Format) -> None:
@@ -391,71 +391,82 @@ def export_run(
             benchmark = BenchmarkIndex.humaneval()
         except BenchmarkError as exc:
             raise ExportError(f"{exc} (or pass --no-decontam)") from exc
-    # The bank is read three times a page at a time (keys; records to screen; problems of
-    # the rows in curriculum order) and only keys are held: memory does not grow with text.
-    past_quota = set() if include_surplus else bank.quota_surplus(run)
-    keys: list[RowKey] = []
-    surplus: list[Exclusion] = []
-    for start in range(0, len(ids), PAGE):
-        for k in bank.problems_by_id(run, ids[start : start + PAGE], RowKey):
-            if k.id in past_quota:
-                surplus.append(Exclusion(k.id, "surplus", f"band {k.band} was full", k.pass_rate))
+    # Started before the keys and the index exist (forked workers copy what they touch); one
+    # page is not worth a pool.
+    n = 1 if len(ids) <= PAGE else default_workers() if workers is None else workers
+    with screening_pool(n, benchmark, dup_threshold) as pool:
+        # The bank is read three times a page at a time (keys; records to screen; problems of
+        # the rows in curriculum order) and only keys are held: memory does not grow with text.
+        past_quota = set() if include_surplus else bank.quota_surplus(run)
+        keys: list[RowKey] = []
+        surplus: list[Exclusion] = []
+        for start in range(0, len(ids), PAGE):
+            for k in bank.problems_by_id(run, ids[start : start + PAGE], RowKey):
+                if k.id in past_quota:
+                    surplus.append(
+                        Exclusion(k.id, "surplus", f"band {k.band} was full", k.pass_rate)
+                    )
+                else:
+                    keys.append(k)
+        ranged, off_range = in_keep_range(keys, keep_range)
+        kept_ids: set[str] = set()
+        dropped: list[Exclusion] = []
+        # Each problem's features in the pool, then the decisions that depend on what was kept
+        # before, here and in order.
+        decision = Screen(dup_threshold, lineage_roots(ranged))
+        records = _records(bank, run, [k.id for k in ranged])
+        for feat in features(records, pool):
+            why = decision.decide(feat)
+            if why is None:
+                kept_ids.add(feat.id)
             else:
-                keys.append(k)
-    ranged, off_range = in_keep_range(keys, keep_range)
-    kept_ids: set[str] = set()
-    dropped: list[Exclusion] = []
-    # Each problem's features in a pool (a single page is not worth starting one), then the
-    # decisions that depend on what was kept before, here and in order.
-    pool = default_workers() if workers is None else workers
-    decision = Screen(dup_threshold, lineage_roots(ranged))
-    records = _records(bank, run, [k.id for k in ranged])
-    for feat in features(records, benchmark, dup_threshold, pool if len(ranged) > PAGE else 1):
-        why = decision.decide(feat)
-        if why is None:
-            kept_ids.add(feat.id)
-        else:
-            dropped.append(why)
-    kept = [k for k in ranged if k.id in kept_ids]
-    excluded = surplus + off_range + dropped
-    if not kept:
-        hints = []
-        if surplus:
-            hints.append(f"{len(surplus)} past their band's quota; --include-surplus keeps them")
-        if off_range:
-            hints.append(f"{len(off_range)} outside the keep range; --include-unbanded keeps them")
-        hint = f" ({'; '.join(hints)})" if hints else ""
-        raise ExportError(f"run {run!r}: all {len(ids)} problems were excluded{hint}")
-    ranges = bands_from_config(config)
-    steps = schedule(kept, schedule_name, bands=ranges, mix=mix, seed=seed)
-    per_band = Counter(s.problem.band or "unbanded" for s in steps)
-    per_stage = Counter(s.stage for s in steps)
-    per_env = Counter(s.problem.environment for s in steps)
-    result = ExportResult(
-        run_id=run, out=out, format=fmt, schedule=schedule_name, rows=len(steps),
-        bands={b: per_band[b] for b in band_order(kept, ranges) if per_band[b]},
-        stages=list(per_stage.items()),
-        excluded=excluded, decontaminated=benchmark is not None, config=config,
-        keep_range=keep_range,
-        run_status=status,
-        environments=dict(per_env),
-        provenance=provenance(bank, run, [s.problem for s in steps], config, command),
-        include_surplus=include_surplus,
-    )  # fmt: skip
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
-    try:
-        pages = _pages(bank, run, steps, system_prompt, fmt, pool if len(steps) > PAGE else 1)
-        write_rows(pages, list(per_stage), tmp, fmt, _schema() if fmt != "jsonl" else None)
-        (tmp / "README.md").write_text(dataset_card(result), encoding="utf-8")
-        (tmp / "export.json").write_text(json.dumps(summary(result), indent=2), encoding="utf-8")
-        (tmp / RUN_CONFIG_FILE).write_text(json.dumps(config, indent=2), encoding="utf-8")
-        if calls:  # every model request of the run, as the bank's model_calls holds them
-            with (tmp / CALLS_FILE).open("w", encoding="utf-8") as f:
-                for call in bank.calls(run):
-                    f.write(call.model_dump_json() + "\n")
-        _replace_dir(tmp, out, force)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+                dropped.append(why)
+        kept = [k for k in ranged if k.id in kept_ids]
+        excluded = surplus + off_range + dropped
+        if not kept:
+            hints = []
+            if surplus:
+                hints.append(
+                    f"{len(surplus)} past their band's quota; --include-surplus keeps them"
+                )
+            if off_range:
+                hints.append(
+                    f"{len(off_range)} outside the keep range; --include-unbanded keeps them"
+                )
+            hint = f" ({'; '.join(hints)})" if hints else ""
+            raise ExportError(f"run {run!r}: all {len(ids)} problems were excluded{hint}")
+        ranges = bands_from_config(config)
+        steps = schedule(kept, schedule_name, bands=ranges, mix=mix, seed=seed)
+        per_band = Counter(s.problem.band or "unbanded" for s in steps)
+        per_stage = Counter(s.stage for s in steps)
+        per_env = Counter(s.problem.environment for s in steps)
+        result = ExportResult(
+            run_id=run, out=out, format=fmt, schedule=schedule_name, rows=len(steps),
+            bands={b: per_band[b] for b in band_order(kept, ranges) if per_band[b]},
+            stages=list(per_stage.items()),
+            excluded=excluded, decontaminated=benchmark is not None, config=config,
+            keep_range=keep_range,
+            run_status=status,
+            environments=dict(per_env),
+            provenance=provenance(bank, run, [s.problem for s in steps], config, command),
+            include_surplus=include_surplus,
+        )  # fmt: skip
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+        try:
+            pages = _pages(bank, run, steps, system_prompt, fmt, pool)
+            write_rows(pages, list(per_stage), tmp, fmt, _schema() if fmt != "jsonl" else None)
+            (tmp / "README.md").write_text(dataset_card(result), encoding="utf-8")
+            (tmp / "export.json").write_text(
+                json.dumps(summary(result), indent=2), encoding="utf-8"
+            )
+            (tmp / RUN_CONFIG_FILE).write_text(json.dumps(config, indent=2), encoding="utf-8")
+            if calls:  # every model request of the run, as the bank's model_calls holds them
+                with (tmp / CALLS_FILE).open("w", encoding="utf-8") as f:
+                    for call in bank.calls(run):
+                        f.write(call.model_dump_json() + "\n")
+            _replace_dir(tmp, out, force)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     return result

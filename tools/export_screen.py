@@ -19,7 +19,7 @@ import numpy as np
 
 from stepstones.tools.decontam import BenchmarkIndex, contaminated
 from stepstones.tools.dedup import NearDupIndex, problem_text
-from stepstones.tools.pool import in_order
+from stepstones.tools.pool import Pool
 from stepstones.tools.schedule import lineage_roots
 from stepstones.tools.schema import Problem
 
@@ -70,15 +70,16 @@ def _page_features(records: list[str]) -> list[Features]:
     return [features_of(Problem.model_validate_json(r), benchmark, dedup) for r in records]
 
 
-def features(
-    pages: Iterable[list[str]], benchmark: BenchmarkIndex | None, threshold: float, workers: int
-) -> Iterator[Features]:
-    """The features of the problems whose JSON records come in `pages`, in their order.
+def screening_pool(workers: int, benchmark: BenchmarkIndex | None, threshold: float) -> Pool:
+    """A pool whose workers compute `features` against `benchmark` (1: in this process)."""
+    return Pool(workers, _start_worker, (benchmark, threshold))
 
-    `workers` > 1 computes them in that many processes, with at most two pages per process in
-    flight (memory does not grow with the run); 1 computes them here. Both give equal features.
-    """
-    for page in in_order(_page_features, pages, workers, _start_worker, (benchmark, threshold)):
+
+def features(pages: Iterable[list[str]], pool: Pool) -> Iterator[Features]:
+    """The features of the problems whose JSON records come in `pages`, in their order, from a
+    `screening_pool`'s workers (at most two pages each in flight: memory does not grow with
+    the run). Any number of workers gives equal features."""
+    for page in pool.map(_page_features, pages):
         yield from page
 
 

@@ -12,7 +12,7 @@ import pytest
 from stepstones.tools import export as export_module
 from stepstones.tools.decontam import BenchmarkIndex
 from stepstones.tools.export import export_run, screen
-from stepstones.tools.export_screen import features
+from stepstones.tools.export_screen import features, screening_pool
 from stepstones.tools.pool import MAX_WORKERS, default_workers
 from stepstones.tools.schema import Problem
 from stepstones.tools.store import Bank
@@ -61,8 +61,9 @@ def test_pooled_features_equal_those_computed_in_one_process(
 ) -> None:
     ids = bank.problem_ids("r")
     pages = [bank.problem_records("r", ids[i : i + 3]) for i in range(0, len(ids), 3)]
-    alone = list(features(pages, humaneval, 0.8, workers=1))
-    pooled = list(features(pages, humaneval, 0.8, workers=2))
+    with screening_pool(1, humaneval, 0.8) as one, screening_pool(2, humaneval, 0.8) as two:
+        alone = list(features(pages, one))
+        pooled = list(features(pages, two))
     assert [f.id for f in pooled] == [f.id for f in alone] == ids  # in the records' order
     assert [f.hit for f in pooled] == [f.hit for f in alone]
     assert sum(f.hit is not None for f in alone) == 2  # both HumanEval copies
@@ -72,7 +73,7 @@ def test_pooled_features_equal_those_computed_in_one_process(
             assert np.array_equal(a.signature, p.signature)
 
 
-@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet", "hf"])
 def test_an_export_with_a_pool_writes_what_one_process_writes(
     bank: Bank,
     humaneval: BenchmarkIndex,
