@@ -83,8 +83,8 @@ def export(
         typer.Option(
             min=1,
             help="Processes that screen the problems (decontamination, near-duplicate "
-            "signatures); 1 screens in this process. Default: the CPUs available, at most "
-            f"{MAX_WORKERS}. The output is the same for any number.",
+            "signatures) and build the rows; 1 does it all in this process. Default: the CPUs "
+            f"available, at most {MAX_WORKERS}. The output is the same for any number.",
         ),
     ] = None,
     calls: Annotated[
