@@ -237,11 +237,19 @@ class NearDupIndex:
         step = 4 * r
         return [int.from_bytes(raw[i : i + step], "little") for i in range(0, len(raw), step)]
 
+    def minhash(self, text: str) -> np.ndarray:
+        """`signature` as a read-only uint32 array, what `add_signature` and `query_signature`
+        take: a process can compute it for another's index (same num_perm and ngram)."""
+        return self._signature(text)
+
     def add(self, key: str, text: str) -> None:
         """Index `text` under `key` (re-adding a key replaces its text)."""
+        self.add_signature(key, self._signature(text))
+
+    def add_signature(self, key: str, sig: np.ndarray) -> None:
+        """`add` for a text whose `minhash` is `sig`."""
         if key in self._row_of:
             self.remove(key)
-        sig = self._signature(text)
         if self._free:
             row = self._free.pop()
             self._key_at[row] = key
@@ -323,7 +331,12 @@ class NearDupIndex:
 
     def query(self, text: str, exclude: set[str] | None = None) -> list[tuple[str, float]]:
         """Indexed keys whose estimated Jaccard with `text` is >= threshold, best first."""
-        sig = self._signature(text)
+        return self.query_signature(self._signature(text), exclude)
+
+    def query_signature(
+        self, sig: np.ndarray, exclude: set[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """`query` for a text whose `minhash` is `sig`."""
         rows = self._scored_rows(sig)
         if not rows:
             return []

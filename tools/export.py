@@ -28,18 +28,22 @@ import os
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from stepstones.tools.decontam import BenchmarkError, BenchmarkIndex, contaminated
-from stepstones.tools.dedup import NearDupIndex, problem_text
+from stepstones.tools.decontam import BenchmarkError, BenchmarkIndex
 from stepstones.tools.environments import Truth, get_environment
 from stepstones.tools.export_card import Provenance, dataset_card, provenance, summary
-from stepstones.tools.export_writers import Format, write_rows
+from stepstones.tools.export_screen import Exclusion, Screen, features, screening_pool
+from stepstones.tools.export_screen import screen as screen  # re-exported: callers import it here
+from stepstones.tools.export_screen import screened as screened
+from stepstones.tools.export_writers import Format, Page, encode, write_rows
+from stepstones.tools.pool import Pool, default_workers
 from stepstones.tools.schedule import (
     DEFAULT_SCHEDULE,
     Ranked,
@@ -110,16 +114,6 @@ def ground_truth(problem: Problem) -> str:
     if truth.environment == "code":
         return truth.model_dump_json(exclude=CODE_ONLY_EXCLUDED)
     return truth.model_dump_json()
-
-
-@dataclass(frozen=True)
-class Exclusion:
-    """A problem left out of the export, and why."""
-
-    id: str
-    reason: Literal["surplus", "out_of_range", "contaminated", "duplicate"]
-    match: str
-    score: float | None
 
 
 @dataclass
@@ -272,65 +266,44 @@ def in_keep_range(
     return kept, out
 
 
-def screened(
-    problems: Iterable[Problem],
-    benchmark: BenchmarkIndex | None,
-    threshold: float,
-    roots: Mapping[str, str],
-) -> Iterator[tuple[Problem, Exclusion | None]]:
-    """Each problem in turn with why it is left out (None: kept); see `screen`. `roots` maps
-    every problem's id to its lineage (`lineage_roots` over all of them), so the problems
-    themselves can stream past."""
-    index = NearDupIndex(threshold=threshold)
-    for p in problems:
-        hit = contaminated(p, benchmark) if benchmark is not None else None
-        if hit is not None:
-            yield p, Exclusion(p.id, "contaminated", hit[0], hit[1])
-            continue
-        text = problem_text(p)
-        dups = [(k, s) for k, s in index.query(text) if roots[k] != roots[p.id] or s >= 1.0]
-        if dups:
-            yield p, Exclusion(p.id, "duplicate", dups[0][0], dups[0][1])
-            continue
-        index.add(p.id, text)
-        yield p, None
-
-
-def screen(
-    problems: Sequence[Problem], benchmark: BenchmarkIndex | None, threshold: float = 0.8
-) -> tuple[list[Problem], list[Exclusion]]:
-    """Drop problems overlapping the benchmark, then near-duplicates of an earlier kept problem.
-
-    Stepping stones of one lineage differ by design in a word or a comparison ("increasing" ->
-    "decreasing") and score ~0.9 on text alone, so inside a lineage only an identical normalised
-    problem counts as a duplicate (the critic already rejects copies of a parent); across
-    lineages anything at `threshold` or above does, since two seeds then led to the same task.
-    """
-    kept: list[Problem] = []
-    excluded: list[Exclusion] = []
-    for p, why in screened(problems, benchmark, threshold, lineage_roots(problems)):
-        if why is None:
-            kept.append(p)
-        else:
-            excluded.append(why)
-    return kept, excluded
-
-
-def _read(bank: Bank, run: str, ids: Sequence[str]) -> Iterator[Problem]:
-    """The problems with `ids`, in that order, read a page at a time."""
+def _records(bank: Bank, run: str, ids: Sequence[str]) -> Iterator[list[str]]:
+    """The JSON records of the problems with `ids`, in that order, a page at a time."""
     for start in range(0, len(ids), PAGE):
-        yield from bank.problems_by_id(run, ids[start : start + PAGE])
+        yield bank.problem_records(run, ids[start : start + PAGE])
+
+
+Place = tuple[str, int, str]
+"""A row's problem id, curriculum index and stage: what a page's worker needs of its step."""
+
+
+def _page_rows(job: tuple[list[str], list[Place], bool, Format]) -> Page:
+    """The rows of one page, encoded for the format, from the JSON records of its problems."""
+    records, places, system, fmt = job
+    problems = {p.id: p for p in map(Problem.model_validate_json, records)}
+    rows = [to_record(problems[i], Step(problems[i], index, stage), system=system)
+            for i, index, stage in places]  # fmt: skip
+    return encode(rows, fmt, _schema() if fmt != "jsonl" else None)
+
+
+@cache
+def _schema() -> Any:
+    return arrow_schema()
 
 
 def _pages(
-    bank: Bank, run: str, steps: Sequence[Step[RowKey]], system: bool
-) -> Iterator[list[dict[str, Any]]]:
-    """The export's rows in curriculum order, a page at a time (a mixture may repeat a row)."""
-    for start in range(0, len(steps), PAGE):
-        page = steps[start : start + PAGE]
-        wanted = list(dict.fromkeys(s.problem.id for s in page))
-        problems = {p.id: p for p in bank.problems_by_id(run, wanted)}
-        yield [to_record(problems[s.problem.id], s, system=system) for s in page]
+    bank: Bank, run: str, steps: Sequence[Step[RowKey]], system: bool, fmt: Format, pool: Pool
+) -> Iterator[Page]:
+    """The export's rows in curriculum order, a page at a time (a mixture may repeat a row),
+    built and encoded by the pool's workers."""
+
+    def jobs() -> Iterator[tuple[list[str], list[Place], bool, Format]]:
+        for start in range(0, len(steps), PAGE):
+            page = steps[start : start + PAGE]
+            wanted = list(dict.fromkeys(s.problem.id for s in page))
+            places = [(s.problem.id, s.index, s.stage) for s in page]
+            yield bank.problem_records(run, wanted), places, system, fmt
+
+    return pool.map(_page_rows, jobs())
 
 
 def _require(fmt: Format) -> None:
@@ -378,6 +351,7 @@ def export_run(
     calls: bool = False,
     command: str | None = None,
     include_surplus: bool = False,
+    workers: int | None = None,
 ) -> ExportResult:
     """Write a run's valid, clean problems to `out` (a folder) in curriculum order, with a card.
 
@@ -387,7 +361,9 @@ def export_run(
     decontamination (the card says so). Raises ExportError or ValueError with nothing written
     when the run, the format or the schedule is unusable. A run that has not finished is refused
     unless `partial`; then export.json and the card say it is partial. `command` is the
-    command line the card names as the export's (the CLI passes its own).
+    command line the card names as the export's (the CLI passes its own). `workers` processes
+    compute each problem's screening features and build the rows (default: `default_workers()`;
+    1: none, all in this one); the output does not depend on it.
     """
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
@@ -415,66 +391,82 @@ def export_run(
             benchmark = BenchmarkIndex.humaneval()
         except BenchmarkError as exc:
             raise ExportError(f"{exc} (or pass --no-decontam)") from exc
-    # The bank is read three times a page at a time (keys; problems to screen; problems of
-    # the rows in curriculum order) and only keys are held: memory does not grow with text.
-    past_quota = set() if include_surplus else bank.quota_surplus(run)
-    keys: list[RowKey] = []
-    surplus: list[Exclusion] = []
-    for start in range(0, len(ids), PAGE):
-        for k in bank.problems_by_id(run, ids[start : start + PAGE], RowKey):
-            if k.id in past_quota:
-                surplus.append(Exclusion(k.id, "surplus", f"band {k.band} was full", k.pass_rate))
+    # Started before the keys and the index exist (forked workers copy what they touch); one
+    # page is not worth a pool.
+    n = 1 if len(ids) <= PAGE else default_workers() if workers is None else workers
+    with screening_pool(n, benchmark, dup_threshold) as pool:
+        # The bank is read three times a page at a time (keys; records to screen; problems of
+        # the rows in curriculum order) and only keys are held: memory does not grow with text.
+        past_quota = set() if include_surplus else bank.quota_surplus(run)
+        keys: list[RowKey] = []
+        surplus: list[Exclusion] = []
+        for start in range(0, len(ids), PAGE):
+            for k in bank.problems_by_id(run, ids[start : start + PAGE], RowKey):
+                if k.id in past_quota:
+                    surplus.append(
+                        Exclusion(k.id, "surplus", f"band {k.band} was full", k.pass_rate)
+                    )
+                else:
+                    keys.append(k)
+        ranged, off_range = in_keep_range(keys, keep_range)
+        kept_ids: set[str] = set()
+        dropped: list[Exclusion] = []
+        # Each problem's features in the pool, then the decisions that depend on what was kept
+        # before, here and in order.
+        decision = Screen(dup_threshold, lineage_roots(ranged))
+        records = _records(bank, run, [k.id for k in ranged])
+        for feat in features(records, pool):
+            why = decision.decide(feat)
+            if why is None:
+                kept_ids.add(feat.id)
             else:
-                keys.append(k)
-    ranged, off_range = in_keep_range(keys, keep_range)
-    kept_ids: set[str] = set()
-    dropped: list[Exclusion] = []
-    problems = _read(bank, run, [k.id for k in ranged])
-    for p, why in screened(problems, benchmark, dup_threshold, lineage_roots(ranged)):
-        if why is None:
-            kept_ids.add(p.id)
-        else:
-            dropped.append(why)
-    kept = [k for k in ranged if k.id in kept_ids]
-    excluded = surplus + off_range + dropped
-    if not kept:
-        hints = []
-        if surplus:
-            hints.append(f"{len(surplus)} past their band's quota; --include-surplus keeps them")
-        if off_range:
-            hints.append(f"{len(off_range)} outside the keep range; --include-unbanded keeps them")
-        hint = f" ({'; '.join(hints)})" if hints else ""
-        raise ExportError(f"run {run!r}: all {len(ids)} problems were excluded{hint}")
-    ranges = bands_from_config(config)
-    steps = schedule(kept, schedule_name, bands=ranges, mix=mix, seed=seed)
-    per_band = Counter(s.problem.band or "unbanded" for s in steps)
-    per_stage = Counter(s.stage for s in steps)
-    per_env = Counter(s.problem.environment for s in steps)
-    result = ExportResult(
-        run_id=run, out=out, format=fmt, schedule=schedule_name, rows=len(steps),
-        bands={b: per_band[b] for b in band_order(kept, ranges) if per_band[b]},
-        stages=list(per_stage.items()),
-        excluded=excluded, decontaminated=benchmark is not None, config=config,
-        keep_range=keep_range,
-        run_status=status,
-        environments=dict(per_env),
-        provenance=provenance(bank, run, [s.problem for s in steps], config, command),
-        include_surplus=include_surplus,
-    )  # fmt: skip
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
-    try:
-        write_rows(_pages(bank, run, steps, system_prompt), list(per_stage), tmp, fmt,
-                   arrow_schema() if fmt != "jsonl" else None)  # fmt: skip
-        (tmp / "README.md").write_text(dataset_card(result), encoding="utf-8")
-        (tmp / "export.json").write_text(json.dumps(summary(result), indent=2), encoding="utf-8")
-        (tmp / RUN_CONFIG_FILE).write_text(json.dumps(config, indent=2), encoding="utf-8")
-        if calls:  # every model request of the run, as the bank's model_calls holds them
-            with (tmp / CALLS_FILE).open("w", encoding="utf-8") as f:
-                for call in bank.calls(run):
-                    f.write(call.model_dump_json() + "\n")
-        _replace_dir(tmp, out, force)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+                dropped.append(why)
+        kept = [k for k in ranged if k.id in kept_ids]
+        excluded = surplus + off_range + dropped
+        if not kept:
+            hints = []
+            if surplus:
+                hints.append(
+                    f"{len(surplus)} past their band's quota; --include-surplus keeps them"
+                )
+            if off_range:
+                hints.append(
+                    f"{len(off_range)} outside the keep range; --include-unbanded keeps them"
+                )
+            hint = f" ({'; '.join(hints)})" if hints else ""
+            raise ExportError(f"run {run!r}: all {len(ids)} problems were excluded{hint}")
+        ranges = bands_from_config(config)
+        steps = schedule(kept, schedule_name, bands=ranges, mix=mix, seed=seed)
+        per_band = Counter(s.problem.band or "unbanded" for s in steps)
+        per_stage = Counter(s.stage for s in steps)
+        per_env = Counter(s.problem.environment for s in steps)
+        result = ExportResult(
+            run_id=run, out=out, format=fmt, schedule=schedule_name, rows=len(steps),
+            bands={b: per_band[b] for b in band_order(kept, ranges) if per_band[b]},
+            stages=list(per_stage.items()),
+            excluded=excluded, decontaminated=benchmark is not None, config=config,
+            keep_range=keep_range,
+            run_status=status,
+            environments=dict(per_env),
+            provenance=provenance(bank, run, [s.problem for s in steps], config, command),
+            include_surplus=include_surplus,
+        )  # fmt: skip
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+        try:
+            pages = _pages(bank, run, steps, system_prompt, fmt, pool)
+            write_rows(pages, list(per_stage), tmp, fmt, _schema() if fmt != "jsonl" else None)
+            (tmp / "README.md").write_text(dataset_card(result), encoding="utf-8")
+            (tmp / "export.json").write_text(
+                json.dumps(summary(result), indent=2), encoding="utf-8"
+            )
+            (tmp / RUN_CONFIG_FILE).write_text(json.dumps(config, indent=2), encoding="utf-8")
+            if calls:  # every model request of the run, as the bank's model_calls holds them
+                with (tmp / CALLS_FILE).open("w", encoding="utf-8") as f:
+                    for call in bank.calls(run):
+                        f.write(call.model_dump_json() + "\n")
+            _replace_dir(tmp, out, force)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     return result

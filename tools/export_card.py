@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pydantic import BaseModel, ConfigDict
+
 from stepstones.tools.curricula import PRESET_SOURCE, PRESETS, preset
 from stepstones.tools.schedule import UNBANDED, Ranked
 
@@ -57,6 +59,28 @@ class Provenance:
     export_command: str | None = None
 
 
+SUMMARY_PAGE = 500
+"""Performance summaries read at a time for the card's sample counts."""
+
+
+class StudentSamples(BaseModel):
+    """A student's sample count, as a performance summary records it (the rest skipped)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    student: str
+    samples: int
+
+
+class SampleCounts(BaseModel):
+    """What the card reads of a performance summary: whose pass rate it is, and the samples."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    target: str | None = None
+    students: list[StudentSamples]
+
+
 def provenance(
     bank: Bank,
     run_id: str,
@@ -70,11 +94,15 @@ def provenance(
         cells[p.band or UNBANDED][p.environment] += 1
     target = config.get("target_student")
     samples = []
-    for p in problems:
-        summary = bank.summary(run_id, p.id)
-        if summary is not None:
-            samples.append(sum(s.samples for s in summary.students
-                               if summary.target in (None, s.student)))  # fmt: skip
+    for start in range(0, len(problems), SUMMARY_PAGE):
+        page = problems[start : start + SUMMARY_PAGE]
+        ids = list(dict.fromkeys(p.id for p in page))
+        summaries = bank.summaries_by_problem(run_id, ids, SampleCounts)
+        for p in page:
+            summary = summaries.get(p.id)
+            if summary is not None:
+                samples.append(sum(s.samples for s in summary.students
+                                   if summary.target in (None, s.student)))  # fmt: skip
     seeds = {s.id: s for s in bank.seeds(run_id)}
     used: dict[tuple[str, str, str | None], dict[str, set[str]]] = {}
     unrecorded = 0

@@ -567,6 +567,11 @@ class Bank:
         hold are skipped). Callers page: a few hundred ids a call keep memory flat. `view` is
         a model of some of a problem's fields (extra fields ignored) for readers that need
         only those: the rest of the record is then skipped, not validated."""
+        return [view.model_validate_json(r) for r in self.problem_records(run_id, ids)]
+
+    def problem_records(self, run_id: str, ids: Sequence[str]) -> list[str]:
+        """`problems_by_id` as the stored JSON records, unvalidated: for a reader that hands
+        them to other processes (the export's screening pool) to be read there."""
         if not ids:
             return []
         marks = ", ".join("?" * len(ids))
@@ -576,7 +581,7 @@ class Bank:
                 [run_id, *ids],
             ).fetchall()
         records = {str(r[0]): str(r[1]) for r in rows}
-        return [view.model_validate_json(records[i]) for i in ids if i in records]
+        return [records[i] for i in ids if i in records]
 
     def quota_surplus(self, run_id: str) -> set[str]:
         """Ids of the run's problems past their band's quota (tools/quotas.py), by the quotas
@@ -604,6 +609,31 @@ class Bank:
             args.append(problem_id)
         for row in self._rows("attempts", where, args, order_by="id"):
             yield Attempt.model_validate_json(row["record"])
+
+    @overload
+    def summaries_by_problem(
+        self, run_id: str, problem_ids: Sequence[str]
+    ) -> dict[str, PerformanceSummary]: ...
+    @overload
+    def summaries_by_problem(
+        self, run_id: str, problem_ids: Sequence[str], view: type[M]
+    ) -> dict[str, M]: ...
+    def summaries_by_problem(
+        self, run_id: str, problem_ids: Sequence[str], view: type[BaseModel] = PerformanceSummary
+    ) -> dict[str, Any]:
+        """The performance summaries of these problems by problem id, from one query (those
+        without one are absent). Callers page, as with `problems_by_id`; `view` likewise reads
+        only some fields."""
+        if not problem_ids:
+            return {}
+        marks = ", ".join("?" * len(problem_ids))
+        with self._lock:
+            rows = self.db.execute(
+                "select problem_id, record from summaries where run_id = ? "
+                f"and problem_id in ({marks})",
+                [run_id, *problem_ids],
+            ).fetchall()
+        return {str(r[0]): view.model_validate_json(r[1]) for r in rows}
 
     def summary(self, run_id: str, problem_id: str) -> PerformanceSummary | None:
         """The performance summary of a problem, or None."""

@@ -16,6 +16,7 @@ from stepstones.tools.export import (
     export_run,
     parse_keep_range,
 )
+from stepstones.tools.pool import MAX_WORKERS
 from stepstones.tools.schedule import DEFAULT_SCHEDULE, SCHEDULES, parse_mix
 from stepstones.tools.store import DEFAULT_BANK, Bank
 
@@ -77,6 +78,15 @@ def export(
     partial: Annotated[
         bool, typer.Option(help="Export a run that has not finished (marked partial in the card).")
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Processes that screen the problems (decontamination, near-duplicate "
+            "signatures) and build the rows; 1 does it all in this process. Default: the CPUs "
+            f"available, at most {MAX_WORKERS}. The output is the same for any number.",
+        ),
+    ] = None,
     calls: Annotated[
         bool,
         typer.Option(
@@ -107,7 +117,7 @@ def export(
                 benchmark=None if no_decontam else "humaneval", force=force,
                 keep_range=kept_range,
                 partial=partial, calls=calls, command=command_line(),
-                include_surplus=include_surplus,
+                include_surplus=include_surplus, workers=workers,
             )  # fmt: skip
         finally:
             store.close()
