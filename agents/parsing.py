@@ -23,7 +23,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from pydantic import BaseModel, ValidationError
 
 from stepstones.agents.models import ModelSettings
-from stepstones.agents.sampling import call_with_retries, clean_text, describe
+from stepstones.agents.sampling import call_with_retries, clean_text, describe, endpoint_limit
 from stepstones.agents.usage import UsageMeter
 from stepstones.tools.codeblocks import THINK, extract_code, fences
 from stepstones.tools.environments.fenced import FencedReplyError, validate_fenced
@@ -245,6 +245,7 @@ async def ainvoke_parsed(
     on_request: Callable[[], None] | None = None,
     parser: Callable[[str, type[M]], M] = parse_reply,
     repair: str = JSON_REPAIR,
+    key: str | None = None,
 ) -> tuple[M | None, ParseFailure | None]:
     """(record, None) or (None, failure): one call, then one repair call if the reply is bad.
 
@@ -254,7 +255,8 @@ async def ainvoke_parsed(
     `settings` bound each call (its timeout and transient retries: the role's, not defaults);
     `on_request` is called before each of the (at most two) calls, so a caller can count them.
     `parser` reads a reply (JSON by default; `parse_fenced_reply` for a teacher's blocks) and
-    `repair` says how to reply again.
+    `repair` says how to reply again. With `key` (`models.endpoint_key`) each call takes a slot
+    of that endpoint's bound on requests in flight, shared with the students' samples.
     """
     name = model_name or str(getattr(model, "model_name", "") or type(model).__name__)
     settings = settings or ModelSettings()
@@ -270,6 +272,7 @@ async def ainvoke_parsed(
                 partial(model.ainvoke, asked),
                 timeout_s=settings.timeout_s,
                 max_retries=settings.max_retries,
+                limit=None if key is None else endpoint_limit(model, settings, key),
             )
         except Exception as exc:
             failed = f"model call failed: {describe(exc, settings.timeout_s)}"

@@ -173,6 +173,13 @@ ENDPOINTS = Endpoints()
 """The process's endpoints (see Endpoints for why there is one)."""
 
 
+def endpoint_limit(model: BaseChatModel, settings: ModelSettings, key: str) -> asyncio.Semaphore:
+    """The bound on requests in flight to endpoint `key` (1 for an in-process engine, which runs
+    one call at a time anyway: waiting for it must not count against a call's timeout)."""
+    in_process = bool((model.metadata or {}).get(IN_PROCESS_KEY))
+    return ENDPOINTS.semaphore(key, 1 if in_process else settings.max_concurrency)
+
+
 def wants_n(model: BaseChatModel, settings: ModelSettings, key: str) -> bool:
     """Whether to ask for k choices in one request.
 
@@ -286,8 +293,7 @@ async def sample(
     if k <= 0:
         return []
     settings = settings or ModelSettings()
-    in_process = bool((model.metadata or {}).get(IN_PROCESS_KEY))
-    limit = ENDPOINTS.semaphore(key, 1 if in_process else settings.max_concurrency)
+    limit = endpoint_limit(model, settings, key)
     samples: list[Sample] = []
     if k > 1 and wants_n(model, settings, key):
         samples = await _sample_n(model, messages, k, settings, limit, key)

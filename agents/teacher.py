@@ -18,7 +18,7 @@ from pydantic import Field
 
 from stepstones.agents.families import FAMILIES, family_names, get_family
 from stepstones.agents.families.base import FamilyInstance
-from stepstones.agents.models import ModelSettings
+from stepstones.agents.models import ModelSettings, endpoint_key
 from stepstones.agents.parsing import (
     FENCED_REPAIR,
     JSON_REPAIR,
@@ -299,6 +299,8 @@ class LLMTeacher:
     ) -> None:
         self.name = name
         self.model = model
+        # Its requests share the endpoint's bound with the students' (agents/sampling.py).
+        self.key = endpoint_key(name) if ":" in name else name
         self.meter = meter
         self.settings = settings or ModelSettings()
         self.prompts = dict(prompts or {})  # the run's overrides of agents/prompts/*.md
@@ -376,6 +378,7 @@ class LLMTeacher:
             on_request=count,
             parser=parse_fenced_reply if fenced else parse_reply,
             repair=FENCED_REPAIR if fenced else JSON_REPAIR,
+            key=self.key,
         )
         if draft is None:
             reason = failure.reason if failure else "no reply"

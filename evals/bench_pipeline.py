@@ -23,7 +23,7 @@ Printed, over the run (the server's window: its first request to its last reply)
 The last line is `endpoint busy: NN.N% of capacity` (the median with --repeat).
 
     python -m stepstones.evals.bench_pipeline [--cap 16] [--decode-tps 60] [--quota 4]
-        [--environments code,induction,...] [--lineages 6] [--repeat 1]
+        [--environments code,induction,...] [--lineages 6] [--schedule auto] [--repeat 1]
 """
 
 from __future__ import annotations
@@ -163,6 +163,7 @@ async def run_once(args: argparse.Namespace, base: str, out: Path) -> Figures:
         students=[f"vllm:student-a@{url}", f"vllm:student-b@{url}"],
         samples=args.samples,
         concurrency=args.lineages,
+        schedule=args.schedule,
         endpoint_concurrency=args.endpoint_concurrency,
         environments={e: 1.0 for e in args.environments},
         bands=default_bands(args.quota),
@@ -227,6 +228,8 @@ def print_figures(f: Figures, label: str) -> None:
         else "  endpoint: no requests"
     )
     print(f"  time by slots taken: {occupancy(e)}")
+    tenths = " ".join(f"{100 * b:.0f}%" for b in e.busy_by_tenth())
+    print(f"  busy by tenth of the window: {tenths}")
     print(
         f"  sequences/s {f.sequences_per_s:.2f} vs ideal {f.ideal_sequences_per_s:.2f} "
         f"(cap {e.cap} / mean latency {e.mean_service_s:.2f} s); requests/s "
@@ -274,6 +277,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--lineages", type=int, default=6, help="lineages in flight (concurrency)")
     parser.add_argument(
+        "--schedule",
+        choices=["auto", "rounds", "flow"],
+        default="auto",
+        help="how lineages take turns (RunContext.schedule; auto: flow, as for any LLM run)",
+    )
+    parser.add_argument(
         "--endpoint-concurrency",
         type=int,
         default=16,
@@ -299,8 +308,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(
         f"server: cap {model.cap} sequences, prefill {model.prefill_tps:g} tok/s, decode "
         f"{model.decode_tps:g} tok/s per sequence; client: {args.endpoint_concurrency} requests "
-        f"in flight; run: {args.lineages} lineages, quota {args.quota} x 3 bands, k="
-        f"{args.samples} x 2 students, environments {','.join(args.environments)}"
+        f"in flight; run: {args.lineages} lineages ({args.schedule}), quota {args.quota} x 3 "
+        f"bands, k={args.samples} x 2 students, environments {','.join(args.environments)}"
     )
     proc, base = start_server(model)
     runs: list[Figures] = []

@@ -65,6 +65,27 @@ class EngineStats(BaseModel):
     time_at: list[float] = Field(
         default_factory=list, description="time_at[k]: time with k sequences running (0..cap)"
     )
+    busy_by_s: list[float] = Field(
+        default_factory=list,
+        description="busy_by_s[t]: integral of running sequences over second t of the window",
+    )
+
+    def busy_by_tenth(self) -> list[float]:
+        """Busy fraction in each tenth of the window: where in a run the endpoint idles."""
+        if self.window_s <= 0:
+            return []
+        out = []
+        for k in range(10):
+            lo, hi = self.window_s * k / 10, self.window_s * (k + 1) / 10
+            busy = 0.0
+            for t, v in enumerate(self.busy_by_s):
+                # A second's busy time is spread evenly over it (the window's last second is
+                # cut short), so the tenths are exact to within a second and add up to busy_s.
+                end = min(t + 1.0, self.window_s)
+                if end > t:
+                    busy += v * max(0.0, min(hi, end) - max(lo, t)) / (end - t)
+            out.append(busy / (self.cap * (hi - lo)))
+        return out
 
     @property
     def busy_fraction(self) -> float:
@@ -124,6 +145,14 @@ class Engine:
         s = self._stats
         if self._last is not None:
             dt = max(0.0, now - self._last)
+            t = s.window_s
+            end = t + dt
+            while t < end:  # the running count's time, split by second of the window
+                second = int(t)
+                step = min(end, second + 1) - t
+                s.busy_by_s.extend([0.0] * (second + 1 - len(s.busy_by_s)))
+                s.busy_by_s[second] += self._running * step
+                t += step
             s.window_s += dt
             s.busy_s += self._running * dt
             s.time_at[min(self._running, self.model.cap)] += dt

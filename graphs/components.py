@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from langchain_core.language_models import BaseChatModel
 
@@ -31,6 +32,9 @@ from stepstones.tools.dedup import NearDupIndex, problem_text
 from stepstones.tools.sandbox import get_sandbox
 from stepstones.tools.sandbox.base import Sandbox
 from stepstones.tools.store import Bank
+
+if TYPE_CHECKING:
+    from stepstones.graphs.flow import FlowLedger
 
 
 @dataclass
@@ -49,6 +53,8 @@ class RunScope:
     """Indexed problems of no known round (a killed run's last, unfinished round)."""
     newest: int = -1
     """The latest round in `by_round`."""
+    ledger: FlowLedger | None = None
+    """A flowing run's FlowLedger (graphs/flow.py), rebuilt from the bank on first use."""
 
     def note_round(self, problem_id: str, round_: int) -> None:
         """An indexed problem entered the index in `round_` (the first round noted wins)."""

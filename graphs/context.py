@@ -172,6 +172,15 @@ class RunContext(Record):
     seeds: SeedConfig = Field(default_factory=SeedConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     concurrency: int = Field(6, ge=1, le=256, description="lineages in flight at once")
+    schedule: Literal["auto", "rounds", "flow"] = Field(
+        "auto",
+        description="rounds: every lineage in flight takes one turn, then the band router "
+        "moves them all (a superstep a round; the same seed gives the same bank); flow: each "
+        "lineage's next turn starts when its last one ends, steered by the band counts as they "
+        "stand, so no lineage waits for another's slow turn (which lineage fills a band's last "
+        "slot can differ from run to run); auto: flow when any agent is a model, rounds for "
+        "the simulation and for human review",
+    )
     multi_turn: bool = Field(True, description="False: every seed gets one turn (ablation)")
     human_review: bool = Field(False, description="pause for approval before students see it")
     checkpoints: Literal["turn", "step"] = Field(
@@ -256,6 +265,21 @@ class RunContext(Record):
     @model_validator(mode="after")
     def _bands_valid(self) -> RunContext:
         validate_bands(self.bands)
+        return self
+
+    @property
+    def flowing(self) -> bool:
+        """Whether lineages flow (`schedule`), with "auto" resolved."""
+        if self.schedule != "auto":
+            return self.schedule == "flow"
+        specs = [self.teacher, *self.students, self.summarizer, self.critic.model]
+        return not self.human_review and any(s is not None and not is_simulated(s) for s in specs)
+
+    @model_validator(mode="after")
+    def _flow_without_review(self) -> RunContext:
+        # A review pauses the whole run's superstep; under flow that superstep is the run.
+        if self.schedule == "flow" and self.human_review:
+            raise ValueError("human_review needs schedule = 'rounds' (a review pauses a round)")
         return self
 
     @model_validator(mode="after")

@@ -24,18 +24,16 @@ from stepstones.graphs.bands import (
     admit_turns,
     aimed_band,
     band_counts,
-    lineage_stop,
-    move_target,
     open_bands,
     open_slots,
     run_stop,
-    steer,
 )
 from stepstones.graphs.components import Components, Parts
 from stepstones.graphs.context import RunContext
+from stepstones.graphs.flow import ledger, next_step, slot_positions
 from stepstones.graphs.health import health_key, newly_dropped, track
 from stepstones.graphs.report import build_report
-from stepstones.graphs.state import LineageState, RunState, TurnInput
+from stepstones.graphs.state import LineageState, RunState, SlotInput, TurnInput
 from stepstones.tools.quotas import counting_order
 from stepstones.tools.schema import ModelDrop, Seed, TurnOutcome
 from stepstones.tools.seeds import load_seeds
@@ -76,6 +74,8 @@ async def schedule_turns(
 ) -> dict[str, Any]:
     """Count the last round, move or end each lineage, start new ones, or stop the run."""
     ctx, comps = await parts.get(runtime, state["run_id"])
+    if ctx.flowing:
+        return await _schedule_flow(state, ctx, comps)
     budget, bands = ctx.budget, ctx.bands
     outcomes = state.get("outcomes", [])
     counted = state.get("counted", 0)
@@ -105,24 +105,7 @@ async def schedule_turns(
     }
     for lid, lin in [*updates.items(), *held.items()]:
         last = next(o for o in reversed(outcomes) if o.lineage_id == lid)
-        rate = last.pass_rate if last.valid else None
-        move = steer(rate, counts, bands, ctx.direction_rule, ctx.target_range)
-        reason = lineage_stop(
-            last,
-            move,
-            turns=lin.turns,
-            stale=lin.stale,
-            multi_turn=ctx.multi_turn,
-            max_turns=budget.max_turns_per_seed,
-        )
-        if reason == "retry":
-            updates[lid] = lin
-        elif reason:
-            updates[lid] = lin.model_copy(update={"active": False, "stop_reason": reason})
-        else:
-            band = move_target(rate, counts, bands)
-            target = ctx.target_range or ((band.lo, band.hi) if band else None)
-            updates[lid] = lin.model_copy(update={"direction": move, "target": target})
+        updates[lid] = next_step(lin, last, counts, ctx)
     lineages.update(updates)
     for drop in drops:
         await in_thread(comps.bank.put_model_drop, state["run_id"], drop)
@@ -175,6 +158,24 @@ async def schedule_turns(
     }
 
 
+async def _schedule_flow(state: RunState, ctx: RunContext, comps: Components) -> dict[str, Any]:
+    """Under flow the slots route every lineage themselves (graphs/flow.py): this node sends
+    them the whole queue once, and when they have all ended, says why the run stopped."""
+    if not state.get("round"):
+        return {"round": 1}
+    book = await ledger(comps, ctx, state["run_id"])
+    stop = book.stop_reason(ctx, comps, comps.scope(state["run_id"]).started)
+    await _store_accounting(comps, state["run_id"])
+    return {
+        "queue": len(state.get("queue", [])),
+        "counted": len(state.get("outcomes", [])),
+        "round": state["round"] + 1,
+        "stop_reason": stop or "seeds_exhausted",
+        "model_health": book.health,
+        "dropped": book.dropped,
+    }
+
+
 def used_variants(outcomes: list[TurnOutcome]) -> list[str]:
     """Variants the run banked or gave up on (TurnOutcome.variant), sorted."""
     return sorted({o.variant for o in outcomes if o.variant is not None})
@@ -190,6 +191,22 @@ def route_after_schedule(
     if state.get("stop_reason"):
         return "finish_run"
     ctx = parts.context(runtime)
+    if ctx.flowing:
+        queue = state.get("queue", [])
+        slots = max(1, min(ctx.concurrency, len(queue)))
+        shares = [slot_positions(len(queue), slot, slots) for slot in range(slots)]
+        return [
+            Send(
+                "run_slot",
+                SlotInput(
+                    run_id=state["run_id"],
+                    slot=slot,
+                    seeds=[queue[i] for i in positions],
+                    positions=positions,
+                ),
+            )
+            for slot, positions in enumerate(shares)
+        ]
     outcomes = state.get("outcomes", [])
     active = sorted(
         (lin for lin in state["lineages"].values() if lin.active), key=lambda lin: lin.lineage_id

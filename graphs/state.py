@@ -154,6 +154,39 @@ class TurnOutput(TypedDict, total=False):
     lineages: dict[str, LineageState]
 
 
+class SlotInput(TypedDict):
+    """What a flowing run sends to one slot: its share of the seed queue (graphs/flow.py)."""
+
+    run_id: str
+    slot: int
+    seeds: list[Seed]
+    positions: list[int]
+    """Each seed's place in the run's queue: the lineage's index (its id and environment)."""
+
+
+class SlotState(SlotInput, total=False):
+    """One slot of a flowing run: the lineage it is on, and everything its turns produced."""
+
+    taken: int
+    """Seeds of `seeds` started so far."""
+    lineage: LineageState | None
+    last: TurnOutcome | None
+    """The lineage's last turn (None before its first)."""
+    round: int | None
+    """The admitted turn's round (FlowLedger.admit)."""
+    # A slot runs for the whole run and is checkpointed after each step: as delta channels
+    # its checkpoints store each turn's writes, not the slot's whole history again.
+    outcomes: Annotated[list[TurnOutcome], DeltaChannel(append_outcomes)]
+    lineages: Annotated[dict[str, LineageState], DeltaChannel(merge_lineages)]
+
+
+class SlotOutput(TypedDict, total=False):
+    """What a slot hands back to the run graph when it ends."""
+
+    outcomes: list[TurnOutcome]
+    lineages: dict[str, LineageState]
+
+
 class ReviewDecision(Record):
     """What a human reviewer answers to the `review_problem` interrupt.
 

@@ -27,7 +27,7 @@ from stepstones.agents.teacher import TeacherRequest, TeacherResult, lineage_of,
 from stepstones.graphs.bands import band_of
 from stepstones.graphs.components import Components, Parts
 from stepstones.graphs.context import RunContext
-from stepstones.graphs.state import ReviewDecision, TurnState
+from stepstones.graphs.state import ReviewDecision, TurnInput, TurnOutput, TurnState
 from stepstones.tools.dedup import problem_text
 from stepstones.tools.environments import SandboxFailure, get_environment
 from stepstones.tools.sandbox.base import Submission
@@ -43,6 +43,26 @@ from stepstones.tools.schema import (
 
 in_thread = asyncio.to_thread
 """Blocking work (SQLite, files) runs off the event loop: LangGraph's server refuses it there."""
+
+
+TURN_KEYS = list(TurnState.__annotations__)
+
+
+async def invoke_turn(turn_graph: Any, state: TurnInput, ctx: RunContext) -> dict[str, Any]:
+    """One lineage's turn: the turn subgraph invoked (not added as a node) so that durability is
+    per invocation. "exit" writes a nested checkpoint only when the turn pauses or fails, so a
+    review resumes where it paused; the caller's config reaches it through LangGraph's context
+    var. Returns the TurnOutput keys."""
+    # `updates` are filtered to the invocation's output keys: with TurnOutput's two, Studio
+    # streamed null for every node but assign_band. Reading every key shows each node's
+    # problem, critique, attempts and summary; the caller still gets only TurnOutput.
+    final = await turn_graph.ainvoke(
+        state,
+        context=ctx,
+        output_keys=TURN_KEYS,
+        durability=None if ctx.checkpoints == "step" else "exit",
+    )
+    return {k: final[k] for k in TurnOutput.__annotations__ if k in final}
 
 
 async def generate_problem(

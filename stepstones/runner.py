@@ -40,7 +40,7 @@ from stepstones.stops import (
     is_storage_error,
     storage_error,
 )
-from stepstones.tools.quotas import split_quota
+from stepstones.tools.quotas import counting_order, split_quota
 from stepstones.tools.schema import ModelDrop, TurnOutcome
 from stepstones.tools.store import Bank
 
@@ -406,6 +406,23 @@ async def _stream(
     on_progress: Callable[[Progress], None] | None,
     resolver: ComponentResolver,
 ) -> None:
+    if ctx.flowing:
+        # The run graph's steps are its start and end: progress comes from the slots' steps,
+        # counted by the run's ledger (graphs/flow.py), which every slot shares.
+        comps = await resolver.get(ctx)
+        shown = -1
+        async for _ns, _values in graph.astream(
+            inputs, config, context=ctx, stream_mode="values", subgraphs=True
+        ):
+            book = comps.scope(run_id).ledger
+            if on_progress is not None and book is not None and len(book.outcomes) != shown:
+                shown = len(book.outcomes)
+                flowing: RunState = {
+                    "outcomes": sorted(book.outcomes.values(), key=counting_order),
+                    "dropped": dict(book.dropped),
+                }
+                on_progress(_progress(run_id, flowing, ctx, resolver.tokens(run_id)))
+        return
     async for values in graph.astream(inputs, config, context=ctx, stream_mode="values"):
         if on_progress is not None and values.get("outcomes") is not None:
             on_progress(_progress(run_id, values, ctx, resolver.tokens(run_id)))

@@ -18,6 +18,7 @@ import signal
 import sqlite3
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
 EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143}
@@ -66,11 +67,23 @@ class SignalStop:
         self.caught: str | None = None
         self._task: asyncio.Task[object] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._previous: dict[signal.Signals, Any] = {}
 
     def install(self) -> None:
-        """Handle SIGINT and SIGTERM in this process from now on (main thread only)."""
+        """Handle SIGINT and SIGTERM in this process until `uninstall` (main thread only)."""
         for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, self._handle)
+            self._previous[sig] = signal.signal(sig, self._handle)
+
+    def uninstall(self) -> None:
+        """Give SIGINT and SIGTERM their handlers from before `install` back.
+
+        A caller that runs the command in its own process (a test, a notebook) keeps working
+        as before; a process it forks later must not inherit a handler that ignores SIGTERM
+        once a signal was caught (a forked pool worker then never stopped).
+        """
+        while self._previous:
+            sig, handler = self._previous.popitem()
+            signal.signal(sig, handler)
 
     def attach(self) -> None:
         """Make the running task the one a signal cancels (call inside the run's task)."""

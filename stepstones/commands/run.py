@@ -196,6 +196,8 @@ def run(
         _fail(exc, 1 if is_storage_error(exc) else 2)
     except sqlite3.Error as exc:
         _fail(f"cannot read the run's files in {out}: {exc}", 1)
+    finally:
+        stopper.uninstall()
 
 
 def _record_command(out: Path, run_id: str) -> None:

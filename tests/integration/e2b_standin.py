@@ -27,6 +27,7 @@ class E2BStandIn:
         self.kernels: dict[str, dict[str, Any]] = {}
         self.lock = threading.Lock()
         self.created = self.refused = self.dropped = self.executions = self.peak = 0
+        self.killed = 0
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -73,6 +74,8 @@ class E2BStandIn:
             ns = self.kernels.pop(sid, None)
         if ns is None:
             return 404
+        with self.lock:
+            self.killed += 1
         _stop(ns)
         return 204
 

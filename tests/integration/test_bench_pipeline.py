@@ -37,6 +37,10 @@ def test_the_benchmark_prints_its_figures_and_ends_with_the_busy_line() -> None:
     assert re.fullmatch(r"endpoint busy: \d{1,3}\.\d% of capacity", last), last
     busy = percent(r"endpoint busy: (\d+\.\d)%", last)
     assert busy > 0.0  # the run made requests, so some slot was busy some of the time
+    tenths = re.search(r"busy by tenth of the window: ((?:\d+% ?){10})$", out, re.MULTILINE)
+    assert tenths, out
+    shares = [float(v.rstrip("%")) for v in tenths.group(1).split()]
+    assert abs(sum(shares) / 10 - busy) <= 1.0, (shares, busy)  # they split the same time
     percent(r"at cap (\d+\.\d)% of the time", out)
     percent(r"empty (\d+\.\d)%", out)
     percent(r"= (\d+\.\d)% of wall time", out)

@@ -57,7 +57,13 @@ async def test_verdict_kinds_and_pool_reuse(standin: E2BStandIn) -> None:
     verdicts = await box.run(subs)
     assert [v.status for v in verdicts] == list(codes) * 3
     assert verdicts[0].isolation == box.isolation and verdicts[0].limits == LIMITS
-    assert standin.created == 2, "sandboxes are pooled and reused, not created per job"
+    # Pooled and reused, not created per job: beyond the two, a box is made only to replace one
+    # the pool killed (an execution that failed, e.g. timed out on a loaded machine; the job's
+    # verdict, checked above, still came from a second box).
+    assert standin.created == 2 + standin.killed and standin.killed <= 2, (
+        standin.created,
+        standin.killed,
+    )
     await box.aclose()
     assert standin.kernels == {}
 

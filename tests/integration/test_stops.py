@@ -130,3 +130,19 @@ def test_a_full_disk_is_one_line_and_the_resume_ends_in_the_same_bank(
     rc, err = finish(start_run("--out", str(out), "--resume", "full", "--quiet"))
     assert rc == 0, err[-3000:]
     assert bank_contents(out) == baseline["contents"]
+
+
+def test_the_stop_handlers_are_given_back_after_the_command() -> None:
+    """`stepstones run` called in a process of the caller's (a test, a notebook) must not leave
+    its SIGINT/SIGTERM handlers behind: a process forked later would inherit one that ignores
+    SIGTERM once a signal was caught."""
+    import signal
+
+    from stepstones.stops import SignalStop
+
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    stopper = SignalStop()
+    stopper.install()
+    assert signal.getsignal(signal.SIGTERM) == stopper._handle
+    stopper.uninstall()
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before

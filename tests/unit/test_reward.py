@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import signal
 import threading
 from collections.abc import Iterator, Sequence
 
@@ -115,6 +116,10 @@ def test_many_threads_and_a_running_loop() -> None:
     assert asyncio.run(inside_loop()) == 1.0
 
 
+def _default_sigterm() -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _score_in_child(text: str) -> float:
     return reward.compute_score("stepstones", text, TRUTH)
 
@@ -122,7 +127,10 @@ def _score_in_child(text: str) -> float:
 @needs_sandbox
 def test_forked_workers_build_their_own_sandbox() -> None:
     assert reward.compute_score("stepstones", RIGHT, TRUTH) == 1.0  # parent's sandbox exists
-    with multiprocessing.get_context("fork").Pool(2) as pool:
+    # The workers take SIGTERM's default: Pool.terminate stops them with it, and a handler
+    # inherited from this process (whatever installed one earlier in the session) once left a
+    # worker waiting for tasks forever and this test with it.
+    with multiprocessing.get_context("fork").Pool(2, initializer=_default_sigterm) as pool:
         assert pool.map(_score_in_child, [RIGHT, WRONG, RIGHT]) == [1.0, 0.0, 1.0]
 
 

@@ -17,15 +17,20 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from stepstones.agents import sampling
 from stepstones.agents.models import IN_PROCESS_KEY, ModelSettings, get_chat_model
+from stepstones.agents.parsing import ainvoke_parsed
 from stepstones.agents.sampling import Sample, is_transient, sample
 from stepstones.evals.openai_standin import OpenAIStandin
 
 MESSAGES: list[BaseMessage] = [HumanMessage("write solve(x)")]
 _keys = itertools.count()
+
+
+class Reply(BaseModel):
+    text: str
 
 
 def fresh_key() -> str:
@@ -166,6 +171,19 @@ async def test_concurrency_is_bounded_per_endpoint() -> None:
         sample(other, MESSAGES, 3, settings=settings, key=fresh_key()),
     )
     assert other.max_active == 6  # different endpoints do not
+
+
+async def test_teacher_calls_share_the_endpoints_bound_with_the_students() -> None:
+    """Issue 19: a teacher on the students' server takes slots of the same bound."""
+    key = fresh_key()
+    model = ScriptedModel(delay_s=0.03)
+    settings = ModelSettings(max_concurrency=3)
+    await asyncio.gather(
+        sample(model, MESSAGES, 8, settings=settings, key=key),
+        *(ainvoke_parsed(model, MESSAGES, Reply, settings=settings, key=key) for _ in range(4)),
+    )
+    # "reply N" is no JSON: each teacher call is repaired once, so 8 samples + 4 x 2 calls.
+    assert model.calls == 16 and model.max_active == 3
 
 
 async def test_in_process_engine_queues_outside_the_timeout() -> None:

@@ -1,0 +1,144 @@
+"""Flowing lineages (`schedule = "flow"`, graphs/flow.py): what the docs promise of them.
+
+- A lineage's next turn starts when its own last one ends: a slow lineage holds up nobody.
+- With one lineage in flight a flowing run makes the bank a rounds run makes.
+- kill -9 and resume: with one lineage the bank of the uninterrupted run; with several a bank
+  that agrees with its report and holds each turn once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stepstones.agents.teacher import ProceduralTeacher, TeacherRequest, TeacherResult
+from stepstones.graphs.bands import default_bands
+from stepstones.graphs.components import ComponentResolver
+from stepstones.graphs.context import RunContext
+from stepstones.runner import run_pipeline
+from tests.conftest import needs_bwrap
+from tests.fakes import bank_turns, start_run
+from tests.integration.test_same_bank import bank
+
+ARGS = ["--quota", "3", "--seed", "7", "--quiet"]
+
+
+def run(out: Path, schedule: str, *extra: str) -> subprocess.Popen[str]:
+    os.environ["STEPSTONES_SCHEDULE"] = schedule
+    try:
+        return start_run("--out", str(out), *ARGS, *extra)
+    finally:
+        del os.environ["STEPSTONES_SCHEDULE"]
+
+
+def finished(proc: subprocess.Popen[str]) -> None:
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err[-2000:]
+
+
+def turn_keys(out: Path) -> list[tuple[str, int]]:
+    with sqlite3.connect(out / "bank.sqlite") as db:
+        return [tuple(r) for r in db.execute("select lineage_id, turn from turns")]
+
+
+@needs_bwrap
+def test_one_flowing_lineage_makes_the_bank_of_a_rounds_run(tmp_path: Path) -> None:
+    procs = [
+        run(tmp_path / s, s, "--concurrency", "1", "--run-id", "one") for s in ("rounds", "flow")
+    ]
+    for p in procs:
+        finished(p)
+    rounds, flow = bank(tmp_path / "rounds"), bank(tmp_path / "flow")
+    assert flow["turns"] and flow == rounds
+
+
+class SlowFirstLineage(ProceduralTeacher):
+    """The procedural teacher, 1.5 s slower for lineage 0's first turn; logs every call."""
+
+    def __init__(self) -> None:
+        super().__init__(seed=7)
+        self.calls: list[tuple[int, int, float]] = []
+
+    async def write(self, request: TeacherRequest) -> TeacherResult:
+        self.calls.append((request.lineage_index, request.turn, time.monotonic()))
+        if request.lineage_index == 0 and request.turn == 0:
+            await asyncio.sleep(1.5)
+        return await super().write(request)
+
+
+def flow_context(tmp_path: Path, schedule: str) -> RunContext:
+    return RunContext(
+        students=["sim:novice", "sim:expert"],
+        bands=default_bands(4),
+        concurrency=3,
+        schedule=schedule,  # type: ignore[arg-type]
+        bank=str(tmp_path / "bank.sqlite"),
+        seed=7,
+    )
+
+
+@needs_bwrap
+@pytest.mark.parametrize("schedule", ["rounds", "flow"])
+def test_a_slow_lineage_holds_up_only_itself_when_lineages_flow(
+    tmp_path: Path, schedule: str
+) -> None:
+    teacher = SlowFirstLineage()
+    result = asyncio.run(
+        run_pipeline(
+            flow_context(tmp_path, schedule),
+            tmp_path / "run",
+            run_id="slow",
+            resolver=ComponentResolver(teacher=teacher),
+        )
+    )
+    assert result.report["stop_reason"]
+    slow_done = next(t for i, turn, t in teacher.calls if (i, turn) == (0, 1))
+    # Calls of other lineages, past their first turn, made while lineage 0's first turn ran.
+    overtaking = [
+        (i, turn) for i, turn, t in teacher.calls if i != 0 and turn >= 1 and t < slow_done
+    ]
+    if schedule == "flow":
+        assert overtaking, teacher.calls
+    else:  # a round waits for its slowest turn: nobody's second turn starts before lineage 0's
+        assert not overtaking, teacher.calls
+
+
+def kill_midway(out: Path, proc: subprocess.Popen[str], at: int) -> None:
+    deadline = time.monotonic() + 300
+    while bank_turns(out) < at and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if proc.poll() is not None:
+        pytest.fail(f"run finished before the kill point {at}: {proc.stderr.read()}")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_kill_9_then_resume_a_flowing_run(tmp_path: Path) -> None:
+    # One lineage: deterministic, so the resumed bank is the uninterrupted one.
+    finished(run(tmp_path / "whole", "flow", "--concurrency", "1", "--run-id", "r1"))
+    proc = run(tmp_path / "cut", "flow", "--concurrency", "1", "--run-id", "r1")
+    kill_midway(tmp_path / "cut", proc, len(turn_keys(tmp_path / "whole")) // 2)
+    finished(run(tmp_path / "cut", "flow", "--resume", "r1"))
+    assert bank(tmp_path / "cut") == bank(tmp_path / "whole")
+    # Four lineages: not deterministic, but every turn is held once and the report is the bank's.
+    proc = run(tmp_path / "four", "flow", "--concurrency", "4", "--run-id", "r4")
+    kill_midway(tmp_path / "four", proc, 8)
+    finished(run(tmp_path / "four", "flow", "--resume", "r4"))
+    keys = turn_keys(tmp_path / "four")
+    assert len(keys) == len(set(keys))
+    report: dict[str, Any] = json.loads((tmp_path / "four" / "report.json").read_text())
+    with sqlite3.connect(tmp_path / "four" / "bank.sqlite") as db:
+        valid = db.execute("select count(*) from problems where valid").fetchone()[0]
+    assert report["stop_reason"] == "quotas_filled"
+    assert report["problems"]["valid"] == valid

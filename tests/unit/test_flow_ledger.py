@@ -1,0 +1,84 @@
+"""The flowing run's ledger and the schedule setting (graphs/flow.py, graphs/context.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from stepstones.graphs.bands import default_bands
+from stepstones.graphs.context import RunContext
+from stepstones.graphs.flow import FlowLedger, slot_positions
+from stepstones.tools.schema import ModelFailure, TurnOutcome
+
+
+def outcome(lid: str, turn: int, band: str | None = None, **extra: object) -> TurnOutcome:
+    return TurnOutcome(
+        lineage_id=lid,
+        seed_id="s",
+        turn=turn,
+        round=extra.pop("round", 1),  # type: ignore[arg-type]
+        direction="seed",
+        teacher_calls=1,
+        valid=band is not None,
+        band=band,
+        pass_rate=0.5 if band else None,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def ctx(**extra: object) -> RunContext:
+    return RunContext(bands=default_bands(2), **extra)  # type: ignore[arg-type]
+
+
+def test_a_replayed_turn_replaces_its_first_record() -> None:
+    book = FlowLedger.rebuilt(ctx(), "procedural", [outcome("L0", 0, "medium")], [])
+    assert book.counts["medium"] == 1 and book.teacher_calls == 1 and book.next_round == 2
+    landed_open, _ = book.record(outcome("L0", 0, "easy"))  # the same turn, replayed
+    assert landed_open
+    assert book.counts["medium"] == 0 and book.counts["easy"] == 1 and book.teacher_calls == 1
+
+
+def test_a_turn_in_a_full_band_is_not_in_an_open_one() -> None:
+    book = FlowLedger.rebuilt(ctx(), "procedural", [], [])
+    assert book.record(outcome("L0", 0, "easy"))[0]
+    assert book.record(outcome("L1", 0, "easy"))[0]
+    assert not book.record(outcome("L2", 0, "easy"))[0]  # quota 2: the third is surplus
+    assert book.counts["easy"] == 3
+
+
+def test_turns_start_while_teacher_calls_remain() -> None:
+    c = ctx(budget={"max_teacher_calls": 3})
+    book = FlowLedger.rebuilt(c, "procedural", [outcome("L9", 0, "easy")], [])
+    assert book.admit("L0", c) == 2  # rounds number the turns as they start
+    assert book.admit("L1", c) == 3
+    assert book.admit("L2", c) is None  # 1 spent + 2 in flight: no call left to start one
+    book.release("L1")
+    assert book.admit("L2", c) == 4
+    alone = FlowLedger.rebuilt(c, "procedural", [outcome(f"L{i}", 0) for i in range(5)], [])
+    assert alone.admit("L0", c) is not None  # nothing in flight: a turn always starts
+
+
+def test_a_failing_model_is_dropped_from_the_next_turn_to_start_on() -> None:
+    book = FlowLedger.rebuilt(ctx(), "procedural", [], [])
+    failure = ModelFailure(role="student", model="sim:x", error="boom", samples=1)
+    drops = []
+    for turn in range(3):
+        book.admit(f"L{turn}", ctx())
+        drops += book.record(outcome(f"L{turn}", 0, model_failures=[failure]))[1]
+    assert [d.model for d in drops] == ["sim:x"] and drops[0].round == book.next_round
+    assert book.dropped_students() == ["sim:x"]
+
+
+def test_slots_share_the_queue_by_position() -> None:
+    shares = [slot_positions(7, s, 3) for s in range(3)]
+    assert shares == [[0, 3, 6], [1, 4], [2, 5]]
+
+
+def test_auto_flows_with_models_and_keeps_rounds_for_the_simulation() -> None:
+    assert not RunContext().flowing  # procedural teacher, simulated students
+    assert RunContext(students=["vllm:m@http://gpu:8000/v1"]).flowing
+    assert RunContext(teacher="openai:gpt-x").flowing
+    assert not RunContext(teacher="openai:gpt-x", human_review=True).flowing
+    assert not RunContext(teacher="openai:gpt-x", schedule="rounds").flowing
+    assert RunContext(schedule="flow").flowing
+    with pytest.raises(ValueError, match="human_review needs schedule"):
+        RunContext(schedule="flow", human_review=True)
