@@ -231,6 +231,12 @@ class Bank:
                 ("attempts", ["run_id", "problem_id"]),
             ):
                 self.db.table(table).create_index(cols, if_not_exists=True)
+            # `_valid_holder` looks a problem up among a run's turns before every banked turn:
+            # without this index each lookup parsed every turn record of the run (O(n) a turn).
+            self.db.execute(
+                "create index if not exists turns_problem_id on turns "
+                "(run_id, json_extract(record, '$.problem_id'))"
+            )
 
     # -- runs -------------------------------------------------------------------------------
 

@@ -210,6 +210,46 @@ async def test_stream_a_short_run_through_the_sdk(server: str, tmp_path: Path) -
     assert any(o["valid"] for o in values["outcomes"])
 
 
+async def test_a_flowing_run_streams_its_slots_and_their_turns(server: str, tmp_path: Path) -> None:
+    """Under `schedule = "flow"` the run graph's one long step holds the slots: Studio sees each
+    slot's steps (next_lineage, steer_lineage, run_turn) and, inside, every turn node."""
+    from langgraph_sdk import get_client
+
+    client = get_client(url=server)
+    thread = await client.threads.create()
+    ctx = context(
+        tmp_path,
+        schedule="flow",
+        bands=[{"name": "all", "lo": 0.0, "hi": 1.0, "quota": 4}],
+    )
+    updates: dict[str, int] = {}
+    async for chunk in client.runs.stream(
+        thread["thread_id"],
+        "curriculum",
+        input={"run_id": "flowing"},
+        context=ctx,
+        stream_mode="updates",
+        stream_subgraphs=True,
+    ):
+        assert chunk.event != "error", chunk.data
+        if chunk.event.startswith("updates") and isinstance(chunk.data, dict):
+            for node in chunk.data:
+                updates[node] = updates.get(node, 0) + 1
+    slot_nodes = {"next_lineage", "steer_lineage", "run_turn"}
+    assert {"start_run", "schedule_turns", "run_slot", "finish_run"} | slot_nodes <= set(updates)
+    assert set(STUDIO_UPDATES) <= set(updates), updates
+    values = (await client.threads.get_state(thread["thread_id"]))["values"]
+    assert values["stop_reason"] == "quotas_filled"
+    bank = Bank(Path(ctx["bank"]))
+    try:
+        banked = bank.turns("flowing")
+    finally:
+        bank.close()
+    # The slots hand every turn back to the run's state: it and the bank hold the same turns.
+    held = sorted((o["lineage_id"], o["turn"]) for o in values["outcomes"])
+    assert held == sorted((o.lineage_id, o.turn) for o in banked) and held
+
+
 async def test_human_review_interrupt_then_approve(server: str, tmp_path: Path) -> None:
     from langgraph_sdk import get_client
 

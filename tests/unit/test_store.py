@@ -98,3 +98,18 @@ def test_usage_adds_up_over_the_sessions_of_a_resumed_run(tmp_path: Path) -> Non
     bank.set_usage("r", [Usage(agent="teacher", model="m", calls=1, input_tokens=1)], "second")
     (u,) = bank.usage("r")
     assert (u.calls, u.input_tokens) == (4, 8)  # a session's later totals replace its earlier
+
+
+def test_the_duplicate_lookup_before_each_banked_turn_reads_an_index(tmp_path: Path) -> None:
+    """put_turn_result asks whether another turn banked the problem: a search of an index on
+    the turn records' problem id, not a scan that parses every turn record of the run (O(n) a
+    turn, so O(n^2) a run)."""
+    bank = Bank(tmp_path / "bank.sqlite")
+    statements: list[str] = []
+    bank.db.conn.set_trace_callback(statements.append)
+    bank._valid_holder("r", "p")
+    bank.db.conn.set_trace_callback(None)
+    lookup = next(s for s in statements if "from turns" in s)
+    plan = bank.db.execute(f"explain query plan {lookup}").fetchall()
+    assert any("USING INDEX turns_problem_id" in str(row[-1]) for row in plan), plan
+    bank.close()
