@@ -8,12 +8,17 @@ without depending on probabilities.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from stepstones.agents.student import Solution
 from stepstones.agents.teacher import TeacherRequest, TeacherResult
@@ -145,3 +150,15 @@ def bank_turns(out: Path) -> int:
             return int(db.execute("select count(*) from turns").fetchone()[0])
     except sqlite3.Error:
         return 0
+
+
+def kill_9_when_banked(out: Path, proc: subprocess.Popen[str], turns: int) -> None:
+    """kill -9 the run `proc` writing into `out` once its bank holds `turns` turn records
+    (fails the test if the run finished first)."""
+    deadline = time.monotonic() + 300
+    while bank_turns(out) < turns and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if proc.poll() is not None:
+        pytest.fail(f"run finished before the kill point {turns}: {proc.stderr.read()}")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()

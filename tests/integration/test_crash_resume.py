@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import sqlite3
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +20,7 @@ import pytest
 from stepstones.graphs import build_graph
 from stepstones.runner import serde, sqlite_checkpointer
 from tests.conftest import needs_bwrap
-from tests.fakes import bank_turns, start_run
+from tests.fakes import bank_turns, kill_9_when_banked, start_run
 from tests.integration.conftest import ARGS, bank_contents
 
 
@@ -52,13 +49,7 @@ def test_kill_9_then_resume_matches_an_uninterrupted_run(
     kill_after = max(1, int(int(baseline["turns"]) * kill_fraction))  # type: ignore[call-overload]
     out = tmp_path / "run"
     proc = start(out, "--run-id", "crashy", *ARGS)
-    deadline = time.monotonic() + 300
-    while turns(out) < kill_after and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if proc.poll() is not None:
-        pytest.fail(f"run finished before the kill point {kill_after}: {proc.stderr.read()}")
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_9_when_banked(out, proc, kill_after)
     assert turns(out) < int(baseline["turns"])  # type: ignore[call-overload]
     with sqlite3.connect(out / "checkpoints.sqlite") as db:
         inside = db.execute("select count(*) from checkpoints where checkpoint_ns != ''")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import time
@@ -26,7 +25,7 @@ from stepstones.graphs.components import ComponentResolver
 from stepstones.graphs.context import RunContext
 from stepstones.runner import run_pipeline
 from tests.conftest import needs_bwrap
-from tests.fakes import bank_turns, start_run
+from tests.fakes import kill_9_when_banked, start_run
 from tests.integration.test_same_bank import bank
 
 ARGS = ["--quota", "3", "--seed", "7", "--quiet"]
@@ -112,28 +111,18 @@ def test_a_slow_lineage_holds_up_only_itself_when_lineages_flow(
         assert not overtaking, teacher.calls
 
 
-def kill_midway(out: Path, proc: subprocess.Popen[str], at: int) -> None:
-    deadline = time.monotonic() + 300
-    while bank_turns(out) < at and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    if proc.poll() is not None:
-        pytest.fail(f"run finished before the kill point {at}: {proc.stderr.read()}")
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-
-
 @needs_bwrap
 @pytest.mark.slow
 def test_kill_9_then_resume_a_flowing_run(tmp_path: Path) -> None:
     # One lineage: deterministic, so the resumed bank is the uninterrupted one.
     finished(run(tmp_path / "whole", "flow", "--concurrency", "1", "--run-id", "r1"))
     proc = run(tmp_path / "cut", "flow", "--concurrency", "1", "--run-id", "r1")
-    kill_midway(tmp_path / "cut", proc, len(turn_keys(tmp_path / "whole")) // 2)
+    kill_9_when_banked(tmp_path / "cut", proc, len(turn_keys(tmp_path / "whole")) // 2)
     finished(run(tmp_path / "cut", "flow", "--resume", "r1"))
     assert bank(tmp_path / "cut") == bank(tmp_path / "whole")
     # Four lineages: not deterministic, but every turn is held once and the report is the bank's.
     proc = run(tmp_path / "four", "flow", "--concurrency", "4", "--run-id", "r4")
-    kill_midway(tmp_path / "four", proc, 8)
+    kill_9_when_banked(tmp_path / "four", proc, 8)
     finished(run(tmp_path / "four", "flow", "--resume", "r4"))
     keys = turn_keys(tmp_path / "four")
     assert len(keys) == len(set(keys))
