@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from stepstones.evals.openai_standin import free_port
 from stepstones.graphs.bands import band_counts
 from stepstones.graphs.state import RunInput
 from stepstones.tools.schema import Problem, TurnOutcome
@@ -31,12 +31,6 @@ from tests.fakes import SIMULATED, STUDIO_UPDATES
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.studio, pytest.mark.slow, needs_bwrap]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
