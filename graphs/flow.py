@@ -94,6 +94,10 @@ class FlowLedger:
     """Lineages with a turn in flight."""
     next_round: int = 1
     """The next turn's `round`: a run-wide count of turns started, where rounds count rounds."""
+    teacher_calls: int = 0
+    """Over `outcomes`, kept as they change: read before every turn, so never summed again."""
+    variants: Counter[str] = field(default_factory=Counter)
+    """Turns per variant over `outcomes` (TurnOutcome.variant), kept the same way."""
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     @classmethod
@@ -108,13 +112,9 @@ class FlowLedger:
         ledger.next_round = max((o.round for o in outcomes), default=0) + 1
         return ledger
 
-    @property
-    def teacher_calls(self) -> int:
-        return sum(o.teacher_calls for o in self.outcomes.values())
-
     def used_variants(self) -> list[str]:
         """Variants banked or given up on (TurnOutcome.variant), sorted, as rounds pass them."""
-        return sorted({o.variant for o in self.outcomes.values() if o.variant is not None})
+        return sorted(v for v, n in self.variants.items() if n > 0)
 
     def dropped_students(self) -> list[str]:
         return sorted(d.model for d in self.dropped.values() if d.role == "student")
@@ -123,6 +123,12 @@ class FlowLedger:
         """Count a finished turn. Returns whether it landed in a band that was still open (else
         the lineage grows stale), and the models it took to their failure limit."""
         old = self.outcomes.pop((outcome.lineage_id, outcome.turn), None)
+        for o, sign in ((old, -1), (outcome, 1)):
+            if o is None:
+                continue
+            self.teacher_calls += sign * o.teacher_calls
+            if o.variant is not None:
+                self.variants[o.variant] += sign
         if old is not None and old.valid and old.band in self.quotas:
             self.counts[old.band] -= 1
         self.outcomes[(outcome.lineage_id, outcome.turn)] = outcome

@@ -15,6 +15,7 @@ import re
 import shutil
 import sqlite3
 import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, closing, contextmanager
@@ -176,6 +177,10 @@ async def postgres_checkpointer(url: str) -> AsyncIterator[BaseCheckpointSaver[A
 def _redacted(url: str) -> str:
     """`url` without its password, for an error message."""
     return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+PROGRESS_S = 0.25
+"""How often a flowing run's progress is reported, at most."""
 
 
 def _progress(run_id: str, state: RunState, ctx: RunContext, tokens: int = 0) -> Progress:
@@ -410,13 +415,15 @@ async def _stream(
         # The run graph's steps are its start and end: progress comes from the slots' steps,
         # counted by the run's ledger (graphs/flow.py), which every slot shares.
         comps = await resolver.get(ctx)
-        shown = -1
-        async for _ns, _values in graph.astream(
+        shown, at = -1, 0.0
+        async for ns, _values in graph.astream(
             inputs, config, context=ctx, stream_mode="values", subgraphs=True
         ):
             book = comps.scope(run_id).ledger
-            if on_progress is not None and book is not None and len(book.outcomes) != shown:
-                shown = len(book.outcomes)
+            # At most every PROGRESS_S (a progress line sorts every turn so far), and at the end.
+            due = not ns or time.monotonic() - at >= PROGRESS_S
+            if on_progress is not None and book is not None and len(book.outcomes) != shown and due:
+                shown, at = len(book.outcomes), time.monotonic()
                 flowing: RunState = {
                     "outcomes": sorted(book.outcomes.values(), key=counting_order),
                     "dropped": dict(book.dropped),

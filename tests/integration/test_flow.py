@@ -23,7 +23,7 @@ from stepstones.agents.teacher import ProceduralTeacher, TeacherRequest, Teacher
 from stepstones.graphs.bands import default_bands
 from stepstones.graphs.components import ComponentResolver
 from stepstones.graphs.context import RunContext
-from stepstones.runner import run_pipeline
+from stepstones.runner import Progress, run_pipeline
 from tests.conftest import needs_bwrap
 from tests.fakes import kill_9_when_banked, start_run
 from tests.integration.test_same_bank import bank
@@ -131,3 +131,23 @@ def test_kill_9_then_resume_a_flowing_run(tmp_path: Path) -> None:
         valid = db.execute("select count(*) from problems where valid").fetchone()[0]
     assert report["stop_reason"] == "quotas_filled"
     assert report["problems"]["valid"] == valid
+
+
+@needs_bwrap
+def test_a_flowing_run_reports_progress_up_to_its_last_turn(tmp_path: Path) -> None:
+    """Progress comes from the slots' steps (the run graph's own are its start and end): it
+    arrives during the run, never goes back, and ends with every turn the bank holds."""
+    seen: list[Progress] = []
+    result = asyncio.run(
+        run_pipeline(
+            flow_context(tmp_path, "flow"), tmp_path / "run", run_id="p", on_progress=seen.append
+        )
+    )
+    assert result.report["stop_reason"] == "quotas_filled"
+    sizes = [len(p.outcomes) for p in seen]
+    assert len(sizes) >= 2 and sizes == sorted(sizes), sizes
+    with sqlite3.connect(tmp_path / "run" / "bank.sqlite") as db:
+        banked = db.execute("select count(*) from turns").fetchone()[0]
+    assert sizes[-1] == banked
+    final = seen[-1].bands
+    assert all(final[b.name] == (b.quota, b.quota) for b in default_bands(4)), final

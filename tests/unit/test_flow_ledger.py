@@ -32,9 +32,12 @@ def ctx(**extra: object) -> RunContext:
 def test_a_replayed_turn_replaces_its_first_record() -> None:
     book = FlowLedger.rebuilt(ctx(), "procedural", [outcome("L0", 0, "medium")], [])
     assert book.counts["medium"] == 1 and book.teacher_calls == 1 and book.next_round == 2
-    landed_open, _ = book.record(outcome("L0", 0, "easy"))  # the same turn, replayed
+    landed_open, _ = book.record(outcome("L0", 0, "easy", variant="code/a:1"))  # replayed
     assert landed_open
     assert book.counts["medium"] == 0 and book.counts["easy"] == 1 and book.teacher_calls == 1
+    assert book.used_variants() == ["code/a:1"]
+    book.record(outcome("L0", 0, "easy", variant="code/b:2"))  # and replayed again
+    assert book.used_variants() == ["code/b:2"] and book.teacher_calls == 1
 
 
 def test_a_turn_in_a_full_band_is_not_in_an_open_one() -> None:
