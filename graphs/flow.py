@@ -5,9 +5,10 @@ slowest turn: with real models the endpoint idles while the last lineages finish
 measured 47% of a vLLM-like endpoint's capacity). Under "flow" the run graph sends one *slot* per
 unit of `concurrency`, and each slot is a subgraph that loops on its own: `next_lineage` starts
 the slot's next seed, `steer_lineage` (the band router, for one lineage) picks the lineage's next
-move with the band counts as they stand (and, near the teacher budget, waits for a call to be
-left), `run_turn` runs the turn subgraph. A slot graph is checkpointed after each of its
-supersteps, so a crash redoes only the turns that were in flight, as under rounds.
+move with the band counts as they stand and waits for room in the band it aims at (and, near
+the teacher budget, for a call to be left), `run_turn` runs the turn subgraph. A slot graph is
+checkpointed after each of its supersteps, so a crash redoes only the turns that were in
+flight, as under rounds.
 
 What the lineages share lives in the run's `FlowLedger` (in its RunScope): band counts, turns in
 flight and the bands they aim at, teacher calls, model health, the variants used. It is rebuilt
@@ -36,8 +37,10 @@ from langgraph.runtime import Runtime
 from stepstones.agents.teacher import Catalogue
 from stepstones.graphs.bands import (
     StopReason,
+    aimed_band,
     lineage_stop,
     move_target,
+    open_slots,
     run_stop,
     steer,
 )
@@ -90,8 +93,8 @@ class FlowLedger:
     """Every turn's outcome by (lineage, turn): a replayed turn replaces its first record."""
     health: dict[str, int] = field(default_factory=dict)
     dropped: dict[str, ModelDrop] = field(default_factory=dict)
-    held: set[str] = field(default_factory=set)
-    """Lineages with a turn in flight."""
+    held: dict[str, str | None] = field(default_factory=dict)
+    """Lineages with a turn in flight, and the band each turn is aimed at (None: none)."""
     next_round: int = 1
     """The next turn's `round`: a run-wide count of turns started, where rounds count rounds."""
     teacher_calls: int = 0
@@ -165,28 +168,35 @@ class FlowLedger:
             stop = "teacher_exhausted"
         return stop
 
-    def admit(self, lineage_id: str, ctx: RunContext) -> int | None:
+    def admit(self, lineage_id: str, aim: str | None, ctx: RunContext) -> int | None:
         """The round number of the lineage's next turn, or None while it must wait.
 
-        Near the teacher budget no more turns start than calls remain, as a round starts no
-        more. Unlike a round (`admit_turns`), open band slots do not limit the turns in flight:
-        a turn aimed at a band often lands in another, and holding turns back for the last
-        slots left the endpoint idle for the last third of a run (docs/benchmarks.md). With
-        nothing in flight a turn always starts, as a round always sends one.
+        No more turns in flight aimed at a band (`aim`) than it has open slots, and, near the
+        teacher budget, no more turns than calls remain, as a round rules its turns
+        (`admit_turns`). Unlike a round, turns not aimed at a band (a lineage's first) are not
+        held back by the open slots of all bands together: that left the endpoint idle for
+        the last third of a run, while aimed turns beyond a band's slots, measured without
+        this rule, made surplus that queued before the turns still needed
+        (docs/benchmarks.md). With nothing in flight a turn always starts, as a round always
+        sends one.
         """
-        if self.held and self.teacher_calls + len(self.held) >= ctx.budget.max_teacher_calls:
-            return None
-        self.held.add(lineage_id)
+        if self.held:
+            if self.teacher_calls + len(self.held) >= ctx.budget.max_teacher_calls:
+                return None
+            left = open_slots(self.counts, ctx.bands)
+            if aim in left and left[aim] <= sum(a == aim for a in self.held.values()):
+                return None
+        self.held[lineage_id] = aim
         self.next_round += 1
         return self.next_round - 1
 
-    def hold(self, lineage_id: str) -> None:
+    def hold(self, lineage_id: str, aim: str | None) -> None:
         """Count a turn as in flight (again, for a turn replayed after a resume)."""
-        self.held.add(lineage_id)
+        self.held.setdefault(lineage_id, aim)
 
     def release(self, lineage_id: str) -> None:
         """A turn ended: wake the lineages waiting for room."""
-        self.held.discard(lineage_id)
+        self.held.pop(lineage_id, None)
         self._changed.set()
         self._changed = asyncio.Event()
 
@@ -256,7 +266,7 @@ async def steer_lineage(
             lin = next_step(lin, last, book.counts, ctx)
         if not lin.active:
             return {"lineage": lin, "lineages": {lin.lineage_id: lin}, "round": None}
-        round_ = book.admit(lin.lineage_id, ctx)
+        round_ = book.admit(lin.lineage_id, aimed_band(lin.target, ctx.bands), ctx)
         if round_ is not None:
             return {"lineage": lin, "lineages": {lin.lineage_id: lin}, "round": round_}
         await book.changed()
@@ -288,7 +298,7 @@ async def run_turn(
     lin, round_ = state.get("lineage"), state.get("round")
     if lin is None or round_ is None:
         raise RuntimeError("run_turn reached without an admitted lineage")
-    book.hold(lin.lineage_id)
+    book.hold(lin.lineage_id, aimed_band(lin.target, ctx.bands))
     try:
         result = await turn(
             TurnInput(

@@ -51,13 +51,24 @@ def test_a_turn_in_a_full_band_is_not_in_an_open_one() -> None:
 def test_turns_start_while_teacher_calls_remain() -> None:
     c = ctx(budget={"max_teacher_calls": 3})
     book = FlowLedger.rebuilt(c, "procedural", [outcome("L9", 0, "easy")], [])
-    assert book.admit("L0", c) == 2  # rounds number the turns as they start
-    assert book.admit("L1", c) == 3
-    assert book.admit("L2", c) is None  # 1 spent + 2 in flight: no call left to start one
+    assert book.admit("L0", None, c) == 2  # rounds number the turns as they start
+    assert book.admit("L1", None, c) == 3
+    assert book.admit("L2", None, c) is None  # 1 spent + 2 in flight: no call left
     book.release("L1")
-    assert book.admit("L2", c) == 4
+    assert book.admit("L2", None, c) == 4
     alone = FlowLedger.rebuilt(c, "procedural", [outcome(f"L{i}", 0) for i in range(5)], [])
-    assert alone.admit("L0", c) is not None  # nothing in flight: a turn always starts
+    assert alone.admit("L0", None, c) is not None  # nothing in flight: a turn always starts
+
+
+def test_no_more_turns_aimed_at_a_band_than_it_has_open_slots() -> None:
+    c = ctx()  # quota 2 a band
+    book = FlowLedger.rebuilt(c, "procedural", [outcome("L9", 0, "hard")], [])
+    assert book.admit("L0", "hard", c) is not None  # hard has 1 slot left: one turn for it
+    assert book.admit("L1", "hard", c) is None
+    assert book.admit("L1", "easy", c) is not None  # easy has 2
+    assert book.admit("L2", None, c) is not None  # a first turn is aimed at no band
+    book.release("L0")
+    assert book.admit("L1", "hard", c) is not None
 
 
 def test_a_failing_model_is_dropped_from_the_next_turn_to_start_on() -> None:
@@ -65,7 +76,7 @@ def test_a_failing_model_is_dropped_from_the_next_turn_to_start_on() -> None:
     failure = ModelFailure(role="student", model="sim:x", error="boom", samples=1)
     drops = []
     for turn in range(3):
-        book.admit(f"L{turn}", ctx())
+        book.admit(f"L{turn}", None, ctx())
         drops += book.record(outcome(f"L{turn}", 0, model_failures=[failure]))[1]
     assert [d.model for d in drops] == ["sim:x"] and drops[0].round == book.next_round
     assert book.dropped_students() == ["sim:x"]
