@@ -81,6 +81,40 @@ def next_step(
     return lin.model_copy(update={"direction": move, "target": target})
 
 
+def run_stop_reason(
+    ctx: RunContext,
+    comps: Components,
+    counts: Mapping[str, int],
+    dropped: Mapping[str, ModelDrop],
+    teacher_calls: int,
+    used_variants: Callable[[], list[str]],
+    started: float,
+) -> StopReason | None:
+    """Whether the run stops, and why (the first reason that holds): `bands.run_stop`, then a
+    catalogue teacher with no variant left. Both schedules stop by this; `used_variants` is
+    asked only for a catalogue teacher."""
+    stop = run_stop(
+        counts,
+        ctx.bands,
+        teacher_dropped=health_key("teacher", comps.teacher.name) in dropped,
+        # Without its target student a run cannot measure another problem.
+        students_left=0
+        if ctx.target_student and health_key("student", ctx.target_student) in dropped
+        else sum(health_key("student", s) not in dropped for s in comps.students),
+        teacher_calls=teacher_calls,
+        max_teacher_calls=ctx.budget.max_teacher_calls,
+        elapsed_s=time.monotonic() - started,
+        max_wall_s=ctx.budget.max_wall_s,
+    )
+    if (
+        stop is None
+        and isinstance(comps.teacher, Catalogue)
+        and not comps.teacher.unused(used_variants(), ctx.environments)
+    ):
+        stop = "teacher_exhausted"
+    return stop
+
+
 @dataclass
 class FlowLedger:
     """What a flowing run's lineages share in this process (one per run, in its RunScope)."""
@@ -147,26 +181,10 @@ class FlowLedger:
         return landed_open, drops
 
     def stop_reason(self, ctx: RunContext, comps: Components, started: float) -> StopReason | None:
-        """Whether the run stops, and why: the reasons schedule_turns checks, in its order."""
-        stop = run_stop(
-            self.counts,
-            ctx.bands,
-            teacher_dropped=health_key("teacher", comps.teacher.name) in self.dropped,
-            students_left=0
-            if ctx.target_student and health_key("student", ctx.target_student) in self.dropped
-            else sum(health_key("student", s) not in self.dropped for s in comps.students),
-            teacher_calls=self.teacher_calls,
-            max_teacher_calls=ctx.budget.max_teacher_calls,
-            elapsed_s=time.monotonic() - started,
-            max_wall_s=ctx.budget.max_wall_s,
+        """Whether the run stops, and why (`run_stop_reason`, as schedule_turns asks it)."""
+        return run_stop_reason(
+            ctx, comps, self.counts, self.dropped, self.teacher_calls, self.used_variants, started
         )
-        if (
-            stop is None
-            and isinstance(comps.teacher, Catalogue)
-            and not comps.teacher.unused(self.used_variants(), ctx.environments)
-        ):
-            stop = "teacher_exhausted"
-        return stop
 
     def admit(self, lineage_id: str, aim: str | None, ctx: RunContext) -> int | None:
         """The round number of the lineage's next turn, or None while it must wait.

@@ -10,7 +10,6 @@ lineages from the seed queue up to the run's concurrency, and stops the run when
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections import Counter
 from typing import Any
@@ -18,19 +17,16 @@ from typing import Any
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
-from stepstones.agents.teacher import Catalogue
 from stepstones.graphs.bands import (
-    StopReason,
     admit_turns,
     aimed_band,
     band_counts,
     open_bands,
     open_slots,
-    run_stop,
 )
 from stepstones.graphs.components import Components, Parts
 from stepstones.graphs.context import RunContext
-from stepstones.graphs.flow import ledger, next_step, slot_positions
+from stepstones.graphs.flow import ledger, next_step, run_stop_reason, slot_positions
 from stepstones.graphs.health import health_key, newly_dropped, track
 from stepstones.graphs.report import build_report
 from stepstones.graphs.state import LineageState, RunState, SlotInput, TurnInput
@@ -76,7 +72,7 @@ async def schedule_turns(
     ctx, comps = await parts.get(runtime, state["run_id"])
     if ctx.flowing:
         return await _schedule_flow(state, ctx, comps)
-    budget, bands = ctx.budget, ctx.bands
+    bands = ctx.bands
     outcomes = state.get("outcomes", [])
     counted = state.get("counted", 0)
     lineages = dict(state.get("lineages", {}))
@@ -111,25 +107,15 @@ async def schedule_turns(
         await in_thread(comps.bank.put_model_drop, state["run_id"], drop)
     queue = state.get("queue", [])
     taken = 0
-    stop: StopReason | None = run_stop(
+    stop = run_stop_reason(
+        ctx,
+        comps,
         counts,
-        bands,
-        teacher_dropped=health_key("teacher", comps.teacher.name) in dropped,
-        # Without its target student a run cannot measure another problem.
-        students_left=0
-        if ctx.target_student and health_key("student", ctx.target_student) in dropped
-        else sum(health_key("student", s) not in dropped for s in comps.students),
-        teacher_calls=sum(o.teacher_calls for o in outcomes),
-        max_teacher_calls=budget.max_teacher_calls,
-        elapsed_s=time.monotonic() - comps.scope(state["run_id"]).started,
-        max_wall_s=budget.max_wall_s,
+        dropped,
+        sum(o.teacher_calls for o in outcomes),
+        lambda: used_variants(outcomes),
+        comps.scope(state["run_id"]).started,
     )
-    if (
-        stop is None
-        and isinstance(comps.teacher, Catalogue)
-        and not comps.teacher.unused(used_variants(outcomes), ctx.environments)
-    ):
-        stop = "teacher_exhausted"
     if stop is None:
         active = sum(lin.active for lin in lineages.values())
         # No more lineages in flight than the bands have open slots (admit_turns).
