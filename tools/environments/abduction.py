@@ -19,8 +19,8 @@ from stepstones.tools.environments.base import (
     Environment,
     Truth,
     dumps,
+    echoes_its_input,
     is_identity,
-    json_tests,
     limits_for,
     register,
     render,
@@ -98,11 +98,9 @@ class AbductionEnvironment(Environment):
     def static_checks(self, problem: Problem) -> list[Rejection]:
         """o is not i (on the stored gold; the probes need the sandbox)."""
         out = super().static_checks(problem)
-        data = json_tests(problem)
-        if out or data is None:
+        if out or not echoes_its_input(problem):
             return out
-        (args, *_), (output, *_) = data
-        return [_IDENTITY.model_copy()] if is_identity(args, output) else []
+        return [_IDENTITY.model_copy()]
 
     async def validate(self, problem: Problem, sandbox: Sandbox) -> list[Rejection]:
         """Gold re-checked; o is not i; f is neither the identity nor constant on the probes."""

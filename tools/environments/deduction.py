@@ -19,8 +19,7 @@ from stepstones.tools.environments.base import (
     Environment,
     Truth,
     dumps,
-    is_identity,
-    json_tests,
+    echoes_its_input,
     limits_for,
     register,
     render,
@@ -101,21 +100,17 @@ class DeductionEnvironment(Environment):
     def static_checks(self, problem: Problem) -> list[Rejection]:
         """o is not the input (on the stored gold)."""
         out = super().static_checks(problem)
-        data = json_tests(problem)
-        if out or data is None:
+        if out or not echoes_its_input(problem):
             return out
-        (args, *_), (output, *_) = data
-        if is_identity(args, output):
-            out.append(
-                Rejection(
-                    code="trivial",
-                    message=(
-                        "f returns its input unchanged on the given input: the answer is in the "
-                        "question; choose an input f transforms"
-                    ),
-                )
+        return [
+            Rejection(
+                code="trivial",
+                message=(
+                    "f returns its input unchanged on the given input: the answer is in the "
+                    "question; choose an input f transforms"
+                ),
             )
-        return out
+        ]
 
     async def validate(self, problem: Problem, sandbox: Sandbox) -> list[Rejection]:
         """Gold re-checked; o is not the input; f is not constant over i and the probes."""
