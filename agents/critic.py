@@ -273,7 +273,15 @@ class Critic:
                 + list(problem.wrong_solutions.values())
                 + muts
             )
-            verdicts = await self._run([Submission.for_problem(timed, c) for c in codes])
+            # Only the reference's reruns need every output; the rest only pass or fail.
+            verdicts = await self._run(
+                [
+                    Submission.for_problem(timed, c).model_copy(
+                        update={"stop_on_failure": n >= extra}
+                    )
+                    for n, c in enumerate(codes)
+                ]
+            )
             ev.reference += verdicts[:extra]
             rest = verdicts[extra:]
             ev.trivial = dict(zip(trivial, rest[: len(trivial)], strict=True))

@@ -292,11 +292,16 @@ def route_after_review(state: TurnState, runtime: Runtime[RunContext], *, parts:
 
 def submission(problem: Problem, solution: Solution) -> Submission | None:
     """The sandbox job that judges one answer: code against the tests, or the answer in the
-    problem's environment's form (None: no usable answer, a wrong answer without a run)."""
+    problem's environment's form (None: no usable answer, a wrong answer without a run).
+
+    A sample passes or fails as a whole, so its run stops at the first failed test.
+    """
     if problem.environment == "code":
-        return None if solution.code is None else Submission.for_problem(problem, solution.code)
-    reply = solution.raw if solution.raw is not None else (solution.code or "")
-    return get_environment(problem.environment).submission(problem, reply)
+        sub = None if solution.code is None else Submission.for_problem(problem, solution.code)
+    else:
+        reply = solution.raw if solution.raw is not None else (solution.code or "")
+        sub = get_environment(problem.environment).submission(problem, reply)
+    return None if sub is None else sub.model_copy(update={"stop_on_failure": True})
 
 
 async def solve_as(

@@ -41,7 +41,9 @@ class ScriptedWorker:
         self.most_held = max(self.most_held, len(self.sent))
         return f"nonce-{job['id']}"
 
-    def receive(self, job: dict[str, Any], nonce: str, timeout: float) -> dict[str, Any]:
+    def receive(
+        self, job: dict[str, Any], nonce: str, timeout: float, sub: object = None
+    ) -> dict[str, Any]:
         head = self.sent.popleft()
         assert head["id"] == job["id"] and nonce == f"nonce-{head['id']}", "answers out of order"
         time.sleep(self.delay_s)

@@ -7,7 +7,14 @@ import signal
 import pytest
 
 from stepstones.tools.sandbox.base import Submission
-from stepstones.tools.sandbox.judge import answer_binding, judge, make_job, outputs_match, seal
+from stepstones.tools.sandbox.judge import (
+    answer_binding,
+    decided_failure,
+    judge,
+    make_job,
+    outputs_match,
+    seal,
+)
 from stepstones.tools.schema import ExecLimits, TestCase
 
 TESTS = [TestCase(input="[1, 2]", expected="3"), TestCase(input="[2, 2]", expected="4")]
@@ -161,3 +168,28 @@ def test_answers_are_bound_to_their_job_and_nonce() -> None:
     assert answer_binding({"id": 7, "nonce": "0" * 32}, 7, nonce)
     assert answer_binding({"id": 7}, 7, nonce)
     assert answer_binding({"id": 7, "nonce": ["x"]}, 7, nonce)
+
+
+def test_only_a_failed_test_decides_a_stop() -> None:
+    stop = SUB.model_copy(update={"stop_on_failure": True})
+    assert not decided_failure(stop, _ok(0, "3"))
+    assert decided_failure(stop, _ok(0, "4"))
+    assert decided_failure(stop, {"i": 1, "s": "runtime_error", "o": None, "e": "x", "c": 0.0})
+    assert decided_failure(stop, {"bad": "malformed result frame"})
+    assert decided_failure(stop, _ok(2, "3"))  # no such test: the stream is broken
+    assert not decided_failure(SUB, _ok(0, "4"))  # not asked for: every test runs
+    gold = stop.model_copy(update={"record_outputs": True})
+    assert not decided_failure(gold, _ok(0, "4"))
+
+
+def test_a_stopped_answer_lists_the_tests_that_ran_and_never_passes() -> None:
+    stop = SUB.model_copy(update={"stop_on_failure": True})
+    wrong = judge(stop, _answer([_ok(0, "5")], killed="stopped", exit=-9), "t")
+    assert wrong.status == "wrong_answer" and len(wrong.tests) == 1 and wrong.total == 2
+    assert wrong.error is not None and "tests 1-1 not run" in wrong.error
+    # a stop with no failure among the results ran (never sent by the host) still fails
+    forced = judge(stop, _answer([_ok(0, "3")], killed="stopped", exit=-9), "t")
+    assert forced.status == "runtime_error" and len(forced.tests) == 2
+    # a stop the submission did not ask for leaves the missing tests failed, as before
+    unasked = judge(SUB, _answer([_ok(0, "5")], killed="stopped", exit=-9), "t")
+    assert len(unasked.tests) == 2 and not unasked.ok

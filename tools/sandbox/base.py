@@ -35,6 +35,13 @@ class Submission(Record):
         "that ran to completion is `passed` with its whole output, untruncated; only ever set "
         "for trusted reference programs, never for an answer being judged",
     )
+    stop_on_failure: bool = Field(
+        False,
+        description="an all-or-nothing verdict (a student's sample): the local backend stops the "
+        "run at the first failed test and leaves the later tests out of the verdict, which is "
+        "never `passed` then; off for partial-credit rewards and anything that needs every "
+        "outcome",
+    )
 
     @classmethod
     def for_problem(

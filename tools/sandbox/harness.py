@@ -15,6 +15,12 @@ Answer: {"id", "nonce", "results": [{"i", "s", "o", "e", "c"}], "exit", "killed"
 "recycle"} where `s` is ok/runtime_error/memory_exceeded/output_limit, `killed` is cpu/wall/output
 or null and `recycle` asks the host for a fresh worker (a job's leftovers could not be removed).
 An answer {"id", "nonce", "error"} is an infrastructure failure.
+
+Early stop (`--control FD`, local backend): a job with "stream": true has each cleaned result
+frame forwarded as {"id", "partial": {...}} while it runs, so the host can judge it at once; a
+frame {"stop": id} on the control pipe naming the running job kills it (`killed` "stopped"). The
+host sends one only when a test already failed, so a stop can end a verdict early but never make
+it pass; a stop naming any other job is stale and ignored. Expected outputs still never enter.
 """
 
 from __future__ import annotations
@@ -46,6 +52,8 @@ _PRELOAD = (
 _write = os.write
 _dumps = json.dumps
 _IPC_AT_START: list[frozenset[str]] = [frozenset()]
+_CONTROL: list[Any] = [-1, bytearray()]
+"""The host's control pipe (read end; -1: none) and what of it is read but not yet a frame."""
 
 
 def _read_exact(fd: int, n: int) -> bytes | None:
@@ -137,10 +145,30 @@ def _kill_descendants() -> None:
                 os.waitpid(kid, 0)
 
 
+def _stop_asked(job_id: object) -> bool:
+    """Read the control pipe; whether the host asked to stop `job_id` (stale stops are dropped)."""
+    fd, pending = _CONTROL
+    chunk = os.read(fd, 1 << 12)
+    if not chunk:  # the host closed its end: never ask again
+        _CONTROL[0] = -1
+        return False
+    pending += chunk
+    frames = _split(pending)
+    del pending[: sum(_HEADER.size + len(f) for f in frames)]
+    stop = False
+    for raw in frames:
+        try:
+            stop = stop or json.loads(raw).get("stop") == job_id
+        except (ValueError, AttributeError):
+            continue
+    return stop
+
+
 def _collect(
     pid: int, rfd: int, job: dict[str, Any], seen: list[float]
 ) -> tuple[list[bytes], str | None]:
-    """Read result frames until the child exits or breaks a limit; returns (frames, killed).
+    """Read result frames until the child exits, breaks a limit or the host stops it; returns
+    (frames, killed). With "stream" set, each frame is forwarded to the host as it arrives.
 
     `seen` receives the largest CPU time measured for the solution's process tree.
     """
@@ -152,6 +180,10 @@ def _collect(
     poller = select.poll()
     poller.register(rfd, select.POLLIN)
     poller.register(pidfd, select.POLLIN)
+    control = _CONTROL[0] if job.get("stream") else -1
+    if control >= 0:
+        poller.register(control, select.POLLIN)
+    forwarded = [0]  # bytes of buf already forwarded as frames
     buf = bytearray()
     cpu_used = 0.0
     checked = time.monotonic()
@@ -168,6 +200,13 @@ def _collect(
             seen[0] = max(seen[0], cpu_used)
             wait = min(deadline - now, max((cpu_limit - cpu_used) / 2, 0.005), 0.1)
             ready = {fd for fd, _ in poller.poll(wait * 1000)}
+            if control >= 0 and control in ready:
+                if _stop_asked(job.get("id")):
+                    return _split(buf), "stopped"
+                if _CONTROL[0] < 0:
+                    poller.unregister(control)
+                    control = -1
+                ready.discard(control)
             if not ready:
                 checked = time.monotonic()
                 cpu_used = _tree_cpu(pid)
@@ -181,6 +220,8 @@ def _collect(
                 buf += chunk
                 if len(buf) > cap:
                     return _split(buf), "output"
+                if control >= 0:
+                    _forward(job.get("id"), buf, forwarded)
                 continue
             os.set_blocking(rfd, False)  # the child exited: drain what it left, then stop
             try:
@@ -195,7 +236,16 @@ def _collect(
         os.close(pidfd)
 
 
-def _split(buf: bytearray) -> list[bytes]:
+def _forward(job_id: object, buf: bytearray, done: list[int]) -> None:
+    """Send the host every complete result frame of `buf` not sent yet, cleaned (setup skipped)."""
+    for raw in _split(memoryview(buf)[done[0] :]):
+        done[0] += _HEADER.size + len(raw)
+        r = _clean(raw)
+        if r.get("i", 0) >= 0:
+            write_frame(1, {"id": job_id, "partial": r})
+
+
+def _split(buf: bytearray | memoryview) -> list[bytes]:
     out = []
     view = memoryview(buf)
     pos = 0
@@ -367,6 +417,7 @@ def main(argv: list[str]) -> None:
 
     sys.path.remove(here)  # nothing may later import from a directory a job could write to
     harness_child, harness_check = child_module, check_module
+    _CONTROL[0] = int(_arg(argv, "--control", "-1"))
     uid_arg = _arg(argv, "--uid", "auto")
     uid = (40000 if os.geteuid() == 0 else -1) if uid_arg == "auto" else int(uid_arg)
     tmp = _arg(argv, "--tmp", "/tmp")

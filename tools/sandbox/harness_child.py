@@ -299,6 +299,9 @@ def ipc_objects() -> frozenset[str]:
 
 _pending: list[bytes] = []
 _flushed = [0.0]
+_BATCH_S = [0.005]
+"""How long results may wait to be sent together; 0 for a streamed job, whose host may stop it
+at the first failed test (a test that hangs next must not hold back the one that failed)."""
 
 
 def flush() -> None:
@@ -315,7 +318,7 @@ def emit(index: int, status: str, output: str | None, error: str | None, cpu: fl
     body = {"i": index, "s": status, "o": output, "e": error, "c": round(cpu, 6)}
     raw = _dumps(body, ensure_ascii=False).encode("utf-8", "replace")
     _pending.append(HEADER.pack(len(raw)) + raw)
-    if _monotonic() - _flushed[0] > 0.005 or sum(map(len, _pending)) > 1 << 15:
+    if _monotonic() - _flushed[0] >= _BATCH_S[0] or sum(map(len, _pending)) > 1 << 15:
         flush()
 
 
@@ -447,6 +450,7 @@ def child(
     """
     limits = job["limits"]
     mem = int(limits["memory_mb"]) * 1024 * 1024
+    _BATCH_S[0] = 0.0 if job.get("stream") else 0.005
     os.setsid()
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)

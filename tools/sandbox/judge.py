@@ -171,6 +171,24 @@ def _accepted(results: list[Any], n: int) -> tuple[list[dict[str, Any]], str | N
     return good, None
 
 
+def decided_failure(sub: Submission, result: dict[str, Any]) -> bool:
+    """Whether one streamed result frame already fails `sub` (so its other tests can stop).
+
+    Only a failure decides: a test that passed never stops a run, so stopping can end a verdict
+    early but never turn it into a pass. A frame that breaks the protocol fails too (the final
+    answer's judging calls it tampering).
+    """
+    if not sub.stop_on_failure or sub.record_outputs:
+        return False
+    i = result.get("i")
+    if "bad" in result or type(i) is not int or not 0 <= i < len(sub.tests):
+        return True
+    out = result.get("o")
+    return result.get("s") != "ok" or not outputs_match(
+        out if isinstance(out, str) else "", sub.tests[i].expected, sub.io_style
+    )
+
+
 def _seconds(value: Any) -> float:
     """A CPU or wall time from an answer; anything but a finite number counts as 0."""
     if type(value) not in (int, float) or not math.isfinite(value):
@@ -223,6 +241,7 @@ def _judge(sub: Submission, answer: dict[str, Any], isolation: str) -> Verdict:
     limit_cpu = sub.limits.cpu_time_s
     cpu = _seconds(answer.get("cpu"))
     tests: list[TestOutcome] = []
+    stopped = answer.get("killed") == "stopped" and sub.stop_on_failure
     for i, case in enumerate(sub.tests):
         if i < len(good):
             r = good[i]
@@ -257,6 +276,8 @@ def _judge(sub: Submission, answer: dict[str, Any], isolation: str) -> Verdict:
                     cpu_s=cpu_i,
                 )
             )
+        elif stopped and not tamper and any(t.status != "passed" for t in tests[: len(good)]):
+            break  # decided by a failure: the host stopped the later tests on purpose
         else:
             status, error = (
                 ("runtime_error", f"result stream tampered: {tamper}")
@@ -277,6 +298,8 @@ def _judge(sub: Submission, answer: dict[str, Any], isolation: str) -> Verdict:
         ),
         None,
     )
+    if len(tests) < n and error is not None:
+        error += f" (stopped there: tests {len(tests)}-{n - 1} not run)"
     if tamper and SEVERITY[overall] < SEVERITY["runtime_error"]:
         overall, error = "runtime_error", f"result stream tampered: {tamper}"
     if cpu > limit_cpu and SEVERITY[overall] < SEVERITY["timeout"]:

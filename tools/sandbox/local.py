@@ -32,7 +32,14 @@ from typing import IO, Any
 from stepstones.tools.sandbox.base import SandboxConfig, Submission
 from stepstones.tools.sandbox.harness import _HEADER, write_frame
 from stepstones.tools.sandbox.harness_child import remove_tree
-from stepstones.tools.sandbox.judge import answer_binding, judge, make_job, sandbox_error, seal
+from stepstones.tools.sandbox.judge import (
+    answer_binding,
+    decided_failure,
+    judge,
+    make_job,
+    sandbox_error,
+    seal,
+)
 from stepstones.tools.schema import Verdict
 
 HARNESS = Path(__file__).with_name("harness.py")
@@ -248,6 +255,7 @@ class _Worker:
         self.proc: subprocess.Popen[bytes] | None = None
         self.stderr: IO[bytes] | None = None
         self.tmp: str | None = None
+        self.control = -1  # write end of the pipe that stops a decided job early
 
     def _argv(self) -> list[str]:
         if self.mechanism == "bwrap":
@@ -260,14 +268,20 @@ class _Worker:
 
     def start(self) -> None:
         self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker
-        self.proc = subprocess.Popen(
-            self._argv(),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.stderr,
-            env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
-            close_fds=True,
-        )
+        read_end, self.control = os.pipe()
+        try:
+            self.proc = subprocess.Popen(
+                [*self._argv(), "--control", str(read_end)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self.stderr,
+                env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+                close_fds=True,
+                pass_fds=(read_end,),
+            )
+        finally:
+            os.close(read_end)
+        os.set_blocking(self.control, False)  # a stop must never block the judging thread
         hello = self._read(time.monotonic() + _START_TIMEOUT_S)
         if not hello.get("ready"):
             raise WorkerError(f"worker did not start: {hello!r}")
@@ -320,10 +334,25 @@ class _Worker:
             raise WorkerError(f"worker pipe closed: {exc}; {self._tail()}") from exc
         return nonce
 
-    def receive(self, job: dict[str, Any], nonce: str, timeout: float) -> dict[str, Any]:
+    def receive(
+        self, job: dict[str, Any], nonce: str, timeout: float, sub: Submission | None = None
+    ) -> dict[str, Any]:
         """The answer to the oldest job sent, bound to its id and nonce; a failure leaves the
-        worker unusable, and so does an answer that asks for a fresh worker."""
-        answer = self._read(time.monotonic() + timeout)
+        worker unusable, and so does an answer that asks for a fresh worker.
+
+        A streamed job's result frames arrive first: the first one that fails `sub` stops the
+        job (`decided_failure`). They only decide the stop; the answer is what gets judged.
+        """
+        deadline = time.monotonic() + timeout
+        stopped = False
+        while "partial" in (answer := self._read(deadline)):
+            if stopped or sub is None or answer.get("id") != job["id"]:
+                continue
+            partial = answer["partial"]
+            if isinstance(partial, dict) and decided_failure(sub, partial):
+                stopped = True
+                with contextlib.suppress(OSError):  # a dead worker shows in the next read
+                    write_frame(self.control, {"stop": job["id"]})
         problem = answer_binding(answer, job["id"], nonce)
         if problem:
             raise WorkerError(problem)
@@ -341,6 +370,9 @@ class _Worker:
                 if pipe is not None:
                     pipe.close()
             self.proc = None
+        if self.control >= 0:
+            os.close(self.control)
+            self.control = -1
         if self.stderr is not None:
             self.stderr.close()
             self.stderr = None
@@ -399,6 +431,8 @@ class LocalSandbox:
                 for thread in self._threads:
                     thread.start()
         task = _Task(sub, make_job(sub, next(self._ids)))
+        if sub.stop_on_failure and not sub.record_outputs and sub.check is None:
+            task.job["stream"] = True
         self._tasks.put(task)
         return task.done
 
@@ -434,7 +468,9 @@ class LocalSandbox:
                 continue
             task, nonce = held[0]
             try:
-                answer = worker.receive(task.job, nonce, task.sub.limits.wall_time_s + _SLACK_S)
+                answer = worker.receive(
+                    task.job, nonce, task.sub.limits.wall_time_s + _SLACK_S, task.sub
+                )
             except (WorkerError, OSError, ValueError) as exc:
                 self._failed(worker, held, [], exc, retry)
                 continue
