@@ -186,10 +186,22 @@ def test_a_stopped_answer_lists_the_tests_that_ran_and_never_passes() -> None:
     stop = SUB.model_copy(update={"stop_on_failure": True})
     wrong = judge(stop, _answer([_ok(0, "5")], killed="stopped", exit=-9), "t")
     assert wrong.status == "wrong_answer" and len(wrong.tests) == 1 and wrong.total == 2
-    assert wrong.error is not None and "tests 1-1 not run" in wrong.error
+    assert wrong.error is not None and "tests 1-1 not judged" in wrong.error
     # a stop with no failure among the results ran (never sent by the host) still fails
     forced = judge(stop, _answer([_ok(0, "3")], killed="stopped", exit=-9), "t")
     assert forced.status == "runtime_error" and len(forced.tests) == 2
     # a stop the submission did not ask for leaves the missing tests failed, as before
     unasked = judge(SUB, _answer([_ok(0, "5")], killed="stopped", exit=-9), "t")
     assert len(unasked.tests) == 2 and not unasked.ok
+
+
+def test_a_decided_verdict_ends_at_its_first_failure_however_late_the_stop() -> None:
+    """Tests that finished while the stop was on its way do not change the verdict."""
+    tests = [TestCase(input=f"[{i}, 0]", expected=str(i)) for i in range(4)]
+    stop = Submission(code="x", tests=tests, stop_on_failure=True)
+    crash = {"i": 2, "s": "runtime_error", "o": None, "e": "ZeroDivisionError", "c": 0.0}
+    early = judge(stop, _answer([_ok(0, "0"), _ok(1, "7")], killed="stopped", exit=-9), "t")
+    late = judge(stop, _answer([_ok(0, "0"), _ok(1, "7"), crash, _ok(3, "3")]), "t")
+    for v in (early, late):
+        assert v.status == "wrong_answer" and v.passed == 1 and len(v.tests) == 2
+    assert early.error == late.error

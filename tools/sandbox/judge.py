@@ -287,6 +287,11 @@ def _judge(sub: Submission, answer: dict[str, Any], isolation: str) -> Verdict:
             tests.append(
                 TestOutcome(index=i, status=status, expected=_short(case.expected), error=error)
             )
+    if sub.stop_on_failure and not tamper:
+        # Decided at the first failure: what ran after it depends on when the stop arrived, so
+        # it is left out, and the verdict is the same however fast the stop was.
+        first = next((k for k, t in enumerate(tests) if t.status != "passed"), len(tests))
+        del tests[first + 1 :]
     overall: VerdictStatus = max(
         (t.status for t in tests), key=SEVERITY.__getitem__, default="passed"
     )
@@ -299,7 +304,7 @@ def _judge(sub: Submission, answer: dict[str, Any], isolation: str) -> Verdict:
         None,
     )
     if len(tests) < n and error is not None:
-        error += f" (stopped there: tests {len(tests)}-{n - 1} not run)"
+        error += f" (decided there: tests {len(tests)}-{n - 1} not judged)"
     if tamper and SEVERITY[overall] < SEVERITY["runtime_error"]:
         overall, error = "runtime_error", f"result stream tampered: {tamper}"
     if cpu > limit_cpu and SEVERITY[overall] < SEVERITY["timeout"]:
