@@ -17,7 +17,7 @@ import pytest
 from stepstones.tools.sandbox.base import SandboxConfig, Submission
 from stepstones.tools.sandbox.harness import write_frame
 from stepstones.tools.sandbox.judge import judge, make_job
-from stepstones.tools.sandbox.local import LocalSandbox, _Worker
+from stepstones.tools.sandbox.local import LocalSandbox, _Worker, resolve_isolation
 from stepstones.tools.schema import ExecLimits, TestCase, Verdict
 
 pytestmark = pytest.mark.skipif(
@@ -95,7 +95,7 @@ def test_the_host_stops_only_after_a_failed_test(sb: LocalSandbox) -> None:
 
 @pytest.fixture()
 def worker() -> Iterator[_Worker]:
-    w = _Worker(LocalSandbox(SandboxConfig(workers=1)).mechanism, 64)
+    w = _Worker(resolve_isolation(SandboxConfig()), 64)
     w.start()
     yield w
     w.kill()

@@ -43,6 +43,12 @@ class Submission(Record):
         "outcome",
     )
 
+    @property
+    def stops_early(self) -> bool:
+        """Whether this run may stop at its first failed test: asked for, and every test's
+        outcome is the solution's own (not a gold run, not a trusted `check`)."""
+        return self.stop_on_failure and not self.record_outputs and self.check is None
+
     @classmethod
     def for_problem(
         cls, problem: Problem, code: str, limits: ExecLimits | None = None

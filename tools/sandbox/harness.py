@@ -201,12 +201,12 @@ def _collect(
             wait = min(deadline - now, max((cpu_limit - cpu_used) / 2, 0.005), 0.1)
             ready = {fd for fd, _ in poller.poll(wait * 1000)}
             if control >= 0 and control in ready:
+                ready.discard(control)  # before `control` can change: the rest assume a child fd
                 if _stop_asked(job.get("id")):
                     return _split(buf), "stopped"
                 if _CONTROL[0] < 0:
                     poller.unregister(control)
                     control = -1
-                ready.discard(control)
             if not ready:
                 checked = time.monotonic()
                 cpu_used = _tree_cpu(pid)

@@ -178,15 +178,18 @@ def decided_failure(sub: Submission, result: dict[str, Any]) -> bool:
     early but never turn it into a pass. A frame that breaks the protocol fails too (the final
     answer's judging calls it tampering).
     """
-    if not sub.stop_on_failure or sub.record_outputs:
+    if not sub.stops_early:
         return False
     i = result.get("i")
     if "bad" in result or type(i) is not int or not 0 <= i < len(sub.tests):
         return True
+    return result.get("s") != "ok" or not _matches(result, sub.tests[i].expected, sub.io_style)
+
+
+def _matches(result: dict[str, Any], expected: str, io_style: str) -> bool:
+    """Whether an "ok" result frame's output is the expected one (no output: the empty one)."""
     out = result.get("o")
-    return result.get("s") != "ok" or not outputs_match(
-        out if isinstance(out, str) else "", sub.tests[i].expected, sub.io_style
-    )
+    return outputs_match(out if isinstance(out, str) else "", expected, io_style)
 
 
 def _seconds(value: Any) -> float:
@@ -241,7 +244,6 @@ def _judge(sub: Submission, answer: dict[str, Any], isolation: str) -> Verdict:
     limit_cpu = sub.limits.cpu_time_s
     cpu = _seconds(answer.get("cpu"))
     tests: list[TestOutcome] = []
-    stopped = answer.get("killed") == "stopped" and sub.stop_on_failure
     for i, case in enumerate(sub.tests):
         if i < len(good):
             r = good[i]
@@ -252,12 +254,7 @@ def _judge(sub: Submission, answer: dict[str, Any], isolation: str) -> Verdict:
                 tests.append(TestOutcome(index=i, status="passed", output=r["o"], cpu_s=cpu_i))
                 continue
             if r["s"] == "ok":
-                out = r["o"] if isinstance(r["o"], str) else ""
-                status = (
-                    "passed"
-                    if outputs_match(out, case.expected, sub.io_style)
-                    else ("wrong_answer")
-                )
+                status = "passed" if _matches(r, case.expected, sub.io_style) else "wrong_answer"
                 # a check-style test reports why its assert failed; keep that for the summary
                 error = (
                     None
@@ -276,8 +273,6 @@ def _judge(sub: Submission, answer: dict[str, Any], isolation: str) -> Verdict:
                     cpu_s=cpu_i,
                 )
             )
-        elif stopped and not tamper and any(t.status != "passed" for t in tests[: len(good)]):
-            break  # decided by a failure: the host stopped the later tests on purpose
         else:
             status, error = (
                 ("runtime_error", f"result stream tampered: {tamper}")
@@ -288,8 +283,8 @@ def _judge(sub: Submission, answer: dict[str, Any], isolation: str) -> Verdict:
                 TestOutcome(index=i, status=status, expected=_short(case.expected), error=error)
             )
     if sub.stop_on_failure and not tamper:
-        # Decided at the first failure: what ran after it depends on when the stop arrived, so
-        # it is left out, and the verdict is the same however fast the stop was.
+        # Decided at the first failure: what ran after it (or was cut short by the host's stop)
+        # depends on when the stop arrived, so it is left out, whether or not one was sent.
         first = next((k for k, t in enumerate(tests) if t.status != "passed"), len(tests))
         del tests[first + 1 :]
     overall: VerdictStatus = max(

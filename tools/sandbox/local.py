@@ -431,7 +431,7 @@ class LocalSandbox:
                 for thread in self._threads:
                     thread.start()
         task = _Task(sub, make_job(sub, next(self._ids)))
-        if sub.stop_on_failure and not sub.record_outputs and sub.check is None:
+        if sub.stops_early:
             task.job["stream"] = True
         self._tasks.put(task)
         return task.done
