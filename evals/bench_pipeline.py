@@ -23,7 +23,7 @@ Printed, over the run (the server's window: its first request to its last reply)
 The last line is `endpoint busy: NN.N% of capacity` (the median with --repeat).
 
     python -m stepstones.evals.bench_pipeline [--cap 16] [--decode-tps 60] [--quota 4]
-        [--environments code,induction,...] [--lineages 6] [--schedule auto] [--repeat 1]
+        [--environments code,induction,...] [--lineages L] [--schedule auto] [--repeat 1]
 """
 
 from __future__ import annotations
@@ -275,7 +275,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=",".join(ENVIRONMENT_NAMES),
         help="comma-separated environments; each lineage draws one, with equal weights",
     )
-    parser.add_argument("--lineages", type=int, default=6, help="lineages in flight (concurrency)")
+    parser.add_argument(
+        "--lineages",
+        type=int,
+        default=None,
+        help="lineages in flight (concurrency; default the product's: one per endpoint slot "
+        "under flow, 6 under rounds)",
+    )
     parser.add_argument(
         "--schedule",
         choices=["auto", "rounds", "flow"],
@@ -308,8 +314,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(
         f"server: cap {model.cap} sequences, prefill {model.prefill_tps:g} tok/s, decode "
         f"{model.decode_tps:g} tok/s per sequence; client: {args.endpoint_concurrency} requests "
-        f"in flight; run: {args.lineages} lineages ({args.schedule}), quota {args.quota} x 3 "
-        f"bands, k={args.samples} x 2 students, environments {','.join(args.environments)}"
+        f"in flight; run: {args.lineages or 'default'} lineages ({args.schedule}), "
+        f"quota {args.quota} x 3 bands, k={args.samples} x 2 students, "
+        f"environments {','.join(args.environments)}"
     )
     proc, base = start_server(model)
     runs: list[Figures] = []

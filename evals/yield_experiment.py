@@ -239,7 +239,7 @@ def run_experiment(
         "quotas": {b.name: b.quota for b in ctx0.bands},
         "max_teacher_calls": ctx0.budget.max_teacher_calls,
         "max_turns_per_seed": ctx0.budget.max_turns_per_seed,
-        "concurrency": ctx0.concurrency,
+        "concurrency": ctx0.lineages_in_flight,
         "seeds": list(seeds),
     }
     note = (

@@ -76,6 +76,7 @@ class CriticConfig(Record):
 
 
 SIMULATED_STUDENTS = ["sim:novice", "sim:intermediate", "sim:expert"]
+ROUNDS_LINEAGES = 6  # lineages in flight under rounds when `concurrency` is not set
 
 
 def default_students() -> list[str]:
@@ -171,7 +172,14 @@ class RunContext(Record):
     critic: CriticConfig = Field(default_factory=CriticConfig)
     seeds: SeedConfig = Field(default_factory=SeedConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
-    concurrency: int = Field(6, ge=1, le=256, description="lineages in flight at once")
+    concurrency: int | None = Field(
+        None,
+        ge=1,
+        le=256,
+        description="lineages in flight at once; None: one per request slot of an endpoint "
+        "(`endpoint_concurrency`) when lineages flow, so every slot can hold a lineage's call, "
+        "and 6 for rounds (docs/benchmarks.md)",
+    )
     schedule: Literal["auto", "rounds", "flow"] = Field(
         "auto",
         description="rounds: every lineage in flight takes one turn, then the band router "
@@ -274,6 +282,15 @@ class RunContext(Record):
             return self.schedule == "flow"
         specs = [self.teacher, *self.students, self.summarizer, self.critic.model]
         return not self.human_review and any(s is not None and not is_simulated(s) for s in specs)
+
+    @property
+    def lineages_in_flight(self) -> int:
+        """`concurrency` with None resolved. While its teacher writes, a flowing lineage holds
+        one request, so fewer lineages than an endpoint's slots leave slots empty (measured in
+        docs/benchmarks.md); rounds keep 6, the number the simulation's golden banks use."""
+        if self.concurrency is not None:
+            return self.concurrency
+        return self.endpoint_concurrency if self.flowing else ROUNDS_LINEAGES
 
     @model_validator(mode="after")
     def _flow_without_review(self) -> RunContext:

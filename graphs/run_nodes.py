@@ -119,7 +119,7 @@ async def schedule_turns(
     if stop is None:
         active = sum(lin.active for lin in lineages.values())
         # No more lineages in flight than the bands have open slots (admit_turns).
-        room = min(ctx.concurrency, sum(open_slots(counts, bands).values()))
+        room = min(ctx.lineages_in_flight, sum(open_slots(counts, bands).values()))
         while active < room and taken < len(queue):
             seed = queue[taken]
             taken += 1
@@ -179,7 +179,7 @@ def route_after_schedule(
     ctx = parts.context(runtime)
     if ctx.flowing:
         queue = state.get("queue", [])
-        slots = max(1, min(ctx.concurrency, len(queue)))
+        slots = max(1, min(ctx.lineages_in_flight, len(queue)))
         shares = [slot_positions(len(queue), slot, slots) for slot in range(slots)]
         return [
             Send(

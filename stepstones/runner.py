@@ -262,7 +262,7 @@ async def _run(
 ) -> RunResult:
     config: RunnableConfig = {
         "configurable": {"thread_id": run_id},
-        "max_concurrency": max(4, ctx.concurrency * 4),
+        "max_concurrency": max(4, ctx.lineages_in_flight * 4),
         "recursion_limit": 10_000,
     }
     async with AsyncExitStack() as stack:

@@ -271,7 +271,7 @@ async def test_a_student_whose_engine_always_segfaults_is_dropped_and_the_run_fi
     assert drop.model == "crashy" and drop.role == "student" and "SIGSEGV" in drop.reason
     failed = [t for t in turns if any(f.model == "crashy" for f in t.model_failures)]
     # Dropped after its third failed turn; turns already in flight beside it failed too.
-    assert 3 <= len(failed) <= 3 + ctx.concurrency - 1 and drop.failed_turns >= 3
+    assert 3 <= len(failed) <= 3 + ctx.lineages_in_flight - 1 and drop.failed_turns >= 3
     assert all(f.samples == 2 for t in failed for f in t.model_failures)
     later = [t for t in turns if t.round >= drop.round]
     assert later and not any(t.model_failures for t in later)  # no longer asked

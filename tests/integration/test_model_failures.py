@@ -56,7 +56,7 @@ async def test_an_endpoint_that_dies_mid_run_is_dropped_and_bands_nothing(tmp_pa
     assert all(set(p.pass_rates) == {"sim:expert"} for p in problems)
     assert drop.model == spec and drop.role == "student" and "500" in drop.reason
     failed = [t for t in turns if t.model_failures]
-    assert 3 <= len(failed) <= 3 + ctx.concurrency - 1
+    assert 3 <= len(failed) <= 3 + ctx.lineages_in_flight - 1
     # Dropped, it is asked no more: its requests stop at the turns before the drop.
     assert asked <= 1 + len(failed) * ctx.samples * (1 + ctx.max_retries)
     report = result.report

@@ -40,6 +40,18 @@ def test_precedence(tmp_path: Path) -> None:
     assert ctx.seed == 0  # a None override leaves the value alone
 
 
+def test_lineages_in_flight_default_fills_the_endpoint_under_flow() -> None:
+    # The simulation runs rounds of 6 (its golden banks); a flowing LLM run gets a lineage per
+    # request slot of an endpoint; a number the user gives is kept either way.
+    assert RunContext().lineages_in_flight == 6
+    llm = {"teacher": "vllm:t@http://h/v1", "endpoint_concurrency": 24}
+    assert RunContext(**llm).flowing and RunContext(**llm).lineages_in_flight == 24
+    assert RunContext(**llm, concurrency=5).lineages_in_flight == 5
+    assert RunContext(**llm, schedule="rounds").lineages_in_flight == 6
+    assert RunContext(**llm, human_review=True).lineages_in_flight == 6
+    assert RunContext(concurrency=3).lineages_in_flight == 3
+
+
 def test_json_config(tmp_path: Path) -> None:
     cfg = tmp_path / "c.json"
     cfg.write_text('{"bands": [{"name": "all", "lo": 0.0, "hi": 1.0, "quota": 3}]}')
