@@ -151,3 +151,37 @@ def test_a_flowing_run_reports_progress_up_to_its_last_turn(tmp_path: Path) -> N
     assert sizes[-1] == banked
     final = seen[-1].bands
     assert all(final[b.name] == (b.quota, b.quota) for b in default_bands(4)), final
+
+
+class CountsInFlight(ProceduralTeacher):
+    """The procedural teacher, 0.3 s per call; the most calls it ever had in flight at once."""
+
+    def __init__(self) -> None:
+        super().__init__(seed=7)
+        self.now = self.most = 0
+
+    async def write(self, request: TeacherRequest) -> TeacherResult:
+        self.now += 1
+        self.most = max(self.most, self.now)
+        try:
+            await asyncio.sleep(0.3)
+            return await super().write(request)
+        finally:
+            self.now -= 1
+
+
+@needs_bwrap
+def test_a_flowing_run_holds_a_lineage_per_endpoint_slot_by_default(tmp_path: Path) -> None:
+    # README: "a flowing run takes one lineage per request slot of an endpoint
+    # (`endpoint_concurrency`) unless `concurrency` says otherwise".
+    ctx = flow_context(tmp_path, "flow").model_copy(
+        update={"concurrency": None, "endpoint_concurrency": 5}
+    )
+    teacher = CountsInFlight()
+    result = asyncio.run(
+        run_pipeline(
+            ctx, tmp_path / "run", run_id="slots", resolver=ComponentResolver(teacher=teacher)
+        )
+    )
+    assert result.report["stop_reason"]
+    assert teacher.most == 5
