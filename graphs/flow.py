@@ -149,9 +149,17 @@ class FlowLedger:
         ledger.next_round = max((o.round for o in outcomes), default=0) + 1
         return ledger
 
-    def used_variants(self) -> list[str]:
-        """Variants banked or given up on (TurnOutcome.variant), sorted, as rounds pass them."""
-        return sorted(v for v, n in self.variants.items() if n > 0)
+    def used_variants(self, replaying: tuple[str, int] | None = None) -> list[str]:
+        """Variants banked or given up on (TurnOutcome.variant), sorted, as rounds pass them.
+
+        `replaying`: the (lineage, turn) about to run. After a kill the bank can hold that
+        turn's record while the slot's checkpoint does not: its own variant is not used up
+        for it (else the teacher says "no variant left" and the resumed lineage ends early),
+        as a round's replay does not see the outcomes of the round it replays.
+        """
+        own = self.outcomes.get(replaying) if replaying is not None else None
+        skip = own.variant if own is not None else None
+        return sorted(v for v, n in self.variants.items() if n - (v == skip) > 0)
 
     def dropped_students(self) -> list[str]:
         return sorted(d.model for d in self.dropped.values() if d.role == "student")
@@ -324,7 +332,7 @@ async def run_turn(
                 lineage=lin,
                 round=round_,
                 dropped=book.dropped_students(),
-                used_variants=book.used_variants(),
+                used_variants=book.used_variants(replaying=(lin.lineage_id, lin.turns)),
             ),
             ctx,
         )

@@ -40,6 +40,19 @@ def test_a_replayed_turn_replaces_its_first_record() -> None:
     assert book.used_variants() == ["code/b:2"] and book.teacher_calls == 1
 
 
+def test_a_turn_replayed_after_a_kill_may_write_its_own_variant_again() -> None:
+    # The kill came after the bank took L0's turn 1 and before the slot's checkpoint did: the
+    # resumed slot runs that turn again, and its variant is not used up for it (it once ended
+    # the lineage with "no easier variant left", and the resumed bank differed).
+    banked = [outcome("L0", 0, "easy", variant="code/a:1"), outcome("L0", 1, variant="code/a:0")]
+    book = FlowLedger.rebuilt(ctx(), "procedural", banked, [])
+    assert book.used_variants() == ["code/a:0", "code/a:1"]
+    assert book.used_variants(replaying=("L0", 1)) == ["code/a:1"]
+    assert book.used_variants(replaying=("L0", 2)) == ["code/a:0", "code/a:1"]  # a new turn
+    book.record(outcome("L1", 0, variant="code/a:0"))  # another lineage's use still counts
+    assert book.used_variants(replaying=("L0", 1)) == ["code/a:0", "code/a:1"]
+
+
 def test_a_turn_in_a_full_band_is_not_in_an_open_one() -> None:
     book = FlowLedger.rebuilt(ctx(), "procedural", [], [])
     assert book.record(outcome("L0", 0, "easy"))[0]
