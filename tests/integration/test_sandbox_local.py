@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import Iterator
 
@@ -120,3 +121,32 @@ def test_refuses_to_run_unisolated_unless_asked() -> None:
 def test_unknown_backend_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="backend"):
         get_sandbox(SandboxConfig.model_construct(backend="docker"))  # type: ignore[arg-type]
+
+
+def test_an_unexpected_error_reading_an_answer_retries_the_job(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Once a worker's serving thread died of any error but three, and every verdict it held
+    # never resolved: the run waited for ever. Now the worker is failed and the job retried.
+    from stepstones.tools.sandbox import local
+
+    real, calls = local.decided_failure, []
+
+    def breaks_once(sub: Submission, partial: dict[str, object]) -> bool:
+        calls.append(1)
+        if len(calls) == 1:
+            raise TypeError("a malformed partial frame")
+        return real(sub, partial)
+
+    monkeypatch.setattr(local, "decided_failure", breaks_once)
+    box = LocalSandbox(SandboxConfig(workers=1))
+    try:
+        code = "def solve(a, b):\n    return a + b"
+        subs = [Submission(code=code, tests=ADD, limits=FAST, stop_on_failure=True)]
+        # Bounded, so that the old behaviour fails the test instead of hanging the suite.
+        (verdict,) = asyncio.run(asyncio.wait_for(box.run(subs), 60))
+        assert verdict.status == "passed" and len(calls) >= 2
+        (again,) = asyncio.run(asyncio.wait_for(box.run(subs), 60))  # the pool still serves
+        assert again.status == "passed"
+    finally:
+        box.close()

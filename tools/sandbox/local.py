@@ -471,7 +471,10 @@ class LocalSandbox:
                 answer = worker.receive(
                     task.job, nonce, task.sub.limits.wall_time_s + _SLACK_S, task.sub
                 )
-            except (WorkerError, OSError, ValueError) as exc:
+            except Exception as exc:
+                # Whatever a frame did to the reading (a malformed partial is data from the
+                # jail), the worker is failed and its jobs retried: a dead thread would leave
+                # their verdicts unresolved and the run waiting on them for ever.
                 self._failed(worker, held, [], exc, retry)
                 continue
             held.popleft()
