@@ -123,22 +123,24 @@ def test_unknown_backend_is_a_clear_error() -> None:
         get_sandbox(SandboxConfig.model_construct(backend="docker"))  # type: ignore[arg-type]
 
 
-def test_an_unexpected_error_reading_an_answer_retries_the_job(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("step", ["decided_failure", "write_frame"])
+def test_an_unexpected_error_talking_to_a_worker_retries_the_job(
+    monkeypatch: pytest.MonkeyPatch, step: str
 ) -> None:
-    # Once a worker's serving thread died of any error but three, and every verdict it held
-    # never resolved: the run waited for ever. Now the worker is failed and the job retried.
+    # Once a worker's serving thread died of any error but a few, and every verdict it held
+    # never resolved: the run waited for ever. Now the worker is failed and the job retried,
+    # whether the error came reading an answer (judging a partial frame) or sending a job.
     from stepstones.tools.sandbox import local
 
-    real, calls = local.decided_failure, []
+    real, calls = getattr(local, step), []
 
-    def breaks_once(sub: Submission, partial: dict[str, object]) -> bool:
+    def breaks_once(*args: object) -> object:
         calls.append(1)
         if len(calls) == 1:
-            raise TypeError("a malformed partial frame")
-        return real(sub, partial)
+            raise TypeError(f"{step} broke")
+        return real(*args)
 
-    monkeypatch.setattr(local, "decided_failure", breaks_once)
+    monkeypatch.setattr(local, step, breaks_once)
     box = LocalSandbox(SandboxConfig(workers=1))
     try:
         code = "def solve(a, b):\n    return a + b"

@@ -461,7 +461,7 @@ class LocalSandbox:
                     continue
                 try:
                     held.append((task, worker.send(task.job)))
-                except (WorkerError, OSError) as exc:
+                except Exception as exc:  # as for `receive` below: never let the thread die
                     self._failed(worker, held, [task], exc, retry)
                     break
             if not held:
