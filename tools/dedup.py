@@ -318,11 +318,10 @@ class NearDupIndex:
             split = len(found) - self._need + 1
             largest = found[split:]
             counts = Counter(chain.from_iterable(found[:split]))
-            rows = {
-                r
-                for r, n in counts.items()
-                if n >= self._need or n + sum(r in m for m in largest) >= self._need
-            }
+            seen = counts.keys()
+            for members in largest:  # set & keys view: C-level, over the smaller side
+                counts.update(seen & members)
+            rows = {r for r, n in counts.items() if n >= self._need}
         return sorted(rows)
 
     def candidates(self, text: str) -> set[str]:
