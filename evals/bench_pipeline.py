@@ -20,7 +20,10 @@ Printed, over the run (the server's window: its first request to its last reply)
 - teacher and student tokens per viable problem (one that landed in a band, surplus included);
 - the sandbox's share of wall time: the time at least one sandbox job ran / the run's wall.
 
-The last line is `endpoint busy: NN.N% of capacity` (the median with --repeat).
+The last line is `endpoint busy: NN.N% of capacity` (the median with --repeat). Run i of a
+--repeat uses seed `--seed + i`: with one seed the replies are the same, so its runs are one draw
+made again (which turn ends first still varies with timing, little on a quiet machine); the
+seed picks the seeds and environments, and so the tasks, their difficulty and the tail.
 
     python -m stepstones.evals.bench_pipeline [--cap 16] [--decode-tps 60] [--quota 4]
         [--environments code,induction,...] [--lineages L] [--schedule auto] [--repeat 1]
@@ -149,8 +152,8 @@ def start_server(model: EngineModel) -> tuple[subprocess.Popen[bytes], str]:
     return spawn([*engine, "--decode-tps", str(model.decode_tps), "--reply", REPLY])
 
 
-async def run_once(args: argparse.Namespace, base: str, out: Path) -> Figures:
-    """One curriculum run against the stand-in at `base`; its figures."""
+async def run_once(args: argparse.Namespace, base: str, out: Path, seed: int) -> Figures:
+    """One curriculum run with `seed` against the stand-in at `base`; its figures."""
     from stepstones.graphs.bands import default_bands
     from stepstones.graphs.components import ComponentResolver
     from stepstones.graphs.context import RunContext
@@ -167,7 +170,7 @@ async def run_once(args: argparse.Namespace, base: str, out: Path) -> Figures:
         endpoint_concurrency=args.endpoint_concurrency,
         environments={e: 1.0 for e in args.environments},
         bands=default_bands(args.quota),
-        seed=args.seed,
+        seed=seed,
     )
     sandbox = TimedSandbox(get_sandbox(ctx.sandbox))
     engine_stats(base, reset=True)
@@ -296,7 +299,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--samples", type=int, default=4, help="samples per student (k, via n)")
     parser.add_argument("--seed", type=int, default=0, help="the run's seed (seeds, environments)")
-    parser.add_argument("--repeat", type=int, default=1, help="runs; the last line is the median")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="runs, with seeds --seed, --seed + 1, ...; the last line is their median",
+    )
     parser.add_argument("--out", type=Path, default=None, help="keep the runs' outputs here")
     args = parser.parse_args(argv)
     args.environments = [e.strip() for e in str(args.environments).split(",") if e.strip()]
@@ -324,9 +332,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
             root = args.out or Path(tmp)
             for i in range(args.repeat):
-                figures = asyncio.run(run_once(args, base, root / f"run{i}"))
+                seed = args.seed + i  # repeats of one seed are one draw, made again
+                figures = asyncio.run(run_once(args, base, root / f"run{i}", seed))
                 runs.append(figures)
-                print_figures(figures, f"run {i + 1}")
+                print_figures(figures, f"run {i + 1} (seed {seed})")
     finally:
         proc.terminate()
         proc.wait(10)

@@ -89,8 +89,17 @@ def fenced_reply(environment: str, draft: dict[str, Any]) -> str:
     return f"{TEACHER_PROSE}\n\n{fenced_of(record)}\n"
 
 
+_ENDPOINT = re.compile(r"@https?://[^\s/\"']+")
+
+
 def _texts(body: dict[str, Any]) -> list[str]:
-    return [str(m.get("content", "")) for m in body.get("messages", [])]
+    """The request's message texts, endpoints (`@http://127.0.0.1:PORT`) blanked.
+
+    The teacher's performance summary names each student by its spec, endpoint included, and
+    the stand-in listens on a free port: hashing the port would make each invocation of a
+    benchmark a different draw of tasks, whatever its `--seed`.
+    """
+    return [_ENDPOINT.sub("@endpoint", str(m.get("content", ""))) for m in body.get("messages", [])]
 
 
 def _digest(*parts: object) -> int:
