@@ -40,7 +40,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from pydantic import BaseModel
 
@@ -50,6 +50,9 @@ from stepstones.reporting.machine import machine_line
 from stepstones.tools.environments import ENVIRONMENT_NAMES
 from stepstones.tools.sandbox.base import Sandbox, Submission
 from stepstones.tools.schema import Verdict
+
+if TYPE_CHECKING:
+    from stepstones.graphs.context import RunContext
 
 REPLY = "stepstones.evals.standin_replies:bench_reply"
 
@@ -152,16 +155,13 @@ def start_server(model: EngineModel) -> tuple[subprocess.Popen[bytes], str]:
     return spawn([*engine, "--decode-tps", str(model.decode_tps), "--reply", REPLY])
 
 
-async def run_once(args: argparse.Namespace, base: str, out: Path, seed: int) -> Figures:
-    """One curriculum run with `seed` against the stand-in at `base`; its figures."""
+def run_context(args: argparse.Namespace, base: str, seed: int) -> RunContext:
+    """The benchmark's run: an LLM teacher and two LLM students on the stand-in at `base`."""
     from stepstones.graphs.bands import default_bands
-    from stepstones.graphs.components import ComponentResolver
     from stepstones.graphs.context import RunContext
-    from stepstones.runner import run_pipeline
-    from stepstones.tools.sandbox import get_sandbox
 
     url = f"{base}/v1"
-    ctx = RunContext(
+    return RunContext(
         teacher=f"vllm:teacher@{url}",
         students=[f"vllm:student-a@{url}", f"vllm:student-b@{url}"],
         samples=args.samples,
@@ -172,6 +172,15 @@ async def run_once(args: argparse.Namespace, base: str, out: Path, seed: int) ->
         bands=default_bands(args.quota),
         seed=seed,
     )
+
+
+async def run_once(args: argparse.Namespace, base: str, out: Path, seed: int) -> Figures:
+    """One curriculum run with `seed` against the stand-in at `base`; its figures."""
+    from stepstones.graphs.components import ComponentResolver
+    from stepstones.runner import run_pipeline
+    from stepstones.tools.sandbox import get_sandbox
+
+    ctx = run_context(args, base, seed)
     sandbox = TimedSandbox(get_sandbox(ctx.sandbox))
     engine_stats(base, reset=True)
     start = time.perf_counter()
@@ -319,10 +328,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     model = EngineModel(cap=args.cap, prefill_tps=args.prefill_tps, decode_tps=args.decode_tps)
     print(f"machine: {machine_line()}")
+    planned = run_context(args, "http://127.0.0.1:0", args.seed)  # as resolved for the runs
     print(
         f"server: cap {model.cap} sequences, prefill {model.prefill_tps:g} tok/s, decode "
         f"{model.decode_tps:g} tok/s per sequence; client: {args.endpoint_concurrency} requests "
-        f"in flight; run: {args.lineages or 'default'} lineages ({args.schedule}), "
+        f"in flight; run: {planned.lineages_in_flight} lineages "
+        f"({'flow' if planned.flowing else 'rounds'}), "
         f"quota {args.quota} x 3 bands, k={args.samples} x 2 students, "
         f"environments {','.join(args.environments)}"
     )

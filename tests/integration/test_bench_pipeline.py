@@ -45,6 +45,8 @@ def test_the_benchmark_prints_its_figures_and_ends_with_the_busy_line() -> None:
     percent(r"empty (\d+\.\d)%", out)
     percent(r"= (\d+\.\d)% of wall time", out)
     assert "stop quotas_filled" in out, out
+    assert "run: 2 lineages (flow)," in out, out  # the run as resolved, not the flags as given
+    assert "run 1 (seed 0):" in out, out
     tokens = re.search(r"tokens per viable problem: teacher (\d+), student (\d+)", out)
     assert tokens and int(tokens.group(1)) > 0 and int(tokens.group(2)) > 0, out
     rates = re.search(r"sequences/s (\d+\.\d+) vs ideal (\d+\.\d+)", out)
