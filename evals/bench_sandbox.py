@@ -4,7 +4,9 @@ Two baselines, one at a time per core. "plain bwrap" is what a naive executor do
 `bwrap --unshare-all ... python -I -S` per verdict, running the solution on every input and
 printing the outputs, which the host compares. "fresh harness" starts our own fork server in our
 own jail for every verdict (its preloads and handshake included), so it isolates the cost of
-starting a worker. Prints the figures with the machine they were measured on.
+starting a worker. Prints the figures with the machine they were measured on, and where the
+pool's CPU went while it ran (how busy the cores were, CPU per verdict, the host's share): what
+a faster pool would have to cut.
 
     python -m stepstones.evals.bench_sandbox [--runs 2000] [--baseline-runs 200]
 """
@@ -14,10 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from stepstones.reporting.machine import machine_line
 from stepstones.tools.sandbox.base import SandboxConfig, Submission
@@ -54,15 +58,49 @@ def submissions(n: int) -> list[Submission]:
     ]
 
 
-def bench_pool(subs: list[Submission]) -> tuple[float, str]:
-    """Verdicts/s of the pre-forked pool (warm: workers started before timing)."""
+@dataclass(frozen=True)
+class PoolCost:
+    """Where the pool's CPU went while it ran: what a faster pool has to cut."""
+
+    cores_busy: float | None
+    """Share of the machine's cores busy (Linux /proc/stat; anything else running counts)."""
+    cpu_ms: float | None
+    """Machine CPU per verdict: the workers, the kernel and the host together."""
+    host_ms: float
+    """This process's CPU per verdict (sending jobs, reading and judging answers)."""
+
+
+def _cpu_ticks() -> tuple[int, int] | None:
+    """(all, idle) jiffies of the whole machine, or None off Linux."""
+    try:
+        with open("/proc/stat") as fh:
+            fields = [int(v) for v in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return sum(fields), fields[3] + fields[4]  # idle + iowait
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def bench_pool(subs: list[Submission]) -> tuple[float, str, PoolCost]:
+    """Verdicts/s of the pre-forked pool (warm: workers started before timing), and its cost."""
     with LocalSandbox(SandboxConfig()) as box:
         box.run_sync(subs[: box.workers * 2])  # start the workers
+        ticks, own = _cpu_ticks(), _own_cpu()
         start = time.perf_counter()
         verdicts = box.run_sync(subs)
         elapsed = time.perf_counter() - start
+        host_s, after = _own_cpu() - own, _cpu_ticks()
         assert all(v.ok for v in verdicts), {v.status for v in verdicts}
-        return len(subs) / elapsed, box.isolation
+    busy = cpu_ms = None
+    if ticks is not None and after is not None and after[0] > ticks[0]:
+        busy = 1 - (after[1] - ticks[1]) / (after[0] - ticks[0])
+        cpu_ms = busy * (os.cpu_count() or 1) * elapsed / len(subs) * 1e3
+    cost = PoolCost(cores_busy=busy, cpu_ms=cpu_ms, host_ms=host_s / len(subs) * 1e3)
+    return len(subs) / elapsed, box.isolation, cost
 
 
 def _fresh(sub: Submission, uid: int) -> bool:
@@ -167,16 +205,21 @@ def main() -> None:
     parser.add_argument("--baseline-runs", type=int, default=200)
     args = parser.parse_args()
     load = os.getloadavg()[0]
-    pool, isolation = bench_pool(submissions(args.runs))
+    pool, isolation, cost = bench_pool(submissions(args.runs))
     plain = bench_plain(submissions(args.baseline_runs))
     fresh = bench_fresh(submissions(args.baseline_runs))
     print(f"machine: {machine_line()}")
     print(f"load average before: {load:.2f}, after: {os.getloadavg()[0]:.2f}")
     print(f"isolation: {isolation}; {len(PROBLEMS)} problems x 5 tests; one worker per core")
     print(f"pre-forked pool : {pool:8.1f} verdicts/s ({args.runs} runs)")
+    if cost.cores_busy is not None and cost.cpu_ms is not None:
+        print(
+            f"  while it ran: cores {cost.cores_busy:.0%} busy, {cost.cpu_ms:.2f} ms of CPU per "
+            f"verdict (this process {cost.host_ms:.2f} ms)"
+        )
     print(
         f"plain bwrap     : {plain:8.1f} verdicts/s ({args.baseline_runs} runs), "
-        f"pool {pool / plain:.1f}x"
+        f"pool {pool / plain:.1f}x (10x: {10 * plain:.0f} verdicts/s)"
     )
     print(
         f"fresh harness   : {fresh:8.1f} verdicts/s ({args.baseline_runs} runs), "

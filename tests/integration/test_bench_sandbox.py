@@ -1,0 +1,41 @@
+"""The sandbox benchmark runs at a tiny size and prints its figures, the pool's CPU cost with
+them (the figures themselves are not judged: they depend on the machine)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+from tests.conftest import needs_bwrap
+
+TINY = ["--runs", "40", "--baseline-runs", "4"]
+
+
+@needs_bwrap
+def test_the_benchmark_prints_rates_and_the_pools_cpu_per_verdict() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "stepstones.evals.bench_sandbox", *TINY],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    pool = re.search(r"pre-forked pool : +(\d+\.\d) verdicts/s \(40 runs\)", out)
+    plain = re.search(r"plain bwrap +: +(\d+\.\d) verdicts/s \(4 runs\), pool (\d+\.\d)x", out)
+    assert pool and plain, out
+    assert float(pool.group(1)) > 0 and float(plain.group(1)) > 0
+    ratio = float(pool.group(1)) / float(plain.group(1))
+    assert abs(ratio - float(plain.group(2))) <= 0.06, (ratio, plain.group(0))
+    cost = re.search(
+        r"while it ran: cores (\d+)% busy, (\d+\.\d\d) ms of CPU per verdict "
+        r"\(this process (\d+\.\d\d) ms\)",
+        out,
+    )
+    assert cost, out
+    busy, cpu_ms, host_ms = int(cost.group(1)), float(cost.group(2)), float(cost.group(3))
+    assert 0 < busy <= 100
+    assert host_ms > 0 and cpu_ms > 0
+    # The whole machine's CPU includes this process's.
+    assert host_ms <= cpu_ms + 0.01, (host_ms, cpu_ms)
