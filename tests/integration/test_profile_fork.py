@@ -1,0 +1,31 @@
+"""The fork profile runs at a tiny size and prints every part with sane figures (the figures
+themselves are not judged: they depend on the machine)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+PARTS = ("fork + exit", "compile", "exec", "json", "run_job")
+ROW = re.compile(
+    r"^(?P<name>.+?) +wall +(?P<wall>\d+\.\d{3}) ms  child +(?P<child>\d+\.\d{3}) ms +"
+    r"(?P<faults>\d+)  parent +(?P<parent>\d+\.\d{3}) ms +(?P<pfaults>\d+)$"
+)
+
+
+def test_the_profile_prints_each_part_with_cpu_and_faults() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "stepstones.evals.profile_fork", "--forks", "30"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = {m["name"]: m for line in done.stdout.splitlines() if (m := ROW.match(line))}
+    assert tuple(rows) == PARTS, done.stdout
+    for name, row in rows.items():
+        assert float(row["wall"]) > 0 and float(row["child"]) > 0, (name, row.group(0))
+        assert int(row["faults"]) > 0, (name, row.group(0))  # a forked child always faults
+    # A whole job does more in its child than a child that only exits.
+    assert int(rows["run_job"]["faults"]) > int(rows["fork + exit"]["faults"]), done.stdout
