@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 SOURCE = "def solve(a, b):\n    return a + b"
-COLUMNS = ("wall_ms", "child_cpu_ms", "child_faults", "parent_cpu_ms", "parent_faults")
 
 
 def _nothing() -> None:
