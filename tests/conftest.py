@@ -1,8 +1,11 @@
-"""Shared fixtures: a temporary problem bank and the real local sandbox (skipped without bwrap)."""
+"""Shared fixtures and helpers: a temporary problem bank, the real local sandbox (skipped without
+bwrap), and running an evals module as a reader would."""
 
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -19,6 +22,18 @@ def bwrap_available() -> bool:
 needs_bwrap = pytest.mark.skipif(
     not bwrap_available(), reason="the local sandbox needs bubblewrap: apt-get install bubblewrap"
 )
+
+
+def run_eval(module: str, *args: str) -> str:
+    """The stdout of `python -m stepstones.evals.<module> args` at a tiny size; it must succeed."""
+    done = subprocess.run(
+        [sys.executable, "-m", f"stepstones.evals.{module}", *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
 
 
 @pytest.fixture

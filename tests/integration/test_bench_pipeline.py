@@ -4,10 +4,8 @@ themselves are not judged: they depend on the machine)."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
-from tests.conftest import needs_bwrap
+from tests.conftest import needs_bwrap, run_eval
 
 TINY = [
     *("--quota", "1", "--environments", "code,deduction", "--lineages", "2"),
@@ -25,14 +23,7 @@ def percent(pattern: str, text: str) -> float:
 
 @needs_bwrap
 def test_the_benchmark_prints_its_figures_and_ends_with_the_busy_line() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "stepstones.evals.bench_pipeline", *TINY],
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    out = done.stdout
+    out = run_eval("bench_pipeline", *TINY)
     last = out.strip().splitlines()[-1]
     assert re.fullmatch(r"endpoint busy: \d{1,3}\.\d% of capacity", last), last
     busy = percent(r"endpoint busy: (\d+\.\d)%", last)

@@ -4,24 +4,15 @@ them (the figures themselves are not judged: they depend on the machine)."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
-from tests.conftest import needs_bwrap
+from tests.conftest import needs_bwrap, run_eval
 
 TINY = ["--runs", "40", "--baseline-runs", "4"]
 
 
 @needs_bwrap
 def test_the_benchmark_prints_rates_and_the_pools_cpu_per_verdict() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "stepstones.evals.bench_sandbox", *TINY],
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    out = done.stdout
+    out = run_eval("bench_sandbox", *TINY)
     pool = re.search(r"pre-forked pool : +(\d+\.\d) verdicts/s \(40 runs\)", out)
     plain = re.search(r"plain bwrap +: +(\d+\.\d) verdicts/s \(4 runs\), pool (\d+\.\d)x", out)
     assert pool and plain, out

@@ -4,8 +4,8 @@ themselves are not judged: they depend on the machine)."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
+
+from tests.conftest import run_eval
 
 PARTS = ("fork + exit", "compile", "exec", "json", "run_job")
 ROW = re.compile(
@@ -15,17 +15,11 @@ ROW = re.compile(
 
 
 def test_the_profile_prints_each_part_with_cpu_and_faults() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "stepstones.evals.profile_fork", "--forks", "30"],
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    rows = {m["name"]: m for line in done.stdout.splitlines() if (m := ROW.match(line))}
-    assert tuple(rows) == PARTS, done.stdout
+    out = run_eval("profile_fork", "--forks", "30")
+    rows = {m["name"]: m for line in out.splitlines() if (m := ROW.match(line))}
+    assert tuple(rows) == PARTS, out
     for name, row in rows.items():
         assert float(row["wall"]) > 0 and float(row["child"]) > 0, (name, row.group(0))
         assert int(row["faults"]) > 0, (name, row.group(0))  # a forked child always faults
     # A whole job does more in its child than a child that only exits.
-    assert int(rows["run_job"]["faults"]) > int(rows["fork + exit"]["faults"]), done.stdout
+    assert int(rows["run_job"]["faults"]) > int(rows["fork + exit"]["faults"]), out
