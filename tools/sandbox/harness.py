@@ -282,9 +282,7 @@ def _clean(raw: bytes) -> dict[str, Any]:
     return {"i": i, "s": s, "o": o, "e": None if e is None else e[-500:], "c": cpu}
 
 
-def run_job(
-    job: dict[str, Any], uid: int, tmp: str, seq: int, fresh: bool, filtered: bool = False
-) -> dict[str, Any]:
+def run_job(job: dict[str, Any], uid: int, tmp: str, seq: int, fresh: bool) -> dict[str, Any]:
     """Fork one child for `job`, supervise it and return the answer (without id and nonce).
 
     With `fresh` (the worker is in private namespaces) the job gets a fresh tmpfs /tmp and
@@ -311,7 +309,7 @@ def run_job(
         code = 70
         try:
             os.close(rfd)
-            harness_child.child(job, wfd, workdir, uid, filtered)
+            harness_child.child(job, wfd, workdir, uid)
             code = 0
         finally:
             os._exit(code)
@@ -360,11 +358,6 @@ def _probe(setup: Any) -> bool:
     return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
 
 
-def _filter() -> bool:
-    harness_child.prctl(38, 1)  # seccomp filters need no_new_privs
-    return harness_child.deny_keyrings()
-
-
 def serve(uid: int, tmp: str) -> None:
     """Answer job frames from stdin until it closes; one child per job."""
     harness_child.prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: orphans of a solution come back to us
@@ -374,9 +367,13 @@ def serve(uid: int, tmp: str) -> None:
     fresh = harness_child.private_namespaces() and (
         harness_child.mount_job_dirs(uid, 1 << 20, 1 << 20) & harness_child.release_job_dirs()[0]
     )
-    harness_child.keyring_filter()  # built here once; every job's child only installs it
     harness_child.prepare_children("/tmp" if fresh else None)
-    filtered = _probe(_filter)
+    # Both are inherited by every child, so they hold before any solution code runs and no
+    # child pays for them (two ctypes calls were ~90 page faults a verdict). The worker never
+    # execs (what no_new_privs governs) and never uses a keyring; the probe tries the filter in
+    # a forked child first, so a kernel that refuses it leaves the worker as it was.
+    harness_child.prctl(38, 1)  # PR_SET_NO_NEW_PRIVS: seccomp filters need it
+    filtered = _probe(harness_child.deny_keyrings) and harness_child.deny_keyrings()
     _IPC_AT_START[0] = harness_child.ipc_objects()
     import gc
 
@@ -387,7 +384,7 @@ def serve(uid: int, tmp: str) -> None:
     while (job := read_frame(0)) is not None:
         seq += 1
         try:
-            answer = run_job(job, uid, tmp, seq, fresh, filtered)
+            answer = run_job(job, uid, tmp, seq, fresh)
         except Exception as exc:
             answer = {"error": f"worker: {type(exc).__name__}: {exc}"}
         seal = read_frame(0)  # only now: every process of the job is dead

@@ -8,8 +8,9 @@ that every job starts from a warm interpreter. The fork server sits in private m
 namespaces of its own and mounts a fresh tmpfs on /tmp and /dev/shm for each job, detached with
 every SysV object once the job's last process is dead, so nothing a job leaves in files,
 segments, queues or semaphores is there for the next one (POSIX queues cannot be made at all).
-Before any solution code runs, the child takes rlimits, a new session, an unprivileged uid,
-no_new_privs and a seccomp filter that refuses the kernel keyrings (which outlive processes).
+Before any solution code runs, the child takes rlimits, a new session and an unprivileged uid;
+no_new_privs and a seccomp filter that refuses the kernel keyrings (which outlive processes) it
+inherits from the fork server, which took both before its first fork.
 
 Results go to the fork server as frames on fd 3 (`RESULT_FD`): {"i", "s", "o", "e", "c"} per test,
 `s` one of ok/runtime_error/memory_exceeded/output_limit. For function and stdio style the host
@@ -157,7 +158,7 @@ _FILTER: list[Any] = []
 def keyring_filter() -> Any:
     """The seccomp program of `deny_keyrings` (None where the numbers are not known here).
 
-    Built once in the fork server, before it forks, so a job's setup only makes the prctl call.
+    Built once, in the fork server, which installs it on itself before its first job.
     """
     if _FILTER:
         return _FILTER[0]
@@ -439,14 +440,12 @@ def prepare_children(workdir: str | None) -> None:
         os.environ.update(_environ(workdir))
 
 
-def child(
-    job: dict[str, Any], wfd: int, workdir: str | None, uid: int, filtered: bool = False
-) -> None:
-    """Set up one job's process (fds, limits, uid, seccomp) and run it; returns when done.
+def child(job: dict[str, Any], wfd: int, workdir: str | None, uid: int) -> None:
+    """Set up one job's process (fds, limits, uid) and run it; returns when done.
 
     `workdir` is the run directory the worker made when it has no private namespaces; None
-    means: work in the fresh /tmp the worker mounted for this job. `filtered`: the worker's
-    probe found seccomp working, so failing to deny the keyrings now is a setup failure.
+    means: work in the fresh /tmp the worker mounted for this job. no_new_privs and the keyring
+    filter come from the worker, which took them before its first fork.
     """
     limits = job["limits"]
     mem = int(limits["memory_mb"]) * 1024 * 1024
@@ -490,9 +489,6 @@ def child(
         os.setgroups([])
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
-    prctl(38, 1)  # PR_SET_NO_NEW_PRIVS
-    if not deny_keyrings() and filtered:
-        os._exit(73)
     # Setup is done and no solution code has run: the worker tells setup failures (infrastructure)
     # from anything a solution does by this first frame, which a solution cannot take back.
     emit(-1, "setup", None, None, 0.0)
