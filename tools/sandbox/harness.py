@@ -97,8 +97,7 @@ def write_frame(fd: int, obj: object) -> None:
 
 def _proc_cpu(pid: int) -> float:
     try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            fields = fh.read().rsplit(b")", 1)[1].split()
+        fields = harness_child.read_proc(f"/proc/{pid}/stat").rsplit(b")", 1)[1].split()
     except OSError:
         return 0.0
     ticks = sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
@@ -124,8 +123,7 @@ def _tree_cpu(pid: int) -> float:
 def _children() -> list[int]:
     pid = os.getpid()
     try:
-        with open(f"/proc/{pid}/task/{pid}/children") as fh:
-            return [int(x) for x in fh.read().split()]
+        return [int(x) for x in harness_child.read_proc(f"/proc/{pid}/task/{pid}/children").split()]
     except OSError:
         return []
 
