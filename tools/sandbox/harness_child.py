@@ -334,11 +334,18 @@ def flush() -> None:
 
 def emit(index: int, status: str, output: str | None, error: str | None, cpu: float) -> None:
     """Queue one result frame; slow tests still stream, so a later kill keeps earlier results."""
-    body = {"i": index, "s": status, "o": output, "e": error, "c": round(cpu, 6)}
-    raw = _dumps(body, ensure_ascii=False).encode("utf-8", "replace")
-    _pending.append(HEADER.pack(len(raw)) + raw)
+    _pending.append(_frame({"i": index, "s": status, "o": output, "e": error, "c": round(cpu, 6)}))
     if _monotonic() - _flushed[0] >= _BATCH_S[0] or sum(map(len, _pending)) > 1 << 15:
         flush()
+
+
+def _frame(body: dict[str, Any]) -> bytes:
+    raw = _dumps(body, ensure_ascii=False).encode("utf-8", "replace")
+    return HEADER.pack(len(raw)) + raw
+
+
+_SETUP_FRAME = _frame({"i": -1, "s": "setup", "o": None, "e": None, "c": 0.0})
+"""Every job's first frame, the same each time: built once, here, not in every child."""
 
 
 def describe(exc: BaseException) -> str:
@@ -437,6 +444,9 @@ def _run_stdio(job: dict[str, Any], budget: int) -> None:
 
 
 _STDIO: tuple[Any, ...] = ()
+_ENVIRON_FOR: list[str | None] = [None]
+"""The workdir the fork server's environment is already set for (comparing os.environ itself
+decodes every variable: 60 page faults a child)."""
 
 
 def _environ(workdir: str) -> dict[str, str]:
@@ -456,6 +466,7 @@ def prepare_children(workdir: str | None) -> None:
     if workdir is not None:
         os.environ.clear()
         os.environ.update(_environ(workdir))
+    _ENVIRON_FOR[0] = workdir
 
 
 def child(job: dict[str, Any], wfd: int, workdir: str | None, uid: int) -> None:
@@ -488,10 +499,9 @@ def child(job: dict[str, Any], wfd: int, workdir: str | None, uid: int) -> None:
         for i, text in enumerate(job["inputs"]):
             with open(f"stdin{i}", "w", encoding="utf-8") as fh:
                 fh.write(text)
-    environ = _environ(workdir)
-    if os.environ != environ:  # the fork server set it already where the workdir is fixed
+    if _ENVIRON_FOR[0] != workdir:  # the fork server set it already where the workdir is fixed
         os.environ.clear()
-        os.environ.update(environ)
+        os.environ.update(_environ(workdir))
     cpu = max(1, math.ceil(float(limits["cpu_time_s"])))
     out = int(limits["output_bytes"])
     for res, value in (
@@ -509,7 +519,7 @@ def child(job: dict[str, Any], wfd: int, workdir: str | None, uid: int) -> None:
         os.setresuid(uid, uid, uid)
     # Setup is done and no solution code has run: the worker tells setup failures (infrastructure)
     # from anything a solution does by this first frame, which a solution cannot take back.
-    emit(-1, "setup", None, None, 0.0)
+    _pending.append(_SETUP_FRAME)
     flush()
     if job.get("check") is not None:
         _check_runner()(job, out)
