@@ -20,7 +20,7 @@ print(json.dumps(sorted(sys.modules)))
 """
 
 
-def test_the_fork_server_imports_neither_threading_nor_subprocess() -> None:
+def test_the_fork_server_imports_no_module_that_hooks_every_fork() -> None:
     here = str(Path(harness.__file__).parent)
     done = subprocess.run(
         [sys.executable, "-I", "-S", "-c", PROBE, here],
@@ -30,5 +30,6 @@ def test_the_fork_server_imports_neither_threading_nor_subprocess() -> None:
         check=True,
     )
     modules = set(json.loads(done.stdout))
-    assert {"harness", "harness_child", "harness_check", "random"} <= modules  # the probe worked
-    assert not modules & {"threading", "subprocess", "asyncio"}, sorted(modules)
+    assert {"harness", "harness_child", "harness_check", "decimal"} <= modules  # the probe worked
+    # random's at-fork hook reseeds in every child (44 page faults a verdict).
+    assert not modules & {"threading", "subprocess", "asyncio", "random"}, sorted(modules)
