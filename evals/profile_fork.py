@@ -8,11 +8,9 @@ bubblewrap, and forks it many times per part:
 - `fork + exit`: a child that does nothing;
 - `compile`, `exec`, `json`: a child that only compiles the benchmark's `a + b` solution, only
   runs it (compiled before the fork), or only encodes and decodes five test frames;
-- `run_job`: the fork server's whole job (`harness.run_job`: the zygote's fork, the child's
-  setup and five tests, supervision, cleanup) with a run dir instead of the jail's per-job
-  mounts and no uid to drop to. Here "child" is the zygote and the jobs' children together
-  (the zygote is reaped at the end of the part, so its children's use reaches us), "parent"
-  the worker, which no longer forks per job.
+- `run_job`: the fork server's whole job (`harness.run_job`: fork, the child's setup and five
+  tests, supervision, cleanup) with a run dir instead of the jail's per-job mounts and no uid
+  to drop to.
 
 For each, per fork: the child's CPU and minor page faults (RUSAGE_CHILDREN) and the parent's
 (RUSAGE_SELF). Every page a child writes after the fork faults, and is copied where the parent
@@ -82,20 +80,11 @@ def measure(once: Callable[[], None], n: int) -> dict[str, float]:
     """`once` `n` times (after a few to warm up): per-call wall, CPU and faults."""
     for _ in range(min(20, n)):
         once()
-
-    def all_of_them() -> None:
-        for _ in range(n):
-            once()
-
-    return measure_batch(all_of_them, n)
-
-
-def measure_batch(run: Callable[[], None], n: int) -> dict[str, float]:
-    """`run` once, doing `n` of something: per-item wall, CPU and faults."""
     child0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     self0 = resource.getrusage(resource.RUSAGE_SELF)
     start = time.perf_counter()
-    run()
+    for _ in range(n):
+        once()
     wall = time.perf_counter() - start
     child1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     self1 = resource.getrusage(resource.RUSAGE_SELF)
@@ -140,19 +129,13 @@ def profile(sandbox_dir: str, jobs: list[dict[str, Any]], n: int) -> dict[str, d
     os.mkdir(tmp, 0o700)
     seq = [0]
 
-    def run_jobs(count: int) -> None:
-        harness.start_zygote(-1)
-        try:
-            for _ in range(count):
-                seq[0] += 1
-                answer = harness.run_job(next(queue), -1, tmp, seq[0], False)
-                if not answer.get("results"):
-                    raise RuntimeError(f"run_job gave no results: {answer}")
-        finally:
-            harness.stop_zygote()
+    def one_job() -> None:
+        seq[0] += 1
+        answer = harness.run_job(next(queue), -1, tmp, seq[0], False)
+        if not answer.get("results"):
+            raise RuntimeError(f"run_job gave no results: {answer}")
 
-    run_jobs(min(20, n))  # to warm up
-    parts["run_job"] = measure_batch(lambda: run_jobs(n), n)
+    parts["run_job"] = measure(one_job, n)
     os.rmdir(tmp)  # run_job removed each job's run dir
     if "threading" in sys.modules:
         raise RuntimeError("the profiled interpreter imported threading: not the fork server's")

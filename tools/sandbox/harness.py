@@ -25,14 +25,12 @@ it pass; a stop naming any other job is stale and ignored. Expected outputs stil
 
 from __future__ import annotations
 
-import array
 import contextlib
 import io
 import json
 import os
 import select
 import signal
-import socket
 import struct
 import sys
 import time
@@ -60,14 +58,6 @@ _dumps = json.dumps
 _IPC_AT_START: list[frozenset[str]] = [frozenset()]
 _CONTROL: list[Any] = [-1, bytearray()]
 """The host's control pipe (read end; -1: none) and what of it is read but not yet a frame."""
-_ZYGOTE: list[Any] = [None, -1]
-"""The worker's socket to its zygote (`start_zygote`), and the zygote's pid."""
-_PID = struct.Struct(">i")
-_DONE = struct.Struct(">iddq")  # wait status, user s, system s, max RSS kB
-
-
-class ZygoteGone(Exception):
-    """The zygote died or broke the protocol: the worker cannot fork jobs any more."""
 
 
 def _read_exact(fd: int, n: int) -> bytes | None:
@@ -129,19 +119,17 @@ def _tree_cpu(pid: int) -> float:
         return _proc_cpu(pid)
     total = 0.0
     for name in os.listdir("/proc"):
-        if name.isdigit() and int(name) not in (1, me, _ZYGOTE[1]):
+        if name.isdigit() and int(name) not in (1, me):
             total += _proc_cpu(int(name))
     return total
 
 
 def _children() -> list[int]:
-    """This worker's children but its zygote: the leftovers of a job."""
     pid = os.getpid()
     try:
-        kids = harness_child.read_proc(f"/proc/{pid}/task/{pid}/children").split()
+        return [int(x) for x in harness_child.read_proc(f"/proc/{pid}/task/{pid}/children").split()]
     except OSError:
         return []
-    return [kid for kid in map(int, kids) if kid != _ZYGOTE[1]]
 
 
 def _kill_descendants() -> None:
@@ -179,7 +167,7 @@ def _stop_asked(job_id: object) -> bool:
 
 
 def _collect(
-    pid: int, pidfd: int, rfd: int, job: dict[str, Any], seen: list[float]
+    pid: int, rfd: int, job: dict[str, Any], seen: list[float]
 ) -> tuple[list[bytes], str | None]:
     """Read result frames until the child exits, breaks a limit or the host stops it; returns
     (frames, killed). With "stream" set, each frame is forwarded to the host as it arrives.
@@ -190,6 +178,7 @@ def _collect(
     cpu_limit = float(limits["cpu_time_s"])
     deadline = time.monotonic() + float(limits["wall_time_s"])
     cap = int(limits["output_bytes"]) + _FRAME_SLACK * (len(job["inputs"]) + 1)
+    pidfd = os.pidfd_open(pid)
     poller = select.poll()
     poller.register(rfd, select.POLLIN)
     poller.register(pidfd, select.POLLIN)
@@ -246,7 +235,7 @@ def _collect(
                 pass
             return _split(buf), None
     finally:
-        poller.unregister(pidfd)  # the caller closes it
+        os.close(pidfd)
 
 
 def _forward(job_id: object, buf: bytearray, done: list[int]) -> None:
@@ -314,23 +303,28 @@ def run_job(job: dict[str, Any], uid: int, tmp: str, seq: int, fresh: bool) -> d
     ):
         harness_child.release_job_dirs()
         return {"error": "job setup failed: cannot mount a fresh /tmp", "recycle": True}
+    rfd, wfd = os.pipe()
     seen = [0.0]
     start = time.monotonic()
-    rfd, (pid, pidfd) = _fork_job(job, workdir)
+    pid = os.fork()
+    if pid == 0:
+        code = 70
+        try:
+            os.close(rfd)
+            harness_child.child(job, wfd, workdir, uid)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(wfd)
     try:
-        frames, killed = _collect(pid, pidfd, rfd, job, seen)
+        frames, killed = _collect(pid, rfd, job, seen)
     finally:
         os.close(rfd)
         with contextlib.suppress(OSError):
             os.killpg(pid, signal.SIGKILL)
-        with contextlib.suppress(OSError):
-            signal.pidfd_send_signal(pidfd, signal.SIGKILL)  # setsid may not have run yet
-        os.close(pidfd)
-        try:  # the zygote reaped the child: its orphans are ours now
-            status, user_s, system_s, maxrss_kb = _DONE.unpack(_receive(_DONE.size))
-        finally:
-            wall = time.monotonic() - start
-            _kill_descendants()
+        _, status, usage = os.wait4(pid, 0)
+        wall = time.monotonic() - start
+        _kill_descendants()
     # Every process of the job is dead: nothing can hold its files or objects any more.
     if workdir is None:
         clean, check = harness_child.release_job_dirs()
@@ -347,146 +341,11 @@ def run_job(job: dict[str, Any], uid: int, tmp: str, seq: int, fresh: bool) -> d
         "results": results[1:],
         "exit": exit_code,
         "killed": killed,
-        "cpu": max(user_s + system_s, seen[0]),
+        "cpu": max(usage.ru_utime + usage.ru_stime, seen[0]),
         "wall": wall,
-        "maxrss_kb": maxrss_kb,
+        "maxrss_kb": usage.ru_maxrss,
         "recycle": recycle,
     }
-
-
-# ---------------------------------------------------------------- zygote: forks every job's child
-
-
-def start_zygote(uid: int) -> None:
-    """Fork the process that forks every job's child, so that the worker never forks again.
-
-    After a fork every page either process writes faults (and is copied while shared). A worker
-    that forked each child itself took ~240 faults a verdict for its own framing, supervision
-    and cleanup; the zygote's loop writes a few pages a job, and the worker's pages stay its
-    own. The zygote is a copy of the warm worker made once it is ready (imports, namespaces,
-    no_new_privs, keyring filter, gc.freeze), so every child starts as one forked from the
-    worker would. It is not a subreaper: a job's orphans still come back to the worker.
-    """
-    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    pid = os.fork()
-    if pid == 0:
-        code = 70
-        try:
-            mine.close()
-            _zygote(theirs, uid)
-            code = 0
-        finally:
-            os._exit(code)
-    theirs.close()
-    _ZYGOTE[:] = [mine, pid]
-
-
-def stop_zygote() -> None:
-    """Close the zygote's socket and reap it (it exits at end of file)."""
-    sock, pid = _ZYGOTE
-    if sock is None:
-        return
-    sock.close()
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, 0)
-    _ZYGOTE[:] = [None, -1]
-
-
-def _fds(ancillary: list[tuple[int, int, bytes]]) -> list[int]:
-    fds = array.array("i")
-    for level, kind, data in ancillary:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-            fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
-    return list(fds)
-
-
-def _zygote(sock: socket.socket, uid: int) -> None:
-    """Per job: take a job pipe and a result pipe, fork the child, hand the worker its pid and
-    a pidfd, reap it and report its wait status and rusage; until the worker closes the socket.
-    The child reads its job from the job pipe: the zygote never holds one."""
-    harness_child.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: never outlive the worker
-    devnull = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1):  # the host's pipes: their end of file must follow the worker alone
-        os.dup2(devnull, fd)
-    os.close(devnull)
-    if _CONTROL[0] >= 0:
-        os.close(_CONTROL[0])
-    space = socket.CMSG_SPACE(2 * array.array("i").itemsize)
-    while True:
-        msg, ancillary, _, _ = sock.recvmsg(1, space)
-        fds = _fds(ancillary)
-        if not msg or len(fds) != 2:
-            return
-        jfd, wfd = fds
-        pid = os.fork()
-        if pid == 0:
-            code = 70
-            try:
-                sock.close()
-                frame = read_frame(jfd)
-                os.close(jfd)
-                if frame is not None:
-                    harness_child.child(frame["job"], wfd, frame["workdir"], uid)
-                    code = 0
-            finally:
-                os._exit(code)
-        os.close(jfd)
-        os.close(wfd)
-        pidfd = os.pidfd_open(pid)
-        sock.sendmsg(
-            [_PID.pack(pid)], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [pidfd]))]
-        )
-        os.close(pidfd)
-        _, status, usage = os.wait4(pid, 0)
-        sock.sendall(_DONE.pack(status, usage.ru_utime, usage.ru_stime, usage.ru_maxrss))
-
-
-def _receive(n: int) -> bytes:
-    """`n` bytes from the zygote, or ZygoteGone."""
-    sock = _ZYGOTE[0]
-    data = bytearray()
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            raise ZygoteGone("the zygote closed its socket")
-        data += chunk
-    return bytes(data)
-
-
-def _fork_job(job: dict[str, Any], workdir: str | None) -> tuple[int, tuple[int, int]]:
-    """Have the zygote fork `job`'s child: (the result pipe's read end, (pid, pidfd))."""
-    sock = _ZYGOTE[0]
-    if sock is None:
-        raise ZygoteGone("no zygote: start_zygote was not called")
-    rfd, wfd = os.pipe()
-    jfd, job_w = os.pipe()
-    try:
-        try:
-            sock.sendmsg(
-                [b"j"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [jfd, wfd]))]
-            )
-        except OSError as exc:
-            raise ZygoteGone(f"cannot reach the zygote: {exc}") from exc
-        finally:
-            os.close(jfd)
-            os.close(wfd)
-        msg, ancillary, _, _ = sock.recvmsg(_PID.size, socket.CMSG_SPACE(4))
-        fds = _fds(ancillary)
-        if len(msg) != _PID.size or len(fds) != 1:
-            for fd in fds:
-                os.close(fd)
-            raise ZygoteGone("the zygote sent no child")
-        pid, pidfd = _PID.unpack(msg)[0], fds[0]
-        # The child reads its whole job before it writes anything, so this cannot deadlock; a
-        # child that died in setup leaves a broken pipe, and no setup frame for the answer.
-        with contextlib.suppress(BrokenPipeError):
-            write_frame(job_w, {"job": job, "workdir": workdir})
-    except BaseException:
-        os.close(rfd)
-        raise
-    finally:
-        os.close(job_w)
-    return rfd, (pid, pidfd)
 
 
 def _probe(setup: Any) -> bool:
@@ -521,7 +380,6 @@ def serve(uid: int, tmp: str) -> None:
     import gc
 
     gc.freeze()
-    start_zygote(uid)
     write_frame(1, {"ready": True, "pid": os.getpid(), "uid": uid, "euid": os.geteuid(),
                     "fresh_namespaces": fresh, "keyrings_denied": filtered})  # fmt: skip
     seq = 0
@@ -529,8 +387,6 @@ def serve(uid: int, tmp: str) -> None:
         seq += 1
         try:
             answer = run_job(job, uid, tmp, seq, fresh)
-        except ZygoteGone as exc:
-            answer = {"error": f"worker: {exc}", "recycle": True}
         except Exception as exc:
             answer = {"error": f"worker: {type(exc).__name__}: {exc}"}
         seal = read_frame(0)  # only now: every process of the job is dead
