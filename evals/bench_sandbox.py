@@ -68,6 +68,54 @@ class PoolCost:
     """Machine CPU per verdict: the workers, the kernel and the host together."""
     host_ms: float
     """This process's CPU per verdict (sending jobs, reading and judging answers)."""
+    servers: tuple[float, float, float, float] | None = None
+    """Per verdict: the fork servers' own CPU ms and minor page faults, then their children's
+    (the jobs, reaped); None off Linux. Every page a process writes after a fork faults."""
+
+
+def _fork_servers() -> dict[int, tuple[int, int, int, int]]:
+    """Per fork server under this process: (own faults, children's faults, own CPU ticks,
+    children's CPU ticks), from /proc."""
+    parents, stats = {}, {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{name}/cmdline", "rb") as fh:
+                argv = fh.read().split(b"\0")
+        except OSError:
+            continue
+        parents[int(name)] = int(fields[1])
+        if b"--serve" in argv and not argv[0].endswith(b"bwrap"):
+            stats[int(name)] = (
+                int(fields[7]),
+                int(fields[8]),
+                int(fields[11]) + int(fields[12]),
+                int(fields[13]) + int(fields[14]),
+            )
+    me, mine = os.getpid(), {}
+    for pid, stat in stats.items():
+        up = pid
+        while up > 1 and up != me:
+            up = parents.get(up, 0)
+        if up == me:
+            mine[pid] = stat
+    return mine
+
+
+def _servers_cost(
+    before: dict[int, tuple[int, int, int, int]],
+    after: dict[int, tuple[int, int, int, int]],
+    n: int,
+) -> tuple[float, float, float, float] | None:
+    both = [pid for pid in before if pid in after]
+    if not both:
+        return None
+    tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
+    sums = [sum(after[p][k] - before[p][k] for p in both) for k in range(4)]
+    return (sums[2] * tick_ms / n, sums[0] / n, sums[3] * tick_ms / n, sums[1] / n)
 
 
 def _cpu_ticks() -> tuple[int, int] | None:
@@ -89,17 +137,20 @@ def bench_pool(subs: list[Submission]) -> tuple[float, str, PoolCost]:
     """Verdicts/s of the pre-forked pool (warm: workers started before timing), and its cost."""
     with LocalSandbox(SandboxConfig()) as box:
         box.run_sync(subs[: box.workers * 2])  # start the workers
-        ticks, own = _cpu_ticks(), _own_cpu()
+        ticks, own, servers = _cpu_ticks(), _own_cpu(), _fork_servers()
         start = time.perf_counter()
         verdicts = box.run_sync(subs)
         elapsed = time.perf_counter() - start
         host_s, after = _own_cpu() - own, _cpu_ticks()
+        servers_cost = _servers_cost(servers, _fork_servers(), len(subs))
         assert all(v.ok for v in verdicts), {v.status for v in verdicts}
     busy = cpu_ms = None
     if ticks is not None and after is not None and after[0] > ticks[0]:
         busy = 1 - (after[1] - ticks[1]) / (after[0] - ticks[0])
         cpu_ms = busy * (os.cpu_count() or 1) * elapsed / len(subs) * 1e3
-    cost = PoolCost(cores_busy=busy, cpu_ms=cpu_ms, host_ms=host_s / len(subs) * 1e3)
+    cost = PoolCost(
+        cores_busy=busy, cpu_ms=cpu_ms, host_ms=host_s / len(subs) * 1e3, servers=servers_cost
+    )
     return len(subs) / elapsed, box.isolation, cost
 
 
@@ -216,6 +267,12 @@ def main() -> None:
         print(
             f"  while it ran: cores {cost.cores_busy:.0%} busy, {cost.cpu_ms:.2f} ms of CPU per "
             f"verdict (this process {cost.host_ms:.2f} ms)"
+        )
+    if cost.servers is not None:
+        own_ms, own_faults, kids_ms, kids_faults = cost.servers
+        print(
+            f"  per verdict: fork servers {own_ms:.2f} ms CPU, {own_faults:.0f} page faults; "
+            f"their children {kids_ms:.2f} ms, {kids_faults:.0f} faults"
         )
     print(
         f"plain bwrap     : {plain:8.1f} verdicts/s ({args.baseline_runs} runs), "

@@ -30,3 +30,12 @@ def test_the_benchmark_prints_rates_and_the_pools_cpu_per_verdict() -> None:
     assert host_ms > 0 and cpu_ms > 0
     # The whole machine's CPU includes this process's.
     assert host_ms <= cpu_ms + 0.01, (host_ms, cpu_ms)
+    # Where the workers' own share went: their CPU and faults, and their children's.
+    split = re.search(
+        r"per verdict: fork servers (\d+\.\d\d) ms CPU, (\d+) page faults; "
+        r"their children (\d+\.\d\d) ms, (\d+) faults",
+        out,
+    )
+    assert split, out
+    # Every fork faults in both processes; CPU ticks are coarse (10 ms), so only faults are sure.
+    assert int(split.group(2)) > 0 and int(split.group(4)) > 0, split.group(0)
