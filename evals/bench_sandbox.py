@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -255,6 +256,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2000)
     parser.add_argument("--baseline-runs", type=int, default=200)
     args = parser.parse_args()
+    if shutil.which("bwrap") is None:
+        raise SystemExit(
+            "bench_sandbox: bwrap (bubblewrap) is not on PATH, and the pool and both baselines "
+            "run under it: apt-get install bubblewrap"
+        )
     load = os.getloadavg()[0]
     pool, isolation, cost = bench_pool(submissions(args.runs))
     plain = bench_plain(submissions(args.baseline_runs))

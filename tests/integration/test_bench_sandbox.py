@@ -3,7 +3,10 @@ them (the figures themselves are not judged: they depend on the machine)."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 
 from tests.conftest import needs_bwrap, run_eval
 
@@ -39,3 +42,16 @@ def test_the_benchmark_prints_rates_and_the_pools_cpu_per_verdict() -> None:
     assert split, out
     # Every fork faults in both processes; CPU ticks are coarse (10 ms), so only faults are sure.
     assert int(split.group(2)) > 0 and int(split.group(4)) > 0, split.group(0)
+
+
+def test_without_bwrap_the_benchmark_says_so_instead_of_a_traceback() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "stepstones.evals.bench_sandbox", *TINY],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PATH": "/nonexistent"},
+    )
+    assert done.returncode != 0
+    assert "bwrap (bubblewrap) is not on PATH" in done.stderr, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
