@@ -8,7 +8,8 @@ the slot's next seed, `steer_lineage` (the band router, for one lineage) picks t
 move with the band counts as they stand and waits for room in the band it aims at (and, near
 the teacher budget, for a call to be left), `run_turn` runs the turn subgraph. A slot graph is
 checkpointed after each of its supersteps, so a crash redoes only the turns that were in
-flight, as under rounds.
+flight, as under rounds. Once every band holds its quota, the turns still in flight are
+cancelled (`unless_filled`): they could only be surplus, and the run no longer waits for them.
 
 What the lineages share lives in the run's `FlowLedger` (in its RunScope): band counts, turns in
 flight and the bands they aim at, teacher calls, model health, the variants used. It is rebuilt
@@ -136,6 +137,8 @@ class FlowLedger:
     variants: Counter[str] = field(default_factory=Counter)
     """Turns per variant over `outcomes` (TurnOutcome.variant), kept the same way."""
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    filled: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once every band holds its quota: a turn still in flight then can only be surplus."""
 
     @classmethod
     def rebuilt(
@@ -186,6 +189,8 @@ class FlowLedger:
         if outcome.valid and outcome.band in self.quotas:
             landed_open = self.counts[outcome.band] < self.quotas[outcome.band]
             self.counts[outcome.band] += 1
+        if all(self.counts[b] >= q for b, q in self.quotas.items()):
+            self.filled.set()
         return landed_open, drops
 
     def stop_reason(self, ctx: RunContext, comps: Components, started: float) -> StopReason | None:
@@ -313,6 +318,31 @@ def route_after_next(state: SlotState) -> str:
 TurnRunner = Callable[[TurnInput, RunContext], Awaitable[dict[str, Any]]]
 
 
+async def unless_filled(work: Awaitable[dict[str, Any]], book: FlowLedger) -> dict[str, Any] | None:
+    """The turn's result, or None when every band filled while it ran (the turn is cancelled).
+
+    Such a turn can only be surplus, and a run ends only when its last turn does: left to
+    finish, the turns still in flight when the last slot filled kept the run (and its model
+    calls) going for up to a turn longer. What a cancelled turn banked before it was stopped
+    stays banked, each write whole (one transaction per banded turn).
+    """
+    task = asyncio.ensure_future(work)
+    filled = asyncio.ensure_future(book.filled.wait())
+    try:
+        await asyncio.wait({task, filled}, return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:
+        task.cancel()
+        raise
+    finally:
+        filled.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return None
+
+
 async def run_turn(
     state: SlotState, runtime: Runtime[RunContext], *, parts: Parts, turn: TurnRunner
 ) -> dict[str, Any]:
@@ -326,16 +356,21 @@ async def run_turn(
         raise RuntimeError("run_turn reached without an admitted lineage")
     book.hold(lin.lineage_id, aimed_band(lin.target, ctx.bands))
     try:
-        result = await turn(
-            TurnInput(
-                run_id=run_id,
-                lineage=lin,
-                round=round_,
-                dropped=book.dropped_students(),
-                used_variants=book.used_variants(replaying=(lin.lineage_id, lin.turns)),
+        result = await unless_filled(
+            turn(
+                TurnInput(
+                    run_id=run_id,
+                    lineage=lin,
+                    round=round_,
+                    dropped=book.dropped_students(),
+                    used_variants=book.used_variants(replaying=(lin.lineage_id, lin.turns)),
+                ),
+                ctx,
             ),
-            ctx,
+            book,
         )
+        if result is None:  # every band filled meanwhile: the slot ends at its next steer
+            return {"last": None}
         grown = result["lineages"][lin.lineage_id]
         drops: list[ModelDrop] = []
         for outcome in result["outcomes"]:

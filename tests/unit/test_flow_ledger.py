@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from stepstones.graphs.bands import default_bands
 from stepstones.graphs.context import RunContext
-from stepstones.graphs.flow import FlowLedger, slot_positions
+from stepstones.graphs.flow import FlowLedger, slot_positions, unless_filled
 from stepstones.tools.schema import ModelFailure, TurnOutcome
 
 
@@ -109,3 +111,36 @@ def test_auto_flows_with_models_and_keeps_rounds_for_the_simulation() -> None:
     assert RunContext(schedule="flow").flowing
     with pytest.raises(ValueError, match="human_review needs schedule"):
         RunContext(schedule="flow", human_review=True)
+
+
+async def test_a_turn_still_running_when_every_band_fills_is_cancelled() -> None:
+    book = FlowLedger.rebuilt(ctx(), "procedural", [], [])
+    stopped = asyncio.Event()
+
+    async def slow_turn() -> dict[str, object]:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            stopped.set()
+            raise
+        return {}
+
+    pending = asyncio.ensure_future(unless_filled(slow_turn(), book))
+    await asyncio.sleep(0)
+    for i, band in enumerate(["hard", "hard", "medium", "medium", "easy"]):
+        book.record(outcome(f"L{i}", 0, band))
+        await asyncio.sleep(0)
+        assert not pending.done()  # a band is still open: the turn may land in it
+    book.record(outcome("L9", 0, "easy"))  # the last open slot
+    assert await asyncio.wait_for(pending, 5) is None  # surplus: not waited for
+    assert stopped.is_set()
+
+
+async def test_a_turn_that_ends_before_the_bands_fill_keeps_its_result() -> None:
+    book = FlowLedger.rebuilt(ctx(), "procedural", [], [])
+
+    async def quick_turn() -> dict[str, object]:
+        return {"outcomes": []}
+
+    assert await unless_filled(quick_turn(), book) == {"outcomes": []}
+    assert not book.filled.is_set()
