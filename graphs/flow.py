@@ -141,11 +141,11 @@ class FlowLedger:
     """Turns per variant over `outcomes` (TurnOutcome.variant), kept the same way."""
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     filled: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once every band holds its quota: a turn still in flight then can only be surplus."""
     aimed: int = 0
     """Turns aimed at a band that ended in this process (a resumed run counts afresh)."""
     hits: int = 0
     """Of those, the turns that landed in the band they were aimed at."""
-    """Set once every band holds its quota: a turn still in flight then can only be surplus."""
 
     @classmethod
     def rebuilt(
@@ -375,7 +375,8 @@ async def run_turn(
     lin, round_ = state.get("lineage"), state.get("round")
     if lin is None or round_ is None:
         raise RuntimeError("run_turn reached without an admitted lineage")
-    book.hold(lin.lineage_id, aimed_band(lin.target, ctx.bands))
+    aim = aimed_band(lin.target, ctx.bands)
+    book.hold(lin.lineage_id, aim)
     try:
         result = await unless_filled(
             turn(
@@ -394,7 +395,6 @@ async def run_turn(
             return {"last": None}
         grown = result["lineages"][lin.lineage_id]
         drops: list[ModelDrop] = []
-        aim = aimed_band(lin.target, ctx.bands)
         for outcome in result["outcomes"]:
             if aim is not None:
                 book.aimed += 1
