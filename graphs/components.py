@@ -55,6 +55,36 @@ class RunScope:
     """The latest round in `by_round`."""
     ledger: FlowLedger | None = None
     """A flowing run's FlowLedger (graphs/flow.py), rebuilt from the bank on first use."""
+    banking: set[str] = field(default_factory=set)
+    """Lineages whose turn has begun writing its turn record (`begin_record`)."""
+    stopping: set[str] = field(default_factory=set)
+    """Lineages whose turn is being cancelled (`stop_turn`): it writes no turn record."""
+
+    def begin_record(self, lineage_id: str) -> None:
+        """Called on the event loop right before a turn writes its turn record (in a thread).
+
+        A thread cannot be stopped: a turn cancelled during that write would still bank its
+        record, while its outcome never reached the slot's checkpoint, and the end-of-run
+        check would find a turn the checkpoints do not have (BankMismatch). So a turn that
+        has begun its record is not cancelled (`stop_turn` says no), and one being cancelled
+        does not begin it. Both run on the loop without an await between look and mark, so
+        one of them always sees the other.
+        """
+        if lineage_id in self.stopping:
+            raise asyncio.CancelledError(f"lineage {lineage_id}'s turn is being cancelled")
+        self.banking.add(lineage_id)
+
+    def stop_turn(self, lineage_id: str) -> bool:
+        """Whether the lineage's turn in flight may be cancelled now (`begin_record`)."""
+        if lineage_id in self.banking:
+            return False
+        self.stopping.add(lineage_id)
+        return True
+
+    def turn_ended(self, lineage_id: str) -> None:
+        """The lineage's turn is over: its next one may be recorded, or cancelled, afresh."""
+        self.banking.discard(lineage_id)
+        self.stopping.discard(lineage_id)
 
     def note_round(self, problem_id: str, round_: int) -> None:
         """An indexed problem entered the index in `round_` (the first round noted wins)."""

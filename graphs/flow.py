@@ -8,7 +8,9 @@ the slot's next seed, `steer_lineage` (the band router, for one lineage) picks t
 move with the band counts as they stand and waits for room in the band it aims at (and, near
 the teacher budget, for a call to be left), `run_turn` runs the turn subgraph. A slot graph is
 checkpointed after each of its supersteps, so a crash redoes only the turns that were in
-flight, as under rounds.
+flight, as under rounds. Once every band holds its quota, the turns still in flight are
+cancelled (`unless_filled`): they could only be surplus, and the run no longer waits for them;
+a turn that has begun writing its turn record is waited for instead (`RunScope.begin_record`).
 
 What the lineages share lives in the run's `FlowLedger` (in its RunScope): band counts, turns in
 flight and the bands they aim at, teacher calls, model health, the variants used. It is rebuilt
@@ -44,7 +46,7 @@ from stepstones.graphs.bands import (
     run_stop,
     steer,
 )
-from stepstones.graphs.components import Components, Parts
+from stepstones.graphs.components import Components, Parts, RunScope
 from stepstones.graphs.context import RunContext
 from stepstones.graphs.health import health_key, newly_dropped, track
 from stepstones.graphs.state import LineageState, SlotState, TurnInput
@@ -136,6 +138,8 @@ class FlowLedger:
     variants: Counter[str] = field(default_factory=Counter)
     """Turns per variant over `outcomes` (TurnOutcome.variant), kept the same way."""
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    filled: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once every band holds its quota: a turn still in flight then can only be surplus."""
 
     @classmethod
     def rebuilt(
@@ -186,6 +190,8 @@ class FlowLedger:
         if outcome.valid and outcome.band in self.quotas:
             landed_open = self.counts[outcome.band] < self.quotas[outcome.band]
             self.counts[outcome.band] += 1
+        if all(self.counts[b] >= q for b, q in self.quotas.items()):
+            self.filled.set()
         return landed_open, drops
 
     def stop_reason(self, ctx: RunContext, comps: Components, started: float) -> StopReason | None:
@@ -313,6 +319,37 @@ def route_after_next(state: SlotState) -> str:
 TurnRunner = Callable[[TurnInput, RunContext], Awaitable[dict[str, Any]]]
 
 
+async def unless_filled(
+    work: Awaitable[dict[str, Any]], book: FlowLedger, scope: RunScope, lineage_id: str
+) -> dict[str, Any] | None:
+    """The turn's result, or None when every band filled while it ran (it is cancelled then).
+
+    Such a turn can only be surplus, and a run ends only when its last turn does: left to
+    finish, the turns in flight when the last slot filled kept the run (and its model calls)
+    going for up to a turn longer. A turn that has begun writing its turn record is waited
+    for instead, so that its outcome reaches the slot's checkpoint (`RunScope.begin_record`);
+    what a cancelled turn banked before (rejected drafts) stays banked.
+    """
+    task = asyncio.ensure_future(work)
+    filled = asyncio.ensure_future(book.filled.wait())
+    try:
+        await asyncio.wait({task, filled}, return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:
+        task.cancel()
+        raise
+    finally:
+        filled.cancel()
+    if not task.done() and scope.stop_turn(lineage_id):
+        task.cancel()
+    try:
+        await asyncio.wait({task})
+    except BaseException:
+        task.cancel()
+        raise
+    # A turn that ran on to its end regardless (nothing of it was cancelled) keeps its result.
+    return None if task.cancelled() else task.result()
+
+
 async def run_turn(
     state: SlotState, runtime: Runtime[RunContext], *, parts: Parts, turn: TurnRunner
 ) -> dict[str, Any]:
@@ -325,17 +362,25 @@ async def run_turn(
     if lin is None or round_ is None:
         raise RuntimeError("run_turn reached without an admitted lineage")
     book.hold(lin.lineage_id, aimed_band(lin.target, ctx.bands))
+    scope = comps.scope(run_id)
     try:
-        result = await turn(
-            TurnInput(
-                run_id=run_id,
-                lineage=lin,
-                round=round_,
-                dropped=book.dropped_students(),
-                used_variants=book.used_variants(replaying=(lin.lineage_id, lin.turns)),
+        result = await unless_filled(
+            turn(
+                TurnInput(
+                    run_id=run_id,
+                    lineage=lin,
+                    round=round_,
+                    dropped=book.dropped_students(),
+                    used_variants=book.used_variants(replaying=(lin.lineage_id, lin.turns)),
+                ),
+                ctx,
             ),
-            ctx,
+            book,
+            scope,
+            lin.lineage_id,
         )
+        if result is None:  # every band filled meanwhile: the slot ends at its next steer
+            return {"last": None}
         grown = result["lineages"][lin.lineage_id]
         drops: list[ModelDrop] = []
         for outcome in result["outcomes"]:
@@ -344,6 +389,7 @@ async def run_turn(
             if outcome.valid and outcome.band in book.quotas:
                 grown = grown.model_copy(update={"stale": 0 if landed_open else grown.stale + 1})
     finally:
+        scope.turn_ended(lin.lineage_id)
         book.release(lin.lineage_id)
     for drop in drops:
         await in_thread(comps.bank.put_model_drop, run_id, drop)

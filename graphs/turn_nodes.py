@@ -429,6 +429,7 @@ async def assign_band(
     # One transaction per banded turn: problem, attempts, summary and turn record together,
     # unless another turn banked this very problem first (a lineage beside this one in the
     # same round, which the critic's duplicate check leaves out): then it is a duplicate.
+    comps.scope(state["run_id"]).begin_record(lin.lineage_id)
     holder = await in_thread(
         comps.bank.put_turn_result,
         state["run_id"],
@@ -510,6 +511,7 @@ async def _discarded(
         # A variant whose drafts were all rejected is given up on; a model failure is not its.
         variant=variant_key(problem) if problem and rejections else None,
     )
+    comps.scope(state["run_id"]).begin_record(lin.lineage_id)
     await in_thread(comps.bank.put_turn, state["run_id"], outcome)
     return {
         "outcomes": [outcome],

@@ -4,6 +4,7 @@
 - With one lineage in flight a flowing run makes the bank a rounds run makes.
 - kill -9 and resume: with one lineage the bank of the uninterrupted run; with several a bank
   that agrees with its report and holds each turn once.
+- Once every band is full the turns in flight are cancelled, but not one writing its record.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import os
 import sqlite3
 import subprocess
 import time
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,8 @@ from stepstones.graphs.bands import default_bands
 from stepstones.graphs.components import ComponentResolver
 from stepstones.graphs.context import RunContext
 from stepstones.runner import Progress, run_pipeline
+from stepstones.tools.schema import TurnOutcome
+from stepstones.tools.store import Bank
 from tests.conftest import needs_bwrap
 from tests.fakes import kill_9_when_banked, start_run
 from tests.integration.test_same_bank import bank
@@ -185,3 +190,62 @@ def test_a_flowing_run_holds_a_lineage_per_endpoint_slot_by_default(tmp_path: Pa
     )
     assert result.report["stop_reason"]
     assert teacher.most == 5
+
+
+@needs_bwrap
+def test_a_turn_writing_its_record_when_the_bands_fill_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write that fills the last open slot waits here until another turn is writing its
+    record (a worker thread, 0.3 s here), so the run cancels its turns in flight while that
+    write runs: cancelled there, the turn's record would be banked and its outcome lost, and
+    the run's end check would raise BankMismatch."""
+    quota, names = 4, [b.name for b in default_bands(4)]
+    writing: list[str] = []
+    overlapped: list[str] = []
+    put_turn_result, put_turn = Bank.put_turn_result, Bank.put_turn
+
+    def counts(bank: Bank, run_id: str) -> Counter[str | None]:
+        return Counter(o.band for o in bank.turns(run_id) if o.valid)
+
+    def full(bank: Bank, run_id: str) -> bool:
+        return all(counts(bank, run_id)[b] >= quota for b in names)
+
+    def slow(bank: Bank, run_id: str, outcome: TurnOutcome, write: Callable[[], Any]) -> Any:
+        writing.append(outcome.lineage_id)
+        try:
+            began_open = not full(bank, run_id)
+            time.sleep(0.3)
+            done = write()
+            if began_open and full(bank, run_id):  # filled meanwhile, the rest cancelled
+                overlapped.append(f"{outcome.lineage_id} turn {outcome.turn}")
+            return done
+        finally:
+            writing.remove(outcome.lineage_id)
+
+    def slow_result(bank: Bank, run_id: str, *args: Any) -> str | None:
+        problem, outcome = args[1], args[-1]
+        left = {b: quota - n for b in names if (n := counts(bank, run_id)[b]) < quota}
+        if left == {problem.band: 1}:  # this write fills the last open slot
+            deadline = time.monotonic() + 10
+            while not writing and time.monotonic() < deadline:
+                time.sleep(0.01)
+            return put_turn_result(bank, run_id, *args)
+        return slow(bank, run_id, outcome, lambda: put_turn_result(bank, run_id, *args))
+
+    def slow_turn(bank: Bank, run_id: str, outcome: TurnOutcome) -> None:
+        slow(bank, run_id, outcome, lambda: put_turn(bank, run_id, outcome))
+
+    monkeypatch.setattr(Bank, "put_turn_result", slow_result)
+    monkeypatch.setattr(Bank, "put_turn", slow_turn)
+    ctx = flow_context(tmp_path, "flow").model_copy(
+        update={"concurrency": 6, "max_turns_per_seed": 1}  # first turns: none waits for a band
+    )
+    result = asyncio.run(run_pipeline(ctx, tmp_path / "run", run_id="slow"))  # no BankMismatch
+    assert overlapped, "no turn was writing when the bands filled: the test proved nothing"
+    assert result.report["stop_reason"] == "quotas_filled"
+    with sqlite3.connect(tmp_path / "run" / "bank.sqlite") as db:
+        turns = {f"{lid} turn {t}" for lid, t in db.execute("select lineage_id, turn from turns")}
+        valid = db.execute("select count(*) from problems where valid").fetchone()[0]
+    assert set(overlapped) <= turns
+    assert result.report["problems"]["valid"] == valid

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
 import pytest
 
 from stepstones.graphs.bands import default_bands
+from stepstones.graphs.components import RunScope
 from stepstones.graphs.context import RunContext
-from stepstones.graphs.flow import FlowLedger, slot_positions
+from stepstones.graphs.flow import FlowLedger, slot_positions, unless_filled
 from stepstones.tools.schema import ModelFailure, TurnOutcome
 
 
@@ -109,3 +113,69 @@ def test_auto_flows_with_models_and_keeps_rounds_for_the_simulation() -> None:
     assert RunContext(schedule="flow").flowing
     with pytest.raises(ValueError, match="human_review needs schedule"):
         RunContext(schedule="flow", human_review=True)
+
+
+def fill_all_but_one(book: FlowLedger) -> None:
+    for i, band in enumerate(["hard", "hard", "medium", "medium", "easy"]):
+        book.record(outcome(f"L{i}", 0, band))
+
+
+async def test_a_turn_still_running_when_every_band_fills_is_cancelled() -> None:
+    book, scope = FlowLedger.rebuilt(ctx(), "procedural", [], []), RunScope()
+    stopped = asyncio.Event()
+
+    async def slow_turn() -> dict[str, object]:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            stopped.set()
+            raise
+        return {}
+
+    pending = asyncio.ensure_future(unless_filled(slow_turn(), book, scope, "L8"))
+    await asyncio.sleep(0)
+    fill_all_but_one(book)
+    await asyncio.sleep(0.05)
+    assert not pending.done()  # a band is still open: the turn may land in it
+    book.record(outcome("L9", 0, "easy"))  # the last open slot
+    assert await asyncio.wait_for(pending, 5) is None  # surplus: not waited for
+    assert stopped.is_set()
+    with pytest.raises(asyncio.CancelledError):
+        scope.begin_record("L8")  # had it gone on, it could not have written its record
+
+
+async def test_a_turn_that_ends_before_the_bands_fill_keeps_its_result() -> None:
+    book = FlowLedger.rebuilt(ctx(), "procedural", [], [])
+
+    async def quick_turn() -> dict[str, object]:
+        return {"outcomes": []}
+
+    assert await unless_filled(quick_turn(), book, RunScope(), "L0") == {"outcomes": []}
+    assert not book.filled.is_set()
+
+
+async def test_a_turn_writing_its_record_when_every_band_fills_is_waited_for() -> None:
+    """A thread cannot be stopped: cancelled during its bank write, the turn would bank a
+    record whose outcome never reached the slot's checkpoint (BankMismatch at the end)."""
+    book, scope = FlowLedger.rebuilt(ctx(), "procedural", [], []), RunScope()
+    writing, release = threading.Event(), threading.Event()
+
+    def write() -> None:  # the bank write, in a worker thread as turn_nodes runs it
+        writing.set()
+        release.wait(5)
+
+    async def banking_turn() -> dict[str, object]:
+        scope.begin_record("L8")
+        await asyncio.to_thread(write)
+        return {"outcomes": ["recorded"]}
+
+    pending = asyncio.ensure_future(unless_filled(banking_turn(), book, scope, "L8"))
+    fill_all_but_one(book)
+    await asyncio.to_thread(writing.wait, 5)
+    book.record(outcome("L9", 0, "easy"))  # every band full while the record is written
+    await asyncio.sleep(0.05)
+    assert not pending.done() and not scope.stop_turn("L8")
+    release.set()
+    assert await asyncio.wait_for(pending, 5) == {"outcomes": ["recorded"]}
+    scope.turn_ended("L8")
+    assert scope.stop_turn("L8")  # the lineage's next turn may be cancelled again
