@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
@@ -57,6 +58,8 @@ in_thread = asyncio.to_thread
 
 WAKE_S = 0.5
 """A waiting lineage looks again at least this often (the run's wall-time limit moves on)."""
+MAX_TRIES_PER_SLOT = 4
+"""At most this many turns aimed at one open slot at once (`FlowLedger.tries_per_slot`)."""
 
 
 def next_step(
@@ -140,6 +143,10 @@ class FlowLedger:
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     filled: asyncio.Event = field(default_factory=asyncio.Event)
     """Set once every band holds its quota: a turn still in flight then can only be surplus."""
+    aimed: int = 0
+    """Turns aimed at a band that ended in this process (a resumed run counts afresh)."""
+    hits: int = 0
+    """Of those, the turns that landed in the band they were aimed at."""
 
     @classmethod
     def rebuilt(
@@ -203,24 +210,38 @@ class FlowLedger:
     def admit(self, lineage_id: str, aim: str | None, ctx: RunContext) -> int | None:
         """The round number of the lineage's next turn, or None while it must wait.
 
-        No more turns in flight aimed at a band (`aim`) than it has open slots, and, near the
-        teacher budget, no more turns than calls remain, as a round rules its turns
+        No more turns in flight aimed at a band (`aim`) than it has open slots, times
+        `tries_per_slot` while fewer than half the lineages have a turn in flight, and, near
+        the teacher budget, no more turns than calls remain, as a round rules its turns
         (`admit_turns`). Unlike a round, turns not aimed at a band (a lineage's first) are not
         held back by the open slots of all bands together: that left the endpoint idle for
-        the last third of a run, while aimed turns beyond a band's slots, measured without
-        this rule, made surplus that queued before the turns still needed
-        (docs/benchmarks.md). With nothing in flight a turn always starts, as a round always
-        sends one.
+        the last third of a run. Aimed turns beyond a band's slots while the endpoint was full
+        made surplus that queued before the turns still needed; one try per slot at the end,
+        when one band is left open and most lineages wait for it, left the endpoint idle
+        while a slot took several tries (docs/benchmarks.md). With nothing in flight a turn
+        always starts, as a round always sends one.
         """
         if self.held:
             if self.teacher_calls + len(self.held) >= ctx.budget.max_teacher_calls:
                 return None
             left = open_slots(self.counts, ctx.bands)
-            if aim in left and left[aim] <= sum(a == aim for a in self.held.values()):
-                return None
+            if aim in left:
+                allowed = left[aim]
+                if len(self.held) < ctx.lineages_in_flight / 2:
+                    allowed *= self.tries_per_slot()
+                if allowed <= sum(a == aim for a in self.held.values()):
+                    return None
         self.held[lineage_id] = aim
         self.next_round += 1
         return self.next_round - 1
+
+    def tries_per_slot(self) -> int:
+        """Turns to aim at an open slot together while the endpoint has room: one per expected
+        try, 1 / the share of aimed turns that landed where they were aimed (1/2 before any),
+        at most MAX_TRIES_PER_SLOT. The tries beyond the one that fills the slot are cancelled
+        with the rest of the run's surplus once every band is full (`unless_filled`)."""
+        rate = (self.hits + 1) / (self.aimed + 2)
+        return min(MAX_TRIES_PER_SLOT, math.ceil(1 / rate))
 
     def hold(self, lineage_id: str, aim: str | None) -> None:
         """Count a turn as in flight (again, for a turn replayed after a resume)."""
@@ -361,7 +382,8 @@ async def run_turn(
     lin, round_ = state.get("lineage"), state.get("round")
     if lin is None or round_ is None:
         raise RuntimeError("run_turn reached without an admitted lineage")
-    book.hold(lin.lineage_id, aimed_band(lin.target, ctx.bands))
+    aim = aimed_band(lin.target, ctx.bands)
+    book.hold(lin.lineage_id, aim)
     scope = comps.scope(run_id)
     try:
         result = await unless_filled(
@@ -384,6 +406,9 @@ async def run_turn(
         grown = result["lineages"][lin.lineage_id]
         drops: list[ModelDrop] = []
         for outcome in result["outcomes"]:
+            if aim is not None:
+                book.aimed += 1
+                book.hits += outcome.valid and outcome.band == aim
             landed_open, new = book.record(outcome)
             drops += new
             if outcome.valid and outcome.band in book.quotas:

@@ -10,7 +10,7 @@ import pytest
 from stepstones.graphs.bands import default_bands
 from stepstones.graphs.components import RunScope
 from stepstones.graphs.context import RunContext
-from stepstones.graphs.flow import FlowLedger, slot_positions, unless_filled
+from stepstones.graphs.flow import MAX_TRIES_PER_SLOT, FlowLedger, slot_positions, unless_filled
 from stepstones.tools.schema import ModelFailure, TurnOutcome
 
 
@@ -78,7 +78,7 @@ def test_turns_start_while_teacher_calls_remain() -> None:
 
 
 def test_no_more_turns_aimed_at_a_band_than_it_has_open_slots() -> None:
-    c = ctx()  # quota 2 a band
+    c = ctx(concurrency=2)  # quota 2 a band; one turn in flight is half the lineages
     book = FlowLedger.rebuilt(c, "procedural", [outcome("L9", 0, "hard")], [])
     assert book.admit("L0", "hard", c) is not None  # hard has 1 slot left: one turn for it
     assert book.admit("L1", "hard", c) is None
@@ -86,6 +86,26 @@ def test_no_more_turns_aimed_at_a_band_than_it_has_open_slots() -> None:
     assert book.admit("L2", None, c) is not None  # a first turn is aimed at no band
     book.release("L0")
     assert book.admit("L1", "hard", c) is not None
+
+
+def test_while_most_lineages_wait_an_open_slot_gets_a_try_per_expected_miss() -> None:
+    c = ctx(concurrency=16)
+    book = FlowLedger.rebuilt(c, "procedural", [outcome("L9", 0, "hard")], [])
+    assert book.tries_per_slot() == 2  # no aimed turn has ended yet: a hit rate of 1/2
+    assert book.admit("L0", "hard", c) is not None
+    assert book.admit("L1", "hard", c) is not None  # hard's one open slot, a second try
+    assert book.admit("L2", "hard", c) is None
+    book.aimed, book.hits = 10, 1  # aimed turns mostly land elsewhere
+    assert book.tries_per_slot() == MAX_TRIES_PER_SLOT
+    assert book.admit("L2", "hard", c) is not None
+    assert book.admit("L3", "hard", c) is not None
+    assert book.admit("L4", "hard", c) is None  # at most MAX_TRIES_PER_SLOT a slot
+    for i in range(10, 15):  # first turns, aimed at no band
+        assert book.admit(f"L{i}", None, c) is not None
+    book.release("L0")  # 8 in flight: half the lineages, so one turn per open slot again
+    assert book.admit("L0", "hard", c) is None  # the 3 aimed at hard cover its slot
+    book.release("L10")  # 7 in flight: the endpoint has room again
+    assert book.admit("L0", "hard", c) is not None
 
 
 def test_a_failing_model_is_dropped_from_the_next_turn_to_start_on() -> None:
