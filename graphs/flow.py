@@ -385,6 +385,11 @@ async def run_turn(
     aim = aimed_band(lin.target, ctx.bands)
     book.hold(lin.lineage_id, aim)
     scope = comps.scope(run_id)
+    if (lin.lineage_id, lin.turns) in book.outcomes:
+        # A replay (after a kill or a stop) of a turn whose record the bank already holds: it
+        # must run to its end and reach the checkpoint, even with every band full (its record
+        # may be what filled them); cancelled, the bank would keep a turn the checkpoints lack.
+        scope.begin_record(lin.lineage_id)
     try:
         result = await unless_filled(
             turn(

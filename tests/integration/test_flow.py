@@ -249,3 +249,37 @@ def test_a_turn_writing_its_record_when_the_bands_fill_is_kept(
         valid = db.execute("select count(*) from problems where valid").fetchone()[0]
     assert set(overlapped) <= turns
     assert result.report["problems"]["valid"] == valid
+
+
+class Killed(BaseException):
+    """Stands for kill -9 right after a bank write: the slot's checkpoint never gets the turn."""
+
+
+@needs_bwrap
+def test_a_run_killed_once_its_bands_filled_resumes_to_a_bank_that_matches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write that fills the last open slot commits, then the run dies before the slot's
+    checkpoint. On resume every band is full (the ledger is rebuilt from the bank), but that
+    turn is replayed, not cancelled as surplus: cancelled, its record would stay in the bank
+    with no checkpoint behind it, and the end check would raise BankMismatch."""
+    names = [b.name for b in default_bands(4)]
+    put_turn_result = Bank.put_turn_result
+
+    def dies_once_full(bank: Bank, run_id: str, *args: Any) -> str | None:
+        holder = put_turn_result(bank, run_id, *args)
+        counts = Counter(o.band for o in bank.turns(run_id) if o.valid)
+        if all(counts[b] >= 4 for b in names):
+            raise Killed
+        return holder
+
+    ctx = flow_context(tmp_path, "flow").model_copy(update={"concurrency": 6})
+    with monkeypatch.context() as patched:
+        patched.setattr(Bank, "put_turn_result", dies_once_full)
+        with pytest.raises(Killed):
+            asyncio.run(run_pipeline(ctx, tmp_path / "run", run_id="k"))
+    result = asyncio.run(run_pipeline(ctx, tmp_path / "run", run_id="k", resume=True))
+    assert result.report["stop_reason"] == "quotas_filled"
+    with sqlite3.connect(tmp_path / "run" / "bank.sqlite") as db:
+        valid = db.execute("select count(*) from problems where valid").fetchone()[0]
+    assert result.report["problems"]["valid"] == valid
