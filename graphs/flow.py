@@ -18,7 +18,8 @@ from the bank on first use, so a resumed run steers by what the bank holds.
 
 The decisions depend on which turn ends first, so two flowing runs with the same seed can
 differ: in which lineage fills a band's last slot (the rest is surplus), which of two
-near-duplicates is banked, and so in which lineages stop when. Each turn's own inputs (seed,
+near-duplicates is banked, which turns are still in flight (and cancelled) when the last slot
+fills, and so in which lineages stop when. Each turn's own inputs (seed,
 lineage index, turn, direction, target) still decide what a simulated teacher writes. With
 `concurrency = 1` a flowing run makes the same bank as a rounds run (a test holds this).
 """
