@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -24,14 +24,22 @@ needs_bwrap = pytest.mark.skipif(
 )
 
 
-def run_eval(module: str, *args: str) -> str:
-    """The stdout of `python -m stepstones.evals.<module> args` at a tiny size; it must succeed."""
-    done = subprocess.run(
+def eval_process(
+    module: str, *args: str, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python -m stepstones.evals.<module> args` run as a reader would, its output captured."""
+    return subprocess.run(
         [sys.executable, "-m", f"stepstones.evals.{module}", *args],
         capture_output=True,
         text=True,
         timeout=240,
+        env=env,
     )
+
+
+def run_eval(module: str, *args: str) -> str:
+    """The stdout of `python -m stepstones.evals.<module> args` at a tiny size; it must succeed."""
+    done = eval_process(module, *args)
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
 

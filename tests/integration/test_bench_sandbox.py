@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 
-from tests.conftest import needs_bwrap, run_eval
+from tests.conftest import eval_process, needs_bwrap, run_eval
 
 TINY = ["--runs", "40", "--baseline-runs", "4"]
 
@@ -45,13 +43,7 @@ def test_the_benchmark_prints_rates_and_the_pools_cpu_per_verdict() -> None:
 
 
 def test_without_bwrap_the_benchmark_says_so_instead_of_a_traceback() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "stepstones.evals.bench_sandbox", *TINY],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PATH": "/nonexistent"},
-    )
+    done = eval_process("bench_sandbox", *TINY, env={**os.environ, "PATH": "/nonexistent"})
     assert done.returncode != 0
     assert "bwrap (bubblewrap) is not on PATH" in done.stderr, done.stderr[-2000:]
     assert "Traceback" not in done.stderr
