@@ -4,12 +4,16 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from stepstones.tools import export as export_module
+from stepstones.tools import pool as pool_module
 from stepstones.tools.decontam import BenchmarkIndex
 from stepstones.tools.export import export_run, screen
 from stepstones.tools.export_screen import features, screening_pool
@@ -69,6 +73,32 @@ def test_pooled_features_equal_those_computed_in_one_process(
     assert sum(f.hit is not None for f in alone) == 2  # both HumanEval copies
     for a, p in zip(alone, pooled, strict=True):
         assert (a.signature is None) == (p.signature is None) == (a.hit is not None)
+        if a.signature is not None and p.signature is not None:
+            assert np.array_equal(a.signature, p.signature)
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_the_pool_gives_the_same_features_whatever_starts_its_workers(
+    bank: Bank, humaneval: BenchmarkIndex, monkeypatch: pytest.MonkeyPatch, method: str
+) -> None:
+    """Workers that do not inherit the caller's memory (macOS's default start method, and
+    Linux's from Python 3.14) get all they need from the initializer's arguments."""
+    started: list[str] = []
+
+    def executor(*args: Any, **kwargs: Any) -> ProcessPoolExecutor:
+        started.append(method)
+        return ProcessPoolExecutor(*args, mp_context=multiprocessing.get_context(method), **kwargs)
+
+    monkeypatch.setattr(pool_module, "ProcessPoolExecutor", executor)
+    ids = bank.problem_ids("r")
+    pages = [bank.problem_records("r", ids[i : i + 3]) for i in range(0, len(ids), 3)]
+    with screening_pool(1, humaneval, 0.8) as one, screening_pool(2, humaneval, 0.8) as two:
+        alone = list(features(pages, one))
+        pooled = list(features(pages, two))
+    assert started == [method]  # the two-worker pool ran under `method`
+    assert [(f.id, f.hit) for f in pooled] == [(f.id, f.hit) for f in alone]
+    for a, p in zip(alone, pooled, strict=True):
+        assert (a.signature is None) == (p.signature is None)
         if a.signature is not None and p.signature is not None:
             assert np.array_equal(a.signature, p.signature)
 
