@@ -159,16 +159,25 @@ def test_a_flowing_run_reports_progress_up_to_its_last_turn(tmp_path: Path) -> N
 
 
 class CountsInFlight(ProceduralTeacher):
-    """The procedural teacher, 0.3 s per call; the most calls it ever had in flight at once."""
+    """The procedural teacher, 0.3 s per call; the most calls it ever had in flight at once.
 
-    def __init__(self) -> None:
+    A call waits (until 10 s after the first call at most) for `expected` calls to be in flight
+    together, so that a slow machine, starting the lineages' first turns further apart than a
+    call lasts, still shows them all at once; with fewer lineages the calls only run late."""
+
+    def __init__(self, expected: int) -> None:
         super().__init__(seed=7)
+        self.expected = expected
         self.now = self.most = 0
+        self.deadline: float | None = None
 
     async def write(self, request: TeacherRequest) -> TeacherResult:
         self.now += 1
         self.most = max(self.most, self.now)
+        self.deadline = self.deadline or time.monotonic() + 10
         try:
+            while self.most < self.expected and time.monotonic() < self.deadline:
+                await asyncio.sleep(0.01)
             await asyncio.sleep(0.3)
             return await super().write(request)
         finally:
@@ -182,7 +191,7 @@ def test_a_flowing_run_holds_a_lineage_per_endpoint_slot_by_default(tmp_path: Pa
     ctx = flow_context(tmp_path, "flow").model_copy(
         update={"concurrency": None, "endpoint_concurrency": 5}
     )
-    teacher = CountsInFlight()
+    teacher = CountsInFlight(expected=5)
     result = asyncio.run(
         run_pipeline(
             ctx, tmp_path / "run", run_id="slots", resolver=ComponentResolver(teacher=teacher)
