@@ -242,6 +242,8 @@ def print_figures(f: Figures, label: str) -> None:
     print(f"  time by slots taken: {occupancy(e)}")
     tenths = " ".join(f"{100 * b:.0f}%" for b in e.busy_by_tenth())
     print(f"  busy by tenth of the window: {tenths}")
+    seconds = " ".join(f"{100 * b:.0f}%" for b in e.busy_by_second())
+    print(f"  busy by second: {seconds}")
     print(
         f"  sequences/s {f.sequences_per_s:.2f} vs ideal {f.ideal_sequences_per_s:.2f} "
         f"(cap {e.cap} / mean latency {e.mean_service_s:.2f} s); requests/s "

@@ -87,6 +87,16 @@ class EngineStats(BaseModel):
             out.append(busy / (self.cap * (hi - lo)))
         return out
 
+    def busy_by_second(self) -> list[float]:
+        """Busy fraction in each second of the window (the last one as long as is left of it):
+        finer than the tenths, for a run's start and end."""
+        out = []
+        for t, v in enumerate(self.busy_by_s):
+            length = min(1.0, self.window_s - t)
+            if length > 0:
+                out.append(v / (self.cap * length))
+        return out
+
     @property
     def busy_fraction(self) -> float:
         """Time-weighted mean of running sequences / cap over the window (0 without one)."""

@@ -3,6 +3,7 @@ themselves are not judged: they depend on the machine)."""
 
 from __future__ import annotations
 
+import math
 import re
 
 from tests.conftest import needs_bwrap, run_eval
@@ -32,6 +33,12 @@ def test_the_benchmark_prints_its_figures_and_ends_with_the_busy_line() -> None:
     assert tenths, out
     shares = [float(v.rstrip("%")) for v in tenths.group(1).split()]
     assert abs(sum(shares) / 10 - busy) <= 1.0, (shares, busy)  # they split the same time
+    by_second = re.search(r"busy by second: ((?:\d+% ?)+)$", out, re.MULTILINE)
+    assert by_second, out
+    window = float(re.search(r"sequences over (\d+\.\d) s", out).group(1))  # type: ignore[union-attr]
+    seconds = [float(v.rstrip("%")) for v in by_second.group(1).split()]
+    assert len(seconds) == math.ceil(window - 0.05) or len(seconds) == math.ceil(window + 0.05)
+    assert all(0 <= v <= 100.5 for v in seconds), seconds
     percent(r"at cap (\d+\.\d)% of the time", out)
     percent(r"empty (\d+\.\d)%", out)
     percent(r"= (\d+\.\d)% of wall time", out)
