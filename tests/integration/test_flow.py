@@ -14,6 +14,7 @@ import json
 import os
 import sqlite3
 import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -260,18 +261,9 @@ def test_a_turn_writing_its_record_when_the_bands_fill_is_kept(
     assert result.report["problems"]["valid"] == valid
 
 
-class Killed(BaseException):
-    """Stands for kill -9 right after a bank write: the slot's checkpoint never gets the turn."""
-
-
-@needs_bwrap
-def test_a_run_killed_once_its_bands_filled_resumes_to_a_bank_that_matches(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The write that fills the last open slot commits, then the run dies before the slot's
-    checkpoint. On resume every band is full (the ledger is rebuilt from the bank), but that
-    turn is replayed, not cancelled as surplus: cancelled, its record would stay in the bank
-    with no checkpoint behind it, and the end check would raise BankMismatch."""
+def run_that_dies_once_full(out: str) -> None:
+    """A flowing run (as the test below sets it) that dies, as by kill -9, right after the
+    bank write that fills the last open slot has committed: before the slot's checkpoint."""
     names = [b.name for b in default_bands(4)]
     put_turn_result = Bank.put_turn_result
 
@@ -279,14 +271,40 @@ def test_a_run_killed_once_its_bands_filled_resumes_to_a_bank_that_matches(
         holder = put_turn_result(bank, run_id, *args)
         counts = Counter(o.band for o in bank.turns(run_id) if o.valid)
         if all(counts[b] >= 4 for b in names):
-            raise Killed
+            os._exit(137)  # no cleanup, no checkpoint: the process is gone
         return holder
 
-    ctx = flow_context(tmp_path, "flow").model_copy(update={"concurrency": 6})
-    with monkeypatch.context() as patched:
-        patched.setattr(Bank, "put_turn_result", dies_once_full)
-        with pytest.raises(Killed):
-            asyncio.run(run_pipeline(ctx, tmp_path / "run", run_id="k"))
+    Bank.put_turn_result = dies_once_full  # type: ignore[method-assign]
+    asyncio.run(run_pipeline(killed_context(Path(out)), Path(out) / "run", run_id="k"))
+
+
+def killed_context(tmp_path: Path) -> RunContext:
+    return flow_context(tmp_path, "flow").model_copy(update={"concurrency": 6})
+
+
+@needs_bwrap
+def test_a_run_killed_once_its_bands_filled_resumes_to_a_bank_that_matches(
+    tmp_path: Path,
+) -> None:
+    """The write that fills the last open slot commits, then the run dies before the slot's
+    checkpoint. On resume every band is full (the ledger is rebuilt from the bank), but that
+    turn is replayed, not cancelled as surplus: cancelled, its record would stay in the bank
+    with no checkpoint behind it, and the end check would raise BankMismatch."""
+    died = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from tests.integration.test_flow import run_that_dies_once_full; "
+            "run_that_dies_once_full(sys.argv[1])",
+            str(tmp_path),
+        ],
+        cwd=Path(__file__).parents[2],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert died.returncode == 137, died.stderr[-3000:]
+    ctx = killed_context(tmp_path)
     result = asyncio.run(run_pipeline(ctx, tmp_path / "run", run_id="k", resume=True))
     assert result.report["stop_reason"] == "quotas_filled"
     with sqlite3.connect(tmp_path / "run" / "bank.sqlite") as db:
