@@ -356,18 +356,14 @@ async def unless_filled(
     filled = asyncio.ensure_future(book.filled.wait())
     try:
         await asyncio.wait({task, filled}, return_when=asyncio.FIRST_COMPLETED)
-    except BaseException:
+        if not task.done() and scope.stop_turn(lineage_id):
+            task.cancel()
+        await asyncio.wait({task})
+    except BaseException:  # the run itself was cancelled meanwhile: so is its turn
         task.cancel()
         raise
     finally:
         filled.cancel()
-    if not task.done() and scope.stop_turn(lineage_id):
-        task.cancel()
-    try:
-        await asyncio.wait({task})
-    except BaseException:
-        task.cancel()
-        raise
     # A turn that ran on to its end regardless (nothing of it was cancelled) keeps its result.
     return None if task.cancelled() else task.result()
 
