@@ -35,6 +35,8 @@ from tests.fakes import kill_9_when_banked, start_run
 from tests.integration.test_same_bank import bank
 
 ARGS = ["--quota", "3", "--seed", "7", "--quiet"]
+QUOTA = 4
+"""flow_context's problems a band."""
 
 
 def run(out: Path, schedule: str, *extra: str) -> subprocess.Popen[str]:
@@ -83,7 +85,7 @@ class SlowFirstLineage(ProceduralTeacher):
 def flow_context(tmp_path: Path, schedule: str) -> RunContext:
     return RunContext(
         students=["sim:novice", "sim:expert"],
-        bands=default_bands(4),
+        bands=default_bands(QUOTA),
         concurrency=3,
         schedule=schedule,  # type: ignore[arg-type]
         bank=str(tmp_path / "bank.sqlite"),
@@ -202,6 +204,17 @@ def test_a_flowing_run_holds_a_lineage_per_endpoint_slot_by_default(tmp_path: Pa
     assert teacher.most == 5
 
 
+def banked_counts(bank: Bank, run_id: str) -> Counter[str | None]:
+    """Valid problems per band, as the bank holds them now."""
+    return Counter(o.band for o in bank.turns(run_id) if o.valid)
+
+
+def open_slots_banked(bank: Bank, run_id: str) -> dict[str, int]:
+    """Each band with room left, and how much, by the bank."""
+    counts = banked_counts(bank, run_id)
+    return {b.name: QUOTA - counts[b.name] for b in default_bands(QUOTA) if counts[b.name] < QUOTA}
+
+
 @needs_bwrap
 def test_a_turn_writing_its_record_when_the_bands_fill_is_kept(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -210,16 +223,12 @@ def test_a_turn_writing_its_record_when_the_bands_fill_is_kept(
     record (a worker thread, 0.3 s here), so the run cancels its turns in flight while that
     write runs: cancelled there, the turn's record would be banked and its outcome lost, and
     the run's end check would raise BankMismatch."""
-    quota, names = 4, [b.name for b in default_bands(4)]
     writing: list[str] = []
     overlapped: list[str] = []
     put_turn_result, put_turn = Bank.put_turn_result, Bank.put_turn
 
-    def counts(bank: Bank, run_id: str) -> Counter[str | None]:
-        return Counter(o.band for o in bank.turns(run_id) if o.valid)
-
     def full(bank: Bank, run_id: str) -> bool:
-        return all(counts(bank, run_id)[b] >= quota for b in names)
+        return not open_slots_banked(bank, run_id)
 
     def slow(bank: Bank, run_id: str, outcome: TurnOutcome, write: Callable[[], Any]) -> Any:
         writing.append(outcome.lineage_id)
@@ -235,8 +244,7 @@ def test_a_turn_writing_its_record_when_the_bands_fill_is_kept(
 
     def slow_result(bank: Bank, run_id: str, *args: Any) -> str | None:
         problem, outcome = args[1], args[-1]
-        left = {b: quota - n for b in names if (n := counts(bank, run_id)[b]) < quota}
-        if left == {problem.band: 1}:  # this write fills the last open slot
+        if open_slots_banked(bank, run_id) == {problem.band: 1}:  # it fills the last open slot
             deadline = time.monotonic() + 10
             while not writing and time.monotonic() < deadline:
                 time.sleep(0.01)
@@ -264,13 +272,11 @@ def test_a_turn_writing_its_record_when_the_bands_fill_is_kept(
 def run_that_dies_once_full(out: str) -> None:
     """A flowing run (as the test below sets it) that dies, as by kill -9, right after the
     bank write that fills the last open slot has committed: before the slot's checkpoint."""
-    names = [b.name for b in default_bands(4)]
     put_turn_result = Bank.put_turn_result
 
     def dies_once_full(bank: Bank, run_id: str, *args: Any) -> str | None:
         holder = put_turn_result(bank, run_id, *args)
-        counts = Counter(o.band for o in bank.turns(run_id) if o.valid)
-        if all(counts[b] >= 4 for b in names):
+        if not open_slots_banked(bank, run_id):
             os._exit(137)  # no cleanup, no checkpoint: the process is gone
         return holder
 
