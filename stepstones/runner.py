@@ -43,6 +43,7 @@ from stepstones.stops import (
 )
 from stepstones.tools.quotas import counting_order, split_quota
 from stepstones.tools.schema import ModelDrop, TurnOutcome
+from stepstones.tools.seeds import warm_seeds
 from stepstones.tools.store import Bank
 
 BANK_FILE = "bank.sqlite"
@@ -276,6 +277,9 @@ async def _run(
         stack.enter_context(_only_run_in(out))
         ctx = ctx.model_copy(update={"bank": str(out / BANK_FILE)})
         stack.push_async_callback(resolver.aclose)
+        # What start_run parses to load its seeds is built meanwhile, off the loop: the sandbox's
+        # workers start and the models answer their ping (docs/benchmarks.md, "Start-up").
+        warm = asyncio.create_task(asyncio.to_thread(warm_seeds, ctx.seeds.source))
         try:
             comps = await resolver.get(ctx)
             await preflight(comps.model_checks(), model_settings(ctx), ctx.students)
@@ -290,6 +294,8 @@ async def _run(
                     "(STEPSTONES_SANDBOX__ALLOW_UNISOLATED=true)"
                 ) from None
             raise
+        finally:
+            await warm  # no thread outlives the start, whichever way it went
         if saver is None:
             saver = await stack.enter_async_context(sqlite_checkpointer(out / CHECKPOINT_FILE))
         graph = build_graph(checkpointer=saver, resolver=resolver)

@@ -1,10 +1,18 @@
 """Seed sources work offline and fail clearly on bad files."""
 
+import ast
+import sysconfig
 from pathlib import Path
 
 import pytest
 
-from stepstones.tools.seeds import SeedError, load_seeds
+from stepstones.tools.seeds import (
+    _STDLIB_MODULES,
+    SeedError,
+    _function_defs,
+    load_seeds,
+    stdlib_pool,
+)
 
 
 def test_stdlib_seeds_are_real_functions_and_reproducible() -> None:
@@ -29,3 +37,61 @@ def test_jsonl(tmp_path: Path) -> None:
         load_seeds(str(f), 10)
     with pytest.raises(SeedError, match="cannot read"):
         load_seeds(str(tmp_path / "missing.jsonl"), 10)
+
+
+NESTED = """
+def top(): pass
+class K:
+    def method(self): pass
+    if X:
+        def in_if(self): pass
+    else:
+        def in_else(self): pass
+try:
+    def in_try(): pass
+except E:
+    def in_except(): pass
+else:
+    def in_try_else(): pass
+finally:
+    def in_finally(): pass
+for i in x:
+    def in_for(): pass
+while y:
+    def in_while(): pass
+with z:
+    def in_with(): pass
+match v:
+    case 1:
+        def in_case():
+            def nested(): pass
+async def coroutine():
+    def in_async(): pass
+f = lambda: [g for g in ()]
+@decorated
+def last(): pass
+"""
+
+
+def _walked(tree: ast.AST) -> list[tuple[int, str]]:
+    return [(n.lineno, n.name) for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]
+
+
+def test_the_statement_walk_finds_every_def_in_ast_walk_order() -> None:
+    """The pool's order (what the seeds' shuffle starts from) is the one ast.walk gives."""
+    tree = ast.parse(NESTED)
+    found = [(n.lineno, n.name) for n in _function_defs(tree)]
+    assert found == _walked(tree)
+    assert {"in_case", "nested", "in_async", "in_finally", "last"} <= {name for _, name in found}
+    root = Path(sysconfig.get_paths()["stdlib"])
+    for name in _STDLIB_MODULES:
+        module = ast.parse((root / name).read_text(encoding="utf-8"))
+        assert [(n.lineno, n.name) for n in _function_defs(module)] == _walked(module), name
+
+
+def test_the_stdlib_pool_is_built_once_and_its_seeds_are_copies() -> None:
+    assert stdlib_pool() is stdlib_pool()
+    first = load_seeds("stdlib", 5, seed=1)
+    first[0].text = "changed"
+    assert load_seeds("stdlib", 5, seed=1)[0].text != "changed"
+    assert [s.id for s in load_seeds("stdlib", 5, seed=1)] == [s.id for s in first]
