@@ -41,7 +41,11 @@ in_thread = asyncio.to_thread
 async def start_run(
     state: RunState, runtime: Runtime[RunContext], *, parts: Parts
 ) -> dict[str, Any]:
-    """Record the run and its seeds in the bank; the run's scope starts its clock here."""
+    """Record the run and its seeds in the bank; the run's scope starts its clock here.
+
+    The seeds are the input's (the runner loads a new run's while the sandbox starts; Studio
+    may pass its own), else loaded from the context's source.
+    """
     run_id = state.get("run_id") or uuid.uuid4().hex[:12]
     ctx, comps = await parts.get(runtime, run_id)
     comps.scope(run_id)
@@ -54,6 +58,7 @@ async def start_run(
     await in_thread(comps.bank.add_seeds, run_id, seeds)
     return {
         "run_id": run_id,
+        "seeds": [],  # the queue holds them now: no checkpoint after this one copies them again
         "queue": seeds,
         "lineages": {},
         "outcomes": [],

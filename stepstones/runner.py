@@ -42,8 +42,8 @@ from stepstones.stops import (
     storage_error,
 )
 from stepstones.tools.quotas import counting_order, split_quota
-from stepstones.tools.schema import ModelDrop, TurnOutcome
-from stepstones.tools.seeds import warm_seeds
+from stepstones.tools.schema import ModelDrop, Seed, TurnOutcome
+from stepstones.tools.seeds import load_seeds
 from stepstones.tools.store import Bank
 
 BANK_FILE = "bank.sqlite"
@@ -277,11 +277,14 @@ async def _run(
         stack.enter_context(_only_run_in(out))
         ctx = ctx.model_copy(update={"bank": str(out / BANK_FILE)})
         stack.push_async_callback(resolver.aclose)
-        # What start_run parses to load its seeds is built meanwhile, off the loop: the sandbox's
-        # workers start and the models answer their ping (docs/benchmarks.md, "Start-up").
-        warm = asyncio.create_task(asyncio.to_thread(warm_seeds, ctx.seeds.source))
+        # A new run's seeds load in a thread while the sandbox's workers start: a bad seed source
+        # fails here, before any model is asked or anything is written, and start_run takes
+        # them as loaded (the parse held back every lineage's first call: docs/benchmarks.md).
+        loading = None if resume else asyncio.create_task(asyncio.to_thread(_load_seeds, ctx))
+        seeds: list[Seed] | None = None
         try:
             comps = await resolver.get(ctx)
+            seeds = await loading if loading is not None else None
             await preflight(comps.model_checks(), model_settings(ctx), ctx.students)
         except Exception as exc:
             if created:
@@ -295,11 +298,14 @@ async def _run(
                 ) from None
             raise
         finally:
-            await warm  # no thread outlives the start, whichever way it went
+            if loading is not None:
+                await _settled(loading)  # no thread outlives the start, whichever way it went
         if saver is None:
             saver = await stack.enter_async_context(sqlite_checkpointer(out / CHECKPOINT_FILE))
         graph = build_graph(checkpointer=saver, resolver=resolver)
         inputs = await _entry(graph, config, out, run_id, resume)
+        if isinstance(inputs, dict) and seeds is not None:
+            inputs["seeds"] = seeds
         final = await graph.aget_state(config)
         while inputs is not FINISHED:
             await _stream(graph, inputs, config, ctx, run_id, on_progress, resolver)
@@ -325,6 +331,18 @@ async def _run(
         report=report,
         already_finished=inputs is FINISHED,
     )
+
+
+def _load_seeds(ctx: RunContext) -> list[Seed]:
+    return load_seeds(ctx.seeds.source, ctx.seeds.limit, ctx.seed, ctx.seeds)
+
+
+async def _settled(task: asyncio.Task[Any]) -> None:
+    """Wait for `task` to end with its outcome taken: the error raised is the one that came
+    first (a cancelled run still stops at once: only the wait is cancelled, not the task)."""
+    await asyncio.wait({task})
+    if not task.cancelled():
+        task.exception()
 
 
 FINISHED = object()

@@ -135,9 +135,9 @@ _POOLS_LOCK = threading.Lock()
 def stdlib_pool() -> tuple[Seed, ...]:
     """Every function `stdlib` draws from, sorted by id: built once per process.
 
-    Parsing the modules is about a quarter second of CPU, paid before a run's first model
-    call; the library's files do not change under a running interpreter. The runner builds the
-    pool while the sandbox starts (`warm_seeds`); the lock makes a second caller wait for it.
+    Parsing the modules is about a quarter second of CPU (the runner loads a new run's seeds
+    while the sandbox starts, so it is not paid before the first model call); the library's
+    files do not change under a running interpreter. The lock makes a second caller wait.
     """
     root = sysconfig.get_paths()["stdlib"]
     with _POOLS_LOCK:
@@ -147,12 +147,6 @@ def stdlib_pool() -> tuple[Seed, ...]:
             found.sort(key=lambda s: s.id)
             pool = _POOLS[root] = tuple(found)
     return pool
-
-
-def warm_seeds(source: str) -> None:
-    """Build what loading `source` parses and can keep (the stdlib pool), ahead of the run."""
-    if source in ("stdlib", "mixed"):
-        stdlib_pool()
 
 
 def stdlib_seeds(limit: int, rng: random.Random) -> list[Seed]:

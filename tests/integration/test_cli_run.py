@@ -90,6 +90,20 @@ def test_a_dead_endpoint_fails_the_preflight_in_one_line_and_nothing_written(
     assert not out.exists()
 
 
+@needs_bwrap
+def test_a_missing_seed_file_is_one_line_and_nothing_written(tmp_path: Path) -> None:
+    config = tmp_path / "seeds.toml"
+    config.write_text(f'[seeds]\nsource = "{tmp_path / "none.jsonl"}"\n')
+    out = tmp_path / "out"
+    done = stepstones("run", "--config", str(config), "--out", str(out), "--quiet", timeout=120)
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert (
+        line == f"error: cannot read seed file {tmp_path / 'none.jsonl'}: No such file or directory"
+    )
+    assert not out.exists()
+
+
 def test_unwritable_out_is_one_clear_line(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("")
