@@ -38,6 +38,11 @@ in_thread = asyncio.to_thread
 """Blocking work (SQLite, files) runs off the event loop: LangGraph's server refuses it there."""
 
 
+def context_seeds(ctx: RunContext) -> list[Seed]:
+    """The seeds the context's source gives (start_run's, and the runner's ahead of it)."""
+    return load_seeds(ctx.seeds.source, ctx.seeds.limit, ctx.seed, ctx.seeds)
+
+
 async def start_run(
     state: RunState, runtime: Runtime[RunContext], *, parts: Parts
 ) -> dict[str, Any]:
@@ -51,7 +56,7 @@ async def start_run(
     comps.scope(run_id)
     seeds: list[Seed] = state.get("seeds") or []
     if not seeds:
-        seeds = await in_thread(load_seeds, ctx.seeds.source, ctx.seeds.limit, ctx.seed, ctx.seeds)
+        seeds = await in_thread(context_seeds, ctx)
     if ctx.budget.max_seeds is not None:
         seeds = seeds[: ctx.budget.max_seeds]
     await in_thread(comps.bank.start_run, run_id, ctx.model_dump(mode="json"))

@@ -32,6 +32,7 @@ from stepstones.agents.preflight import preflight
 from stepstones.graphs.components import ComponentResolver, model_settings
 from stepstones.graphs.context import ConfigError, RunContext
 from stepstones.graphs.curriculum import build_graph
+from stepstones.graphs.run_nodes import context_seeds
 from stepstones.graphs.state import SERDE_ALLOWLIST, RunState
 from stepstones.integrity import BankMismatch, verify
 from stepstones.stops import (
@@ -43,7 +44,6 @@ from stepstones.stops import (
 )
 from stepstones.tools.quotas import counting_order, split_quota
 from stepstones.tools.schema import ModelDrop, Seed, TurnOutcome
-from stepstones.tools.seeds import load_seeds
 from stepstones.tools.store import Bank
 
 BANK_FILE = "bank.sqlite"
@@ -280,7 +280,7 @@ async def _run(
         # A new run's seeds load in a thread while the sandbox's workers start: a bad seed source
         # fails here, before any model is asked or anything is written, and start_run takes
         # them as loaded (the parse held back every lineage's first call: docs/benchmarks.md).
-        loading = None if resume else asyncio.create_task(asyncio.to_thread(_load_seeds, ctx))
+        loading = None if resume else asyncio.create_task(asyncio.to_thread(context_seeds, ctx))
         seeds: list[Seed] | None = None
         try:
             comps = await resolver.get(ctx)
@@ -331,10 +331,6 @@ async def _run(
         report=report,
         already_finished=inputs is FINISHED,
     )
-
-
-def _load_seeds(ctx: RunContext) -> list[Seed]:
-    return load_seeds(ctx.seeds.source, ctx.seeds.limit, ctx.seed, ctx.seeds)
 
 
 async def _settled(task: asyncio.Task[Any]) -> None:
