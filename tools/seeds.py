@@ -19,7 +19,6 @@ import ast
 import json
 import random
 import sysconfig
-import threading
 from collections import deque
 from collections.abc import Iterator
 from importlib import resources
@@ -128,32 +127,19 @@ def _functions(path: Path, source_name: str) -> list[Seed]:
     return out
 
 
-_POOLS: dict[str, tuple[Seed, ...]] = {}
-_POOLS_LOCK = threading.Lock()
-
-
-def stdlib_pool() -> tuple[Seed, ...]:
-    """Every function `stdlib` draws from, sorted by id: built once per process.
-
-    Parsing the modules is about a quarter second of CPU (the runner loads a new run's seeds
-    while the sandbox starts, so it is not paid before the first model call); the library's
-    files do not change under a running interpreter. The lock makes a second caller wait.
-    """
-    root = sysconfig.get_paths()["stdlib"]
-    with _POOLS_LOCK:
-        pool = _POOLS.get(root)
-        if pool is None:
-            found = [s for name in _STDLIB_MODULES for s in _functions(Path(root) / name, name)]
-            found.sort(key=lambda s: s.id)
-            pool = _POOLS[root] = tuple(found)
-    return pool
-
-
 def stdlib_seeds(limit: int, rng: random.Random) -> list[Seed]:
-    """Up to `limit` real functions from the standard library, shuffled by `rng`."""
-    pool = list(stdlib_pool())
+    """Up to `limit` real functions from the standard library, shuffled by `rng`.
+
+    Parsing the modules is about a quarter second of CPU; the runner loads a new run's seeds
+    while the sandbox starts, so it is not paid before the first model call.
+    """
+    root = Path(sysconfig.get_paths()["stdlib"])
+    pool: list[Seed] = []
+    for name in _STDLIB_MODULES:
+        pool.extend(_functions(root / name, name))
+    pool.sort(key=lambda s: s.id)
     rng.shuffle(pool)
-    return [s.model_copy() for s in pool[:limit]]
+    return pool[:limit]
 
 
 def puzzle_seeds(limit: int, rng: random.Random) -> list[Seed]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -13,32 +14,41 @@ from stepstones.agents.preflight import PreflightError
 from stepstones.graphs.bands import Band
 from stepstones.graphs.context import SIMULATED_STUDENTS, Budget, RunContext, SeedConfig
 from stepstones.graphs.curriculum import build_graph
+from stepstones.graphs.run_nodes import context_seeds
 from stepstones.runner import CHECKPOINT_FILE, run_pipeline, sqlite_checkpointer
-from stepstones.tools import seeds
+from stepstones.tools.schema import Seed
 from stepstones.tools.seeds import SeedError, load_seeds
 from stepstones.tools.store import Bank
 from tests.conftest import needs_bwrap
 
 
 @needs_bwrap
-async def test_the_seed_pool_is_built_while_the_sandbox_starts_and_the_models_answer(
+async def test_the_seeds_load_while_the_sandbox_starts_and_the_models_answer(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The seeds' load (for stdlib, a quarter second of parsing) happens beside the start, not
     after the preflight in start_run, where it held back every lineage's first model call. A
-    preflight that waits for the pool only sees it built when the two run side by side; it
+    preflight that waits for the load only sees it done when the two run side by side; it
     then fails, and the run leaves nothing behind."""
-    monkeypatch.setattr(seeds, "_POOLS", {})
+    loaded = threading.Event()
+
+    def loading(ctx: RunContext) -> list[Seed]:
+        try:
+            return context_seeds(ctx)
+        finally:
+            loaded.set()
+
     seen: list[bool] = []
 
     async def waiting_preflight(*_args: Any, **_kwargs: Any) -> None:
         for _ in range(200):
-            if seeds._POOLS:
+            if loaded.is_set():
                 break
             await asyncio.sleep(0.05)
-        seen.append(bool(seeds._POOLS))
+        seen.append(loaded.is_set())
         raise PreflightError("teacher did not answer (a test)")
 
+    monkeypatch.setattr(runner, "context_seeds", loading)
     monkeypatch.setattr(runner, "preflight", waiting_preflight)
     out = tmp_path / "run"
     with pytest.raises(PreflightError):

@@ -11,7 +11,6 @@ from stepstones.tools.seeds import (
     SeedError,
     _function_defs,
     load_seeds,
-    stdlib_pool,
 )
 
 
@@ -87,11 +86,3 @@ def test_the_statement_walk_finds_every_def_in_ast_walk_order() -> None:
     for name in _STDLIB_MODULES:
         module = ast.parse((root / name).read_text(encoding="utf-8"))
         assert [(n.lineno, n.name) for n in _function_defs(module)] == _walked(module), name
-
-
-def test_the_stdlib_pool_is_built_once_and_its_seeds_are_copies() -> None:
-    assert stdlib_pool() is stdlib_pool()
-    first = load_seeds("stdlib", 5, seed=1)
-    first[0].text = "changed"
-    assert load_seeds("stdlib", 5, seed=1)[0].text != "changed"
-    assert [s.id for s in load_seeds("stdlib", 5, seed=1)] == [s.id for s in first]
