@@ -7,7 +7,8 @@ bubblewrap, and forks it many times per part:
 
 - `fork + exit`: a child that does nothing;
 - `compile`, `exec`, `json`: a child that only compiles the benchmark's `a + b` solution, only
-  runs it (compiled before the fork), or only encodes and decodes five test frames;
+  runs it (compiled before the fork), or only decodes five test inputs and encodes their
+  outputs and result frames, with the harness's own JSON helpers;
 - `run_job`: the fork server's whole job (`harness.run_job`: fork, the child's setup and five
   tests, supervision, cleanup) with a run dir instead of the jail's per-job mounts and no uid
   to drop to.
@@ -56,9 +57,14 @@ def _exec() -> None:
     ns["solve"](1, 2)
 
 
+_HARNESS_CHILD: list[Any] = []
+"""harness_child as the profiled fork server loaded it (its JSON helpers are the ones a job uses)."""
+
+
 def _json() -> None:
-    for _ in range(5):
-        json.dumps([json.dumps(json.loads("[1, 2]")), "ok"])
+    hc = _HARNESS_CHILD[0]
+    for i in range(5):
+        hc._frame({"i": i, "s": "ok", "o": hc.dumps(hc.loads("[1, 2]")), "e": None, "c": 0.0})
 
 
 def forked(fn: Callable[[], None]) -> Callable[[], None]:
@@ -110,6 +116,7 @@ def profile(sandbox_dir: str, jobs: list[dict[str, Any]], n: int) -> dict[str, d
 
     sys.path.remove(sandbox_dir)
     harness.harness_child, harness.harness_check = harness_child, harness_check
+    _HARNESS_CHILD.append(harness_child)
     for module in harness._PRELOAD.split():
         __import__(module)
     harness_child.prepare_children(None)

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
 import select
 import signal
@@ -54,8 +53,11 @@ _PRELOAD = (
 page faults a verdict whether the solution uses it or not; a solution that does imports it
 itself, about 1.3 ms (docs/sandbox.md)."""
 _write = os.write
-_encode = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(ensure_ascii=False), built once
 _IPC_AT_START: list[frozenset[str]] = [frozenset()]
+_QUIET_S = 0.005
+"""How long the worker waits on a job's exit alone before it reads the job's frames as they
+come (so a streamed partial result can reach the host up to this much later)."""
+_STRAY_OUT: list[io.TextIOWrapper] = []
 _CONTROL: list[Any] = [-1, bytearray()]
 """The host's control pipe (read end; -1: none) and what of it is read but not yet a frame."""
 
@@ -82,7 +84,7 @@ def read_frame(fd: int) -> dict[str, Any] | None:
     if body is None:
         return None
     try:
-        obj = json.loads(body)
+        obj = harness_child.loads(body)
     except (ValueError, RecursionError, MemoryError):
         return None
     return obj if isinstance(obj, dict) else None
@@ -90,7 +92,7 @@ def read_frame(fd: int) -> dict[str, Any] | None:
 
 def write_frame(fd: int, obj: object) -> None:
     """Write one JSON frame to `fd`, looping over short writes."""
-    body = _encode(obj).encode("utf-8", "replace")
+    body = harness_child.encode(obj).encode("utf-8", "replace")
     data = memoryview(_HEADER.pack(len(body)) + body)
     while data:
         data = data[_write(fd, data) :]
@@ -160,7 +162,7 @@ def _stop_asked(job_id: object) -> bool:
     stop = False
     for raw in frames:
         try:
-            stop = stop or json.loads(raw).get("stop") == job_id
+            stop = stop or harness_child.loads(raw).get("stop") == job_id
         except (ValueError, AttributeError):
             continue
     return stop
@@ -180,8 +182,12 @@ def _collect(
     cap = int(limits["output_bytes"]) + _FRAME_SLACK * (len(job["inputs"]) + 1)
     pidfd = os.pidfd_open(pid)
     poller = select.poll()
-    poller.register(rfd, select.POLLIN)
     poller.register(pidfd, select.POLLIN)
+    # A quiet start: most jobs end within milliseconds, and each wake-up here while the child
+    # lives writes pages it shares with us (a copy each). Waiting on its exit alone reads a fast
+    # job's frames once, after it; a child that fills the pipe just waits for this to end.
+    poller.poll(min(_QUIET_S, float(limits["wall_time_s"])) * 1000)
+    poller.register(rfd, select.POLLIN)
     control = _CONTROL[0] if job.get("stream") else -1
     if control >= 0:
         poller.register(control, select.POLLIN)
@@ -267,7 +273,7 @@ def _clean(raw: bytes) -> dict[str, Any]:
     not be JSON at all. Rebuilding keeps every answer flat, so re-encoding it can never fail.
     """
     try:
-        r = json.loads(raw)
+        r = harness_child.loads(raw)
     except (ValueError, RecursionError, MemoryError):
         return {"bad": "undecodable result frame"}
     if not isinstance(r, dict):
@@ -423,7 +429,10 @@ def main(argv: list[str]) -> None:
     os.makedirs(tmp, 0o711, exist_ok=True)
     if "--expose" in argv and os.geteuid() == 0 and uid >= 0:
         harness_child.expose_runtime(_arg(argv, "--expose", "").split(":"))
-    sys.stdout = io.TextIOWrapper(io.BytesIO())  # stray prints must never reach the host pipe
+    # Stray prints must never reach the host pipe. Held here too: a child replaces sys.stdout,
+    # and were this its last reference, every child would finalise it (55 page faults each).
+    _STRAY_OUT.append(io.TextIOWrapper(io.BytesIO()))
+    sys.stdout = _STRAY_OUT[0]
     serve(uid, tmp)
 
 

@@ -44,10 +44,63 @@ _MS_NOSUID, _MS_NODEV, _MS_REC, _MS_PRIVATE = 2, 4, 1 << 14, 1 << 18
 _MNT_DETACH, _IPC_RMID = 2, 0
 _INODES = 16384
 _write = os.write
-_dumps = json.dumps
-_encode = json.JSONEncoder(ensure_ascii=False).encode
-"""json.dumps(..., ensure_ascii=False) builds a JSONEncoder per call; one, built here, is the
-same encoding with fewer objects touched in a child (each a page fault after the fork)."""
+_join = "".join
+_c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+_scan = json.decoder.JSONDecoder().scan_once
+_JSON_SPACE = " \t\n\r"
+
+
+def _not_serializable(obj: object) -> Any:
+    raise TypeError(f"Object of type {obj.__class__.__name__} is not JSON serializable")
+
+
+# json.dumps's own arguments to the C encoder (after markers), ASCII for outputs, not for frames.
+_ASCII = (_not_serializable, json.encoder.c_encode_basestring_ascii, None, ": ", ", ", False,
+          False, True)  # fmt: skip
+_FRAME_ENCODER = (
+    None
+    if _c_make_encoder is None
+    else _c_make_encoder(None, _not_serializable, json.encoder.c_encode_basestring, *_ASCII[2:])
+)
+
+
+def dumps(obj: object) -> str:
+    """`json.dumps(obj)`, from json's C encoder without the Python layers around it.
+
+    json.dumps walks a JSONEncoder's Python methods, a closure and its checks on every call,
+    and a forked child pays a page fault for each object it touches: five tests' outputs and
+    result frames cost a child ~100 faults that way (docs/sandbox.md). The same arguments as
+    json.dumps's own call of the C encoder, so the same text; a fresh markers dict each call,
+    so a circular value is still a ValueError.
+    """
+    if _c_make_encoder is None:
+        return json.dumps(obj)
+    return _join(_c_make_encoder({}, *_ASCII)(obj, 0))
+
+
+def encode(obj: object) -> str:
+    """`json.dumps(obj, ensure_ascii=False)` for the frames of our own protocol: objects the
+    harness or the host built, never a solution (no markers, so no cycle check)."""
+    if _FRAME_ENCODER is None:
+        return json.dumps(obj, ensure_ascii=False)
+    return _join(_FRAME_ENCODER(obj, 0))
+
+
+def loads(text: str | bytes) -> Any:
+    """`json.loads(text)`, straight from json's C scanner where the text is plain UTF-8 JSON
+    with no whitespace around it (all the harness's own frames and test inputs); anything else,
+    including every error, goes through json.loads itself, so results and errors are its own."""
+    try:
+        s = text.decode("utf-8") if isinstance(text, bytes) else text
+        if s and s[0] not in _JSON_SPACE:
+            obj, end = _scan(s, 0)
+            if end == len(s):
+                return obj
+    except (ValueError, StopIteration, RecursionError):
+        pass
+    return json.loads(text)
+
+
 _process_time = time.process_time
 _monotonic = time.monotonic
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -343,7 +396,7 @@ def emit(index: int, status: str, output: str | None, error: str | None, cpu: fl
 
 
 def _frame(body: dict[str, Any]) -> bytes:
-    raw = _encode(body).encode("utf-8", "replace")
+    raw = encode(body).encode("utf-8", "replace")
     return HEADER.pack(len(raw)) + raw
 
 
@@ -388,10 +441,10 @@ def _run_function(job: dict[str, Any], budget: int) -> None:
     for i, raw in enumerate(inputs):
         t0 = _process_time()
         try:
-            args = json.loads(raw)
+            args = loads(raw)
             if not isinstance(args, list):
                 raise TypeError("test input is not a JSON array of arguments")
-            out = _dumps(fn(*args))
+            out = dumps(fn(*args))
         except BaseException as exc:
             emit(i, kind(exc), None, describe(exc), _process_time() - t0)
             continue
