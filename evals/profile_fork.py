@@ -58,7 +58,7 @@ def _exec() -> None:
 
 
 _HARNESS_CHILD: list[Any] = []
-"""harness_child as the profiled fork server loaded it (its JSON helpers are the ones a job uses)."""
+"""harness_child as the profiled fork server loaded it: its JSON helpers are the ones jobs use."""
 
 
 def _json() -> None:

@@ -195,6 +195,25 @@ def solve(mode):
     return ctypes.string_at(libc.shmat(sid, None, 0), 21).decode() if sid >= 0 else 'queue'
 """
 
+SYSV_QUEUE_ALONE = """
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+def solve(mode):
+    if mode == 'write':
+        return 'written' if libc.msgget(0x5718, 0o1666) >= 0 else 'cannot create'
+    return 'none' if libc.msgget(0x5718, 0o666) < 0 else 'left'
+"""
+
+SYSV_SEMAPHORE_ALONE = """
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+def solve(mode):
+    if mode == 'write':
+        return 'written' if libc.semget(0x5719, 1, 0o1666) >= 0 else 'cannot create'
+    return 'none' if libc.semget(0x5719, 0, 0o666) < 0 else 'left'
+"""
+"""Each kind of SysV object alone: the worker's check for leftovers must see every kind."""
+
 KEYRING = """
 import ctypes, os
 libc = ctypes.CDLL(None, use_errno=True)
@@ -242,6 +261,8 @@ def solve(mode):
     "code",
     [
         SYSV,
+        SYSV_QUEUE_ALONE,
+        SYSV_SEMAPHORE_ALONE,
         LEAVE_BEHIND,
         MQUEUE,
         pytest.param(
@@ -251,7 +272,7 @@ def solve(mode):
             ),
         ),
     ],
-    ids=["sysv_ipc", "files", "posix_mqueue", "keyring"],
+    ids=["sysv_ipc", "sysv_queue", "sysv_semaphore", "files", "posix_mqueue", "keyring"],
 )
 def test_class3_nothing_survives_into_the_next_job(sb: LocalSandbox, code: str) -> None:
     first = _one(sb, code, [TestCase(input='["write"]', expected='"written"')])

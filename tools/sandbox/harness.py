@@ -136,6 +136,10 @@ def _children() -> list[int]:
 
 def _kill_descendants() -> None:
     """Kill every process left under this worker: a subreaper inherits all orphans."""
+    try:  # no child at all, so no descendant: every orphan of the job is reparented to us
+        os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return
     for _ in range(10_000):
         kids = _children()
         if not kids:

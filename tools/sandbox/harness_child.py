@@ -195,6 +195,8 @@ def release_job_dirs() -> tuple[bool, bool]:
     while _MOUNTED:
         if _libc.umount2(_MOUNTED.pop(), _MNT_DETACH) != 0:
             ok = False
+    if not ipc_in_use():
+        return ok, removed
     for kind, ctl in (("shm", _libc.shmctl), ("msg", _libc.msgctl), ("sem", _libc.semctl)):
         try:
             ids = [
@@ -207,6 +209,25 @@ def release_job_dirs() -> tuple[bool, bool]:
             removed = True
             ctl(ipc_id, _IPC_RMID, None)
     return ok, removed
+
+
+_IPC_INFO = ctypes.create_string_buffer(128)
+_INFO_INT = struct.Struct("i")
+
+
+def ipc_in_use() -> bool:
+    """Whether this IPC namespace may hold a SysV object: False only when the kernel's own
+    counts (shmctl SHM_INFO, msgctl MSG_INFO, semctl SEM_INFO) say none exists.
+
+    Three calls instead of reading /proc/sysvipc/{shm,msg,sem} after every job; those files
+    are read only when something is there to remove. A failed call counts as in use.
+    """
+    buf = _IPC_INFO
+    if _libc.shmctl(0, 14, buf) < 0 or _INFO_INT.unpack_from(buf, 0)[0]:  # shm_info.used_ids
+        return True
+    if _libc.msgctl(0, 12, buf) < 0 or _INFO_INT.unpack_from(buf, 0)[0]:  # msginfo.msgpool
+        return True
+    return _libc.semctl(0, 0, 19, buf) < 0 or bool(_INFO_INT.unpack_from(buf, 28)[0])  # semusz
 
 
 # seccomp-bpf: (AUDIT_ARCH, x32 bit or None, [add_key, request_key, keyctl]) per machine.
