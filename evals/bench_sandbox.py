@@ -69,6 +69,8 @@ class PoolCost:
     """Machine CPU per verdict: the workers, the kernel and the host together."""
     host_ms: float
     """This process's CPU per verdict (sending jobs, reading and judging answers)."""
+    workers: int = 0
+    """Fork servers in the pool (the local backend's default: one more than the cores)."""
     servers: tuple[float, float, float, float] | None = None
     """Per verdict: the fork servers' own CPU ms and minor page faults, then their children's
     (the jobs, reaped); None off Linux. Every page a process writes after a fork faults."""
@@ -150,7 +152,11 @@ def bench_pool(subs: list[Submission]) -> tuple[float, str, PoolCost]:
         busy = 1 - (after[1] - ticks[1]) / (after[0] - ticks[0])
         cpu_ms = busy * (os.cpu_count() or 1) * elapsed / len(subs) * 1e3
     cost = PoolCost(
-        cores_busy=busy, cpu_ms=cpu_ms, host_ms=host_s / len(subs) * 1e3, servers=servers_cost
+        cores_busy=busy,
+        cpu_ms=cpu_ms,
+        host_ms=host_s / len(subs) * 1e3,
+        workers=box.workers,
+        servers=servers_cost,
     )
     return len(subs) / elapsed, box.isolation, cost
 
@@ -267,7 +273,10 @@ def main() -> None:
     fresh = bench_fresh(submissions(args.baseline_runs))
     print(f"machine: {machine_line()}")
     print(f"load average before: {load:.2f}, after: {os.getloadavg()[0]:.2f}")
-    print(f"isolation: {isolation}; {len(PROBLEMS)} problems x 5 tests; one worker per core")
+    print(
+        f"isolation: {isolation}; {len(PROBLEMS)} problems x 5 tests; {cost.workers} workers "
+        f"on {os.cpu_count()} cores"
+    )
     print(f"pre-forked pool : {pool:8.1f} verdicts/s ({args.runs} runs)")
     if cost.cores_busy is not None and cost.cpu_ms is not None:
         print(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 from collections.abc import Iterator
 
@@ -152,3 +153,22 @@ def test_an_unexpected_error_talking_to_a_worker_retries_the_job(
         assert again.status == "passed"
     finally:
         box.close()
+
+
+def test_the_default_pool_has_one_worker_more_than_the_cores() -> None:
+    assert LocalSandbox().workers == (os.cpu_count() or 1) + 1
+
+
+def test_more_workers_than_cores_do_not_turn_cpu_bound_passes_into_timeouts() -> None:
+    """Every worker busy at once with work near half its CPU limit: shared cores stretch the
+    wall time, which must stay well inside the wall limit (the verdicts judge the code)."""
+    burn = (
+        "import time\ndef solve(a, b):\n    t = time.process_time()\n"
+        "    while time.process_time() - t < 0.4:\n        pass\n    return a + b"
+    )
+    with LocalSandbox() as box:
+        verdicts = box.run_sync(
+            [Submission(code=burn, tests=ADD[:1], limits=FAST) for _ in range(box.workers * 2)]
+        )
+    assert [v.status for v in verdicts] == ["passed"] * len(verdicts)
+    assert max(v.wall_s or 0 for v in verdicts) < FAST.wall_time_s

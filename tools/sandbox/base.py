@@ -80,7 +80,9 @@ class SandboxConfig(Record):
     """Which backend, how much parallelism, which isolation and how limits are calibrated."""
 
     backend: Literal["local", "e2b"] = "local"
-    workers: int | None = Field(None, description="parallel executions; default: CPU count")
+    workers: int | None = Field(
+        None, description="parallel executions; default (local): one more than the CPU count"
+    )
     isolation: Literal["auto", "bwrap", "unshare", "none"] = "auto"
     allow_unisolated: bool = Field(
         False, description="run untrusted code with no isolation at all (never the default)"

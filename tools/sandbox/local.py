@@ -399,6 +399,15 @@ _DEPTH = 2
 judges the last answer, so no worker waits on the host (the fork server runs them in order)."""
 
 
+def default_workers() -> int:
+    """One worker more than the cores: each worker is a chain of hand-offs (it forks, waits for
+    the child, reads its frames, answers), so one per core left the cores 12% idle in
+    bench_sandbox; one more keeps them 94% busy at about the same CPU per verdict
+    (docs/sandbox.md). Limits stay fair: they are CPU time; the wall limit, 10 s by default, is
+    a backstop at 5x the default CPU limit."""
+    return (os.cpu_count() or 1) + 1
+
+
 class LocalSandbox:
     """Runs submissions in a pool of isolated pre-forked workers on this machine."""
 
@@ -409,7 +418,7 @@ class LocalSandbox:
         self.mechanism = resolve_isolation(self.config)
         uid = "+uid" if os.geteuid() == 0 and self.mechanism != "none" else ""
         self._isolation = f"{self.mechanism}+rlimits{uid}"
-        self.workers = self.config.workers or os.cpu_count() or 1
+        self.workers = self.config.workers or default_workers()
         tmp_mb = max(64, 2 * self.config.limits.output_bytes // (1024 * 1024) + 64)
         self._all = [_Worker(self.mechanism, tmp_mb) for _ in range(self.workers)]
         self._tasks: queue.SimpleQueue[_Task | None] = queue.SimpleQueue()
