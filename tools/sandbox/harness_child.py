@@ -46,7 +46,7 @@ _INODES = 16384
 _write = os.write
 _join = "".join
 _c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
-_scan = json.decoder.JSONDecoder().scan_once
+_scan = json.decoder.JSONDecoder().scan_once  # type: ignore[attr-defined]  # set in __init__
 _JSON_SPACE = " \t\n\r"
 
 
@@ -55,12 +55,12 @@ def _not_serializable(obj: object) -> Any:
 
 
 # json.dumps's own arguments to the C encoder (after markers), ASCII for outputs, not for frames.
-_ASCII = (_not_serializable, json.encoder.c_encode_basestring_ascii, None, ": ", ", ", False,
+_ASCII = (_not_serializable, json.encoder.encode_basestring_ascii, None, ": ", ", ", False,
           False, True)  # fmt: skip
 _FRAME_ENCODER = (
     None
     if _c_make_encoder is None
-    else _c_make_encoder(None, _not_serializable, json.encoder.c_encode_basestring, *_ASCII[2:])
+    else _c_make_encoder(None, _not_serializable, json.encoder.encode_basestring, *_ASCII[2:])
 )
 
 
