@@ -69,7 +69,7 @@ class PoolCost:
     """Machine CPU per verdict: the workers, the kernel and the host together."""
     host_ms: float
     """This process's CPU per verdict (sending jobs, reading and judging answers)."""
-    workers: int = 0
+    workers: int
     """Fork servers in the pool (the local backend's default: one more than the cores)."""
     servers: tuple[float, float, float, float] | None = None
     """Per verdict: the fork servers' own CPU ms and minor page faults, then their children's
