@@ -8,7 +8,12 @@ starting a worker. Prints the figures with the machine they were measured on, an
 pool's CPU went while it ran (how busy the cores were, CPU per verdict, the host's share): what
 a faster pool would have to cut.
 
-    python -m stepstones.evals.bench_sandbox [--runs 2000] [--baseline-runs 200]
+The pool and the plain baseline alternate for `--rounds` rounds, and the speed-up is the median
+of the rounds' own ratios: on a shared VM the machine's speed drifts by 10-20% within a minute,
+and a pool measured in a fast minute against a baseline measured in a slow one (or the reverse)
+would move the ratio by as much.
+
+    python -m stepstones.evals.bench_sandbox [--runs 2000] [--baseline-runs 200] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -261,15 +267,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=2000)
     parser.add_argument("--baseline-runs", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3, help="pool then plain bwrap, alternating")
     args = parser.parse_args()
+    if args.rounds < 1 or args.runs < 1 or args.baseline_runs < 1:
+        parser.error("--runs, --baseline-runs and --rounds must be at least 1")
     if shutil.which("bwrap") is None:
         raise SystemExit(
             "bench_sandbox: bwrap (bubblewrap) is not on PATH, and the pool and both baselines "
             "run under it: apt-get install bubblewrap"
         )
     load = os.getloadavg()[0]
-    pool, isolation, cost = bench_pool(submissions(args.runs))
-    plain = bench_plain(submissions(args.baseline_runs))
+    rounds = []
+    for _ in range(args.rounds):
+        pool_round = bench_pool(submissions(args.runs))
+        rounds.append((pool_round, bench_plain(submissions(args.baseline_runs))))
+    ratios = [p[0] / plain for p, plain in rounds]
+    # The round whose pool rate is the median stands for the pool (its cost with it).
+    (pool, isolation, cost), _ = sorted(rounds, key=lambda r: r[0][0])[len(rounds) // 2]
+    plain = statistics.median(plain for _, plain in rounds)
     fresh = bench_fresh(submissions(args.baseline_runs))
     print(f"machine: {machine_line()}")
     print(f"load average before: {load:.2f}, after: {os.getloadavg()[0]:.2f}")
@@ -277,7 +292,12 @@ def main() -> None:
         f"isolation: {isolation}; {len(PROBLEMS)} problems x 5 tests; {cost.workers} workers "
         f"on {os.cpu_count()} cores"
     )
-    print(f"pre-forked pool : {pool:8.1f} verdicts/s ({args.runs} runs)")
+    for n, ((pool_n, _, _), plain_n) in enumerate(rounds, 1):
+        print(
+            f"round {n}: pool {pool_n:.1f} verdicts/s, plain bwrap {plain_n:.1f} verdicts/s, "
+            f"{pool_n / plain_n:.1f}x"
+        )
+    print(f"pre-forked pool : {pool:8.1f} verdicts/s ({args.runs} runs, median of {len(rounds)})")
     if cost.cores_busy is not None and cost.cpu_ms is not None:
         print(
             f"  while it ran: cores {cost.cores_busy:.0%} busy, {cost.cpu_ms:.2f} ms of CPU per "
@@ -290,8 +310,9 @@ def main() -> None:
             f"their children {kids_ms:.2f} ms, {kids_faults:.0f} faults"
         )
     print(
-        f"plain bwrap     : {plain:8.1f} verdicts/s ({args.baseline_runs} runs), "
-        f"pool {pool / plain:.1f}x (10x: {10 * plain:.0f} verdicts/s)"
+        f"plain bwrap     : {plain:8.1f} verdicts/s ({args.baseline_runs} runs, median of "
+        f"{len(rounds)}), pool {statistics.median(ratios):.1f}x (median of the rounds' ratios; "
+        f"10x: {10 * plain:.0f} verdicts/s)"
     )
     print(
         f"fresh harness   : {fresh:8.1f} verdicts/s ({args.baseline_runs} runs), "
