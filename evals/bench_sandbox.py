@@ -281,7 +281,7 @@ def main() -> None:
     for _ in range(args.rounds):
         pool_round = bench_pool(submissions(args.runs))
         rounds.append((pool_round, bench_plain(submissions(args.baseline_runs))))
-    ratios = [p[0] / plain for p, plain in rounds]
+    ratios = [pool_n / plain_n for (pool_n, _, _), plain_n in rounds]
     # The round whose pool rate is the median stands for the pool (its cost with it).
     (pool, isolation, cost), _ = sorted(rounds, key=lambda r: r[0][0])[len(rounds) // 2]
     plain = statistics.median(plain for _, plain in rounds)
@@ -292,10 +292,10 @@ def main() -> None:
         f"isolation: {isolation}; {len(PROBLEMS)} problems x 5 tests; {cost.workers} workers "
         f"on {os.cpu_count()} cores"
     )
-    for n, ((pool_n, _, _), plain_n) in enumerate(rounds, 1):
+    for n, (((pool_n, _, _), plain_n), ratio) in enumerate(zip(rounds, ratios, strict=True), 1):
         print(
             f"round {n}: pool {pool_n:.1f} verdicts/s, plain bwrap {plain_n:.1f} verdicts/s, "
-            f"{pool_n / plain_n:.1f}x"
+            f"{ratio:.1f}x"
         )
     print(f"pre-forked pool : {pool:8.1f} verdicts/s ({args.runs} runs, median of {len(rounds)})")
     if cost.cores_busy is not None and cost.cpu_ms is not None:
