@@ -7,10 +7,11 @@ unit of `concurrency`, and each slot is a subgraph that loops on its own: `next_
 the slot's next seed, `steer_lineage` (the band router, for one lineage) picks the lineage's next
 move with the band counts as they stand and waits for room in the band it aims at (and, near
 the teacher budget, for a call to be left), `run_turn` runs the turn subgraph. A slot graph is
-checkpointed after each of its supersteps, so a crash redoes only the turns that were in
-flight, as under rounds. Once every band holds its quota, the turns still in flight are
-cancelled (`unless_filled`): they could only be surplus, and the run no longer waits for them;
-a turn that has begun writing its turn record is waited for instead (`RunScope.begin_record`).
+checkpointed after each of its supersteps, before the next starts ("sync" durability, set by the
+runner), so a crash redoes only the turns that were in flight, as under rounds. Once every band
+holds its quota, the turns still in flight are cancelled (`unless_filled`): they could only be
+surplus, and the run no longer waits for them; a turn that has begun writing its turn record is
+waited for instead (`RunScope.begin_record`).
 
 What the lineages share lives in the run's `FlowLedger` (in its RunScope): band counts, turns in
 flight and the bands they aim at, teacher calls, model health, the variants used. It is rebuilt

@@ -134,10 +134,11 @@ def _only_run_in(out: Path) -> Iterator[None]:
 async def sqlite_checkpointer(path: Path) -> AsyncIterator[BaseCheckpointSaver[Any]]:
     """LangGraph's AsyncSqliteSaver at `path` with stepstones' serde.
 
-    Its own code path, unchanged: every checkpoint and task write is committed before the graph
-    goes on, so a failed write (a full disk, a read-only or broken file) stops the run at that
-    step instead of being lost behind it. The inline saver with grouped commits it replaced was
-    0.5-1.4 ms per turn faster with instant models (docs/benchmarks.md, 2026-12-03).
+    Its own code path, unchanged. The run streams with "sync" durability (`_stream`), so every
+    checkpoint is committed before the graph goes on, and a failed write (a full disk, a
+    read-only or broken file) stops the run at that step instead of being lost behind it. The
+    inline saver with grouped commits it replaced was 0.5-1.4 ms per turn faster with instant
+    models (docs/benchmarks.md, 2026-12-03).
     """
     import aiosqlite
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
@@ -431,13 +432,17 @@ async def _stream(
     on_progress: Callable[[Progress], None] | None,
     resolver: ComponentResolver,
 ) -> None:
+    # "sync": a step's checkpoint is saved before the next step starts (subgraphs inherit it).
+    # Under LangGraph's default, "async", a slot's turn could bank its record while the step
+    # that admitted it was still unsaved; killed then, the resumed slot redid that step, found
+    # the bands full and ended, and the bank held a turn no checkpoint had (BankMismatch).
     if ctx.flowing:
         # The run graph's steps are its start and end: progress comes from the slots' steps,
         # counted by the run's ledger (graphs/flow.py), which every slot shares.
         comps = await resolver.get(ctx)
         shown, at = -1, 0.0
         async for ns, _values in graph.astream(
-            inputs, config, context=ctx, stream_mode="values", subgraphs=True
+            inputs, config, context=ctx, stream_mode="values", subgraphs=True, durability="sync"
         ):
             book = comps.scope(run_id).ledger
             # At most every PROGRESS_S (a progress line sorts every turn so far), and at the end.
@@ -450,7 +455,9 @@ async def _stream(
                 }
                 on_progress(_progress(run_id, flowing, ctx, resolver.tokens(run_id)))
         return
-    async for values in graph.astream(inputs, config, context=ctx, stream_mode="values"):
+    async for values in graph.astream(
+        inputs, config, context=ctx, stream_mode="values", durability="sync"
+    ):
         if on_progress is not None and values.get("outcomes") is not None:
             on_progress(_progress(run_id, values, ctx, resolver.tokens(run_id)))
 
