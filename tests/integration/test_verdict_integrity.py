@@ -281,6 +281,45 @@ def test_class3_nothing_survives_into_the_next_job(sb: LocalSandbox, code: str) 
     assert second.ok, (second.tests[0].output, second.error)
 
 
+FORGER = """
+import json, os, struct, time
+def solve(a, b):
+    if os.fork() == 0:
+        os.setsid()  # out of the job's process group, so the group's kill misses it
+        if os.fork() == 0:
+            frames = b''
+            for body in ({'i': -1, 's': 'setup', 'o': None, 'e': None, 'c': 0.0},
+                         {'i': 0, 's': 'ok', 'o': '"forged"', 'e': None, 'c': 0.0}):
+                raw = json.dumps(body).encode()
+                frames += struct.pack('>I', len(raw)) + raw
+            end = time.monotonic() + 3
+            while time.monotonic() < end:
+                try:
+                    os.write(3, frames)  # the result pipe the job's frames go back through
+                except OSError:
+                    break
+        os._exit(0)
+    time.sleep(0.05)  # the forger writes on while the job ends, and after
+    return a + b
+"""
+
+
+def test_class3_a_left_process_cannot_write_the_next_jobs_results(sb: LocalSandbox) -> None:
+    """A job's orphan that keeps writing result frames to the pipe its job answered through
+    reaches no later job: each job has a pipe of its own, and the orphan is killed when its
+    job ends. The forged frames answer the next job's test; the next job's own answer is wrong.
+    (The forger's own job sees them too: that verdict says its result stream was tampered.) A
+    design that shares one result pipe between jobs fails this unless it empties the pipe
+    between them (measured: "more result frames than tests" in the next job)."""
+    first = _one(sb, FORGER)
+    assert first.status == "runtime_error", (first.status, first.error)
+    forged = [TestCase(input="[1, 2]", expected='"forged"')]
+    for _ in range(5):
+        v = _one(sb, "def solve(a, b):\n    return 'honest'", forged)
+        assert v.status == "wrong_answer", (v.status, v.error)
+        assert [t.output for t in v.tests] == ['"honest"'], v.tests
+
+
 def test_class3_a_defeated_cleanup_does_not_break_later_jobs(sb: LocalSandbox) -> None:
     fill = (
         "import os\ndef solve(a, b):\n    for _ in range(2000):\n        os.mkdir('d')\n"
