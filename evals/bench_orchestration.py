@@ -270,7 +270,8 @@ async def measure(
         graph = build_graph(checkpointer=saver, resolver=resolver)
         with collector.timing():
             start, cpu = time.perf_counter(), time.process_time()
-            await graph.ainvoke({"run_id": "bench"}, config, context=ctx)
+            # As run_pipeline streams a run: each step saved before the next (runner._stream).
+            await graph.ainvoke({"run_id": "bench"}, config, context=ctx, durability="sync")
             return time.perf_counter() - start, time.process_time() - cpu
 
     stored = 0
