@@ -241,6 +241,20 @@ def solve(mode):
     return 'none' if rt.mq_open(b'/left-by-job-1', os.O_RDWR) < 0 else 'queue'
 """
 
+POSIX_SHM = """
+import os, _posixshmem
+def solve(mode):
+    if mode == 'write':  # a named segment (glibc: a file under /dev/shm), never unlinked
+        fd = _posixshmem.shm_open('/left-by-job-1', os.O_CREAT | os.O_RDWR, 0o600)
+        os.write(fd, b'answer-from-verdict-1')
+        return 'written'
+    try:
+        fd = _posixshmem.shm_open('/left-by-job-1', os.O_RDONLY, 0)
+    except FileNotFoundError:
+        return 'none'
+    return os.read(fd, 21).decode()
+"""
+
 LEAVE_BEHIND = """
 import os
 def solve(mode):
@@ -264,6 +278,7 @@ def solve(mode):
         SYSV_QUEUE_ALONE,
         SYSV_SEMAPHORE_ALONE,
         LEAVE_BEHIND,
+        POSIX_SHM,
         MQUEUE,
         pytest.param(
             KEYRING,
@@ -272,7 +287,15 @@ def solve(mode):
             ),
         ),
     ],
-    ids=["sysv_ipc", "sysv_queue", "sysv_semaphore", "files", "posix_mqueue", "keyring"],
+    ids=[
+        "sysv_ipc",
+        "sysv_queue",
+        "sysv_semaphore",
+        "files",
+        "posix_shm",
+        "posix_mqueue",
+        "keyring",
+    ],
 )
 def test_class3_nothing_survives_into_the_next_job(sb: LocalSandbox, code: str) -> None:
     first = _one(sb, code, [TestCase(input='["write"]', expected='"written"')])
@@ -356,7 +379,11 @@ def test_class4_stdio_program_may_end_with_sys_exit(sb: LocalSandbox) -> None:
 @pytest.mark.skipif(shutil.which("unshare") is None, reason="needs util-linux unshare")
 @pytest.mark.parametrize("isolation", ["unshare", "none"])
 def test_class4_fallback_isolation_imports_the_stdlib_and_cleans_up(isolation: str) -> None:
+    """Without bubblewrap /dev is the host's: the worker must leave /dev/shm a directory there
+    (only a jail's own /dev gets /dev/shm linked into the job's /tmp), and shared memory still
+    works."""
     before = set(os.listdir("/tmp"))
+    shm_was_dir = os.path.isdir("/dev/shm") and not os.path.islink("/dev/shm")
     box = LocalSandbox(
         SandboxConfig(
             workers=1,
@@ -371,8 +398,15 @@ def test_class4_fallback_isolation_imports_the_stdlib_and_cleans_up(isolation: s
         )
         (v,) = box.run_sync([Submission(code=code, tests=ADD, limits=LIMITS)])
         assert v.ok, v.error
+        if isolation == "unshare":  # without isolation it would write the host's /dev/shm
+            shm = [TestCase(input='["write"]', expected='"written"')]
+            (v,) = box.run_sync([Submission(code=POSIX_SHM, tests=shm, limits=LIMITS)])
+            assert v.ok, (v.tests[0].output, v.error)
     finally:
         box.close()
+    assert not os.path.islink("/dev/shm") and os.path.isdir("/dev/shm") == shm_was_dir
+    if isolation == "unshare" and os.path.isdir("/dev/shm"):  # the job's own /dev/shm is gone
+        assert "left-by-job-1" not in os.listdir("/dev/shm")
     left = {p for p in set(os.listdir("/tmp")) - before if p.startswith("stepstones-")}
     assert left == set(), f"private temp dirs left behind: {left}"
 

@@ -370,7 +370,7 @@ def _probe(setup: Any) -> bool:
     return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
 
 
-def serve(uid: int, tmp: str) -> None:
+def serve(uid: int, tmp: str, own_dev: bool = False) -> None:
     """Answer job frames from stdin until it closes; one child per job."""
     harness_child.prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: orphans of a solution come back to us
     harness_child.prctl(4, 0)  # PR_SET_DUMPABLE 0: a solution cannot open /proc/<worker>/fd
@@ -379,6 +379,8 @@ def serve(uid: int, tmp: str) -> None:
     fresh = harness_child.private_namespaces() and (
         harness_child.mount_job_dirs(uid, 1 << 20, 1 << 20) & harness_child.release_job_dirs()[0]
     )
+    if fresh and own_dev:
+        harness_child.move_shm_into_tmp()
     harness_child.prepare_children("/tmp" if fresh else None)
     # Both are inherited by every child, so they hold before any solution code runs and no
     # child pays for them (two ctypes calls were ~90 page faults a verdict). The worker never
@@ -417,7 +419,8 @@ def _arg(argv: list[str], name: str, default: str) -> str:
 
 
 def main(argv: list[str]) -> None:
-    """`--serve [--uid N|auto] [--tmp DIR] [--expose PATH:PATH]`: the fork server on stdin/out."""
+    """`--serve [--uid N|auto] [--tmp DIR] [--expose PATH:PATH] [--own-dev]`: the fork server
+    on stdin/out. `--own-dev`: /dev is the jail's own (bubblewrap's), so /dev/shm may change."""
     global harness_child, harness_check
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path.append(here)
@@ -437,7 +440,7 @@ def main(argv: list[str]) -> None:
     # and were this its last reference, every child would finalise it (55 page faults each).
     _STRAY_OUT.append(io.TextIOWrapper(io.BytesIO()))
     sys.stdout = _STRAY_OUT[0]
-    serve(uid, tmp)
+    serve(uid, tmp, own_dev="--own-dev" in argv)
 
 
 if __name__ == "__main__":

@@ -145,6 +145,7 @@ def _bwrap_argv(uid: int, tmp_mb: int) -> list[str]:
         str(uid if root else -1),
         "--tmp",
         "/tmp",
+        "--own-dev",  # bubblewrap's --dev above: the jail's own tmpfs, not the host's /dev
     ]
     return argv
 
