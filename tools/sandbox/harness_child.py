@@ -168,15 +168,21 @@ def move_shm_into_tmp() -> bool:
     """Make /dev/shm a link into /tmp, so a job's one fresh tmpfs holds its shared memory too.
 
     A second tmpfs per job meant a second mount and lazy unmount per verdict, and mounts
-    serialise the workers on the kernel's mount locks: without it the pool ran 4-18% faster
-    (docs/sandbox.md). Only for a jail whose /dev is its own (bubblewrap's `--dev`, asked for
-    by the host with `--own-dev`): elsewhere /dev is the host's, which must never change.
-    POSIX shared memory and semaphores (glibc: files under /dev/shm) follow the link.
+    serialise the workers on the kernel's mount locks: with one, the pool ran 0-7% faster in
+    interleaved pairs, its cores busier (docs/sandbox.md). Only for a jail whose /dev is its
+    own (bubblewrap's `--dev`, asked for by the host with `--own-dev`): elsewhere /dev is the
+    host's, which must never change. POSIX shared memory and semaphores (glibc: files under
+    /dev/shm) follow the link.
     """
     try:
         os.rmdir("/dev/shm")
-        os.symlink(SHM_IN_TMP, "/dev/shm")
     except OSError:
+        return False
+    try:
+        os.symlink(SHM_IN_TMP, "/dev/shm")
+    except OSError:  # keep a /dev/shm for the per-job tmpfs, as before
+        with contextlib.suppress(OSError):
+            os.mkdir("/dev/shm", 0o1777)
         return False
     _SHM_MOVED[0] = True
     return True
