@@ -343,6 +343,92 @@ def test_class3_a_left_process_cannot_write_the_next_jobs_results(sb: LocalSandb
         assert [t.output for t in v.tests] == ['"honest"'], v.tests
 
 
+TRACE = """
+import os
+def solve(trace, n):
+    if trace == 'unnamed':  # inodes that no directory lists, closed when the job ends
+        for _ in range(n):
+            os.open('/tmp', os.O_TMPFILE | os.O_WRONLY, 0o600)
+    elif trace == 'made_and_removed':
+        for i in range(n):
+            for d in ('/tmp', '/dev/shm'):
+                open(f'{d}/f{i}', 'w').close()
+                os.unlink(f'{d}/f{i}')
+    elif trace == 'renamed':
+        for _ in range(n):
+            os.rename('/tmp/.shm', '/tmp/.x')
+            os.rename('/tmp/.x', '/tmp/.shm')
+    elif trace == 'times':
+        os.utime('/tmp', ns=(n, n))
+        os.utime('/dev/shm', ns=(n, n))
+    elif trace == 'mode':
+        os.chmod('/tmp', 0o700 | n)
+    else:
+        try:
+            os.setxattr('/tmp', 'user.n', str(n).encode())
+        except OSError:
+            return 'no user xattrs here'
+        if trace == 'xattr_removed':
+            os.removexattr('/tmp', 'user.n')
+    return 'done'
+"""
+
+LOOK = """
+import os
+def solve():
+    fd = os.open('/tmp', os.O_TMPFILE | os.O_WRONLY, 0o600)
+    seen = {'inode': os.fstat(fd).st_ino}
+    for d in ('/tmp', '/dev/shm'):
+        st = os.stat(d)
+        seen[d] = {'entries': sorted(os.listdir(d)), 'xattrs': os.listxattr(d),
+                   'mode': st.st_mode, 'nlink': st.st_nlink, 'size': st.st_size,
+                   'times': [st.st_atime_ns, st.st_mtime_ns, st.st_ctime_ns]}
+    return seen
+"""
+
+
+def _look(sb: LocalSandbox) -> dict:
+    v = _one(sb, LOOK, [TestCase(input="[]", expected="null")])
+    assert v.tests[0].status == "wrong_answer", (v.status, v.error)  # its output, judged wrong
+    return json.loads(v.tests[0].output)
+
+
+@pytest.mark.parametrize(
+    "trace", ["unnamed", "made_and_removed", "renamed", "times", "mode", "xattr_removed", "xattr"]
+)
+def test_class3_a_job_that_emptied_tmp_again_leaves_nothing_a_later_job_reads(
+    sb: LocalSandbox, trace: str
+) -> None:
+    """The worker keeps a /tmp that a job left as it was mounted (a mount and an unmount fewer
+    per verdict); a job that changed it and put it back must still give the next job a fresh
+    one. Each trace is left once with n=5 and once with n=40: what the next job sees of /tmp
+    and /dev/shm (entries, xattrs, mode, links, size, the number of the next inode) is the same
+    after both, and no time is the one a job planted. Keeping a /tmp whatever a job did fails
+    this (the next inode is n further on, the mode and times are the planted ones)."""
+    seen = []
+    for n in (5, 40):
+        left = _one(sb, TRACE, [TestCase(input=json.dumps([trace, n]), expected='"done"')])
+        if left.tests and left.tests[0].output == '"no user xattrs here"':
+            pytest.skip("this kernel's tmpfs has no user xattrs")
+        assert left.ok, (left.tests[0].output if left.tests else None, left.error)
+        seen.append(_look(sb))
+    for look, n in zip(seen, (5, 40), strict=True):
+        for d in ("/tmp", "/dev/shm"):
+            assert n not in look[d].pop("times"), (trace, d)
+    assert seen[0] == seen[1], trace
+    assert seen[0]["/tmp"]["entries"] == [".shm"] and seen[0]["/tmp"]["xattrs"] == []
+
+
+def test_class3_a_job_that_left_no_trace_keeps_tmp_for_the_next(sb: LocalSandbox) -> None:
+    """The other half: a job that touched nothing keeps the worker's /tmp, so the next job's
+    first inode comes from the same mount (one past the worker's own check) rather than from
+    a fresh one. Without the keeping, both looks below see the same number."""
+    _look(sb)  # it made an inode itself, so the look after it gets a fresh mount
+    fresh = _look(sb)["inode"]
+    assert _one(sb, GOOD).ok  # leaves /tmp as it found it
+    assert _look(sb)["inode"] == fresh + 1
+
+
 def test_class3_a_defeated_cleanup_does_not_break_later_jobs(sb: LocalSandbox) -> None:
     fill = (
         "import os\ndef solve(a, b):\n    for _ in range(2000):\n        os.mkdir('d')\n"
