@@ -224,6 +224,38 @@ def _observed() -> tuple[tuple[int, ...], int] | None:
     return looks, inode
 
 
+def _mount_fresh(owner: int, tmp_bytes: int) -> bool:
+    """Mount the job's tmpfs /tmp (and /dev/shm, or /tmp/.shm where it links there)."""
+    opts = f"size={tmp_bytes},nr_inodes={_INODES},mode=0700,uid={owner},gid={owner}"
+    flags = _MS_NOSUID | _MS_NODEV | (_MS_NOATIME if _SHM_MOVED[0] else 0)
+    if _libc.mount(b"tmpfs", b"/tmp", b"tmpfs", flags, opts.encode()) != 0:
+        return False
+    _MOUNTED.append(b"/tmp")
+    if _SHM_MOVED[0]:
+        try:
+            os.mkdir(SHM_IN_TMP, 0o700)
+            os.chown(SHM_IN_TMP, owner, owner)
+        except OSError:
+            return False
+        if (seen := _observed()) is not None:
+            _KEPT[0] = ((owner, tmp_bytes), *seen)
+    elif os.path.isdir("/dev/shm"):
+        shm = f"size={tmp_bytes},nr_inodes={_INODES},mode=1777".encode()
+        if _libc.mount(b"tmpfs", b"/dev/shm", b"tmpfs", _MS_NOSUID | _MS_NODEV, shm) != 0:
+            return False
+        _MOUNTED.append(b"/dev/shm")
+    return True
+
+
+def _detach() -> bool:
+    """Lazily unmount every job mount, newest first; False if one would not go."""
+    ok = True
+    while _MOUNTED:
+        if _libc.umount2(_MOUNTED.pop(), _MNT_DETACH) != 0:
+            ok = False
+    return ok
+
+
 def mount_job_dirs(uid: int, tmp_bytes: int, mem_bytes: int) -> bool:
     """Fresh size- and inode-capped tmpfs on /tmp and /dev/shm for one job, and its SysV cap.
 
@@ -237,31 +269,13 @@ def mount_job_dirs(uid: int, tmp_bytes: int, mem_bytes: int) -> bool:
     """
     owner = uid if uid >= 0 else os.getuid()
     kept = _KEPT[0]
-    if kept is not None and kept[0] == (owner, tmp_bytes):
-        pass  # untouched since its mount: to a job, indistinguishable from a fresh one
-    else:
+    if kept is None or kept[0] != (owner, tmp_bytes):  # else: untouched since its mount
         if kept is not None:  # kept for another uid or size
             _KEPT[0] = None
-            if _libc.umount2(_MOUNTED.pop(), _MNT_DETACH) != 0:
+            if not _detach():
                 return False
-        opts = f"size={tmp_bytes},nr_inodes={_INODES},mode=0700,uid={owner},gid={owner}"
-        flags = _MS_NOSUID | _MS_NODEV | (_MS_NOATIME if _SHM_MOVED[0] else 0)
-        if _libc.mount(b"tmpfs", b"/tmp", b"tmpfs", flags, opts.encode()) != 0:
+        if not _mount_fresh(owner, tmp_bytes):
             return False
-        _MOUNTED.append(b"/tmp")
-        if _SHM_MOVED[0]:
-            try:
-                os.mkdir(SHM_IN_TMP, 0o700)
-                os.chown(SHM_IN_TMP, owner, owner)
-            except OSError:
-                return False
-            if (seen := _observed()) is not None:
-                _KEPT[0] = ((owner, tmp_bytes), *seen)
-        elif os.path.isdir("/dev/shm"):
-            shm = f"size={tmp_bytes},nr_inodes={_INODES},mode=1777".encode()
-            if _libc.mount(b"tmpfs", b"/dev/shm", b"tmpfs", _MS_NOSUID | _MS_NODEV, shm) != 0:
-                return False
-            _MOUNTED.append(b"/dev/shm")
     if _SHM_CAP[0] != mem_bytes:
         _SHM_CAP[0] = mem_bytes
         _sysctl("kernel/shmmax", mem_bytes)
@@ -291,9 +305,7 @@ def release_job_dirs() -> tuple[bool, bool]:
         else:
             _KEPT[0] = None
     if _KEPT[0] is None:
-        while _MOUNTED:
-            if _libc.umount2(_MOUNTED.pop(), _MNT_DETACH) != 0:
-                ok = False
+        ok = _detach()
     if not ipc_in_use():
         return ok, removed
     for kind, ctl in (("shm", _libc.shmctl), ("msg", _libc.msgctl), ("sem", _libc.semctl)):
