@@ -14,6 +14,7 @@ and a pool measured in a fast minute against a baseline measured in a slow one (
 would move the ratio by as much.
 
     python -m stepstones.evals.bench_sandbox [--runs 2000] [--baseline-runs 200] [--rounds 3]
+        [--style function|stdio]
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from dataclasses import dataclass
 from stepstones.reporting.machine import machine_line
 from stepstones.tools.sandbox.base import SandboxConfig, Submission
 from stepstones.tools.sandbox.harness import read_frame, write_frame
-from stepstones.tools.sandbox.judge import judge, make_job, seal
+from stepstones.tools.sandbox.judge import judge, make_job, outputs_match, seal
 from stepstones.tools.sandbox.local import LocalSandbox, _bwrap_argv
 from stepstones.tools.schema import TestCase
 
@@ -57,11 +58,36 @@ PROBLEMS = [
 ]
 
 
-def submissions(n: int) -> list[Submission]:
+STDIO_PROBLEMS = [
+    (
+        "a, b = map(int, input().split())\nprint(a + b)",
+        [TestCase(input=f"{i} {i * 3}\n", expected=f"{i * 4}\n") for i in range(5)],
+    ),
+    (
+        "print(*sorted(map(int, input().split())))",
+        [
+            TestCase(input=f"{i} 3 1 2\n", expected=" ".join(map(str, sorted([i, 3, 1, 2]))))
+            for i in range(5)
+        ],
+    ),
+    (
+        "print(input()[::-1])",
+        [TestCase(input=f"abc{i}\n", expected=f"{i}cba\n") for i in range(5)],
+    ),
+    (
+        "import sys\nprint(sum(range(int(sys.stdin.read()))))",
+        [TestCase(input=f"{n}\n", expected=str(sum(range(n)))) for n in (10, 100, 1000, 5, 7)],
+    ),
+]
+"""The same four tasks as stdio programs (`--style stdio`): input on stdin, answer printed."""
+
+
+def submissions(n: int, style: str = "function") -> list[Submission]:
     """`n` submissions cycling over the problems (like k samples of several students)."""
+    problems = STDIO_PROBLEMS if style == "stdio" else PROBLEMS
     return [
-        Submission(code=PROBLEMS[i % len(PROBLEMS)][0], tests=PROBLEMS[i % len(PROBLEMS)][1])
-        for i in range(n)
+        Submission(code=code, tests=tests, io_style="stdio" if style == "stdio" else "function")
+        for code, tests in (problems[i % len(problems)] for i in range(n))
     ]
 
 
@@ -193,8 +219,22 @@ exec(compile(job["code"], "solution.py", "exec"), ns)
 print(json.dumps([json.dumps(ns["solve"](*json.loads(i))) for i in job["inputs"]]))
 """
 
+_PLAIN_STDIO = """
+import io, json, sys
+job = json.loads(sys.stdin.read())
+code = compile(job["code"], "solution.py", "exec")
+outputs = []
+for text in job["inputs"]:
+    sys.stdin, sys.stdout = io.StringIO(text), io.StringIO()
+    exec(code, {"__name__": "__main__"})
+    outputs.append(sys.stdout.getvalue())
+sys.__stdout__.write(json.dumps(outputs))
+"""
+"""The plain baseline for stdio programs: each input on an in-memory stdin in the one process
+(no process per test, which would only make the baseline slower)."""
 
-def _plain_argv() -> list[str]:
+
+def _plain_argv(style: str = "function") -> list[str]:
     exe = os.path.realpath(sys.executable)
     prefix = os.path.realpath(sys.base_prefix)
     binds = [
@@ -220,14 +260,14 @@ def _plain_argv() -> list[str]:
         "-I",
         "-S",
         "-c",
-        _PLAIN,
+        _PLAIN_STDIO if style == "stdio" else _PLAIN,
     ]
 
 
 def _plain(sub: Submission) -> bool:
     job = json.dumps({"code": sub.code, "inputs": [t.input for t in sub.tests]})
     done = subprocess.run(
-        _plain_argv(),
+        _plain_argv(sub.io_style),
         input=job.encode(),
         capture_output=True,
         timeout=30,
@@ -236,7 +276,7 @@ def _plain(sub: Submission) -> bool:
     )
     outputs = json.loads(done.stdout) if done.returncode == 0 else []
     return len(outputs) == len(sub.tests) and all(
-        json.loads(o) == json.loads(t.expected) for o, t in zip(outputs, sub.tests, strict=True)
+        outputs_match(o, t.expected, sub.io_style) for o, t in zip(outputs, sub.tests, strict=True)
     )
 
 
@@ -268,6 +308,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2000)
     parser.add_argument("--baseline-runs", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3, help="pool then plain bwrap, alternating")
+    parser.add_argument(
+        "--style", choices=("function", "stdio"), default="function",
+        help="function: solve(*args) returns the answer; stdio: a program reads stdin, prints",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.rounds < 1 or args.runs < 1 or args.baseline_runs < 1:
         parser.error("--runs, --baseline-runs and --rounds must be at least 1")
@@ -279,17 +323,18 @@ def main() -> None:
     load = os.getloadavg()[0]
     rounds = []
     for _ in range(args.rounds):
-        pool_round = bench_pool(submissions(args.runs))
-        rounds.append((pool_round, bench_plain(submissions(args.baseline_runs))))
+        pool_round = bench_pool(submissions(args.runs, args.style))
+        rounds.append((pool_round, bench_plain(submissions(args.baseline_runs, args.style))))
     ratios = [pool_n / plain_n for (pool_n, _, _), plain_n in rounds]
     # The round whose pool rate is the median stands for the pool (its cost with it).
     (pool, isolation, cost), _ = sorted(rounds, key=lambda r: r[0][0])[len(rounds) // 2]
     plain = statistics.median(plain for _, plain in rounds)
-    fresh = bench_fresh(submissions(args.baseline_runs))
+    fresh = bench_fresh(submissions(args.baseline_runs, args.style))
     print(f"machine: {machine_line()}")
     print(f"load average before: {load:.2f}, after: {os.getloadavg()[0]:.2f}")
     print(
-        f"isolation: {isolation}; {len(PROBLEMS)} problems x 5 tests; {cost.workers} workers "
+        f"isolation: {isolation}; {len(PROBLEMS)} {args.style} problems x 5 tests; "
+        f"{cost.workers} workers "
         f"on {os.cpu_count()} cores"
     )
     for n, (((pool_n, _, _), plain_n), ratio) in enumerate(zip(rounds, ratios, strict=True), 1):

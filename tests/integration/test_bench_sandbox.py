@@ -65,3 +65,12 @@ def test_a_round_count_below_one_is_refused_before_anything_runs() -> None:
     assert done.returncode == 2
     assert "must be at least 1" in done.stderr, done.stderr[-2000:]
     assert "Traceback" not in done.stderr
+
+
+@needs_bwrap
+def test_the_stdio_style_runs_stdio_programs_in_the_pool_and_the_baseline() -> None:
+    """`--style stdio` says so and both sides pass every verdict (each asserts its own)."""
+    out = run_eval("bench_sandbox", "--runs", "20", "--baseline-runs", "4", "--rounds", "1",
+                   "--style", "stdio")  # fmt: skip
+    assert "4 stdio problems x 5 tests" in out, out
+    assert re.search(r"round 1: pool \d+\.\d verdicts/s, plain bwrap \d+\.\d verdicts/s", out), out

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -69,6 +71,35 @@ def test_stdio_verdicts(sb: LocalSandbox) -> None:
     loud = "import sys\nsys.stdout.write('x' * 500_000)"
     assert _run(sb, loud, tests, io_style="stdio").status == "output_limit"
     assert _run(sb, "import sys\nsys.exit(3)", tests, io_style="stdio").status == "runtime_error"
+
+
+def test_stdio_inputs_past_the_fd_limit_go_to_files() -> None:
+    """A stdio job's inputs wait in memfds at fd 256 and above; where the fd limit the worker
+    inherits has no room for them all, they are files in /tmp as before and still pass (the
+    program checks which it got). Run in a child process, whose lowered limit the workers
+    inherit."""
+    script = (
+        "import resource\n"
+        "from stepstones.tools.sandbox.base import SandboxConfig, Submission\n"
+        "from stepstones.tools.sandbox.local import LocalSandbox\n"
+        "from stepstones.tools.schema import ExecLimits, TestCase\n"
+        "hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (280, hard))\n"
+        "tests = [TestCase(input=f'{i} 1', expected=str(i + 1)) for i in range(n)]\n"
+        "code = ('import os\\na, b = map(int, input().split())\\n'\n"
+        '        f\'print(a + b if os.path.exists("stdin0") is {n > 20} else "not {n}")\')\n'
+        "limits = ExecLimits(cpu_time_s=2.0, wall_time_s=8.0)\n"
+        "with LocalSandbox(SandboxConfig(workers=1)) as box:\n"
+        "    (v,) = box.run_sync([Submission(code=code, tests=tests, io_style='stdio',"
+        " limits=limits)])\n"
+        "print(v.status, v.passed, v.error)\n"
+    )
+    for n in (10, 40):  # 256 + 10 fits under 280; 256 + 40 does not
+        out = subprocess.run(
+            [sys.executable, "-c", f"n = {n}\n" + script],
+            capture_output=True, text=True, timeout=120, check=True,
+        ).stdout  # fmt: skip
+        assert out.split()[:2] == ["passed", str(n)], out
 
 
 def test_cpu_limit_covers_the_whole_run(sb: LocalSandbox) -> None:

@@ -429,6 +429,39 @@ def test_class3_a_job_that_left_no_trace_keeps_tmp_for_the_next(sb: LocalSandbox
     assert _look(sb)["inode"] == fresh + 1
 
 
+STDIO_ADD = [TestCase(input="1 2\n", expected="3\n"), TestCase(input="20 22\n", expected="42\n")]
+STDIO_GOOD = "a, b = map(int, input().split())\nprint(a + b)"
+
+
+def test_class3_a_stdio_job_that_left_no_trace_keeps_tmp_for_the_next(sb: LocalSandbox) -> None:
+    """A stdio job's inputs and outputs live in memfds, not in /tmp, so a program that writes no
+    file keeps the mount too. Fails when the inputs are files again (the look after it gets a
+    fresh mount, whose first inode repeats the number the look before it saw)."""
+    _look(sb)
+    fresh = _look(sb)["inode"]
+    v = _one(sb, STDIO_GOOD, STDIO_ADD, io_style="stdio")
+    assert v.ok, (v.status, v.error)
+    assert _look(sb)["inode"] == fresh + 1
+
+
+@pytest.mark.parametrize("n", [5, 40])
+def test_class3_a_stdio_job_that_wrote_in_its_cwd_leaves_the_next_a_fresh_tmp(
+    sb: LocalSandbox, n: int
+) -> None:
+    """A stdio program works in /tmp; a file it made and removed there is a trace, so the next
+    job sees the same /tmp whatever n was (the next inode not n further on)."""
+    made = f"import os\nfor i in range({n}):\n    open(f'f{{i}}', 'w').close()\n"
+    made += "    os.unlink(f'f{i}')\n"
+    code = made + STDIO_GOOD
+    _look(sb)
+    before = _look(sb)
+    v = _one(sb, code, STDIO_ADD, io_style="stdio")
+    assert v.ok, (v.status, v.error)
+    after = _look(sb)
+    assert after["inode"] == before["inode"]  # a fresh mount's first inode, as before
+    assert after["/tmp"]["entries"] == [".shm"]
+
+
 def test_class3_a_defeated_cleanup_does_not_break_later_jobs(sb: LocalSandbox) -> None:
     fill = (
         "import os\ndef solve(a, b):\n    for _ in range(2000):\n        os.mkdir('d')\n"
@@ -454,6 +487,35 @@ def test_class4_stdio_stderr_and_warnings_do_not_reach_stdout(sb: LocalSandbox) 
     )
     v = _one(sb, code, tests, io_style="stdio")
     assert v.ok, [t.output for t in v.tests]
+
+
+def test_class4_stdio_reads_its_input_as_a_sized_file(sb: LocalSandbox) -> None:
+    """The fast-input idiom of competitive Python sizes stdin with fstat; a pipe would say 0.
+    Each test reads only its own input, from its start."""
+    code = (
+        "import os\ndata = os.read(0, os.fstat(0).st_size).split()\n"
+        "print(int(data[0]) + int(data[1]))"
+    )
+    tests = [TestCase(input=f"{i} {i * 1000}\n" + " " * 70_000, expected=f"{i * 1001}\n")
+             for i in range(30)]  # fmt: skip
+    v = _one(sb, code, tests, io_style="stdio")
+    assert v.ok, [(t.status, t.output) for t in v.tests[:3]]
+
+
+def test_class4_stdio_output_past_the_limit_fails_the_write(sb: LocalSandbox) -> None:
+    """stdout holds at most the output limit: a write past it fails (EFBIG) rather than filling
+    memory, and the verdict is output_limit or the program's own error, never a pass."""
+    code = (
+        "import os, sys\nn = 0\ntry:\n    while n < 10**9:\n"
+        "        n += os.write(1, b'x' * 65536)\nexcept OSError as e:\n"
+        "    sys.exit(f'errno {e.errno} after {n}')"
+    )
+    v = _one(sb, code, STDIO_ADD, io_style="stdio")
+    assert v.status != "passed"
+    first = v.tests[0]
+    assert first.status == "runtime_error", (first.status, first.error)
+    assert "errno 27" in (first.error or ""), first.error
+    assert int(first.error.rsplit(" ", 1)[1].strip("'\")")) <= LIMITS.output_bytes
 
 
 def test_class4_stdio_program_may_end_with_sys_exit(sb: LocalSandbox) -> None:

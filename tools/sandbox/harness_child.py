@@ -291,7 +291,8 @@ def release_job_dirs() -> tuple[bool, bool]:
     a fresh one. A mount and an unmount fewer per verdict (the kernel's mount locks serialise
     them across workers) gave a median 11% more verdicts a second in ten interleaved pairs
     (docs/sandbox.md). One trace of the job in it, and it is detached as before; a job that
-    writes any file (a stdio job's inputs are files) gets a fresh /tmp every time.
+    writes any file gets a fresh /tmp every time (a stdio job's inputs and outputs are memfds,
+    `_stage_inputs`, so only a file its program writes counts).
 
     Returns (clean, removed): `removed` says some SysV object existed, so the caller checks
     that none is left; with none, the worker's IPC state is unchanged and needs no check.
@@ -587,10 +588,15 @@ def _run_function(job: dict[str, Any], budget: int) -> None:
         emit(i, "ok", out, None, _process_time() - t0)
 
 
-def _run_stdio(job: dict[str, Any], budget: int) -> None:
-    """Each test runs the program as `__main__` with stdin/stdout on files; stderr stays on
+def _run_stdio(job: dict[str, Any], budget: int, staged: bool) -> None:
+    """Each test runs the program as `__main__` with stdin and stdout on files; stderr stays on
     /dev/null (fd 2), so debug prints and warnings never mix into the judged output. A
-    `SystemExit` of 0 or None is a normal end: the output is still judged on the host."""
+    `SystemExit` of 0 or None is a normal end: the output is still judged on the host.
+
+    With `staged`, the inputs wait in memfds (`_stage_inputs`) and each test's stdout is
+    a memfd too, so a program that writes nothing itself leaves /tmp as it was mounted; else
+    both are files in the working directory.
+    """
     try:
         code = compile(job["code"], "solution.py", "exec")
     except BaseException as exc:
@@ -599,12 +605,18 @@ def _run_stdio(job: dict[str, Any], budget: int) -> None:
         return
     for i in range(len(job["inputs"])):
         t0 = _process_time()
-        fd = os.open(f"stdin{i}", os.O_RDONLY)
-        os.dup2(fd, 0)
-        os.close(fd)
-        fd = os.open(f"stdout{i}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.dup2(fd, 1)
-        os.close(fd)
+        if staged:
+            os.dup2(_STDIN_FD + i, 0)
+            os.close(_STDIN_FD + i)
+            out_fd = os.memfd_create(f"stdout{i}", os.MFD_CLOEXEC)
+            os.dup2(out_fd, 1)
+        else:
+            fd = os.open(f"stdin{i}", os.O_RDONLY)
+            os.dup2(fd, 0)
+            os.close(fd)
+            fd = os.open(f"stdout{i}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.dup2(fd, 1)
+            os.close(fd)
         sys.stdin = open(0, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
         sys.stdout = open(1, "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
         sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
@@ -622,13 +634,55 @@ def _run_stdio(job: dict[str, Any], budget: int) -> None:
         except BaseException as exc:
             if status == "ok":
                 status, error = kind(exc), describe(exc)
-        with open(f"stdout{i}", "rb") as fh:
-            data = fh.read(budget + 1)
+        if staged:
+            data = _read_all(out_fd, budget + 1)
+            os.close(out_fd)
+        else:
+            with open(f"stdout{i}", "rb") as fh:
+                data = fh.read(budget + 1)
         if len(data) > budget and status == "ok":
             status, error = "output_limit", f"stdout over {budget} bytes in total"
         budget -= min(len(data), budget)
         output = data.decode("utf-8", "replace") if status == "ok" else None
         emit(i, status, output, error, _process_time() - t0)
+
+
+def _read_all(fd: int, limit: int) -> bytes:
+    """Up to `limit` bytes of `fd` from its start (the program's own reads moved no offset of
+    ours: pread)."""
+    parts, size = [], 0
+    while size < limit and (part := os.pread(fd, limit - size, size)):
+        parts.append(part)
+        size += len(part)
+    return b"".join(parts)
+
+
+_STDIN_FD = 256
+"""Where a stdio job's inputs wait, one fd each from here: at and above the job's RLIMIT_NOFILE
+(256), so they take none of the fds a program may open and no fd it opens can land on them."""
+def _stage_inputs(inputs: list[str]) -> bool:
+    """Put each stdio input in a memfd at `_STDIN_FD` + i, before the job's limits: the
+    kernel's internal tmpfs holds them, not the job's /tmp, so the worker can keep a /tmp the
+    job left untouched (`release_job_dirs`). False (and nothing staged) where the fd limit has
+    no room for them: the caller writes files instead.
+
+    Not sealed: the tests of one job share one process, so a program can already change what a
+    later test of its own sees (its builtins, its inputs as files did before), and only its own
+    outputs are judged.
+    """
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and _STDIN_FD + len(inputs) > soft:
+        return False
+    for i, text in enumerate(inputs):
+        fd = os.memfd_create(f"stdin{i}", os.MFD_CLOEXEC)
+        data = text.encode("utf-8")
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.dup2(fd, _STDIN_FD + i, inheritable=False)
+        os.close(fd)
+    return True
 
 
 _STDIO: tuple[Any, ...] = ()
@@ -697,7 +751,8 @@ def child(job: dict[str, Any], wfd: int, workdir: str | None, uid: int) -> None:
         open(2, "w", closefd=False),  # noqa: SIM115
     )
     os.chdir(workdir)
-    if job["io_style"] == "stdio":
+    staged = job["io_style"] == "stdio" and _stage_inputs(job["inputs"])
+    if job["io_style"] == "stdio" and not staged:
         for i, text in enumerate(job["inputs"]):
             with open(f"stdin{i}", "w", encoding="utf-8") as fh:
                 fh.write(text)
@@ -726,7 +781,7 @@ def child(job: dict[str, Any], wfd: int, workdir: str | None, uid: int) -> None:
     if job.get("check") is not None:
         _check_runner()(job, out)
     elif job["io_style"] == "stdio":
-        _run_stdio(job, out)
+        _run_stdio(job, out, staged)
     else:
         _run_function(job, out)
     flush()
