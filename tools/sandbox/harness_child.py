@@ -660,11 +660,13 @@ def _read_all(fd: int, limit: int) -> bytes:
 _STDIN_FD = 256
 """Where a stdio job's inputs wait, one fd each from here: at and above the job's RLIMIT_NOFILE
 (256), so they take none of the fds a program may open and no fd it opens can land on them."""
+
+
 def _stage_inputs(inputs: list[str]) -> bool:
     """Put each stdio input in a memfd at `_STDIN_FD` + i, before the job's limits: the
     kernel's internal tmpfs holds them, not the job's /tmp, so the worker can keep a /tmp the
     job left untouched (`release_job_dirs`). False (and nothing staged) where the fd limit has
-    no room for them: the caller writes files instead.
+    no room for them or memfds cannot be made: the caller writes files instead.
 
     Not sealed: the tests of one job share one process, so a program can already change what a
     later test of its own sees (its builtins, its inputs as files did before), and only its own
@@ -673,15 +675,20 @@ def _stage_inputs(inputs: list[str]) -> bool:
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and _STDIN_FD + len(inputs) > soft:
         return False
-    for i, text in enumerate(inputs):
-        fd = os.memfd_create(f"stdin{i}", os.MFD_CLOEXEC)
-        data = text.encode("utf-8")
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.lseek(fd, 0, os.SEEK_SET)
-        os.dup2(fd, _STDIN_FD + i, inheritable=False)
-        os.close(fd)
+    try:
+        for i, text in enumerate(inputs):
+            fd = os.memfd_create(f"stdin{i}", os.MFD_CLOEXEC)
+            try:
+                view = memoryview(text.encode("utf-8"))
+                while view:
+                    view = view[os.write(fd, view) :]
+                os.lseek(fd, 0, os.SEEK_SET)
+                os.dup2(fd, _STDIN_FD + i, inheritable=False)
+            finally:
+                os.close(fd)
+    except OSError:  # no memfds here (a kernel or filter without them), or out of memory
+        os.closerange(_STDIN_FD, _STDIN_FD + len(inputs))
+        return False
     return True
 
 
