@@ -36,7 +36,7 @@ from stepstones.tools.sandbox.base import SandboxConfig, Submission
 from stepstones.tools.sandbox.harness import read_frame, write_frame
 from stepstones.tools.sandbox.judge import judge, make_job, outputs_match, seal
 from stepstones.tools.sandbox.local import LocalSandbox, _bwrap_argv
-from stepstones.tools.schema import TestCase
+from stepstones.tools.schema import IOStyle, TestCase
 
 PROBLEMS = [
     (
@@ -82,11 +82,11 @@ STDIO_PROBLEMS = [
 """The same four tasks as stdio programs (`--style stdio`): input on stdin, answer printed."""
 
 
-def submissions(n: int, style: str = "function") -> list[Submission]:
+def submissions(n: int, style: IOStyle = "function") -> list[Submission]:
     """`n` submissions cycling over the problems (like k samples of several students)."""
     problems = STDIO_PROBLEMS if style == "stdio" else PROBLEMS
     return [
-        Submission(code=code, tests=tests, io_style="stdio" if style == "stdio" else "function")
+        Submission(code=code, tests=tests, io_style=style)
         for code, tests in (problems[i % len(problems)] for i in range(n))
     ]
 
@@ -334,8 +334,7 @@ def main() -> None:
     print(f"load average before: {load:.2f}, after: {os.getloadavg()[0]:.2f}")
     print(
         f"isolation: {isolation}; {len(PROBLEMS)} {args.style} problems x 5 tests; "
-        f"{cost.workers} workers "
-        f"on {os.cpu_count()} cores"
+        f"{cost.workers} workers on {os.cpu_count()} cores"
     )
     for n, (((pool_n, _, _), plain_n), ratio) in enumerate(zip(rounds, ratios, strict=True), 1):
         print(

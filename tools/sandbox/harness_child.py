@@ -657,9 +657,11 @@ def _read_all(fd: int, limit: int) -> bytes:
     return b"".join(parts)
 
 
-_STDIN_FD = 256
-"""Where a stdio job's inputs wait, one fd each from here: at and above the job's RLIMIT_NOFILE
-(256), so they take none of the fds a program may open and no fd it opens can land on them."""
+_NOFILE = 256
+"""A job's RLIMIT_NOFILE: the fds a program may hold, 0 to 255."""
+_STDIN_FD = _NOFILE
+"""Where a stdio job's inputs wait, one fd each from here: at and above the job's RLIMIT_NOFILE,
+so they take none of the fds a program may open and no fd it opens can land on them."""
 
 
 def _stage_inputs(inputs: list[str]) -> bool:
@@ -773,7 +775,7 @@ def child(job: dict[str, Any], wfd: int, workdir: str | None, uid: int) -> None:
         (resource.RLIMIT_AS, (mem, mem)),
         (resource.RLIMIT_FSIZE, (out, out)),
         (resource.RLIMIT_CORE, (0, 0)),
-        (resource.RLIMIT_NOFILE, (256, 256)),
+        (resource.RLIMIT_NOFILE, (_NOFILE, _NOFILE)),
         (resource.RLIMIT_NPROC, (int(limits["max_processes"]),) * 2),
     ):
         resource.setrlimit(res, value)
