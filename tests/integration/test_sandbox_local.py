@@ -73,6 +73,41 @@ def test_stdio_verdicts(sb: LocalSandbox) -> None:
     assert _run(sb, "import sys\nsys.exit(3)", tests, io_style="stdio").status == "runtime_error"
 
 
+_ENVIRONMENT = (
+    "import ctypes, os\n"
+    "getenv = ctypes.CDLL(None).getenv\n"
+    "getenv.restype = ctypes.c_char_p\n"
+    "def solve(a, b):\n"
+    "    return [sorted(os.environ), (getenv(b'LD_BIND_NOW') or b'').decode() or None]"
+)
+
+
+@pytest.mark.parametrize("isolation", ["bwrap", "none"])
+def test_a_solution_sees_only_its_own_environment(isolation: str) -> None:
+    """The worker's variables (LD_BIND_NOW, for its dynamic linker) and the host's never reach a
+    solution, neither in os.environ nor in the C environment a library would read."""
+    box = LocalSandbox(
+        SandboxConfig(workers=1, isolation=isolation, allow_unisolated=isolation == "none")
+    )
+    try:
+        (v,) = box.run_sync(
+            [
+                Submission(
+                    code=_ENVIRONMENT,
+                    tests=[
+                        TestCase(
+                            input="[1, 2]", expected='[["HOME", "LANG", "PATH", "TMPDIR"], null]'
+                        )
+                    ],
+                    limits=FAST,
+                )
+            ]
+        )
+    finally:
+        box.close()
+    assert v.ok, (v.tests[0].output, v.error)
+
+
 def test_stdio_inputs_past_the_fd_limit_go_to_files() -> None:
     """A stdio job's inputs wait in memfds at fd 256 and above; where the fd limit the worker
     inherits has no room for them all, they are files in /tmp as before and still pass (the

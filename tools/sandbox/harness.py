@@ -392,6 +392,9 @@ def serve(uid: int, tmp: str, own_dev: bool = False) -> None:
     import gc
 
     gc.freeze()
+    # Hand the allocator's free pages back (~0.9 MB here): every fork copies the page table
+    # entries of what the worker has mapped, and every child's exit tears its copy down.
+    getattr(harness_child._libc, "malloc_trim", lambda _: 0)(0)
     write_frame(1, {"ready": True, "pid": os.getpid(), "uid": uid, "euid": os.geteuid(),
                     "fresh_namespaces": fresh, "keyrings_denied": filtered})  # fmt: skip
     seq = 0
