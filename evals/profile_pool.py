@@ -172,7 +172,8 @@ def main() -> None:
     rest = sum(kinds.values()) - sum(top.values())
     print("\n".join(_table(top, sum(kinds.values()))))
     if rest:
-        print(f"  {rest / sum(kinds.values()):6.1%}  the rest (other syscalls)")
+        largest = kinds.most_common(13)[-1][1] / sum(kinds.values())
+        print(f"  {rest / sum(kinds.values()):6.1%}  the rest, none over {largest:.1%}")
 
 
 if __name__ == "__main__":
