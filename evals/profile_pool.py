@@ -89,6 +89,10 @@ def samples(lines: Iterable[str]) -> Iterator[tuple[str, list[str], bool]]:
         yield comm, stack, in_kernel
 
 
+_ROLES = {HOST[:15]: "host (this process)", "swapper": "idle", "bwrap": "bwrap"}
+"""Every other process by its name (the kernel keeps 15 bytes of it); the workers by theirs."""
+
+
 def tally(lines: Iterable[str], worker_comm: str) -> tuple[Counter[str], Counter[str]]:
     """Samples per process role and, for the fork servers and their jobs, per `classify` kind."""
     roles: Counter[str] = Counter()
@@ -97,12 +101,8 @@ def tally(lines: Iterable[str], worker_comm: str) -> tuple[Counter[str], Counter
         if comm == worker_comm:
             roles["fork servers and jobs"] += 1
             kinds[classify(stack, in_kernel)] += 1
-        elif comm == HOST[:15]:
-            roles["host (this process)"] += 1
-        elif comm in ("swapper", "bwrap"):
-            roles["idle" if comm == "swapper" else comm] += 1
         else:
-            roles["other"] += 1
+            roles[_ROLES.get(comm, "other")] += 1
     return roles, kinds
 
 
@@ -167,13 +167,13 @@ def main() -> None:
           f"sampled at {args.frequency} Hz on every core")  # fmt: skip
     print(f"samples by process ({sum(roles.values())}; the 1 s before the run included):")
     print("\n".join(_table(roles, sum(roles.values()))))
-    print(f"fork servers and their jobs ({sum(kinds.values())} samples), by what they were doing:")
-    top = Counter(dict(kinds.most_common(12)))
-    rest = sum(kinds.values()) - sum(top.values())
-    print("\n".join(_table(top, sum(kinds.values()))))
-    if rest:
-        largest = kinds.most_common(13)[-1][1] / sum(kinds.values())
-        print(f"  {rest / sum(kinds.values()):6.1%}  the rest, none over {largest:.1%}")
+    total = sum(kinds.values())
+    print(f"fork servers and their jobs ({total} samples), by what they were doing:")
+    ranked = kinds.most_common()
+    print("\n".join(_table(Counter(dict(ranked[:12])), total)))
+    if rest := ranked[12:]:
+        share = sum(n for _, n in rest) / total
+        print(f"  {share:6.1%}  the rest, none over {rest[0][1] / total:.1%}")
 
 
 if __name__ == "__main__":
