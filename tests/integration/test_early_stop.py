@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from stepstones.tools.sandbox.base import SandboxConfig, Submission
-from stepstones.tools.sandbox.harness import write_frame
+from stepstones.tools.sandbox.harness import frame_bytes, write_frame
 from stepstones.tools.sandbox.judge import judge, make_job
 from stepstones.tools.sandbox.local import LocalSandbox, _Worker, resolve_isolation
 from stepstones.tools.schema import ExecLimits, TestCase, Verdict
@@ -112,7 +112,7 @@ def test_a_stale_stop_for_another_job_is_ignored(worker: _Worker) -> None:
     write_frame(worker.control, {"stop": 4})  # a job that already ended, or never ran here
     write_frame(worker.control, {"stop": "5"})  # not the id: 5 is an int
     job = _streamed(sub, 5)
-    nonce = worker.send(job)
+    nonce = worker.send(frame_bytes(job))
     answer = worker.receive(job, nonce, 10.0, sub)
     assert answer["killed"] is None
     assert judge(sub, answer, "test").status == "passed"
@@ -122,7 +122,7 @@ def test_a_stop_before_any_failure_can_never_make_a_pass(worker: _Worker) -> Non
     """Even a stop nobody should have sent (every test so far passed) fails the verdict."""
     sub = _sub("import time\ndef solve(x):\n    time.sleep(0.1)\n    return x", True)
     job = _streamed(sub, 7)
-    nonce = worker.send(job)
+    nonce = worker.send(frame_bytes(job))
     time.sleep(0.25)
     write_frame(worker.control, {"stop": 7})
     answer = worker.receive(job, nonce, 10.0, None)  # no host judging: only the forced stop
@@ -135,7 +135,7 @@ def test_a_stop_before_any_failure_can_never_make_a_pass(worker: _Worker) -> Non
 def test_a_job_that_is_not_streamed_is_never_stopped(worker: _Worker) -> None:
     sub = _sub("import time\ndef solve(x):\n    time.sleep(0.05)\n    return x", False)
     job = make_job(sub, 9)
-    nonce = worker.send(job)
+    nonce = worker.send(frame_bytes(job))
     write_frame(worker.control, {"stop": 9})
     answer = worker.receive(job, nonce, 10.0, sub)
     assert answer["killed"] is None and judge(sub, answer, "test").status == "passed"

@@ -190,7 +190,7 @@ def test_unknown_backend_is_a_clear_error() -> None:
         get_sandbox(SandboxConfig.model_construct(backend="docker"))  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("step", ["decided_failure", "write_frame"])
+@pytest.mark.parametrize("step", ["decided_failure", "write_all"])
 def test_an_unexpected_error_talking_to_a_worker_retries_the_job(
     monkeypatch: pytest.MonkeyPatch, step: str
 ) -> None:
@@ -219,6 +219,29 @@ def test_an_unexpected_error_talking_to_a_worker_retries_the_job(
         assert again.status == "passed"
     finally:
         box.close()
+
+
+@pytest.mark.parametrize("size", [300_000, 1_500_000])
+def test_jobs_and_answers_larger_than_a_pipe_never_stall_the_pool(size: int) -> None:
+    """A job waits in a worker's pipe behind the running one only if it fits there. Once the
+    host blocked writing a second job larger than the pipe while the worker blocked writing
+    the first one's answer, larger than its pipe too: twelve echoes of 300 kB on three workers
+    never finished. 300 kB fits the enlarged pipe and is held; 1.5 MB does not, and waits."""
+    big = "x" * size
+    limits = ExecLimits(cpu_time_s=2.0, wall_time_s=10.0, memory_mb=512, output_bytes=2 * size)
+    test = TestCase(input=f'["{big}"]', expected=f'"{big}"')
+    subs = [Submission(code="def solve(s):\n    return s", tests=[test], limits=limits)] * 12
+    box = LocalSandbox(SandboxConfig(workers=3))
+    try:
+        verdicts = asyncio.run(asyncio.wait_for(box.run(subs), 60))
+    except TimeoutError:
+        for worker in box._all:  # unblock the serving threads, so that close() returns
+            if worker.proc is not None:
+                worker.proc.kill()
+        raise
+    finally:
+        box.close()
+    assert [v.status for v in verdicts] == ["passed"] * len(subs)
 
 
 def test_the_default_pool_has_one_worker_more_than_the_cores() -> None:

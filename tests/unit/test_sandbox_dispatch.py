@@ -8,6 +8,7 @@ whose code is "crash" breaks the worker while it runs, "recycle" asks for a fres
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections import deque
@@ -33,7 +34,10 @@ class ScriptedWorker:
         self.delay_s = delay_s
         self.lock = threading.Lock()
 
-    def send(self, job: dict[str, Any]) -> str:
+    room = 1 << 20
+
+    def send(self, frame: bytes) -> str:
+        job = json.loads(frame[4:])
         if self.proc is None:
             self.proc = object()
             self.starts += 1
@@ -116,6 +120,32 @@ def test_a_backlog_keeps_a_second_job_waiting_in_each_worker() -> None:
         assert alone.most_held == 1
     finally:
         box.close()
+
+
+def test_a_job_too_large_for_the_pipe_waits_until_the_worker_holds_nothing() -> None:
+    """A held job waits in the worker's pipe; one that would not fit there is sent only once
+    the worker's jobs are answered (else host and fork server could block on each other), and
+    every job is still answered, in order."""
+    narrow = ScriptedWorker(delay_s=0.002)
+    narrow.room = 600  # a job frame of these submissions is ~400 bytes; "x" * 1000 is more
+    codes = ["ok", "x" * 1000, "ok", "ok", "x" * 1000, "ok"] * 3
+    held: list[tuple[int, bool]] = []
+    real_send = narrow.send
+
+    def send(frame: bytes) -> str:
+        held.append((len(narrow.sent), len(frame) > narrow.room))
+        return real_send(frame)
+
+    narrow.send = send  # type: ignore[method-assign]
+    box = box_with(narrow)
+    try:
+        verdicts = box.run_sync(subs(*codes))
+    finally:
+        box.close()
+    assert all(v.ok for v in verdicts) and len(verdicts) == len(codes)
+    assert narrow.most_held == 2  # the small ones are still held two at a time
+    assert all(before == 0 for before, big in held if big), held
+    assert any(before == 1 for before, big in held if not big), held
 
 
 def test_a_cancelled_caller_does_not_stop_the_pool() -> None:

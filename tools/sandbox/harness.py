@@ -90,12 +90,22 @@ def read_frame(fd: int) -> dict[str, Any] | None:
     return obj if isinstance(obj, dict) else None
 
 
-def write_frame(fd: int, obj: object) -> None:
-    """Write one JSON frame to `fd`, looping over short writes."""
+def frame_bytes(obj: object) -> bytes:
+    """One JSON frame as it goes on the pipe: the body's length, then the body."""
     body = harness_child.encode(obj).encode("utf-8", "replace")
-    data = memoryview(_HEADER.pack(len(body)) + body)
-    while data:
-        data = data[_write(fd, data) :]
+    return _HEADER.pack(len(body)) + body
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write `data` to `fd`, looping over short writes."""
+    view = memoryview(data)
+    while view:
+        view = view[_write(fd, view) :]
+
+
+def write_frame(fd: int, obj: object) -> None:
+    """Write one JSON frame to `fd`."""
+    write_all(fd, frame_bytes(obj))
 
 
 # ---------------------------------------------------------------- worker: supervises children

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import itertools
 import os
 import queue
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from stepstones.tools.sandbox.base import SandboxConfig, Submission
-from stepstones.tools.sandbox.harness import _HEADER, write_frame
+from stepstones.tools.sandbox.harness import _HEADER, frame_bytes, write_all, write_frame
 from stepstones.tools.sandbox.harness_child import remove_tree
 from stepstones.tools.sandbox.judge import (
     answer_binding,
@@ -60,6 +61,9 @@ so a solution never sees this one."""
 _START_TIMEOUT_S = 30.0
 _SLACK_S = 5.0
 _MAX_ANSWER = 256 * 1024 * 1024
+_PIPE_BYTES = 1 << 20
+"""What the worker's job pipe is asked to hold (Linux's default pipe-max-size), so that most
+jobs fit in it whole and can wait there behind the one running (`_DEPTH`)."""
 _uids = itertools.count(40000 + (os.getpid() % 400) * 64)
 _uid_lock = threading.Lock()
 
@@ -258,6 +262,8 @@ class _Worker:
         self.stderr: IO[bytes] | None = None
         self.tmp: str | None = None
         self.control = -1  # write end of the pipe that stops a decided job early
+        self.room = 0
+        """The largest job frame that may wait in the job pipe behind a running job."""
 
     def _argv(self) -> list[str]:
         if self.mechanism == "bwrap":
@@ -284,6 +290,8 @@ class _Worker:
         finally:
             os.close(read_end)
         os.set_blocking(self.control, False)  # a stop must never block the judging thread
+        assert self.proc.stdin is not None
+        self.room = _pipe_room(self.proc.stdin.fileno())
         hello = self._read(time.monotonic() + _START_TIMEOUT_S)
         if not hello.get("ready"):
             raise WorkerError(f"worker did not start: {hello!r}")
@@ -323,15 +331,15 @@ class _Worker:
             raise WorkerError("worker sent a non-object frame")
         return obj
 
-    def send(self, job: dict[str, Any]) -> str:
-        """Write one job and its seal (starting the worker if needed); returns the nonce."""
+    def send(self, frame: bytes) -> str:
+        """Write one job's frame and its seal (starting the worker if needed); returns the
+        nonce."""
         if self.proc is None or self.proc.poll() is not None:
             self.start()
         assert self.proc is not None and self.proc.stdin is not None
-        nonce, frame = seal()
+        nonce, sealed = seal()
         try:
-            write_frame(self.proc.stdin.fileno(), job)
-            write_frame(self.proc.stdin.fileno(), frame)
+            write_all(self.proc.stdin.fileno(), frame + frame_bytes(sealed))
         except OSError as exc:
             raise WorkerError(f"worker pipe closed: {exc}; {self._tail()}") from exc
         return nonce
@@ -389,6 +397,18 @@ class _Task:
     job: dict[str, Any]
     done: Future[Verdict] = field(default_factory=Future)
     crashes: int = 0
+    frame: bytes | None = None
+
+
+def _pipe_room(fd: int) -> int:
+    """Half of what the pipe at `fd` holds, after asking for `_PIPE_BYTES` (a pipe's pages are
+    taken as they fill, so a larger one costs nothing while it is empty)."""
+    with contextlib.suppress(OSError, AttributeError):  # F_*PIPE_SZ: Linux only
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+    try:
+        return int(fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)) // 2
+    except (OSError, AttributeError):
+        return 4096 // 2  # the smallest pipe Linux makes
 
 
 def _resolve(task: _Task, verdict: Verdict) -> None:
@@ -398,7 +418,11 @@ def _resolve(task: _Task, verdict: Verdict) -> None:
 
 _DEPTH = 2
 """Jobs a worker holds at once while a backlog waits: it starts the next job while the host
-judges the last answer, so no worker waits on the host (the fork server runs them in order)."""
+judges the last answer, so no worker waits on the host (the fork server runs them in order).
+A job is held behind another only if its frame fits in the job pipe (`_Worker.room`): the fork
+server reads it only once it has written the running job's answer, and the host reads that
+answer only once its write of the next job is done, so a job that did not fit would stop
+both for ever."""
 
 
 def default_workers() -> int:
@@ -471,7 +495,12 @@ class LocalSandbox:
                 if task.done.cancelled():
                     continue
                 try:
-                    held.append((task, worker.send(task.job)))
+                    if task.frame is None:
+                        task.frame = frame_bytes(task.job)
+                    if held and len(task.frame) > worker.room:
+                        retry.appendleft(task)  # sent once the worker holds nothing
+                        break
+                    held.append((task, worker.send(task.frame)))
                 except Exception as exc:  # as for `receive` below: never let the thread die
                     self._failed(worker, held, [task], exc, retry)
                     break
