@@ -221,12 +221,13 @@ def test_an_unexpected_error_talking_to_a_worker_retries_the_job(
         box.close()
 
 
-@pytest.mark.parametrize("size", [300_000, 1_500_000])
+@pytest.mark.parametrize("size", [100_000, 1_500_000])
 def test_jobs_and_answers_larger_than_a_pipe_never_stall_the_pool(size: int) -> None:
     """A job waits in a worker's pipe behind the running one only if it fits there. Once the
     host blocked writing a second job larger than the pipe while the worker blocked writing
     the first one's answer, larger than its pipe too: twelve echoes of 300 kB on three workers
-    never finished. 300 kB fits the enlarged pipe and is held; 1.5 MB does not, and waits."""
+    never finished. 100 kB (over the default 64 kB) fits the enlarged pipe and is held; 1.5 MB
+    does not, and waits."""
     big = "x" * size
     limits = ExecLimits(cpu_time_s=2.0, wall_time_s=10.0, memory_mb=512, output_bytes=2 * size)
     test = TestCase(input=f'["{big}"]', expected=f'"{big}"')

@@ -61,9 +61,10 @@ so a solution never sees this one."""
 _START_TIMEOUT_S = 30.0
 _SLACK_S = 5.0
 _MAX_ANSWER = 256 * 1024 * 1024
-_PIPE_BYTES = 1 << 20
-"""What the worker's job pipe is asked to hold (Linux's default pipe-max-size), so that most
-jobs fit in it whole and can wait there behind the one running (`_DEPTH`)."""
+_PIPE_BYTES = 256 * 1024
+"""What the worker's job pipe is asked to hold, so that most jobs fit in it whole and can wait
+there behind the one running (`_DEPTH`). Not more: the kernel counts a pipe's size against its
+user's pipe budget (64 MB by default for unprivileged users) whether it is full or empty."""
 _uids = itertools.count(40000 + (os.getpid() % 400) * 64)
 _uid_lock = threading.Lock()
 
