@@ -402,8 +402,8 @@ class _Task:
 
 
 def _pipe_room(fd: int) -> int:
-    """Half of what the pipe at `fd` holds, after asking for `_PIPE_BYTES` (a pipe's pages are
-    taken as they fill, so a larger one costs nothing while it is empty)."""
+    """Half of what the pipe at `fd` holds, after asking for `_PIPE_BYTES` (the half leaves room
+    for the running job's seal and the pipe's partly read pages)."""
     with contextlib.suppress(OSError, AttributeError):  # F_*PIPE_SZ: Linux only
         fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
     try:
